@@ -1,6 +1,6 @@
 module github.com/llmbench/llmbench
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/apache/arrow/go/arrow v0.0.0-20201229220542-30ce2eb5d4dc // indirect

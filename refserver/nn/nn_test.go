@@ -1,0 +1,282 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// kernelSets returns the kernel sets this machine can run: the active one
+// and the pure-Go fallback.
+func kernelSets() []kernelSet {
+	goSet := kernelSet{name: "go", mr: 4, tile: tileGo, dot: dotGo, axpy: axpyGo, gelu: geluGo}
+	if active.name == "go" {
+		return []kernelSet{goSet}
+	}
+	return []kernelSet{active, goSet}
+}
+
+func withKernels(t *testing.T, ks kernelSet) {
+	t.Helper()
+	saved := active
+	active = ks
+	t.Cleanup(func() { active = saved })
+}
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.NormFloat64())
+	}
+	return s
+}
+
+// refMatMul is the textbook triple loop in float64.
+func refMatMul(a []float32, m, k int, w []float32, n int, bias []float32) []float64 {
+	c := make([]float64, m*n)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float64
+			for kk := 0; kk < k; kk++ {
+				s += float64(a[i*k+kk]) * float64(w[kk*n+j])
+			}
+			if bias != nil {
+				s += float64(bias[j])
+			}
+			c[i*n+j] = s
+		}
+	}
+	return c
+}
+
+func TestMatMul(t *testing.T) {
+	tests := []struct {
+		name    string
+		m, k, n int
+		bias    bool
+		acc     bool
+	}{
+		{"one row", 1, 64, 96, true, false},
+		{"batch of 8", 8, 64, 64, true, false},
+		{"odd rows and partial panel", 13, 37, 70, true, false},
+		{"no bias, vocab-like tail", 3, 16, 50257 % 200, false, false},
+		{"accumulate", 5, 48, 64, true, true},
+		{"long k", 2, 3072, 32, true, false},
+		{"k not a multiple of 4", 9, 7, 33, false, true},
+	}
+	for _, ks := range kernelSets() {
+		for _, tc := range tests {
+			t.Run(ks.name+"/"+tc.name, func(t *testing.T) {
+				withKernels(t, ks)
+				r := rand.New(rand.NewPCG(1, uint64(tc.m*1000+tc.n)))
+				a := randSlice(r, tc.m*tc.k)
+				wRows := randSlice(r, tc.k*tc.n)
+				w := NewPacked(tc.k, tc.n, tc.bias)
+				if err := w.SetRows(wRows); err != nil {
+					t.Fatal(err)
+				}
+				var bias []float32
+				if tc.bias {
+					bias = randSlice(r, tc.n)
+					if err := w.SetBias(bias); err != nil {
+						t.Fatal(err)
+					}
+				}
+				c := make([]float32, tc.m*tc.n)
+				init := randSlice(r, tc.m*tc.n)
+				if tc.acc {
+					copy(c, init)
+				}
+				for _, threads := range []int{1, 2, 3} {
+					p := NewPool(threads)
+					got := append([]float32(nil), c...)
+					MatMul(p, got, tc.n, a, tc.k, tc.m, w, tc.acc)
+					p.Close()
+					want := refMatMul(a, tc.m, tc.k, wRows, tc.n, bias)
+					for i := range want {
+						if tc.acc {
+							want[i] += float64(init[i])
+						}
+						if d := math.Abs(float64(got[i]) - want[i]); d > 1e-3*(1+math.Abs(want[i])) {
+							t.Fatalf("threads %d: C[%d][%d] = %v, want %v", threads, i/tc.n, i%tc.n, got[i], want[i])
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestPackedColAndSetCols(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 2))
+	const k, n = 16, 45
+	wt := randSlice(r, n*k) // n rows of k: the transpose
+	p := NewPacked(k, n, false)
+	if err := p.SetCols(wt); err != nil {
+		t.Fatal(err)
+	}
+	col := make([]float32, k)
+	for j := 0; j < n; j++ {
+		p.Col(col, j)
+		for kk := 0; kk < k; kk++ {
+			if got, want := col[kk], wt[j*k+kk]; got != want {
+				t.Fatalf("Col(%d)[%d] = %v, want %v", j, kk, got, want)
+			}
+			if got, want := p.At(kk, j), wt[j*k+kk]; got != want {
+				t.Fatalf("At(%d, %d) = %v, want %v", kk, j, got, want)
+			}
+		}
+	}
+	if err := p.SetCols(wt[1:]); err == nil {
+		t.Fatal("SetCols with a short slice: no error")
+	}
+}
+
+func TestAttentionKernels(t *testing.T) {
+	for _, ks := range kernelSets() {
+		for _, hd := range []int{8, 16, 64, 40, 12} {
+			t.Run(ks.name, func(t *testing.T) {
+				withKernels(t, ks)
+				r := rand.New(rand.NewPCG(3, uint64(hd)))
+				const n, ld = 37, 100
+				k := randSlice(r, n*ld)
+				q := randSlice(r, hd)
+				got := make([]float32, n)
+				Scores(got, k, ld, q, hd, n, 0.125)
+				for j := 0; j < n; j++ {
+					var s float64
+					for d := 0; d < hd; d++ {
+						s += float64(k[j*ld+d]) * float64(q[d])
+					}
+					if want := s * 0.125; math.Abs(float64(got[j])-want) > 1e-4 {
+						t.Fatalf("hd %d: score %d = %v, want %v", hd, j, got[j], want)
+					}
+				}
+				p := randSlice(r, n)
+				out := randSlice(r, hd)
+				want := make([]float64, hd)
+				for d := range want {
+					want[d] = float64(out[d])
+					for j := 0; j < n; j++ {
+						want[d] += float64(p[j]) * float64(k[j*ld+d])
+					}
+				}
+				Mix(out, k, ld, p, hd, n)
+				for d := range want {
+					if math.Abs(float64(out[d])-want[d]) > 1e-4 {
+						t.Fatalf("hd %d: mix[%d] = %v, want %v", hd, d, out[d], want[d])
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestGELU(t *testing.T) {
+	for _, ks := range kernelSets() {
+		t.Run(ks.name, func(t *testing.T) {
+			withKernels(t, ks)
+			var xs []float32
+			for x := -12.0; x <= 12; x += 0.01 {
+				xs = append(xs, float32(x))
+			}
+			xs = append(xs, 0, -0, 1e-8, 30, -30)
+			got := append([]float32(nil), xs...)
+			GELU(got)
+			for i, x := range xs {
+				xf := float64(x)
+				want := 0.5 * xf * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(xf+0.044715*xf*xf*xf)))
+				// The clamped tanh is 1.5 ulp short of ±1 at large |x|, so the
+				// error bound grows with |x|: 3e-6 at x = -30.
+				if d := math.Abs(float64(got[i]) - want); d > 1e-7*(20+math.Abs(xf)) {
+					t.Fatalf("gelu(%v) = %v, want %v", x, got[i], want)
+				}
+			}
+		})
+	}
+}
+
+func TestExpAndTanh(t *testing.T) {
+	for x := -87.0; x < 88; x += 0.037 {
+		got, want := float64(Exp(float32(x))), math.Exp(float64(float32(x)))
+		if math.Abs(got-want) > 3e-7*want {
+			t.Fatalf("Exp(%v) = %v, want %v", x, got, want)
+		}
+	}
+	if got := Exp(-200); got != 0 {
+		t.Errorf("Exp(-200) = %v, want 0", got)
+	}
+	for x := -10.0; x < 10; x += 0.013 {
+		got, want := float64(Tanh(float32(x))), math.Tanh(float64(float32(x)))
+		if math.Abs(got-want) > 1e-6 {
+			t.Fatalf("Tanh(%v) = %v, want %v", x, got, want)
+		}
+	}
+}
+
+func TestSoftmax(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []float32
+		ok   bool
+	}{
+		{"plain", []float32{1, 2, 3}, true},
+		{"huge", []float32{1000, 1000}, true},
+		{"one -inf", []float32{float32(math.Inf(-1)), 0}, true},
+		{"all -inf", []float32{float32(math.Inf(-1)), float32(math.Inf(-1))}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			x := append([]float32(nil), tc.in...)
+			if got := Softmax(x); got != tc.ok {
+				t.Fatalf("Softmax ok = %v, want %v", got, tc.ok)
+			}
+			if !tc.ok {
+				return
+			}
+			var sum float64
+			for _, v := range x {
+				sum += float64(v)
+			}
+			if math.Abs(sum-1) > 1e-6 {
+				t.Errorf("sum = %v, want 1", sum)
+			}
+		})
+	}
+}
+
+func TestLayerNorm(t *testing.T) {
+	x := []float32{1, 2, 3, 4}
+	g := []float32{1, 1, 2, 1}
+	b := []float32{0, 0, 0, 1}
+	out := make([]float32, 4)
+	LayerNorm(out, x, g, b, 1e-5)
+	// mean 2.5, var 1.25
+	inv := 1 / math.Sqrt(1.25+1e-5)
+	want := []float64{-1.5 * inv, -0.5 * inv, 2 * 0.5 * inv, 1.5*inv + 1}
+	for i := range want {
+		if math.Abs(float64(out[i])-want[i]) > 1e-5 {
+			t.Errorf("out[%d] = %v, want %v", i, out[i], want[i])
+		}
+	}
+}
+
+func TestPoolCoversRange(t *testing.T) {
+	for _, workers := range []int{1, 2, 5} {
+		p := NewPool(workers)
+		for _, n := range []int{1, 2, 7, 100} {
+			seen := make([]int, n)
+			p.For(n, func(_, lo, hi int) {
+				for i := lo; i < hi; i++ {
+					seen[i]++
+				}
+			})
+			for i, c := range seen {
+				if c != 1 {
+					t.Fatalf("workers %d n %d: index %d visited %d times", workers, n, i, c)
+				}
+			}
+		}
+		p.Close()
+	}
+}

@@ -1,0 +1,65 @@
+package nn
+
+import "math"
+
+// LayerNorm writes out[i] = (x[i] - mean) / sqrt(var + eps) * g[i] + b[i]
+// over one row x of len(g) floats.
+func LayerNorm(out, x, g, b []float32, eps float32) {
+	n := len(g)
+	x = x[:n]
+	out = out[:n]
+	var sum float32
+	for _, v := range x {
+		sum += v
+	}
+	mean := sum / float32(n)
+	var ss float32
+	for _, v := range x {
+		d := v - mean
+		ss += d * d
+	}
+	inv := float32(1 / math.Sqrt(float64(ss/float32(n)+eps)))
+	for i, v := range x {
+		out[i] = (v-mean)*inv*g[i] + b[i]
+	}
+}
+
+// GELU applies gelu_new (GPT-2's tanh approximation) to x in place.
+func GELU(x []float32) { active.gelu(x) }
+
+// Softmax turns x into probabilities in place (max-subtracted, stable).
+// It returns false, leaving x unchanged, when x has no finite value.
+func Softmax(x []float32) bool {
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		if v > m {
+			m = v
+		}
+	}
+	if math.IsInf(float64(m), -1) || m != m {
+		return false
+	}
+	var sum float32
+	for i, v := range x {
+		e := Exp(v - m)
+		x[i] = e
+		sum += e
+	}
+	inv := 1 / sum
+	for i := range x {
+		x[i] *= inv
+	}
+	return true
+}
+
+// Scores computes out[j] = scale · (k[j*ldk:][:hd] · q) for j < n: one
+// query's attention scores against n cached keys of a head.
+func Scores(out, k []float32, ldk int, q []float32, hd, n int, scale float32) {
+	active.dot(out, k, ldk, q, hd, n, scale)
+}
+
+// Mix adds Σ_j p[j] · v[j*ldv:][:hd] for j < n to out[:hd]: the
+// attention-weighted sum of n cached values of a head.
+func Mix(out, v []float32, ldv int, p []float32, hd, n int) {
+	active.axpy(out, v, ldv, p, hd, n)
+}

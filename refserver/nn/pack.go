@@ -1,0 +1,103 @@
+package nn
+
+import (
+	"fmt"
+
+	"gorgonia.org/tensor"
+)
+
+// Packed is a weight matrix W of K rows and N columns (the Hugging Face
+// Conv1D layout: in × out) with an optional bias, stored for the matrix
+// kernels: as panels of 32 columns, panel p holding W[0:K][32p:32p+32] row
+// after row, so that one pass over memory streams each weight exactly once
+// for all the rows of a batch. The last panel is zero-padded.
+//
+// A Packed is read-only once built and safe for concurrent use.
+type Packed struct {
+	K, N int
+	// T is the packed weight, shape (ceil(N/32), K, 32).
+	T *tensor.Dense
+	// Bias is nil or a (ceil(N/32)*32) vector, zero-padded.
+	Bias []float32
+	data []float32
+}
+
+// NewPacked allocates a zero K×N packed matrix, with a zero bias if withBias.
+func NewPacked(k, n int, withBias bool) *Packed {
+	np := (n + panel - 1) / panel
+	data := make([]float32, np*k*panel)
+	p := &Packed{K: k, N: n, data: data,
+		T: tensor.New(tensor.WithShape(np, k, panel), tensor.WithBacking(data))}
+	if withBias {
+		p.Bias = make([]float32, np*panel)
+	}
+	return p
+}
+
+// Panels reports the number of 32-column panels.
+func (p *Packed) Panels() int { return (p.N + panel - 1) / panel }
+
+// Set stores W[k][n] = v.
+func (p *Packed) Set(k, n int, v float32) {
+	p.data[(n/panel)*p.K*panel+k*panel+n%panel] = v
+}
+
+// At returns W[k][n].
+func (p *Packed) At(k, n int) float32 {
+	return p.data[(n/panel)*p.K*panel+k*panel+n%panel]
+}
+
+// SetRows fills W from src, K rows of N floats (row-major, in × out).
+func (p *Packed) SetRows(src []float32) error {
+	if len(src) != p.K*p.N {
+		return fmt.Errorf("pack %d×%d: got %d values", p.K, p.N, len(src))
+	}
+	for k := 0; k < p.K; k++ {
+		row := src[k*p.N : (k+1)*p.N]
+		for n0 := 0; n0 < p.N; n0 += panel {
+			end := min(n0+panel, p.N)
+			copy(p.data[(n0/panel)*p.K*panel+k*panel:], row[n0:end])
+		}
+	}
+	return nil
+}
+
+// SetCols fills W from src holding W transposed: N rows of K floats. GPT-2's
+// token embedding wte (vocab × C) is the LM head's W = wteᵀ (C × vocab).
+func (p *Packed) SetCols(src []float32) error {
+	if len(src) != p.K*p.N {
+		return fmt.Errorf("pack %d×%d from its transpose: got %d values", p.K, p.N, len(src))
+	}
+	for n := 0; n < p.N; n++ {
+		base := (n/panel)*p.K*panel + n%panel
+		col := src[n*p.K : (n+1)*p.K]
+		for k, v := range col {
+			p.data[base+k*panel] = v
+		}
+	}
+	return nil
+}
+
+// Col copies column n of W (K floats) into dst: a token's embedding row when
+// W is the tied LM head.
+func (p *Packed) Col(dst []float32, n int) {
+	base := (n/panel)*p.K*panel + n%panel
+	for k := range dst[:p.K] {
+		dst[k] = p.data[base+k*panel]
+	}
+}
+
+// SetBias copies b (N floats) into the bias.
+func (p *Packed) SetBias(b []float32) error {
+	if p.Bias == nil {
+		return fmt.Errorf("pack %d×%d: no bias", p.K, p.N)
+	}
+	if len(b) != p.N {
+		return fmt.Errorf("bias of %d: got %d values", p.N, len(b))
+	}
+	copy(p.Bias, b)
+	return nil
+}
+
+// Data returns the packed backing slice; for filling with synthetic values.
+func (p *Packed) Data() []float32 { return p.data }
