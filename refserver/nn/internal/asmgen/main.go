@@ -367,26 +367,26 @@ func gelu512(w func(string, ...any)) {
 	w("gelu_loop:")
 	w("\tCMPQ CX, $16")
 	w("\tJLT gelu_done")
-	w("\tVMOVUPS (DI), Z0")         // x
-	w("\tVMULPS Z0, Z0, Z1")        // x^2
-	w("\tVMULPS Z17, Z1, Z1")       // 0.044715 x^2
-	w("\tVFMADD213PS Z0, Z0, Z1")   // z1 = z1*x + x = x + 0.044715 x^3
-	w("\tVMULPS Z16, Z1, Z1")       // u = sqrt(2/pi)(...)
+	w("\tVMOVUPS (DI), Z0")       // x
+	w("\tVMULPS Z0, Z0, Z1")      // x^2
+	w("\tVMULPS Z17, Z1, Z1")     // 0.044715 x^2
+	w("\tVFMADD213PS Z0, Z0, Z1") // z1 = z1*x + x = x + 0.044715 x^3
+	w("\tVMULPS Z16, Z1, Z1")     // u = sqrt(2/pi)(...)
 	w("\tVMINPS Z18, Z1, Z1")
 	w("\tVMAXPS Z19, Z1, Z1")
-	w("\tVMULPS Z1, Z1, Z2")        // u^2
-	w("\tVMOVAPS Z20, Z3")          // p = alpha13
+	w("\tVMULPS Z1, Z1, Z2") // u^2
+	w("\tVMOVAPS Z20, Z3")   // p = alpha13
 	for _, r := range []int{21, 22, 23, 24, 25, 26} {
 		w("\tVFMADD213PS Z%d, Z2, Z3", r) // p = p*u2 + alpha
 	}
-	w("\tVMULPS Z1, Z3, Z3")       // p *= u
-	w("\tVMOVAPS Z27, Z4")         // q = beta6
+	w("\tVMULPS Z1, Z3, Z3") // p *= u
+	w("\tVMOVAPS Z27, Z4")   // q = beta6
 	for _, r := range []int{28, 29, 30} {
 		w("\tVFMADD213PS Z%d, Z2, Z4", r)
 	}
-	w("\tVDIVPS Z4, Z3, Z3")       // t = p/q
-	w("\tVMULPS Z31, Z0, Z5")      // 0.5x
-	w("\tVFMADD213PS Z5, Z5, Z3")  // t = t*0.5x + 0.5x
+	w("\tVDIVPS Z4, Z3, Z3")      // t = p/q
+	w("\tVMULPS Z31, Z0, Z5")     // 0.5x
+	w("\tVFMADD213PS Z5, Z5, Z3") // t = t*0.5x + 0.5x
 	w("\tVMOVUPS Z3, (DI)")
 	w("\tADDQ $64, DI")
 	w("\tSUBQ $16, CX")
