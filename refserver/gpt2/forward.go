@@ -1,0 +1,158 @@
+package gpt2
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/llmbench/llmbench/refserver/nn"
+)
+
+// Row is one token of a batched forward step: the token at position Pos of
+// the sequence that owns Cache. The rows of one sequence in one step must
+// be consecutive positions, in order, continuing what its cache holds.
+type Row struct {
+	Cache  *Cache
+	Pos    int
+	Token  int
+	Logits bool // compute this row's next-token logits
+}
+
+// Runner runs batched forward steps. It owns the scratch memory for up to
+// MaxRows rows per step and is not safe for concurrent use.
+type Runner struct {
+	m       *Model
+	pool    *nn.Pool
+	maxRows int
+
+	x, xn, qkv, att, fc []float32 // activations, MaxRows × (C | C | 3C | C | 4C)
+	scores              [][]float32
+	head, logits        []float32
+	out                 [][]float32
+}
+
+// NewRunner returns a Runner for steps of up to maxRows rows, running its
+// kernels on pool.
+func NewRunner(m *Model, pool *nn.Pool, maxRows int) *Runner {
+	C := m.Config.NEmbd
+	r := &Runner{m: m, pool: pool, maxRows: maxRows,
+		x: make([]float32, maxRows*C), xn: make([]float32, maxRows*C),
+		qkv: make([]float32, maxRows*3*C), att: make([]float32, maxRows*C),
+		fc: make([]float32, maxRows*4*C),
+	}
+	r.scores = make([][]float32, pool.Workers())
+	for i := range r.scores {
+		r.scores[i] = make([]float32, m.Config.NPositions)
+	}
+	return r
+}
+
+// MaxRows reports the most rows a step may have.
+func (r *Runner) MaxRows() int { return r.maxRows }
+
+// Forward runs one step over rows: it appends every row's key and value to
+// its sequence's cache and returns the vocabulary logits of the rows that
+// asked for them, in order. The returned slices are reused by the next call.
+func (r *Runner) Forward(rows []Row) ([][]float32, error) {
+	cfg := r.m.Config
+	C, NH, hd := cfg.NEmbd, cfg.NHead, cfg.HeadSize()
+	M := len(rows)
+	if M == 0 {
+		return nil, nil
+	}
+	if M > r.maxRows {
+		return nil, fmt.Errorf("forward: %d rows, the runner holds %d", M, r.maxRows)
+	}
+	nLogits := 0
+	for i, row := range rows {
+		if row.Token < 0 || row.Token >= cfg.VocabSize {
+			return nil, fmt.Errorf("forward: row %d: token %d outside the vocabulary of %d", i, row.Token, cfg.VocabSize)
+		}
+		if row.Pos < 0 || row.Cache == nil || row.Pos >= row.Cache.cap {
+			return nil, fmt.Errorf("forward: row %d: position %d outside its cache", i, row.Pos)
+		}
+		if row.Logits {
+			nLogits++
+		}
+	}
+	x, xn, qkv, att, fc := r.x[:M*C], r.xn[:M*C], r.qkv[:M*3*C], r.att[:M*C], r.fc[:M*4*C]
+	eps := float32(cfg.LNEps)
+
+	// Embeddings: token + position.
+	wpe := r.m.wpe()
+	r.pool.For(M, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			xi := x[i*C : (i+1)*C]
+			r.m.WTE.Col(xi, rows[i].Token)
+			pe := wpe[rows[i].Pos*C : (rows[i].Pos+1)*C]
+			for j := range xi {
+				xi[j] += pe[j]
+			}
+		}
+	})
+
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	for l := range r.m.Blocks {
+		b := &r.m.Blocks[l]
+		r.layerNorm(xn, x, M, b.LN1G, b.LN1B, eps)
+		nn.MatMul(r.pool, qkv, 3*C, xn, C, M, b.QKV, false)
+		for i, row := range rows {
+			q := qkv[i*3*C:]
+			copy(row.Cache.K[l][row.Pos*C:(row.Pos+1)*C], q[C:2*C])
+			copy(row.Cache.V[l][row.Pos*C:(row.Pos+1)*C], q[2*C:3*C])
+		}
+		// Attention: one (row, head) pair per work item.
+		r.pool.For(M*NH, func(w, lo, hi int) {
+			s := r.scores[w]
+			for it := lo; it < hi; it++ {
+				i, h := it/NH, it%NH
+				row := rows[i]
+				n := row.Pos + 1
+				K, V := row.Cache.K[l][h*hd:], row.Cache.V[l][h*hd:]
+				nn.Scores(s, K, C, qkv[i*3*C+h*hd:], hd, n, scale)
+				nn.Softmax(s[:n])
+				out := att[i*C+h*hd : i*C+(h+1)*hd]
+				clear(out)
+				nn.Mix(out, V, C, s, hd, n)
+			}
+		})
+		nn.MatMul(r.pool, x, C, att, C, M, b.AttnProj, true)
+		r.layerNorm(xn, x, M, b.LN2G, b.LN2B, eps)
+		nn.MatMul(r.pool, fc, 4*C, xn, C, M, b.FC, false)
+		r.pool.For(M, func(_, lo, hi int) { nn.GELU(fc[lo*4*C : hi*4*C]) })
+		nn.MatMul(r.pool, x, C, fc, 4*C, M, b.Proj, true)
+	}
+
+	// Final LayerNorm and LM head, only for the rows that need logits.
+	if nLogits == 0 {
+		return nil, nil
+	}
+	V := cfg.VocabSize
+	if len(r.logits) < nLogits*V {
+		r.logits = make([]float32, nLogits*V)
+		r.head = make([]float32, nLogits*C)
+	}
+	head := r.head[:nLogits*C]
+	j := 0
+	for i, row := range rows {
+		if row.Logits {
+			nn.LayerNorm(head[j*C:(j+1)*C], x[i*C:(i+1)*C], r.m.LNFG, r.m.LNFB, eps)
+			j++
+		}
+	}
+	logits := r.logits[:nLogits*V]
+	nn.MatMul(r.pool, logits, V, head, C, nLogits, r.m.LMHead, false)
+	r.out = r.out[:0]
+	for j := 0; j < nLogits; j++ {
+		r.out = append(r.out, logits[j*V:(j+1)*V])
+	}
+	return r.out, nil
+}
+
+func (r *Runner) layerNorm(out, x []float32, M int, g, b []float32, eps float32) {
+	C := len(g)
+	r.pool.For(M, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			nn.LayerNorm(out[i*C:(i+1)*C], x[i*C:(i+1)*C], g, b, eps)
+		}
+	})
+}

@@ -1,0 +1,82 @@
+package gpt2
+
+import (
+	"gorgonia.org/tensor"
+
+	"github.com/llmbench/llmbench/refserver/nn"
+)
+
+// Model holds a GPT-2's weights. It is read-only after it is built and safe
+// for concurrent use.
+type Model struct {
+	Config Config
+	// Synthetic is true when the weights are made up from a seed: the model
+	// costs the same as the real one but its text is meaningless.
+	Synthetic bool
+	// Source says where the weights came from (a folder, or "synthetic, seed N").
+	Source string
+
+	WTE    *nn.Packed    // token embedding, stored as the tied LM head: (C, V)
+	LMHead *nn.Packed    // (C, V); the same as WTE unless a checkpoint unties them
+	WPE    *tensor.Dense // position embedding (maxT, C)
+	Blocks []Block       // L
+	LNFG   []float32     // final LayerNorm gain (C)
+	LNFB   []float32     // final LayerNorm bias (C)
+}
+
+// Block is one transformer layer.
+type Block struct {
+	LN1G, LN1B []float32  // (C)
+	QKV        *nn.Packed // c_attn: (C, 3C) + (3C)
+	AttnProj   *nn.Packed // attn.c_proj: (C, C) + (C)
+	LN2G, LN2B []float32  // (C)
+	FC         *nn.Packed // mlp.c_fc: (C, 4C) + (4C)
+	Proj       *nn.Packed // mlp.c_proj: (4C, C) + (C)
+}
+
+// newModel allocates a model of the given shape with zero weights and unit
+// LayerNorm gains.
+func newModel(c Config) *Model {
+	C := c.NEmbd
+	m := &Model{
+		Config: c,
+		WTE:    nn.NewPacked(C, c.VocabSize, false),
+		WPE:    tensor.New(tensor.WithShape(c.NPositions, C), tensor.Of(tensor.Float32)),
+		LNFG:   ones(C),
+		LNFB:   make([]float32, C),
+	}
+	m.LMHead = m.WTE
+	m.Blocks = make([]Block, c.NLayer)
+	for l := range m.Blocks {
+		m.Blocks[l] = Block{
+			LN1G: ones(C), LN1B: make([]float32, C),
+			QKV:      nn.NewPacked(C, 3*C, true),
+			AttnProj: nn.NewPacked(C, C, true),
+			LN2G:     ones(C), LN2B: make([]float32, C),
+			FC:   nn.NewPacked(C, 4*C, true),
+			Proj: nn.NewPacked(4*C, C, true),
+		}
+	}
+	return m
+}
+
+func ones(n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = 1
+	}
+	return s
+}
+
+// wpe returns the position embedding's backing slice.
+func (m *Model) wpe() []float32 { return m.WPE.Data().([]float32) }
+
+// WeightBytes reports the bytes of weights a decode step streams: every
+// matrix, the LM head included.
+func (m *Model) WeightBytes() int64 {
+	n := int64(len(m.LMHead.Data()))
+	for _, b := range m.Blocks {
+		n += int64(len(b.QKV.Data()) + len(b.AttnProj.Data()) + len(b.FC.Data()) + len(b.Proj.Data()))
+	}
+	return 4 * n
+}
