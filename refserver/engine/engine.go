@@ -1,0 +1,516 @@
+// Package engine is refserver's continuous-batching GPT-2 engine. One loop
+// owns the model: at every step it admits waiting requests, then runs one
+// batched forward pass that advances every running sequence by a token and
+// feeds prompt chunks of the new ones (prefill), so the weights are read
+// once per step for the whole batch. Finished and cancelled sequences leave
+// the batch at the next step and their KV cache is freed.
+package engine
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/llmbench/llmbench/refserver/gpt2"
+	"github.com/llmbench/llmbench/refserver/nn"
+	"github.com/llmbench/llmbench/refserver/sample"
+)
+
+// Errors returned by Submit; test with errors.Is.
+var (
+	ErrQueueFull   = errors.New("engine queue is full")
+	ErrClosed      = errors.New("engine is shut down")
+	ErrTooLong     = errors.New("request does not fit the context")
+	ErrBadRequest  = errors.New("invalid request")
+	errCancelled  = errors.New("request cancelled")
+	defaultConfig = Config{MaxBatch: 8, MaxQueue: 64, StepTokens: 512}
+)
+
+// Reasons a sequence finished, as Event.Finish.
+const (
+	FinishLength    = "length"    // max_tokens reached
+	FinishStop      = "stop"      // a stop sequence was generated
+	FinishEOS       = "eos"       // the model emitted end-of-text
+	FinishCancelled = "cancelled" // the request's context ended
+	FinishError     = "error"     // the engine failed or shut down
+)
+
+// Config tunes an Engine. The zero value of each field means its default:
+// batches of 8 sequences, a queue of 64 waiting requests, 512 tokens per
+// step, a KV cache for MaxBatch full contexts, and one kernel thread per
+// CPU that Go may use.
+type Config struct {
+	MaxBatch   int // sequences running at once, e.g. 8
+	MaxQueue   int // requests waiting for a batch slot, e.g. 64
+	StepTokens int // most tokens one step processes; long prompts are prefilled in chunks, e.g. 512
+	KVTokens   int // KV-cache budget in positions across running sequences; 0 means MaxBatch × n_positions
+	Threads    int // kernel threads; 0 means GOMAXPROCS
+}
+
+// RegisterFlags adds the engine's flags to fs.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.IntVar(&c.MaxBatch, "max-batch", 0, "most sequences decoded together in one step (0: 8)")
+	fs.IntVar(&c.MaxQueue, "max-queue", 0, "most requests waiting for a batch slot; more are refused (0: 64)")
+	fs.IntVar(&c.StepTokens, "step-tokens", 0, "most tokens per engine step; longer prompts are prefilled in chunks (0: 512)")
+	fs.IntVar(&c.KVTokens, "kv-tokens", 0, "KV-cache budget in token positions over all running sequences (0: max-batch × context)")
+	fs.IntVar(&c.Threads, "threads", 0, "compute threads (0: all CPUs Go may use)")
+}
+
+// Validate reports a setting that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxBatch < 0 || c.MaxQueue < 0 || c.StepTokens < 0 || c.KVTokens < 0 || c.Threads < 0 {
+		errs = append(errs, errors.New("engine settings must not be negative"))
+	}
+	if d := c.withDefaults(1024); d.StepTokens < d.MaxBatch {
+		errs = append(errs, fmt.Errorf("step-tokens %d is below max-batch %d: a step must fit one token per sequence", d.StepTokens, d.MaxBatch))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) withDefaults(nPositions int) Config {
+	if c.MaxBatch == 0 {
+		c.MaxBatch = defaultConfig.MaxBatch
+	}
+	if c.MaxQueue == 0 {
+		c.MaxQueue = defaultConfig.MaxQueue
+	}
+	if c.StepTokens == 0 {
+		c.StepTokens = max(defaultConfig.StepTokens, c.MaxBatch)
+	}
+	if c.KVTokens == 0 {
+		c.KVTokens = c.MaxBatch * nPositions
+	}
+	if c.Threads == 0 {
+		c.Threads = runtime.GOMAXPROCS(0)
+	}
+	return c
+}
+
+// Vocab gives the bytes of a token, for text and stop sequences.
+type Vocab interface {
+	TokenBytes(id int) []byte
+}
+
+// Request is one generation.
+type Request struct {
+	Prompt    []int         // token ids, at least one
+	MaxTokens int           // tokens to generate, at least one
+	Sampling  sample.Params // how each token is chosen
+	Stop      []string      // stop sequences: generation ends before the first one
+	// Tag is returned in StepInfo.Tags for every step this request is part
+	// of, so an observer can link steps to requests (e.g. a span context).
+	Tag any
+}
+
+// Event is one generated token, or the end of a request. Every request's
+// channel ends with exactly one event that has Done set, then it is closed.
+type Event struct {
+	Token  int    // generated token id; -1 when the event carries none
+	Text   string // text that is now complete: whole UTF-8 characters, stop sequences held back
+	Done   bool
+	Finish string // on the Done event: FinishLength, FinishStop, FinishEOS, FinishCancelled or FinishError
+	Err    error  // on the Done event, when Finish is FinishCancelled or FinishError
+	Stats  *Stats // on the Done event
+}
+
+// Stats are one request's timings and counts.
+type Stats struct {
+	PromptTokens int
+	OutputTokens int
+	Submitted    time.Time // Submit called
+	Scheduled    time.Time // admitted into the running batch (zero if never)
+	FirstToken   time.Time // first token sampled (zero if none)
+	Finished     time.Time
+	DecodeSteps  int // steps after the first token
+	batchSum     int
+}
+
+// MeanBatch reports the mean number of sequences in the decode steps this
+// request took part in.
+func (s *Stats) MeanBatch() float64 {
+	if s.DecodeSteps == 0 {
+		return 0
+	}
+	return float64(s.batchSum) / float64(s.DecodeSteps)
+}
+
+// StepInfo describes one engine step, for tracing.
+type StepInfo struct {
+	Start    time.Time
+	Duration time.Duration
+	Prefill  int   // prompt tokens processed
+	Decode   int   // sequences advanced by one generated token
+	Tags     []any // Request.Tag of each sequence in the step
+}
+
+// StepObserver is told about every step. It runs on the engine loop and
+// must return quickly.
+type StepObserver interface {
+	Step(StepInfo)
+}
+
+// State is a snapshot of the engine's live state.
+type State struct {
+	Running   int    // sequences in the batch
+	Waiting   int    // requests queued
+	BatchSize int    // sequences in the last step
+	KVUsed    int    // KV positions reserved by running sequences
+	KVTotal   int    // KV budget in positions
+	Steps     uint64 // steps run so far
+}
+
+// KVUsage reports the reserved share of the KV budget, 0 to 1.
+func (s State) KVUsage() float64 {
+	if s.KVTotal == 0 {
+		return 0
+	}
+	return float64(s.KVUsed) / float64(s.KVTotal)
+}
+
+// Engine batches requests onto one model. Submit and State are safe for
+// concurrent use; Run is the loop and must be called once.
+type Engine struct {
+	m        *gpt2.Model
+	vocab    Vocab
+	cfg      Config
+	observer StepObserver
+
+	mu      sync.Mutex
+	waiting []*seq
+	closed  bool
+	state   State
+	wake    chan struct{}
+
+	running []*seq // owned by the loop
+}
+
+// New returns an engine for m. observer may be nil.
+func New(m *gpt2.Model, vocab Vocab, cfg Config, observer StepObserver) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults(m.Config.NPositions)
+	return &Engine{m: m, vocab: vocab, cfg: cfg, observer: observer,
+		wake:  make(chan struct{}, 1),
+		state: State{KVTotal: cfg.KVTokens}}, nil
+}
+
+// Config returns the engine's settings with defaults filled in.
+func (e *Engine) Config() Config { return e.cfg }
+
+// State returns a snapshot of the live state.
+func (e *Engine) State() State {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.state
+	s.Waiting = len(e.waiting)
+	return s
+}
+
+type seq struct {
+	ctx     context.Context
+	req     Request
+	out     chan Event
+	tokens  []int // prompt, then generated
+	cached  int   // positions in the KV cache
+	cache   *gpt2.Cache
+	sampler *sample.Sampler
+	text    textOut
+	stats   Stats
+}
+
+// Submit queues a request. It returns the channel of its events, or an
+// error at once: ErrBadRequest or ErrTooLong for a request that can never
+// run, ErrQueueFull when the queue is full, ErrClosed after shutdown. The
+// request is cancelled when ctx ends.
+func (e *Engine) Submit(ctx context.Context, req Request) (<-chan Event, error) {
+	if err := e.check(req); err != nil {
+		return nil, err
+	}
+	s := &seq{ctx: ctx, req: req,
+		out:    make(chan Event, req.MaxTokens+1),
+		tokens: append(make([]int, 0, len(req.Prompt)+req.MaxTokens), req.Prompt...),
+		text:   textOut{stops: req.Stop},
+		stats:  Stats{PromptTokens: len(req.Prompt), Submitted: time.Now()},
+	}
+	e.mu.Lock()
+	switch {
+	case e.closed:
+		e.mu.Unlock()
+		return nil, ErrClosed
+	case len(e.waiting) >= e.cfg.MaxQueue:
+		e.mu.Unlock()
+		return nil, fmt.Errorf("%w (%d requests waiting)", ErrQueueFull, e.cfg.MaxQueue)
+	}
+	e.waiting = append(e.waiting, s)
+	e.mu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+	return s.out, nil
+}
+
+func (e *Engine) check(req Request) error {
+	c := e.m.Config
+	if len(req.Prompt) == 0 {
+		return fmt.Errorf("%w: the prompt is empty", ErrBadRequest)
+	}
+	for _, id := range req.Prompt {
+		if id < 0 || id >= c.VocabSize {
+			return fmt.Errorf("%w: token id %d is outside the vocabulary (0..%d)", ErrBadRequest, id, c.VocabSize-1)
+		}
+	}
+	if req.MaxTokens <= 0 {
+		return fmt.Errorf("%w: max_tokens is %d, want at least 1", ErrBadRequest, req.MaxTokens)
+	}
+	if err := req.Sampling.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	if n := len(req.Prompt); n >= c.NPositions {
+		return fmt.Errorf("%w: the prompt has %d tokens and the context holds %d", ErrTooLong, n, c.NPositions)
+	}
+	if n := len(req.Prompt) + req.MaxTokens; n > c.NPositions {
+		return fmt.Errorf("%w: %d prompt tokens + max_tokens %d = %d, the context holds %d (max_tokens can be at most %d)",
+			ErrTooLong, len(req.Prompt), req.MaxTokens, n, c.NPositions, c.NPositions-len(req.Prompt))
+	}
+	if n := len(req.Prompt) + req.MaxTokens; n > e.cfg.KVTokens {
+		return fmt.Errorf("%w: %d positions exceed the KV-cache budget of %d", ErrTooLong, n, e.cfg.KVTokens)
+	}
+	return nil
+}
+
+// Run is the engine loop. It returns when ctx ends, after finishing every
+// queued and running request with FinishError and ErrClosed.
+func (e *Engine) Run(ctx context.Context) error {
+	pool := nn.NewPool(e.cfg.Threads)
+	defer pool.Close()
+	runner := gpt2.NewRunner(e.m, pool, e.cfg.StepTokens)
+	defer e.shutdown()
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		e.dropCancelled()
+		e.admit()
+		if len(e.running) == 0 {
+			e.publish(0, false)
+			select {
+			case <-e.wake:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		if err := e.step(runner); err != nil {
+			return err
+		}
+	}
+}
+
+// shutdown refuses new requests and ends every pending one.
+func (e *Engine) shutdown() {
+	e.mu.Lock()
+	e.closed = true
+	pending := append(e.waiting, e.running...)
+	e.waiting = nil
+	e.mu.Unlock()
+	for _, s := range pending {
+		e.finish(s, FinishError, ErrClosed)
+	}
+	e.running = nil
+	e.publish(0, false)
+}
+
+// dropCancelled removes the requests whose context has ended, running or
+// waiting, and frees their caches.
+func (e *Engine) dropCancelled() {
+	keep := e.running[:0]
+	for _, s := range e.running {
+		if err := s.ctx.Err(); err != nil {
+			e.finish(s, FinishCancelled, fmt.Errorf("%w: %w", errCancelled, err))
+			continue
+		}
+		keep = append(keep, s)
+	}
+	clear(e.running[len(keep):])
+	e.running = keep
+	e.mu.Lock()
+	var dropped []*seq
+	wait := e.waiting[:0]
+	for _, s := range e.waiting {
+		if s.ctx.Err() != nil {
+			dropped = append(dropped, s)
+			continue
+		}
+		wait = append(wait, s)
+	}
+	clear(e.waiting[len(wait):])
+	e.waiting = wait
+	e.mu.Unlock()
+	for _, s := range dropped {
+		e.finish(s, FinishCancelled, fmt.Errorf("%w: %w", errCancelled, s.ctx.Err()))
+	}
+}
+
+// admit moves waiting requests into the batch, in order, while there is a
+// batch slot and KV budget for them.
+func (e *Engine) admit() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	used := e.kvUsed()
+	for len(e.waiting) > 0 && len(e.running) < e.cfg.MaxBatch {
+		s := e.waiting[0]
+		need := len(s.req.Prompt) + s.req.MaxTokens
+		if used+need > e.cfg.KVTokens {
+			break
+		}
+		cache, err := e.m.NewCache(need)
+		if err != nil { // checked in Submit; kept as a guard
+			e.waiting = e.waiting[1:]
+			e.finish(s, FinishError, err)
+			continue
+		}
+		s.cache = cache
+		s.sampler = sample.New(s.req.Sampling, e.m.Config.VocabSize)
+		s.stats.Scheduled = time.Now()
+		e.waiting = e.waiting[1:]
+		e.running = append(e.running, s)
+		used += need
+	}
+}
+
+func (e *Engine) kvUsed() int {
+	n := 0
+	for _, s := range e.running {
+		n += s.cache.Cap()
+	}
+	return n
+}
+
+// step runs one forward pass: one token for every decoding sequence, then
+// prompt chunks for the prefilling ones, within StepTokens.
+func (e *Engine) step(r *gpt2.Runner) error {
+	start := time.Now()
+	var rows []gpt2.Row
+	var withLogits []*seq
+	var tags []any
+	type feed struct {
+		s *seq
+		n int
+	}
+	var fed []feed
+	budget := e.cfg.StepTokens
+	decode, prefill := 0, 0
+	// Decoding sequences first, so a long prompt never stalls them.
+	for _, s := range e.running {
+		if s.stats.OutputTokens > 0 {
+			rows = append(rows, gpt2.Row{Cache: s.cache, Pos: s.cached, Token: s.tokens[s.cached], Logits: true})
+			withLogits = append(withLogits, s)
+			fed = append(fed, feed{s, 1})
+			tags = append(tags, s.req.Tag)
+			budget--
+			decode++
+		}
+	}
+	for _, s := range e.running {
+		if s.stats.OutputTokens > 0 || budget == 0 {
+			continue
+		}
+		n := min(len(s.tokens)-s.cached, budget)
+		for i := 0; i < n; i++ {
+			pos := s.cached + i
+			rows = append(rows, gpt2.Row{Cache: s.cache, Pos: pos, Token: s.tokens[pos], Logits: pos == len(s.tokens)-1})
+		}
+		if s.cached+n == len(s.tokens) {
+			withLogits = append(withLogits, s)
+		}
+		fed = append(fed, feed{s, n})
+		tags = append(tags, s.req.Tag)
+		budget -= n
+		prefill += n
+	}
+	logits, err := r.Forward(rows)
+	if err != nil {
+		return fmt.Errorf("engine step: %w", err)
+	}
+	for _, f := range fed {
+		f.s.cached += f.n
+	}
+	batch := len(e.running)
+	now := time.Now()
+	for i, s := range withLogits {
+		e.emit(s, logits[i], now, batch)
+	}
+	keep := e.running[:0]
+	for _, s := range e.running {
+		if s.cache != nil {
+			keep = append(keep, s)
+		}
+	}
+	clear(e.running[len(keep):])
+	e.running = keep
+	e.publish(batch, true)
+	if e.observer != nil {
+		e.observer.Step(StepInfo{Start: start, Duration: time.Since(start), Prefill: prefill, Decode: decode, Tags: tags})
+	}
+	return nil
+}
+
+// emit samples s's next token from logits, sends it, and finishes s when it
+// is done (its cache is then nil).
+func (e *Engine) emit(s *seq, logits []float32, now time.Time, batch int) {
+	tok := s.sampler.Next(logits)
+	if s.stats.OutputTokens == 0 {
+		s.stats.FirstToken = now
+	} else {
+		s.stats.DecodeSteps++
+		s.stats.batchSum += batch
+	}
+	s.stats.OutputTokens++
+	if tok == e.m.Config.EOSTokenID {
+		e.finish(s, FinishEOS, nil)
+		return
+	}
+	s.tokens = append(s.tokens, tok)
+	text, stopped := s.text.push(e.vocab.TokenBytes(tok))
+	switch {
+	case stopped:
+		s.out <- Event{Token: tok, Text: text}
+		e.finish(s, FinishStop, nil)
+	case s.stats.OutputTokens >= s.req.MaxTokens:
+		s.out <- Event{Token: tok, Text: text}
+		e.finish(s, FinishLength, nil)
+	default:
+		s.out <- Event{Token: tok, Text: text}
+	}
+}
+
+// finish sends s's final event, closes its channel and frees its cache.
+func (e *Engine) finish(s *seq, reason string, err error) {
+	s.stats.Finished = time.Now()
+	stats := s.stats
+	text := ""
+	if reason != FinishStop {
+		text = s.text.flush()
+	}
+	s.out <- Event{Token: -1, Text: text, Done: true, Finish: reason, Err: err, Stats: &stats}
+	close(s.out)
+	s.cache = nil
+}
+
+// publish updates the snapshot State returns; stepped counts a step.
+func (e *Engine) publish(batch int, stepped bool) {
+	e.mu.Lock()
+	e.state.Running = len(e.running)
+	e.state.BatchSize = batch
+	e.state.KVUsed = e.kvUsed()
+	if stepped {
+		e.state.Steps++
+	}
+	e.mu.Unlock()
+}

@@ -1,0 +1,324 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/llmbench/llmbench/refserver/gpt2"
+	"github.com/llmbench/llmbench/refserver/gpt2/gpt2test"
+	"github.com/llmbench/llmbench/refserver/sample"
+)
+
+// byteVocab is a real Vocab for tests: token id i is the text "<i>".
+type byteVocab struct{}
+
+func (byteVocab) TokenBytes(id int) []byte { return fmt.Appendf(nil, "<%d>", id) }
+
+var tiny = gpt2.Config{NLayer: 2, NEmbd: 64, NHead: 4, NPositions: 128, VocabSize: 50257}
+
+func synthetic(t testing.TB) *gpt2.Model {
+	t.Helper()
+	m, err := gpt2.NewSynthetic(tiny, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// start runs an engine in the background and stops it (checking that its
+// goroutines are gone) when the test ends.
+func start(t *testing.T, m *gpt2.Model, cfg Config) *Engine {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	e, err := New(m, byteVocab{}, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		checkNoLeak(t, before)
+	})
+	return e
+}
+
+func checkNoLeak(t *testing.T, before int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Errorf("goroutines: %d after, %d before", runtime.NumGoroutine(), before)
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+type result struct {
+	tokens []int
+	text   string
+	finish string
+	err    error
+	stats  *Stats
+}
+
+func collect(t *testing.T, ch <-chan Event) result {
+	t.Helper()
+	var r result
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				return r
+			}
+			if ev.Token >= 0 {
+				r.tokens = append(r.tokens, ev.Token)
+			}
+			r.text += ev.Text
+			if ev.Done {
+				r.finish, r.err, r.stats = ev.Finish, ev.Err, ev.Stats
+			}
+		case <-timeout:
+			t.Fatal("no event for 30s")
+		}
+	}
+}
+
+func greedy(prompt []int, n int) Request {
+	return Request{Prompt: prompt, MaxTokens: n, Sampling: sample.Params{Greedy: true}}
+}
+
+// TestFixtureThroughEngine submits every fixture prompt at once: they share
+// the batch, and each must still produce its reference greedy_16.
+func TestFixtureThroughEngine(t *testing.T) {
+	dir, fx := gpt2test.Load(t)
+	m, err := gpt2.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, m, Config{MaxBatch: 8, Threads: 2})
+	var chans []<-chan Event
+	for _, c := range fx.Cases {
+		ch, err := e.Submit(context.Background(), greedy(c.InputIDs, 16))
+		if err != nil {
+			t.Fatal(err)
+		}
+		chans = append(chans, ch)
+	}
+	for i, c := range fx.Cases {
+		r := collect(t, chans[i])
+		if !slices.Equal(r.tokens, c.Greedy16) {
+			t.Errorf("case %d: tokens %v, want %v", i, r.tokens, c.Greedy16)
+		}
+		if r.finish != FinishLength {
+			t.Errorf("case %d: finish %q, want %q", i, r.finish, FinishLength)
+		}
+		if r.stats.MeanBatch() <= 1 {
+			t.Errorf("case %d: mean batch %.2f, want the prompts batched together", i, r.stats.MeanBatch())
+		}
+	}
+}
+
+// TestBatchedEqualsAlone checks that decoding in a batch gives the same
+// greedy tokens as each sequence alone, with prompts of different lengths
+// and chunked prefill.
+func TestBatchedEqualsAlone(t *testing.T) {
+	m := synthetic(t)
+	r := rand.New(rand.NewPCG(1, 2))
+	var reqs []Request
+	for i := 0; i < 6; i++ {
+		p := make([]int, 1+r.IntN(40))
+		for j := range p {
+			p[j] = r.IntN(50257)
+		}
+		reqs = append(reqs, greedy(p, 12+i))
+	}
+	alone := start(t, m, Config{MaxBatch: 1, Threads: 1})
+	var want [][]int
+	for _, req := range reqs {
+		ch, err := alone.Submit(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, collect(t, ch).tokens)
+	}
+	// StepTokens 16 forces long prompts into several prefill chunks that
+	// share steps with decoding sequences.
+	batched := start(t, m, Config{MaxBatch: 8, StepTokens: 16, Threads: 2})
+	var chans []<-chan Event
+	for _, req := range reqs {
+		ch, err := batched.Submit(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chans = append(chans, ch)
+	}
+	for i, ch := range chans {
+		if got := collect(t, ch).tokens; !slices.Equal(got, want[i]) {
+			t.Errorf("request %d: batched %v, alone %v", i, got, want[i])
+		}
+	}
+}
+
+func TestSubmitErrors(t *testing.T) {
+	m := synthetic(t)
+	e, err := New(m, byteVocab{}, Config{MaxBatch: 1, MaxQueue: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The loop is not running, so the first request stays queued.
+	if _, err := e.Submit(context.Background(), greedy([]int{1}, 1)); err != nil {
+		t.Fatal(err)
+	}
+	long := make([]int, 128)
+	tests := []struct {
+		name    string
+		req     Request
+		want    error
+		message string
+	}{
+		{"queue full", greedy([]int{1}, 1), ErrQueueFull, "1 requests waiting"},
+		{"empty prompt", greedy(nil, 1), ErrBadRequest, "prompt is empty"},
+		{"bad token", greedy([]int{50257}, 1), ErrBadRequest, "token id 50257"},
+		{"zero max tokens", greedy([]int{1}, 0), ErrBadRequest, "max_tokens is 0"},
+		{"prompt longer than context", greedy(long, 1), ErrTooLong, "128 tokens and the context holds 128"},
+		{"max tokens past context", greedy([]int{1, 2}, 127), ErrTooLong, "max_tokens can be at most 126"},
+		{"bad temperature", Request{Prompt: []int{1}, MaxTokens: 1, Sampling: sample.Params{Temperature: -1}}, ErrBadRequest, "temperature"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.Submit(context.Background(), tc.req)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.message) {
+				t.Errorf("err = %q, want it to mention %q", err, tc.message)
+			}
+		})
+	}
+}
+
+func TestCancelFreesCache(t *testing.T) {
+	m := synthetic(t)
+	e := start(t, m, Config{MaxBatch: 2, Threads: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, err := e.Submit(ctx, greedy([]int{1, 2, 3}, 120))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := <-ch; ev.Done {
+		t.Fatalf("first event is final: %+v", ev)
+	}
+	if s := e.State(); s.Running != 1 || s.KVUsed != 123 {
+		t.Errorf("state while running = %+v, want 1 running, 123 KV positions", s)
+	}
+	cancel()
+	r := collect(t, ch)
+	if r.finish != FinishCancelled || !errors.Is(r.err, context.Canceled) {
+		t.Errorf("finish %q err %v, want cancelled with context.Canceled", r.finish, r.err)
+	}
+	if r.stats.OutputTokens >= 120 {
+		t.Errorf("generated %d tokens after cancel, want fewer than 120", r.stats.OutputTokens)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for e.State().KVUsed != 0 || e.State().Running != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("state after cancel = %+v, want an empty batch", e.State())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestStopSequenceAndText(t *testing.T) {
+	m := synthetic(t)
+	e := start(t, m, Config{Threads: 1})
+	ch, err := e.Submit(context.Background(), greedy([]int{5, 6}, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := collect(t, ch)
+	if len(full.tokens) < 3 {
+		t.Fatalf("want at least 3 tokens, got %v", full.tokens)
+	}
+	// Stop on the third token's text: the output is the first two tokens.
+	stop := fmt.Sprintf("<%d>", full.tokens[2])
+	ch, err = e.Submit(context.Background(), Request{Prompt: []int{5, 6}, MaxTokens: 10, Sampling: sample.Params{Greedy: true}, Stop: []string{stop}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := collect(t, ch)
+	want := fmt.Sprintf("<%d><%d>", full.tokens[0], full.tokens[1])
+	if strings.Contains(fmt.Sprintf("<%d><%d>", full.tokens[0], full.tokens[1]), stop) {
+		t.Skip("the stop text occurs earlier by chance")
+	}
+	if r.text != want || r.finish != FinishStop {
+		t.Errorf("text %q finish %q, want %q and %q", r.text, r.finish, want, FinishStop)
+	}
+}
+
+func TestSeededSamplingReproducible(t *testing.T) {
+	m := synthetic(t)
+	e := start(t, m, Config{MaxBatch: 4, Threads: 2})
+	req := Request{Prompt: []int{10, 20, 30}, MaxTokens: 20, Sampling: sample.Params{Temperature: 1.5, TopK: 50, Seed: 42, HasSeed: true}}
+	var runs [][]int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		ch, err := e.Submit(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := collect(t, ch)
+			mu.Lock()
+			runs = append(runs, r.tokens)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for _, r := range runs[1:] {
+		if !slices.Equal(r, runs[0]) {
+			t.Errorf("seeded runs differ: %v and %v", r, runs[0])
+		}
+	}
+}
+
+func TestShutdownEndsPending(t *testing.T) {
+	m := synthetic(t)
+	e, err := New(m, byteVocab{}, Config{Threads: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := e.Submit(context.Background(), greedy([]int{1}, 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := e.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := collect(t, ch)
+	if r.finish != FinishError || !errors.Is(r.err, ErrClosed) {
+		t.Errorf("finish %q err %v, want error with ErrClosed", r.finish, r.err)
+	}
+	if _, err := e.Submit(context.Background(), greedy([]int{1}, 1)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Submit after shutdown: %v, want ErrClosed", err)
+	}
+}
