@@ -102,6 +102,7 @@ type Request struct {
 	MaxTokens int           // tokens to generate, at least one
 	Sampling  sample.Params // how each token is chosen
 	Stop      []string      // stop sequences: generation ends before the first one
+	IgnoreEOS bool          // keep generating past end-of-text (for benchmarks: fixed output lengths)
 	// Tag is returned in StepInfo.Tags for every step this request is part
 	// of, so an observer can link steps to requests (e.g. a span context).
 	Tag any
@@ -472,7 +473,7 @@ func (e *Engine) emit(s *seq, logits []float32, now time.Time, batch int) {
 		s.stats.batchSum += batch
 	}
 	s.stats.OutputTokens++
-	if tok == e.m.Config.EOSTokenID {
+	if tok == e.m.Config.EOSTokenID && !s.req.IgnoreEOS {
 		e.finish(s, FinishEOS, nil)
 		return
 	}

@@ -118,7 +118,7 @@ func (r *Runner) Forward(rows []Row) ([][]float32, error) {
 		nn.MatMul(r.pool, x, C, att, C, M, b.AttnProj, true)
 		r.layerNorm(xn, x, M, b.LN2G, b.LN2B, eps)
 		nn.MatMul(r.pool, fc, 4*C, xn, C, M, b.FC, false)
-		r.pool.For(M, func(_, lo, hi int) { nn.GELU(fc[lo*4*C : hi*4*C]) })
+		r.parallelRows(M, 4*C, func(lo, hi int) { nn.GELU(fc[lo*4*C : hi*4*C]) })
 		nn.MatMul(r.pool, x, C, fc, 4*C, M, b.Proj, true)
 	}
 
@@ -150,9 +150,20 @@ func (r *Runner) Forward(rows []Row) ([][]float32, error) {
 
 func (r *Runner) layerNorm(out, x []float32, M int, g, b []float32, eps float32) {
 	C := len(g)
-	r.pool.For(M, func(_, lo, hi int) {
+	r.parallelRows(M, C, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			nn.LayerNorm(out[i*C:(i+1)*C], x[i*C:(i+1)*C], g, b, eps)
 		}
 	})
+}
+
+// parallelRows runs fn over rows [0, M) of width floats each, on the pool
+// when there is enough work to pay for the hand-off (a few decode rows are
+// cheaper done in place).
+func (r *Runner) parallelRows(M, width int, fn func(lo, hi int)) {
+	if M*width < 1<<14 {
+		fn(0, M)
+		return
+	}
+	r.pool.For(M, func(_, lo, hi int) { fn(lo, hi) })
 }

@@ -18,10 +18,12 @@ type kernelSet struct {
 	axpy func(out, v []float32, ldv int, p []float32, hd, n int)
 	// gelu applies gelu_new in place.
 	gelu func(x []float32)
+	// sum adds up x.
+	sum func(x []float32) float32
 }
 
 // active is the kernel set in use; the pure-Go one unless init finds better.
-var active = kernelSet{name: "go", mr: 4, tile: tileGo, dot: dotGo, axpy: axpyGo, gelu: geluGo}
+var active = kernelSet{name: "go", mr: 4, tile: tileGo, dot: dotGo, axpy: axpyGo, gelu: geluGo, sum: sumGo}
 
 // Kernels names the kernel set in use: "avx512", "avx2" or "go".
 func Kernels() string { return active.name }
@@ -49,6 +51,14 @@ func tileGo(mr, k int, a []float32, lda int, b []float32, c []float32, ldc int, 
 		}
 		copy(crow, t[:])
 	}
+}
+
+func sumGo(x []float32) float32 {
+	var s float32
+	for _, v := range x {
+		s += v
+	}
+	return s
 }
 
 func dotGo(out, k []float32, ldk int, q []float32, hd, n int, scale float32) {

@@ -50,6 +50,9 @@ func axpyRows(out *float32, v *float32, ldv int, p *float32, hd int, n int)
 //go:noescape
 func gelu512(x *float32, n int)
 
+//go:noescape
+func sum256(x *float32, n int) float32
+
 type tileFunc func(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, acc bool)
 
 var (
@@ -64,9 +67,9 @@ func init() {
 	hasAVX2 := cpu.X86.HasAVX2 && cpu.X86.HasFMA
 	switch {
 	case cpu.X86.HasAVX512F && hasAVX2:
-		active = kernelSet{name: "avx512", mr: 8, tile: asmTile(tiles512[:]), dot: asmDot, axpy: asmAxpy, gelu: asmGELU512}
+		active = kernelSet{name: "avx512", mr: 8, tile: asmTile(tiles512[:]), dot: asmDot, axpy: asmAxpy, gelu: asmGELU512, sum: asmSum}
 	case hasAVX2:
-		active = kernelSet{name: "avx2", mr: 3, tile: asmTile(tiles256[:]), dot: asmDot, axpy: asmAxpy, gelu: geluGo}
+		active = kernelSet{name: "avx2", mr: 3, tile: asmTile(tiles256[:]), dot: asmDot, axpy: asmAxpy, gelu: geluGo, sum: asmSum}
 	}
 }
 
@@ -118,4 +121,13 @@ func asmGELU512(x []float32) {
 		gelu512(&x[0], n)
 	}
 	geluGo(x[n:])
+}
+
+func asmSum(x []float32) float32 {
+	n := len(x) &^ 31
+	var s float32
+	if n > 0 {
+		s = sum256(&x[0], n)
+	}
+	return s + sumGo(x[n:])
 }

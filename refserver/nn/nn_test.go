@@ -9,7 +9,7 @@ import (
 // kernelSets returns the kernel sets this machine can run: the active one
 // and the pure-Go fallback.
 func kernelSets() []kernelSet {
-	goSet := kernelSet{name: "go", mr: 4, tile: tileGo, dot: dotGo, axpy: axpyGo, gelu: geluGo}
+	goSet := kernelSet{name: "go", mr: 4, tile: tileGo, dot: dotGo, axpy: axpyGo, gelu: geluGo, sum: sumGo}
 	if active.name == "go" {
 		return []kernelSet{goSet}
 	}
@@ -278,5 +278,26 @@ func TestPoolCoversRange(t *testing.T) {
 			}
 		}
 		p.Close()
+	}
+}
+
+func TestSum(t *testing.T) {
+	for _, ks := range kernelSets() {
+		for _, n := range []int{0, 1, 31, 32, 33, 1000} {
+			t.Run(ks.name, func(t *testing.T) {
+				withKernels(t, ks)
+				x := make([]float32, n)
+				for i := range x {
+					x[i] = float32(i%7) - 3
+				}
+				var want float32
+				for _, v := range x {
+					want += v
+				}
+				if got := Sum(x); got != want {
+					t.Errorf("Sum of %d = %v, want %v", n, got, want)
+				}
+			})
+		}
 	}
 }

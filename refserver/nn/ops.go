@@ -63,3 +63,7 @@ func Scores(out, k []float32, ldk int, q []float32, hd, n int, scale float32) {
 func Mix(out, v []float32, ldv int, p []float32, hd, n int) {
 	active.axpy(out, v, ldv, p, hd, n)
 }
+
+// Sum returns the sum of x. It reads memory as fast as a core can, which
+// makes it the probe for the memory-bandwidth floor of a decode step.
+func Sum(x []float32) float32 { return active.sum(x) }

@@ -1,40 +1,93 @@
 package nn
 
-import "sync"
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
 
-// Pool runs data-parallel loops on a fixed set of goroutines. Its zero value
-// is not usable; build one with NewPool and Close it when done. A Pool runs
-// one loop at a time: For must not be called concurrently.
+// Pool runs data-parallel loops on a fixed set of goroutines. Between loops
+// its workers spin for a short while before they park, because a forward
+// step runs dozens of loops a few microseconds apart and waking a parked
+// goroutine costs more than many of them take. Build one with NewPool and
+// Close it when done. For must not be called concurrently.
 type Pool struct {
-	n    int
-	jobs []chan job
-	wg   sync.WaitGroup // workers
-	done sync.WaitGroup // the current loop
+	n       int
+	gen     atomic.Uint64 // incremented for every loop
+	pending atomic.Int64  // workers still running the current loop
+	job     job           // the current loop; written before gen moves
+	workers []*worker
+	wg      sync.WaitGroup
+	close   sync.Once
+	quit    atomic.Bool
+	done    chan struct{} // the caller parks here when workers are slow
+	waiting atomic.Bool
+}
+
+type worker struct {
+	sleeping atomic.Bool
+	wake     chan struct{}
 }
 
 type job struct {
-	fn     func(worker, lo, hi int)
-	lo, hi int
+	fn    func(worker, lo, hi int)
+	n     int
+	parts int
 }
+
+// spins is how many times a waiting goroutine polls before it parks: a few
+// tens of microseconds.
+const spins = 1 << 14
 
 // NewPool starts a pool of n workers (the caller's goroutine is worker 0, so
 // n-1 goroutines are started). n < 1 means 1.
 func NewPool(n int) *Pool {
 	n = max(n, 1)
-	p := &Pool{n: n, jobs: make([]chan job, n)}
+	p := &Pool{n: n, done: make(chan struct{}, 1)}
 	for w := 1; w < n; w++ {
-		ch := make(chan job)
-		p.jobs[w] = ch
+		wk := &worker{wake: make(chan struct{}, 1)}
+		p.workers = append(p.workers, wk)
 		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			for j := range ch {
-				j.fn(w, j.lo, j.hi)
-				p.done.Done()
-			}
-		}()
+		go p.run(w, wk)
 	}
 	return p
+}
+
+func (p *Pool) run(w int, wk *worker) {
+	defer p.wg.Done()
+	seen := uint64(0)
+	for {
+		// Spin, then park until the generation moves.
+		for i := 0; p.gen.Load() == seen; i++ {
+			if i < spins {
+				if i%256 == 255 {
+					runtime.Gosched()
+				}
+				continue
+			}
+			wk.sleeping.Store(true)
+			if p.gen.Load() == seen {
+				<-wk.wake
+			}
+			wk.sleeping.Store(false)
+		}
+		if p.quit.Load() {
+			return
+		}
+		seen = p.gen.Load()
+		j := p.job
+		if w < j.parts {
+			j.fn(w, w*j.n/j.parts, (w+1)*j.n/j.parts)
+		}
+		// Every worker reports, even one without a range, so that the next
+		// loop cannot overwrite p.job while a worker still reads it.
+		if p.pending.Add(-1) == 0 && p.waiting.Load() {
+			select {
+			case p.done <- struct{}{}:
+			default:
+			}
+		}
+	}
 }
 
 // Workers reports the number of workers.
@@ -51,18 +104,49 @@ func (p *Pool) For(n int, fn func(worker, lo, hi int)) {
 		fn(0, 0, n)
 		return
 	}
-	p.done.Add(parts - 1)
-	for w := 1; w < parts; w++ {
-		p.jobs[w] <- job{fn: fn, lo: w * n / parts, hi: (w + 1) * n / parts}
+	p.job = job{fn: fn, n: n, parts: parts}
+	p.pending.Store(int64(p.n - 1))
+	p.gen.Add(1)
+	for _, wk := range p.workers {
+		if wk.sleeping.Load() {
+			select {
+			case wk.wake <- struct{}{}:
+			default:
+			}
+		}
 	}
 	fn(0, 0, n/parts)
-	p.done.Wait()
+	for i := 0; p.pending.Load() != 0; i++ {
+		if i < spins {
+			if i%256 == 255 {
+				runtime.Gosched()
+			}
+			continue
+		}
+		p.waiting.Store(true)
+		if p.pending.Load() != 0 {
+			<-p.done
+		}
+		p.waiting.Store(false)
+	}
+	// Drop a wake-up that raced with the last check.
+	select {
+	case <-p.done:
+	default:
+	}
 }
 
-// Close stops the workers and waits for them.
+// Close stops the workers and waits for them. It is safe to call twice.
 func (p *Pool) Close() {
-	for _, ch := range p.jobs[1:] {
-		close(ch)
-	}
-	p.wg.Wait()
+	p.close.Do(func() {
+		p.quit.Store(true)
+		p.gen.Add(1)
+		for _, wk := range p.workers {
+			select {
+			case wk.wake <- struct{}{}:
+			default:
+			}
+		}
+		p.wg.Wait()
+	})
 }

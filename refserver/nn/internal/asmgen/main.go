@@ -31,6 +31,7 @@ func main() {
 	dotRows(w)
 	axpyRows(w)
 	gelu512(w)
+	sum256(w)
 	if err := os.WriteFile("kernel_amd64.s", b.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -392,6 +393,40 @@ func gelu512(w func(string, ...any)) {
 	w("\tSUBQ $16, CX")
 	w("\tJMP gelu_loop")
 	w("gelu_done:")
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
+// sum256 returns the sum of x[0:n], n%32 == 0, reading memory as fast as
+// the core can: four independent AVX2 accumulators. It exists to measure
+// memory bandwidth.
+func sum256(w func(string, ...any)) {
+	w("")
+	w("// func sum256(x *float32, n int) float32")
+	w("TEXT ·sum256(SB), NOSPLIT, $0-20")
+	w("\tMOVQ x+0(FP), SI")
+	w("\tMOVQ n+8(FP), CX")
+	for r := 0; r < 4; r++ {
+		w("\tVXORPS Y%d, Y%d, Y%d", r, r, r)
+	}
+	w("sum_loop:")
+	w("\tCMPQ CX, $32")
+	w("\tJLT sum_done")
+	for r := 0; r < 4; r++ {
+		w("\tVADDPS %d(SI), Y%d, Y%d", 32*r, r, r)
+	}
+	w("\tADDQ $128, SI")
+	w("\tSUBQ $32, CX")
+	w("\tJMP sum_loop")
+	w("sum_done:")
+	w("\tVADDPS Y1, Y0, Y0")
+	w("\tVADDPS Y3, Y2, Y2")
+	w("\tVADDPS Y2, Y0, Y0")
+	w("\tVEXTRACTF128 $1, Y0, X1")
+	w("\tVADDPS X1, X0, X0")
+	w("\tVHADDPS X0, X0, X0")
+	w("\tVHADDPS X0, X0, X0")
+	w("\tVMOVSS X0, ret+16(FP)")
 	w("\tVZEROUPPER")
 	w("\tRET")
 }

@@ -1,0 +1,54 @@
+# llmbench — build, test and benchmark. `make help` lists the targets.
+
+GO      ?= go
+BIN     := bin
+# The race detector needs cgo; without a C compiler the tests run without it.
+RACE    := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && echo -race)
+PROMPT  ?= The latency of a language model server is
+TOKENS  ?= 40
+
+.PHONY: all build demo test vet fuzz bench generate check-generated help clean
+
+all: build
+
+help:
+	@echo "make demo     build refserver and generate from a prompt (synthetic GPT-2 124M)"
+	@echo "make test     vet and run every test$(if $(RACE), with the race detector,)"
+	@echo "make bench    kernel micro-benchmarks and the engine benchmark (prints ratios)"
+	@echo "make fuzz     run each fuzz target for FUZZTIME (default 20s)"
+	@echo "make build    build the binaries into $(BIN)/"
+
+build:
+	$(GO) build -o $(BIN)/refserver ./cmd/refserver
+
+demo: build
+	@echo "== refserver generate: greedy decoding, synthetic weights, fixture check"
+	$(BIN)/refserver generate --prompt "$(PROMPT)" --max-tokens $(TOKENS)
+	@echo "== the same engine on the shared tiny checkpoint, printing token ids"
+	$(BIN)/refserver generate --model ../shared/fixtures/gpt2-tiny --prompt-ids 15496,995 --greedy --print-ids --max-tokens 16
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+check-generated:
+	cd refserver/nn && $(GO) run ./internal/asmgen && git diff --exit-code -- kernel_amd64.s
+
+test: vet check-generated
+	$(GO) test $(RACE) -timeout 15m ./...
+	# The pure-Go kernels must stay correct on machines without AVX2.
+	$(GO) test -tags purego -count=1 ./refserver/nn/ ./refserver/gpt2/
+
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./refserver/safetensors/
+	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) ./refserver/bpe/
+	$(GO) test -run '^$$' -fuzz '^FuzzStreamDecoder$$' -fuzztime $(FUZZTIME) ./refserver/bpe/
+	$(GO) test -run '^$$' -fuzz '^FuzzTextOut$$' -fuzztime $(FUZZTIME) ./refserver/engine/
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./refserver/nn/ ./refserver/sample/
+	$(BIN)/refserver bench --out $(BIN)/bench.json
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,343 @@
+package refserver
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/llmbench/llmbench/refserver/bpe"
+	"github.com/llmbench/llmbench/refserver/engine"
+	"github.com/llmbench/llmbench/refserver/gpt2"
+	"github.com/llmbench/llmbench/refserver/nn"
+	"github.com/llmbench/llmbench/refserver/sample"
+)
+
+// BenchConfig is `refserver bench`. The zero value benchmarks synthetic
+// GPT-2 124M on every CPU Go may use.
+type BenchConfig struct {
+	Model   ModelConfig
+	Threads int    // compute threads; 0 means GOMAXPROCS
+	Out     string // also write the results as JSON to this file
+	Quick   bool   // fewer repetitions and shorter runs (for smoke tests)
+}
+
+// RegisterFlags adds bench's flags to fs.
+func (c *BenchConfig) RegisterFlags(fs *flag.FlagSet) {
+	c.Model.RegisterFlags(fs)
+	fs.IntVar(&c.Threads, "threads", 0, "compute threads (0: all CPUs Go may use)")
+	fs.StringVar(&c.Out, "out", "", "also write the results as JSON to this file")
+	fs.BoolVar(&c.Quick, "quick", false, "fewer repetitions and shorter runs: a smoke test, not a measurement")
+}
+
+// BenchResult is what `refserver bench` measured, in one process.
+type BenchResult struct {
+	Machine       string  `json:"machine"`
+	Kernels       string  `json:"kernels"`
+	Threads       int     `json:"threads"`
+	Model         string  `json:"model"`
+	WeightBytes   int64   `json:"weight_bytes"`
+	BandwidthGBs  float64 `json:"bandwidth_gb_s"`
+	FloorMs       float64 `json:"floor_ms"`
+	DecodeStepMs  float64 `json:"decode_step_ms"` // median, one sequence
+	DecodeVsFloor float64 `json:"decode_vs_floor"`
+	Prefill128Ms  float64 `json:"prefill_128_ms"` // median
+	SingleTokS    float64 `json:"single_tok_s"`   // one stream through the engine
+	Batch8TokS    float64 `json:"batch8_tok_s"`   // eight streams through the engine, in total
+	Batch8Ratio   float64 `json:"batch8_ratio"`
+	PeakRSSGiB    float64 `json:"peak_rss_gib"` // 8 sequences of 1024 tokens
+	Context8x1024 float64 `json:"context_8x1024_s"`
+}
+
+// Bench measures the engine against the machine it runs on, in one run:
+// the memory bandwidth (the floor of a decode step, which must stream every
+// weight), a single-stream decode step, a 128-token prefill, engine
+// throughput with 1 and 8 concurrent sequences, and peak memory with 8
+// sequences of 1024 tokens. It prints each figure beside its target.
+func Bench(ctx context.Context, cfg BenchConfig, w io.Writer) error {
+	threads := cfg.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	m, err := cfg.Model.Load(io.Discard)
+	if err != nil {
+		return err
+	}
+	tok, err := bpe.New()
+	if err != nil {
+		return err
+	}
+	res := BenchResult{Machine: machine(), Kernels: nn.Kernels(), Threads: threads,
+		Model: describe(m), WeightBytes: m.WeightBytes()}
+	fmt.Fprintf(w, "machine: %s\nkernels: %s, %d threads\nmodel:   %s, %.0f MB of weights streamed per decode step\n\n",
+		res.Machine, res.Kernels, threads, res.Model, float64(res.WeightBytes)/1e6)
+	reps := 7
+	if cfg.Quick {
+		reps = 2
+	}
+	step := func(name string) { fmt.Fprintf(w, "  measuring %s...\n", name) }
+
+	// Memory first, so the peak resident size is the engine's alone.
+	step("peak memory with 8 sequences of 1024 tokens")
+	ctxLen := min(1024, m.Config.NPositions)
+	if cfg.Quick {
+		ctxLen = min(ctxLen, 64)
+	}
+	start := time.Now()
+	if _, err := runEngine(ctx, m, tok, threads, 8, ctxLen-24, 24); err != nil {
+		return err
+	}
+	res.Context8x1024 = time.Since(start).Seconds()
+	res.PeakRSSGiB = peakRSS() / (1 << 30)
+
+	step("memory bandwidth")
+	res.BandwidthGBs = bandwidth(int(res.WeightBytes/4), threads, reps)
+	res.FloorMs = float64(res.WeightBytes) / (res.BandwidthGBs * 1e9) * 1e3
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+
+	pool := nn.NewPool(threads)
+	defer pool.Close()
+	r := gpt2.NewRunner(m, pool, 512)
+
+	step("single-stream decode step")
+	decodeSteps := 64
+	if cfg.Quick {
+		decodeSteps = 8
+	}
+	if res.DecodeStepMs, err = decodeStep(r, m, decodeSteps); err != nil {
+		return err
+	}
+	res.DecodeVsFloor = res.DecodeStepMs / res.FloorMs
+
+	step("prefill of 128 tokens")
+	if res.Prefill128Ms, err = prefill(r, m, min(128, m.Config.NPositions), reps); err != nil {
+		return err
+	}
+	pool.Close()
+
+	outTokens := 128
+	if cfg.Quick {
+		outTokens = 16
+	}
+	step("engine throughput, 1 sequence")
+	if res.SingleTokS, err = runEngine(ctx, m, tok, threads, 1, 32, outTokens); err != nil {
+		return err
+	}
+	step("engine throughput, 8 sequences")
+	if res.Batch8TokS, err = runEngine(ctx, m, tok, threads, 8, 32, outTokens); err != nil {
+		return err
+	}
+	res.Batch8Ratio = res.Batch8TokS / res.SingleTokS
+
+	fmt.Fprintln(w)
+	report(w, res)
+	if cfg.Out != "" {
+		data, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(cfg.Out, append(data, '\n'), 0o644); err != nil {
+			return fmt.Errorf("write bench results: %w", err)
+		}
+	}
+	return nil
+}
+
+func report(w io.Writer, r BenchResult) {
+	mark := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "MISSED"
+	}
+	fmt.Fprintf(w, "%-44s %12s   %s\n", "measure", "figure", "target")
+	line := func(name, fig, target string) { fmt.Fprintf(w, "%-44s %12s   %s\n", name, fig, target) }
+	line("memory bandwidth (read, all threads)", fmt.Sprintf("%.1f GB/s", r.BandwidthGBs), "")
+	line("decode floor (weights / bandwidth)", fmt.Sprintf("%.1f ms", r.FloorMs), "")
+	line("single-stream decode step (median)", fmt.Sprintf("%.1f ms", r.DecodeStepMs), "")
+	line("  step / floor", fmt.Sprintf("%.2f×", r.DecodeVsFloor), "≤ 1.40× "+mark(r.DecodeVsFloor <= 1.4))
+	line("prefill, 128 tokens (median)", fmt.Sprintf("%.0f ms", r.Prefill128Ms), "≤ 200 ms "+mark(r.Prefill128Ms <= 200))
+	line("engine, 1 sequence", fmt.Sprintf("%.1f tok/s", r.SingleTokS), "")
+	line("engine, 8 sequences (total)", fmt.Sprintf("%.1f tok/s", r.Batch8TokS), "≥ 150 tok/s "+mark(r.Batch8TokS >= 150))
+	line("  8 sequences / 1 sequence", fmt.Sprintf("%.2f×", r.Batch8Ratio), "≥ 3.5× "+mark(r.Batch8Ratio >= 3.5))
+	line("peak RSS, 8 sequences × 1024 tokens", fmt.Sprintf("%.2f GiB", r.PeakRSSGiB), "≤ 1.5 GiB "+mark(r.PeakRSSGiB <= 1.5))
+	line("  time to run them (prefill + 24 tokens)", fmt.Sprintf("%.1f s", r.Context8x1024), "")
+}
+
+// bandwidth streams a buffer of n floats (the size of the weights) with
+// threads readers and returns the best read rate in GB/s.
+func bandwidth(n, threads, reps int) float64 {
+	buf := make([]float32, n)
+	for i := range buf {
+		buf[i] = 1
+	}
+	best := 0.0
+	var sink float32
+	for range reps {
+		var wg sync.WaitGroup
+		sums := make([]float32, threads)
+		start := time.Now()
+		for t := range threads {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sums[t] = nn.Sum(buf[t*n/threads : (t+1)*n/threads])
+			}()
+		}
+		wg.Wait()
+		best = max(best, float64(4*n)/time.Since(start).Seconds()/1e9)
+		sink += sums[0]
+	}
+	if sink == 0 {
+		panic("bandwidth: buffer read as zeros")
+	}
+	return best
+}
+
+// decodeStep times steps one-sequence decode steps after a 32-token prompt
+// and returns the median in ms.
+func decodeStep(r *gpt2.Runner, m *gpt2.Model, steps int) (float64, error) {
+	c, err := m.NewCache(min(32+steps+1, m.Config.NPositions))
+	if err != nil {
+		return 0, err
+	}
+	rows := make([]gpt2.Row, 32)
+	for i := range rows {
+		rows[i] = gpt2.Row{Cache: c, Pos: i, Token: (i * 7919) % m.Config.VocabSize, Logits: i == 31}
+	}
+	out, err := r.Forward(rows)
+	if err != nil {
+		return 0, err
+	}
+	next := sample.Argmax(out[0])
+	var times []float64
+	for i := 0; i < steps; i++ {
+		start := time.Now()
+		out, err := r.Forward([]gpt2.Row{{Cache: c, Pos: 32 + i, Token: next, Logits: true}})
+		if err != nil {
+			return 0, err
+		}
+		next = sample.Argmax(out[0])
+		times = append(times, time.Since(start).Seconds()*1e3)
+	}
+	return median(times), nil
+}
+
+// prefill times a prompt of n tokens, up to its first logits, and returns
+// the median in ms.
+func prefill(r *gpt2.Runner, m *gpt2.Model, n, reps int) (float64, error) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var times []float64
+	for range reps {
+		c, err := m.NewCache(n)
+		if err != nil {
+			return 0, err
+		}
+		rows := make([]gpt2.Row, n)
+		for i := range rows {
+			rows[i] = gpt2.Row{Cache: c, Pos: i, Token: rng.IntN(m.Config.VocabSize), Logits: i == n-1}
+		}
+		start := time.Now()
+		if _, err := r.Forward(rows); err != nil {
+			return 0, err
+		}
+		times = append(times, time.Since(start).Seconds()*1e3)
+	}
+	return median(times), nil
+}
+
+// runEngine runs n concurrent greedy requests of prompt tokens and out
+// output tokens through an engine, and returns the output tokens per second
+// over the whole run (prefill included).
+func runEngine(ctx context.Context, m *gpt2.Model, tok *bpe.Tokenizer, threads, n, prompt, out int) (float64, error) {
+	e, err := engine.New(m, tok, engine.Config{MaxBatch: n, Threads: threads}, nil)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	rng := rand.New(rand.NewPCG(3, uint64(n)))
+	start := time.Now()
+	var chans []<-chan engine.Event
+	for range n {
+		p := make([]int, prompt)
+		for i := range p {
+			p[i] = rng.IntN(50000)
+		}
+		ch, err := e.Submit(ctx, engine.Request{Prompt: p, MaxTokens: out, Sampling: sample.Params{Greedy: true}, IgnoreEOS: true})
+		if err != nil {
+			return 0, err
+		}
+		chans = append(chans, ch)
+	}
+	total := 0
+	for _, ch := range chans {
+		for ev := range ch {
+			if ev.Done && ev.Err != nil {
+				return 0, ev.Err
+			}
+			if ev.Token >= 0 {
+				total++
+			}
+		}
+	}
+	if total != n*out {
+		return 0, fmt.Errorf("bench: %d tokens generated, want %d", total, n*out)
+	}
+	return float64(total) / time.Since(start).Seconds(), nil
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
+
+// peakRSS returns the process's peak resident set size in bytes.
+func peakRSS() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) * 1024 // Linux reports KiB
+}
+
+func describe(m *gpt2.Model) string {
+	c := m.Config
+	kind := "real weights from " + m.Source
+	if m.Synthetic {
+		kind = m.Source
+	}
+	return fmt.Sprintf("GPT-2 %.0fM f32 (%d layers, %d wide; %s)", float64(c.Params())/1e6, c.NLayer, c.NEmbd, kind)
+}
+
+// machine names the CPU, from /proc/cpuinfo where there is one.
+func machine() string {
+	name := runtime.GOARCH
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				name = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d CPUs", name, runtime.NumCPU())
+}
+
