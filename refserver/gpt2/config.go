@@ -111,7 +111,8 @@ func LoadConfig(path string) (Config, error) {
 	}
 	var raw struct {
 		Config
-		NCtx int `json:"n_ctx"`
+		NCtx int  `json:"n_ctx"`
+		EOS  *int `json:"eos_token_id"` // 0 is a valid id, so absence is told apart
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return Config{}, fmt.Errorf("parse model config %s: %w", path, err)
@@ -121,6 +122,9 @@ func LoadConfig(path string) (Config, error) {
 		c.NPositions = raw.NCtx
 	}
 	c = c.withDefaults()
+	if raw.EOS != nil {
+		c.EOSTokenID = *raw.EOS
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("model config %s: %w", path, err)
 	}
