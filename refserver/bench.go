@@ -340,4 +340,3 @@ func machine() string {
 	}
 	return fmt.Sprintf("%s, %d CPUs", name, runtime.NumCPU())
 }
-

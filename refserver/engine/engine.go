@@ -22,10 +22,10 @@ import (
 
 // Errors returned by Submit; test with errors.Is.
 var (
-	ErrQueueFull   = errors.New("engine queue is full")
-	ErrClosed      = errors.New("engine is shut down")
-	ErrTooLong     = errors.New("request does not fit the context")
-	ErrBadRequest  = errors.New("invalid request")
+	ErrQueueFull  = errors.New("engine queue is full")
+	ErrClosed     = errors.New("engine is shut down")
+	ErrTooLong    = errors.New("request does not fit the context")
+	ErrBadRequest = errors.New("invalid request")
 	errCancelled  = errors.New("request cancelled")
 	defaultConfig = Config{MaxBatch: 8, MaxQueue: 64, StepTokens: 512}
 )

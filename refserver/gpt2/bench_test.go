@@ -61,4 +61,3 @@ func BenchmarkForward(b *testing.B) {
 		})
 	}
 }
-
