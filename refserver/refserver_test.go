@@ -1,0 +1,118 @@
+package refserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/llmbench/llmbench/refserver/gpt2/gpt2test"
+)
+
+func TestGeneratePrintIDsMatchesFixture(t *testing.T) {
+	dir, fx := gpt2test.Load(t)
+	for _, c := range fx.Cases {
+		ids := make([]string, len(c.InputIDs))
+		for i, id := range c.InputIDs {
+			ids[i] = strconv.Itoa(id)
+		}
+		cfg := GenerateConfig{Model: ModelConfig{Dir: dir}, PromptIDs: strings.Join(ids, ","),
+			MaxTokens: 16, Greedy: true, PrintIDs: true, Seed: -1}
+		var out, log bytes.Buffer
+		if err := Generate(context.Background(), cfg, &out, &log); err != nil {
+			t.Fatalf("Generate: %v\nlog: %s", err, &log)
+		}
+		want := make([]string, len(c.Greedy16))
+		for i, id := range c.Greedy16 {
+			want[i] = strconv.Itoa(id)
+		}
+		if got := strings.TrimSpace(out.String()); got != strings.Join(want, ",") {
+			t.Errorf("prompt %v: printed %q, want %q", c.InputIDs, got, strings.Join(want, ","))
+		}
+	}
+}
+
+func TestGenerateText(t *testing.T) {
+	dir := gpt2test.Dir(t)
+	var out, log bytes.Buffer
+	cfg := GenerateConfig{Model: ModelConfig{Dir: dir}, Prompt: "Hello world", MaxTokens: 5, Temperature: 0.8, TopK: 40, Seed: 3}
+	if err := Generate(context.Background(), cfg, &out, &log); err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(out.String()) == "" {
+		t.Errorf("no text printed")
+	}
+	if !strings.Contains(log.String(), "2 prompt + 5 generated tokens") {
+		t.Errorf("log %q does not report the token counts", &log)
+	}
+	// The same seed prints the same text.
+	var again bytes.Buffer
+	if err := Generate(context.Background(), cfg, &again, &log); err != nil {
+		t.Fatal(err)
+	}
+	if again.String() != out.String() {
+		t.Errorf("seeded runs differ: %q and %q", &again, &out)
+	}
+}
+
+func TestGenerateErrors(t *testing.T) {
+	dir := gpt2test.Dir(t)
+	tests := []struct {
+		name string
+		cfg  GenerateConfig
+		want string
+	}{
+		{"no prompt", GenerateConfig{MaxTokens: 1}, "exactly one of --prompt and --prompt-ids"},
+		{"both prompts", GenerateConfig{Prompt: "a", PromptIDs: "1", MaxTokens: 1}, "exactly one"},
+		{"bad id list", GenerateConfig{Model: ModelConfig{Dir: dir}, PromptIDs: "1,x", MaxTokens: 1}, `"x" is not a token id`},
+		{"zero tokens", GenerateConfig{Prompt: "a"}, "--max-tokens is 0"},
+		{"prompt too long", GenerateConfig{Model: ModelConfig{Dir: dir}, Prompt: strings.Repeat("hello ", 200), MaxTokens: 1, Seed: -1}, "context holds 128"},
+		{"bad temperature", GenerateConfig{Model: ModelConfig{Dir: dir}, Prompt: "a", MaxTokens: 1, Temperature: -1, Seed: -1}, "temperature"},
+		{"missing model", GenerateConfig{Model: ModelConfig{Dir: t.TempDir()}, Prompt: "a", MaxTokens: 1}, "config.json"},
+		{"bad synthetic size", GenerateConfig{Model: ModelConfig{Size: "7B"}, Prompt: "a", MaxTokens: 1}, `unknown GPT-2 size "7B"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, log bytes.Buffer
+			err := Generate(context.Background(), tc.cfg, &out, &log)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestBenchQuick runs the benchmark end to end on the tiny fixture: every
+// figure must come out positive and the JSON must be written. It checks
+// that the benchmark works, not how fast anything is.
+func TestBenchQuick(t *testing.T) {
+	dir := gpt2test.Dir(t)
+	out := filepath.Join(t.TempDir(), "bench.json")
+	var w bytes.Buffer
+	if err := Bench(context.Background(), BenchConfig{Model: ModelConfig{Dir: dir}, Threads: 2, Quick: true, Out: out}, &w); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r BenchResult
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]float64{"bandwidth": r.BandwidthGBs, "floor": r.FloorMs, "decode": r.DecodeStepMs,
+		"prefill": r.Prefill128Ms, "single": r.SingleTokS, "batch8": r.Batch8TokS, "rss": r.PeakRSSGiB} {
+		if !(v > 0) {
+			t.Errorf("%s = %v, want > 0", name, v)
+		}
+	}
+	for _, s := range []string{"step / floor", "prefill, 128 tokens", "8 sequences / 1 sequence", "peak RSS"} {
+		if !strings.Contains(w.String(), s) {
+			t.Errorf("report lacks %q:\n%s", s, &w)
+		}
+	}
+}
