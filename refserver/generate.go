@@ -74,7 +74,7 @@ func (c GenerateConfig) params() sample.Params {
 // Generate runs one prompt and streams the result to out: text as it is
 // generated, or with PrintIDs the token ids on one line. Notes (the model
 // source, the finish reason) go to log.
-func Generate(ctx context.Context, cfg GenerateConfig, out, log io.Writer) error {
+func Generate(parent context.Context, cfg GenerateConfig, out, log io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func Generate(ctx context.Context, cfg GenerateConfig, out, log io.Writer) error
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
@@ -131,6 +131,9 @@ func Generate(ctx context.Context, cfg GenerateConfig, out, log io.Writer) error
 		fmt.Fprintf(log, "refserver: %d prompt + %d generated tokens, finish %s, first token after %v, %.1f ms per output token\n",
 			s.PromptTokens, s.OutputTokens, ev.Finish, s.FirstToken.Sub(s.Submitted).Round(100_000),
 			float64(s.Finished.Sub(s.FirstToken).Microseconds())/1e3/float64(max(s.OutputTokens-1, 1)))
+		if parent.Err() != nil {
+			return fmt.Errorf("generate: interrupted after %d tokens", s.OutputTokens)
+		}
 		if ev.Err != nil {
 			return fmt.Errorf("generate: %w", ev.Err)
 		}

@@ -31,6 +31,10 @@ func main() {
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("refserver "+os.Args[1], flag.ExitOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "%s\n\nflags:\n", refserver.Help[os.Args[1]])
+		fs.PrintDefaults()
+	}
 	var run func() error
 	switch os.Args[1] {
 	case "generate":
