@@ -307,8 +307,21 @@ func median(xs []float64) float64 {
 	return s[len(s)/2]
 }
 
-// peakRSS returns the process's peak resident set size in bytes.
+// peakRSS returns the process's peak resident set size in bytes: VmHWM
+// from /proc/self/status where there is one. getrusage's maxrss is the
+// fallback only, because Linux carries it across exec: a process started by
+// a large parent (a Python harness, say) reports the parent's peak.
 func peakRSS() float64 {
+	if data, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				var kb float64
+				if _, err := fmt.Sscanf(strings.TrimSpace(v), "%f kB", &kb); err == nil {
+					return kb * 1024
+				}
+			}
+		}
+	}
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
