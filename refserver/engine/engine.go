@@ -307,7 +307,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		if err := e.step(runner); err != nil {
+		if err := e.step(pool, runner); err != nil {
 			return err
 		}
 	}
@@ -395,7 +395,7 @@ func (e *Engine) kvUsed() int {
 
 // step runs one forward pass: one token for every decoding sequence, then
 // prompt chunks for the prefilling ones, within StepTokens.
-func (e *Engine) step(r *gpt2.Runner) error {
+func (e *Engine) step(pool *nn.Pool, r *gpt2.Runner) error {
 	start := time.Now()
 	var rows []gpt2.Row
 	var withLogits []*seq
@@ -444,8 +444,16 @@ func (e *Engine) step(r *gpt2.Runner) error {
 	}
 	batch := len(e.running)
 	now := time.Now()
+	// Sampling a 50k vocabulary costs up to a few hundred microseconds per
+	// sequence, so the sequences sample in parallel; each has its own RNG.
+	next := make([]int, len(withLogits))
+	pool.For(len(withLogits), func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			next[i] = withLogits[i].sampler.Next(logits[i])
+		}
+	})
 	for i, s := range withLogits {
-		e.emit(s, logits[i], now, batch)
+		e.emit(s, next[i], now, batch)
 	}
 	keep := e.running[:0]
 	for _, s := range e.running {
@@ -462,10 +470,9 @@ func (e *Engine) step(r *gpt2.Runner) error {
 	return nil
 }
 
-// emit samples s's next token from logits, sends it, and finishes s when it
-// is done (its cache is then nil).
-func (e *Engine) emit(s *seq, logits []float32, now time.Time, batch int) {
-	tok := s.sampler.Next(logits)
+// emit sends s's next token and finishes s when it is done (its cache is
+// then nil).
+func (e *Engine) emit(s *seq, tok int, now time.Time, batch int) {
 	if s.stats.OutputTokens == 0 {
 		s.stats.FirstToken = now
 	} else {
