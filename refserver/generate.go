@@ -33,7 +33,10 @@ type GenerateConfig struct {
 
 type stopList []string
 
-func (s *stopList) String() string     { return strings.Join(*s, ",") }
+// String implements flag.Value.
+func (s *stopList) String() string { return strings.Join(*s, ",") }
+
+// Set implements flag.Value: each --stop adds one sequence.
 func (s *stopList) Set(v string) error { *s = append(*s, v); return nil }
 
 // RegisterFlags adds generate's flags to fs.
