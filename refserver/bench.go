@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -26,10 +27,13 @@ import (
 // BenchConfig is `refserver bench`. The zero value benchmarks synthetic
 // GPT-2 124M on every CPU Go may use.
 type BenchConfig struct {
-	Model   ModelConfig
-	Threads int    // compute threads; 0 means GOMAXPROCS
-	Out     string // also write the results as JSON to this file
-	Quick   bool   // fewer repetitions and shorter runs (for smoke tests)
+	Model      ModelConfig
+	Threads    int    // compute threads; 0 means GOMAXPROCS
+	Out        string // also write the results as JSON to this file
+	Quick      bool   // fewer repetitions and shorter runs (for smoke tests)
+	HTTP       bool   // also run the HTTP benchmark (1, 4, 8 and 16 streaming clients)
+	OnlyHTTP   bool   // run the HTTP benchmark alone
+	CPUProfile string // write a CPU profile of the whole run here
 }
 
 // RegisterFlags adds bench's flags to fs.
@@ -38,25 +42,29 @@ func (c *BenchConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Threads, "threads", 0, "compute threads (0: all CPUs Go may use)")
 	fs.StringVar(&c.Out, "out", "", "also write the results as JSON to this file")
 	fs.BoolVar(&c.Quick, "quick", false, "fewer repetitions and shorter runs: a smoke test, not a measurement")
+	fs.BoolVar(&c.HTTP, "http", false, "also run the HTTP benchmark: 1, 4, 8 and 16 streaming clients, engine vs HTTP")
+	fs.BoolVar(&c.OnlyHTTP, "only-http", false, "run the HTTP benchmark alone")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 }
 
 // BenchResult is what `refserver bench` measured, in one process.
 type BenchResult struct {
-	Machine       string  `json:"machine"`
-	Kernels       string  `json:"kernels"`
-	Threads       int     `json:"threads"`
-	Model         string  `json:"model"`
-	WeightBytes   int64   `json:"weight_bytes"`
-	BandwidthGBs  float64 `json:"bandwidth_gb_s"`
-	FloorMs       float64 `json:"floor_ms"`
-	DecodeStepMs  float64 `json:"decode_step_ms"` // median, one sequence
-	DecodeVsFloor float64 `json:"decode_vs_floor"`
-	Prefill128Ms  float64 `json:"prefill_128_ms"` // median
-	SingleTokS    float64 `json:"single_tok_s"`   // one stream through the engine
-	Batch8TokS    float64 `json:"batch8_tok_s"`   // eight streams through the engine, in total
-	Batch8Ratio   float64 `json:"batch8_ratio"`
-	PeakRSSGiB    float64 `json:"peak_rss_gib"` // 8 sequences of 1024 tokens
-	Context8x1024 float64 `json:"context_8x1024_s"`
+	Machine       string       `json:"machine"`
+	Kernels       string       `json:"kernels"`
+	Threads       int          `json:"threads"`
+	Model         string       `json:"model"`
+	WeightBytes   int64        `json:"weight_bytes"`
+	BandwidthGBs  float64      `json:"bandwidth_gb_s"`
+	FloorMs       float64      `json:"floor_ms"`
+	DecodeStepMs  float64      `json:"decode_step_ms"` // median, one sequence
+	DecodeVsFloor float64      `json:"decode_vs_floor"`
+	Prefill128Ms  float64      `json:"prefill_128_ms"` // median
+	SingleTokS    float64      `json:"single_tok_s"`   // one stream through the engine
+	Batch8TokS    float64      `json:"batch8_tok_s"`   // eight streams through the engine, in total
+	Batch8Ratio   float64      `json:"batch8_ratio"`
+	PeakRSSGiB    float64      `json:"peak_rss_gib"` // 8 sequences of 1024 tokens
+	Context8x1024 float64      `json:"context_8x1024_s"`
+	HTTP          []HTTPResult `json:"http,omitempty"`
 }
 
 // Bench measures the engine against the machine it runs on, in one run:
@@ -68,6 +76,17 @@ func Bench(ctx context.Context, cfg BenchConfig, w io.Writer) error {
 	threads := cfg.Threads
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
+	}
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	m, err := cfg.Model.Load(io.Discard)
 	if err != nil {
@@ -87,6 +106,9 @@ func Bench(ctx context.Context, cfg BenchConfig, w io.Writer) error {
 	}
 	step := func(name string) { fmt.Fprintf(w, "  measuring %s...\n", name) }
 
+	if cfg.OnlyHTTP {
+		return benchHTTPOnly(ctx, cfg, m, tok, threads, w, res, step)
+	}
 	// Memory first, so the peak resident size is the engine's alone.
 	step("peak memory with 8 sequences of 1024 tokens")
 	ctxLen := min(1024, m.Config.NPositions)
@@ -141,13 +163,43 @@ func Bench(ctx context.Context, cfg BenchConfig, w io.Writer) error {
 	}
 	res.Batch8Ratio = res.Batch8TokS / res.SingleTokS
 
+	if cfg.HTTP {
+		if res.HTTP, err = runHTTPBench(ctx, cfg, m, tok, threads, step); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintln(w)
 	report(w, res)
-	if cfg.Out != "" {
-		data, _ := json.MarshalIndent(res, "", "  ")
-		if err := os.WriteFile(cfg.Out, append(data, '\n'), 0o644); err != nil {
-			return fmt.Errorf("write bench results: %w", err)
-		}
+	if len(res.HTTP) > 0 {
+		reportHTTP(w, res.HTTP)
+	}
+	return writeResult(cfg.Out, res)
+}
+
+func runHTTPBench(ctx context.Context, cfg BenchConfig, m *gpt2.Model, tok *bpe.Tokenizer, threads int, step func(string)) ([]HTTPResult, error) {
+	clients, rounds, prompt, out := []int{1, 4, 8, 16}, 2, 128, 64
+	if cfg.Quick {
+		clients, rounds, prompt, out = []int{1, 8}, 1, min(16, m.Config.NPositions/4), 4
+	}
+	return benchHTTP(ctx, m, tok, threads, clients, rounds, prompt, out, func(s string) { step("HTTP: " + s) })
+}
+
+func benchHTTPOnly(ctx context.Context, cfg BenchConfig, m *gpt2.Model, tok *bpe.Tokenizer, threads int, w io.Writer, res BenchResult, step func(string)) error {
+	var err error
+	if res.HTTP, err = runHTTPBench(ctx, cfg, m, tok, threads, step); err != nil {
+		return err
+	}
+	reportHTTP(w, res.HTTP)
+	return writeResult(cfg.Out, res)
+}
+
+func writeResult(path string, res BenchResult) error {
+	if path == "" {
+		return nil
+	}
+	data, _ := json.MarshalIndent(res, "", "  ")
+	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write bench results: %w", err)
 	}
 	return nil
 }

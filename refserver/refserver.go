@@ -9,8 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/llmbench/llmbench/refserver/gpt2"
@@ -24,22 +22,13 @@ type ModelConfig struct {
 	Seed uint64 // synthetic weights' seed; 0 means 1
 }
 
-// RegisterFlags adds the model flags to fs, with $REFSERVER_MODEL,
-// $REFSERVER_MODEL_SIZE and $REFSERVER_MODEL_SEED as defaults.
+// RegisterFlags adds the model flags to fs.
 func (c *ModelConfig) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Dir, "model", os.Getenv("REFSERVER_MODEL"),
-		"Hugging Face GPT-2 folder (config.json + model.safetensors; F32, F16 or BF16) [$REFSERVER_MODEL]; empty: synthetic weights")
-	fs.StringVar(&c.Size, "model-size", envOr("REFSERVER_MODEL_SIZE", "124M"),
-		"size of the synthetic model when --model is empty: 124M, 355M, 774M or 1558M [$REFSERVER_MODEL_SIZE]")
-	seed, _ := strconv.ParseUint(os.Getenv("REFSERVER_MODEL_SEED"), 10, 64)
-	fs.Uint64Var(&c.Seed, "model-seed", max(seed, 1), "seed of the synthetic weights [$REFSERVER_MODEL_SEED]")
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
+	fs.StringVar(&c.Dir, "model", "",
+		"Hugging Face GPT-2 folder (config.json + model.safetensors; F32, F16 or BF16); empty: synthetic weights")
+	fs.StringVar(&c.Size, "model-size", "124M",
+		"size of the synthetic model when --model is empty: 124M, 355M, 774M or 1558M")
+	fs.Uint64Var(&c.Seed, "model-seed", 1, "seed of the synthetic weights")
 }
 
 // Load builds the model: from Dir, or synthetic. It tells log, once, when
@@ -71,6 +60,17 @@ func (c ModelConfig) Load(log io.Writer) (*gpt2.Model, error) {
 
 // Help is each command's description, for its -h.
 var Help = map[string]string{
+	"serve": `usage: refserver [serve] [flags]
+       refserver generate|bench [flags]   (refserver <command> -h for its flags)
+
+Serves GPT-2 over HTTP on loopback: POST /generate, /generate/stream,
+/v1/completions, /v1/chat/completions; GET /v1/models, /health, /metrics,
+/docs. Without --model it serves GPT-2 124M with synthetic weights (real
+speed, meaningless text). Traces go to --otlp-endpoint (or
+$OTEL_EXPORTER_OTLP_ENDPOINT) when one is set. SIGTERM drains: new requests
+get 503, those in flight finish, traces are flushed, exit 0.
+
+Every flag can also be set from the environment variable shown beside it.`,
 	"generate": `usage: refserver generate [flags] --prompt TEXT | --prompt-ids IDS
 
 Generates from one prompt through the continuous-batching engine and prints

@@ -1,7 +1,8 @@
 // Command refserver is llmbench's reference GPT-2 inference server.
 //
-//	refserver generate --prompt "Hello" --max-tokens 20   one prompt on the console
-//	refserver bench                                       the engine against the memory-bandwidth floor
+//	refserver [serve] --addr 127.0.0.1:8000 [--model DIR]   serve the HTTP API (the default)
+//	refserver generate --prompt "Hello" --max-tokens 20     one prompt on the console
+//	refserver bench                                         the engine against the memory-bandwidth floor
 package main
 
 import (
@@ -10,33 +11,27 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
+	"syscall"
 
 	"github.com/llmbench/llmbench/refserver"
 )
 
-const usage = `usage: refserver <command> [flags]
-
-commands:
-  generate   generate from a prompt on the console (synthetic GPT-2 124M unless --model DIR)
-  bench      measure decode, prefill, batching and memory against this machine's bandwidth floor
-
-Run "refserver <command> -h" for a command's flags.
-`
-
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if len(os.Args) < 2 {
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
+	cmd, args := "serve", os.Args[1:]
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
 	}
-	fs := flag.NewFlagSet("refserver "+os.Args[1], flag.ExitOnError)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "%s\n\nflags:\n", refserver.Help[os.Args[1]])
-		fs.PrintDefaults()
-	}
+	fs := flag.NewFlagSet("refserver "+cmd, flag.ExitOnError)
+	fs.Usage = func() { fmt.Fprintf(fs.Output(), "%s\n\nflags:\n", refserver.Help[cmd]); fs.PrintDefaults() }
 	var run func() error
-	switch os.Args[1] {
+	switch cmd {
+	case "serve":
+		var cfg refserver.ServeConfig
+		cfg.RegisterFlags(fs)
+		run = func() error { return refserver.Serve(ctx, cfg, os.Stderr, nil) }
 	case "generate":
 		var cfg refserver.GenerateConfig
 		cfg.RegisterFlags(fs)
@@ -45,14 +40,19 @@ func main() {
 		var cfg refserver.BenchConfig
 		cfg.RegisterFlags(fs)
 		run = func() error { return refserver.Bench(ctx, cfg, os.Stdout) }
-	case "-h", "-help", "--help", "help":
-		fmt.Print(usage)
+	case "help":
+		fmt.Print(refserver.Help["serve"], "\n")
 		return
 	default:
-		fmt.Fprintf(os.Stderr, "refserver: unknown command %q\n\n%s", os.Args[1], usage)
+		fmt.Fprintf(os.Stderr, "refserver: unknown command %q\n\n%s\n", cmd, refserver.Help["serve"])
 		os.Exit(2)
 	}
-	fs.Parse(os.Args[2:])
+	refserver.DescribeEnv(fs)
+	fs.Parse(args)
+	if err := refserver.ApplyEnv(fs); err != nil {
+		fmt.Fprintln(os.Stderr, "refserver:", err)
+		os.Exit(2)
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "refserver:", err)
 		os.Exit(1)

@@ -127,7 +127,8 @@ type Stats struct {
 	Scheduled    time.Time // admitted into the running batch (zero if never)
 	FirstToken   time.Time // first token sampled (zero if none)
 	Finished     time.Time
-	DecodeSteps  int // steps after the first token
+	DecodeSteps  int           // steps after the first token
+	Detokenize   time.Duration // time spent turning tokens into text, summed
 	batchSum     int
 }
 
@@ -485,7 +486,9 @@ func (e *Engine) emit(s *seq, tok int, now time.Time, batch int) {
 		return
 	}
 	s.tokens = append(s.tokens, tok)
+	t0 := time.Now()
 	text, stopped := s.text.push(e.vocab.TokenBytes(tok))
+	s.stats.Detokenize += time.Since(t0)
 	switch {
 	case stopped:
 		s.out <- Event{Token: tok, Text: text}
@@ -500,12 +503,14 @@ func (e *Engine) emit(s *seq, tok int, now time.Time, batch int) {
 
 // finish sends s's final event, closes its channel and frees its cache.
 func (e *Engine) finish(s *seq, reason string, err error) {
-	s.stats.Finished = time.Now()
-	stats := s.stats
 	text := ""
 	if reason != FinishStop {
+		t0 := time.Now()
 		text = s.text.flush()
+		s.stats.Detokenize += time.Since(t0)
 	}
+	s.stats.Finished = time.Now()
+	stats := s.stats
 	s.out <- Event{Token: -1, Text: text, Done: true, Finish: reason, Err: err, Stats: &stats}
 	close(s.out)
 	s.cache = nil

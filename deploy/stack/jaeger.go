@@ -1,0 +1,260 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	gogoproto "github.com/gogo/protobuf/proto"
+	model "github.com/jaegertracing/jaeger-idl/model/v1"
+	"github.com/jaegertracing/jaeger-idl/proto-gen/api_v2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
+)
+
+// ErrTraceNotFound is Trace's error for a trace Jaeger does not have (yet).
+var ErrTraceNotFound = errors.New("trace not found")
+
+// Jaeger is a running Jaeger v2 with memory storage. Its addresses are
+// host:port on 127.0.0.1. Its methods are safe for concurrent use.
+type Jaeger struct {
+	OTLPGRPC  string // OTLP gRPC receiver: the --otlp-endpoint for refserver and the load generator
+	OTLPHTTP  string // OTLP HTTP receiver (POST /v1/traces)
+	QueryGRPC string // query API (api_v2.QueryService): the analyzer's source
+	UI        string // web UI and HTTP query API: http://UI/
+	Health    string // health check: GET http://Health/status
+	Log       string // path of the child's log file
+
+	proc *process
+
+	mu   sync.Mutex
+	conn *grpc.ClientConn // to QueryGRPC; made on first use
+}
+
+// StartJaeger starts bin/jaeger with deploy/jaeger/config.yaml on free
+// ports and returns when it takes spans and answers queries. ctx bounds
+// the start only; the child runs until Stop. If a port was taken in the
+// meantime, it tries once more on new ports.
+func StartJaeger(ctx context.Context, opt Options) (*Jaeger, error) {
+	bin, err := opt.find("jaeger")
+	if err != nil {
+		return nil, err
+	}
+	deploy, err := opt.deployDir()
+	if err != nil {
+		return nil, err
+	}
+	config := filepath.Join(deploy, "jaeger", "config.yaml")
+	if _, err := os.Stat(config); err != nil {
+		return nil, fmt.Errorf("jaeger config: %w", err)
+	}
+	if opt.Dir == "" {
+		return nil, errors.New("start jaeger: no Options.Dir")
+	}
+	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("start jaeger: %w", err)
+	}
+	j, err := startJaeger(ctx, bin, config, opt.Dir)
+	if err != nil && j != nil && j.proc.portClash() {
+		j, err = startJaeger(ctx, bin, config, opt.Dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// startJaeger makes one attempt. On a failed start it returns the stopped
+// Jaeger with the error, so that the caller can read its log.
+func startJaeger(ctx context.Context, bin, config, dir string) (*Jaeger, error) {
+	ports, err := freePorts(5)
+	if err != nil {
+		return nil, err
+	}
+	addr := func(i int) string { return net.JoinHostPort("127.0.0.1", ports[i]) }
+	j := &Jaeger{
+		OTLPGRPC:  addr(0),
+		OTLPHTTP:  addr(1),
+		QueryGRPC: addr(2),
+		UI:        addr(3),
+		Health:    addr(4),
+		Log:       filepath.Join(dir, "jaeger.log"),
+	}
+	env := []string{
+		"JAEGER_LISTEN_HOST=127.0.0.1",
+		"JAEGER_OTLP_GRPC_PORT=" + ports[0],
+		"JAEGER_OTLP_HTTP_PORT=" + ports[1],
+		"JAEGER_QUERY_GRPC_PORT=" + ports[2],
+		"JAEGER_QUERY_HTTP_PORT=" + ports[3],
+		"JAEGER_HEALTH_PORT=" + ports[4],
+	}
+	j.proc, err = startProcess("jaeger", bin, []string{"--config", config}, env, dir, j.Log)
+	if err != nil {
+		return nil, err
+	}
+	if err := j.proc.waitReady(ctx, j.ready); err != nil {
+		j.proc.stop()
+		return j, err
+	}
+	return j, nil
+}
+
+// ready says whether the health check reports OK and the OTLP and query
+// gRPC ports take connections.
+func (j *Jaeger) ready(ctx context.Context) error {
+	if err := httpOK(ctx, "http://"+j.Health+"/status"); err != nil {
+		return err
+	}
+	for _, addr := range []string{j.OTLPGRPC, j.QueryGRPC} {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		c.Close()
+	}
+	return nil
+}
+
+// httpOK says whether GET url answers 200.
+func httpOK(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+// Pid is the Jaeger process's id.
+func (j *Jaeger) Pid() int { return j.proc.pid() }
+
+// Stop closes the query connection and stops Jaeger: SIGTERM, then
+// SIGKILL after 10 s. It reports a Jaeger that had crashed or had to be
+// killed. Calling it again returns the first call's result.
+func (j *Jaeger) Stop() error {
+	j.mu.Lock()
+	if j.conn != nil {
+		j.conn.Close()
+		j.conn = nil
+	}
+	j.mu.Unlock()
+	return j.proc.stop()
+}
+
+// Trace returns the spans of the trace with the given id (32 hex digits,
+// as in a traceparent header). It returns an error wrapping
+// ErrTraceNotFound while Jaeger does not have the trace.
+func (j *Jaeger) Trace(ctx context.Context, traceID string) ([]*model.Span, error) {
+	id, err := model.TraceIDFromString(traceID)
+	if err != nil {
+		return nil, fmt.Errorf("trace id %q: %w", traceID, err)
+	}
+	q, err := j.query()
+	if err != nil {
+		return nil, err
+	}
+	stream, err := q.GetTrace(ctx, &api_v2.GetTraceRequest{TraceID: id})
+	if err != nil {
+		return nil, traceErr(traceID, err)
+	}
+	var spans []*model.Span
+	for {
+		chunk, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, traceErr(traceID, err)
+		}
+		for i := range chunk.Spans {
+			spans = append(spans, &chunk.Spans[i])
+		}
+	}
+	return spans, nil
+}
+
+func traceErr(traceID string, err error) error {
+	if status.Code(err) == codes.NotFound {
+		return fmt.Errorf("get trace %s: %w", traceID, ErrTraceNotFound)
+	}
+	return fmt.Errorf("get trace %s: %w", traceID, err)
+}
+
+// Services returns the names of the services Jaeger has spans from.
+func (j *Jaeger) Services(ctx context.Context) ([]string, error) {
+	q, err := j.query()
+	if err != nil {
+		return nil, err
+	}
+	resp, err := q.GetServices(ctx, &api_v2.GetServicesRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("get services: %w", err)
+	}
+	return resp.Services, nil
+}
+
+// query returns a client of the query API, dialling on first use.
+func (j *Jaeger) query() (api_v2.QueryServiceClient, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.conn == nil {
+		conn, err := grpc.NewClient(j.QueryGRPC,
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.ForceCodecV2(gogoCodec{})))
+		if err != nil {
+			return nil, fmt.Errorf("jaeger query client: %w", err)
+		}
+		j.conn = conn
+	}
+	return api_v2.NewQueryServiceClient(j.conn), nil
+}
+
+// gogoCodec encodes Jaeger's api_v2 messages, which gogo/protobuf
+// generated (with custom types such as model.TraceID that the standard
+// protobuf runtime cannot handle). It is set per connection, not
+// registered globally. It calls itself "proto", the content subtype
+// Jaeger's server expects.
+type gogoCodec struct{}
+
+func (gogoCodec) Name() string { return "proto" }
+
+func (gogoCodec) Marshal(v any) (mem.BufferSlice, error) {
+	m, ok := v.(gogoproto.Message)
+	if !ok {
+		return nil, fmt.Errorf("gogo codec: %T is not a gogo message", v)
+	}
+	b, err := gogoproto.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+}
+
+func (gogoCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	m, ok := v.(gogoproto.Message)
+	if !ok {
+		return fmt.Errorf("gogo codec: %T is not a gogo message", v)
+	}
+	return gogoproto.Unmarshal(data.Materialize(), m)
+}

@@ -1,0 +1,286 @@
+package refserver
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/llmbench/llmbench/refserver/bpe"
+	"github.com/llmbench/llmbench/refserver/engine"
+	"github.com/llmbench/llmbench/refserver/gpt2"
+	"github.com/llmbench/llmbench/refserver/server"
+)
+
+// HTTPResult is one concurrency level of the HTTP benchmark: the same
+// closed-loop streaming workload through the engine directly and through
+// refserver's HTTP API on loopback.
+type HTTPResult struct {
+	Clients        int     `json:"clients"`
+	Requests       int     `json:"requests"`
+	EngineTokS     float64 `json:"engine_tok_s"`
+	HTTPTokS       float64 `json:"http_tok_s"`
+	OverheadPct    float64 `json:"http_overhead_pct"` // 100 × (1 − http / engine)
+	EngineTTFTP50  float64 `json:"engine_ttft_p50_s"`
+	TTFTP50        float64 `json:"ttft_p50_s"`
+	TTFTP95        float64 `json:"ttft_p95_s"`
+	TPOTP50        float64 `json:"tpot_p50_s"`
+	EngineTPOTP50  float64 `json:"engine_tpot_p50_s"`
+	PromptTokens   int     `json:"prompt_tokens"`
+	OutputTokens   int     `json:"output_tokens"`
+	RequestsFailed int     `json:"requests_failed"`
+}
+
+// sample is one request as a client saw it.
+type sampleReq struct {
+	ttft, e2e time.Duration
+	tokens    int
+}
+
+// benchHTTP runs, for each concurrency, rounds requests per client of
+// prompt tokens and out output tokens, first through the engine directly,
+// then over HTTP (POST /generate/stream on a loopback listener), twice each
+// in alternation, keeping each side's best throughput.
+func benchHTTP(ctx context.Context, m *gpt2.Model, tok *bpe.Tokenizer, threads int, clients []int, rounds, prompt, out int, progress func(string)) ([]HTTPResult, error) {
+	var results []HTTPResult
+	for _, c := range clients {
+		r := HTTPResult{Clients: c, Requests: c * rounds, PromptTokens: prompt, OutputTokens: out}
+		var best [2]float64
+		var eng, web []sampleReq
+		for try := 0; try < 2; try++ {
+			for side := 0; side < 2; side++ {
+				progress(fmt.Sprintf("%d clients, %s, run %d of 2", c, [...]string{"engine", "HTTP"}[side], try+1))
+				samples, toks, err := loadRun(ctx, m, tok, threads, c, rounds, prompt, out, side == 1)
+				if err != nil {
+					return nil, err
+				}
+				if toks > best[side] {
+					best[side] = toks
+					if side == 0 {
+						eng = samples
+					} else {
+						web = samples
+					}
+				}
+			}
+		}
+		r.EngineTokS, r.HTTPTokS = best[0], best[1]
+		r.OverheadPct = 100 * (1 - r.HTTPTokS/r.EngineTokS)
+		r.EngineTTFTP50, _, r.EngineTPOTP50 = quantiles(eng)
+		r.TTFTP50, r.TTFTP95, r.TPOTP50 = quantiles(web)
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+func quantiles(s []sampleReq) (ttft50, ttft95, tpot50 float64) {
+	var ttft, tpot []float64
+	for _, x := range s {
+		ttft = append(ttft, x.ttft.Seconds())
+		if x.tokens > 1 {
+			tpot = append(tpot, (x.e2e-x.ttft).Seconds()/float64(x.tokens-1))
+		}
+	}
+	return pct(ttft, 50), pct(ttft, 95), pct(tpot, 50)
+}
+
+// pct is the nearest-rank percentile.
+func pct(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	i := int(float64(len(s))*p/100+0.5) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+// loadRun starts a fresh engine (and, overHTTP, a server on a loopback
+// port), runs clients closed loops of rounds requests, and returns every
+// request's sample and the output tokens per second over the run.
+func loadRun(ctx context.Context, m *gpt2.Model, tok *bpe.Tokenizer, threads, clients, rounds, prompt, out int, overHTTP bool) ([]sampleReq, float64, error) {
+	e, err := engine.New(m, tok, engine.Config{Threads: threads}, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	engDone := make(chan error, 1)
+	go func() { engDone <- e.Run(ctx) }()
+	defer func() { cancel(); <-engDone }()
+
+	var do func(ctx context.Context, text string) (sampleReq, error)
+	if overHTTP {
+		srv, err := server.New(server.Config{}, m, tok, e, server.Info{Backend: "cpu", Device: "cpu"}, noop.NewTracerProvider(), prometheus.NewRegistry())
+		if err != nil {
+			return nil, 0, err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, 0, err
+		}
+		hs := &http.Server{Handler: srv.Handler()}
+		go hs.Serve(ln)
+		defer hs.Close()
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+		url := "http://" + ln.Addr().String() + "/generate/stream"
+		do = func(ctx context.Context, text string) (sampleReq, error) {
+			return streamOnce(ctx, client, url, text, out)
+		}
+	} else {
+		do = func(ctx context.Context, text string) (sampleReq, error) { return engineOnce(ctx, e, tok, text, out) }
+	}
+
+	// Prompts of exactly prompt tokens: words that are one token each.
+	rng := rand.New(rand.NewPCG(5, uint64(clients)))
+	words := []string{" the", " of", " and", " to", " in", " is", " that", " for", " it", " with", " as", " was", " on"}
+	texts := make([]string, clients*rounds)
+	for i := range texts {
+		var b strings.Builder
+		for range prompt {
+			b.WriteString(words[rng.IntN(len(words))])
+		}
+		texts[i] = b.String()
+	}
+	var mu sync.Mutex
+	var samples []sampleReq
+	var firstErr error
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range rounds {
+				s, err := do(ctx, texts[c*rounds+r])
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if err == nil {
+					samples = append(samples, s)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	if firstErr != nil {
+		return nil, 0, firstErr
+	}
+	total := 0
+	for _, s := range samples {
+		total += s.tokens
+	}
+	return samples, float64(total) / wall.Seconds(), nil
+}
+
+func engineOnce(ctx context.Context, e *engine.Engine, tok *bpe.Tokenizer, text string, out int) (sampleReq, error) {
+	start := time.Now()
+	ids := tok.Encode(text)
+	ch, err := e.Submit(ctx, engine.Request{Prompt: ids, MaxTokens: out, IgnoreEOS: true})
+	if err != nil {
+		return sampleReq{}, err
+	}
+	var s sampleReq
+	for ev := range ch {
+		if ev.Text != "" && s.ttft == 0 {
+			s.ttft = time.Since(start)
+		}
+		if ev.Token >= 0 {
+			s.tokens++
+		}
+		if ev.Done && ev.Err != nil {
+			return s, ev.Err
+		}
+	}
+	s.e2e = time.Since(start)
+	return s, nil
+}
+
+// streamOnce sends one streaming /generate/stream request and times it as
+// a client does: TTFT to the first event carrying text.
+func streamOnce(ctx context.Context, c *http.Client, url, text string, out int) (sampleReq, error) {
+	body, _ := json.Marshal(map[string]any{"prompt": text, "max_tokens": out, "do_sample": false, "ignore_eos": true})
+	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
+	if err != nil {
+		return sampleReq{}, err
+	}
+	start := time.Now()
+	resp, err := c.Do(req)
+	if err != nil {
+		return sampleReq{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		return sampleReq{}, fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
+	}
+	var s sampleReq
+	br := bufio.NewReader(resp.Body)
+	for {
+		line, err := br.ReadBytes('\n')
+		if d, ok := bytes.CutPrefix(bytes.TrimSpace(line), []byte("data: ")); ok {
+			if string(d) == "[DONE]" {
+				s.e2e = time.Since(start)
+				return s, nil
+			}
+			var ev struct {
+				Text     string `json:"text"`
+				TokenIDs []int  `json:"token_ids"`
+				Error    any    `json:"error"`
+			}
+			if json.Unmarshal(d, &ev) == nil {
+				if ev.Error != nil {
+					return s, fmt.Errorf("stream error: %s", d)
+				}
+				if ev.Text != "" && s.ttft == 0 {
+					s.ttft = time.Since(start)
+				}
+				s.tokens += len(ev.TokenIDs)
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return s, errors.New("stream ended without [DONE]")
+			}
+			return s, err
+		}
+	}
+}
+
+func reportHTTP(w io.Writer, rs []HTTPResult) {
+	fmt.Fprintf(w, "\nHTTP: POST /generate/stream on loopback vs the engine directly (%d prompt + %d output tokens, closed loop)\n",
+		rs[0].PromptTokens, rs[0].OutputTokens)
+	fmt.Fprintf(w, "%7s %8s %12s %12s %9s %10s %10s %10s %10s\n", "clients", "requests", "engine tok/s", "HTTP tok/s", "overhead", "TTFT p50", "TTFT p95", "TPOT p50", "eng TTFT50")
+	for _, r := range rs {
+		fmt.Fprintf(w, "%7d %8d %12.1f %12.1f %8.1f%% %9.0fms %9.0fms %9.1fms %9.0fms\n", r.Clients, r.Requests, r.EngineTokS, r.HTTPTokS,
+			r.OverheadPct, r.TTFTP50*1e3, r.TTFTP95*1e3, r.TPOTP50*1e3, r.EngineTTFTP50*1e3)
+	}
+	for _, r := range rs {
+		if r.Clients == 8 {
+			mark := func(ok bool) string {
+				if ok {
+					return "met"
+				}
+				return "MISSED"
+			}
+			fmt.Fprintf(w, "8 clients: %.1f tok/s (target ≥ 150: %s), TTFT p50 %.2f s (target ≤ 1 s: %s), HTTP overhead %.1f%% (target ≤ 2%%: %s)\n",
+				r.HTTPTokS, mark(r.HTTPTokS >= 150), r.TTFTP50, mark(r.TTFTP50 <= 1), r.OverheadPct, mark(r.OverheadPct <= 2))
+		}
+	}
+}

@@ -1,0 +1,422 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/llmbench/llmbench/refserver/bpe"
+	"github.com/llmbench/llmbench/refserver/engine"
+	"github.com/llmbench/llmbench/refserver/gpt2"
+	"github.com/llmbench/llmbench/refserver/gpt2/gpt2test"
+)
+
+// fixture is a refserver on the shared tiny checkpoint, served by httptest,
+// with its spans recorded in memory.
+type fixture struct {
+	srv   *Server
+	eng   *engine.Engine
+	http  *httptest.Server
+	spans *tracetest.SpanRecorder
+	want  gpt2test.Expected
+}
+
+func start(t *testing.T, ecfg engine.Config, run bool) *fixture {
+	t.Helper()
+	dir, want := gpt2test.Load(t)
+	m, err := gpt2.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := bpe.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	reg := prometheus.NewRegistry()
+	steps, err := NewSteps(tp, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(m, tok, ecfg, steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{}, m, tok, eng, Info{Backend: "cpu", Device: "cpu"}, tp, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{srv: srv, eng: eng, spans: rec, want: want, http: httptest.NewServer(srv.Handler())}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	if run {
+		go func() { done <- eng.Run(ctx) }()
+	}
+	t.Cleanup(func() {
+		cancel()
+		if !run {
+			// Run on an ended context shuts the engine down at once,
+			// ending whatever is queued, so the handlers return.
+			go func() { done <- eng.Run(ctx) }()
+		}
+		<-done
+		f.http.Close()
+	})
+	return f
+}
+
+func (f *fixture) post(t *testing.T, path, body string) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.Post(f.http.URL+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+// events reads an SSE body into its data payloads.
+func events(t *testing.T, r io.Reader) []string {
+	t.Helper()
+	var out []string
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func TestBadInput(t *testing.T) {
+	f := start(t, engine.Config{MaxBatch: 2}, true)
+	long := `{"prompt": "` + strings.Repeat(" hello", 200) + `"}`
+	huge := `{"prompt": "` + strings.Repeat("a", 1<<20) + `"}`
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		message                  string
+	}{
+		{"invalid JSON", "POST", "/generate", `{"prompt": "hi"`, 400, "invalid JSON"},
+		{"not an object", "POST", "/generate", `[1, 2]`, 400, "must be a JSON object"},
+		{"wrong type", "POST", "/generate", `{"prompt": 5}`, 400, "prompt must be a string"},
+		{"wrong type of max_tokens", "POST", "/generate", `{"prompt": "hi", "max_tokens": "ten"}`, 400, "max_tokens must be an integer"},
+		{"empty body", "POST", "/generate", ``, 400, "request body is empty"},
+		{"missing prompt", "POST", "/generate", `{}`, 400, "prompt is missing"},
+		{"empty prompt", "POST", "/generate", `{"prompt": ""}`, 400, "prompt is empty"},
+		{"zero max_tokens", "POST", "/generate", `{"prompt": "hi", "max_tokens": 0}`, 400, "max_tokens is 0"},
+		{"negative max_tokens", "POST", "/generate/stream", `{"prompt": "hi", "max_tokens": -3}`, 400, "max_tokens is -3"},
+		{"max_tokens past the context", "POST", "/generate", `{"prompt": "Hello world", "max_tokens": 500}`, 400, "max_tokens can be at most 126"},
+		{"prompt longer than the context", "POST", "/generate", long, 400, "prompt is 200 tokens long and the context holds 128"},
+		{"negative temperature", "POST", "/generate", `{"prompt": "hi", "temperature": -0.5}`, 400, "temperature is -0.5"},
+		{"top_p zero", "POST", "/generate", `{"prompt": "hi", "top_p": 0}`, 400, "top_p is 0"},
+		{"top_p above one", "POST", "/v1/completions", `{"prompt": "hi", "top_p": 1.5}`, 400, "top_p is 1.5"},
+		{"negative top_k", "POST", "/generate", `{"prompt": "hi", "top_k": -1}`, 400, "top_k is -1"},
+		{"stop of the wrong type", "POST", "/generate", `{"prompt": "hi", "stop": 7}`, 400, "stop must be a string or an array"},
+		{"body over 1 MiB", "POST", "/generate", huge, 413, "over 1048576 bytes"},
+		{"unknown route", "GET", "/nope", ``, 404, "no route GET /nope"},
+		{"wrong method", "GET", "/generate", ``, 405, "GET is not allowed"},
+		{"n above one", "POST", "/v1/completions", `{"prompt": "hi", "n": 2}`, 400, "n is 2"},
+		{"two prompts", "POST", "/v1/completions", `{"prompt": ["a", "b"]}`, 400, "prompt holds 2 strings"},
+		{"no messages", "POST", "/v1/chat/completions", `{"messages": []}`, 400, "messages is empty"},
+		{"bad role", "POST", "/v1/chat/completions", `{"messages": [{"role": "robot", "content": "hi"}]}`, 400, `messages[0].role is "robot"`},
+		{"token id outside the vocabulary", "POST", "/v1/completions", `{"prompt": [50257]}`, 400, "token id 50257"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, f.http.URL+tc.path, strings.NewReader(tc.body))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body errorBody
+			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+				t.Fatalf("status %d, body is not a JSON error: %v", resp.StatusCode, err)
+			}
+			if resp.StatusCode != tc.status || !strings.Contains(body.Error.Message, tc.message) {
+				t.Errorf("got %d %q, want %d and a message containing %q", resp.StatusCode, body.Error.Message, tc.status, tc.message)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q, want application/json", ct)
+			}
+		})
+	}
+	// The server still serves after all of that.
+	resp, _ := f.post(t, "/generate", `{"prompt": "Hello world", "max_tokens": 2}`)
+	if resp.StatusCode != 200 {
+		t.Errorf("after bad input: status %d, want 200", resp.StatusCode)
+	}
+}
+
+func TestGenerateMatchesFixture(t *testing.T) {
+	f := start(t, engine.Config{}, true)
+	c := f.want.Cases[0] // "Hello world"
+	resp, body := f.post(t, "/generate", `{"prompt": "Hello world", "max_tokens": 16, "do_sample": false}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	var got generateResponse
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.TokenIDs, c.Greedy16) {
+		t.Errorf("token_ids %v, want %v", got.TokenIDs, c.Greedy16)
+	}
+	if got.Usage != (usage{2, 16, 18}) || got.FinishReason != "length" {
+		t.Errorf("usage %+v finish %q, want {2 16 18} and length", got.Usage, got.FinishReason)
+	}
+	if got.Timings.TTFT <= 0 || got.Timings.Total < got.Timings.TTFT || got.Timings.TPOT <= 0 {
+		t.Errorf("timings %+v: want 0 < ttft <= total and tpot > 0", got.Timings)
+	}
+
+	// The stream carries the same tokens, piece by piece, then the summary.
+	resp, err := http.Post(f.http.URL+"/generate/stream", "application/json",
+		strings.NewReader(`{"prompt": "Hello world", "max_tokens": 16, "do_sample": false}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Errorf("Content-Type %q, want text/event-stream", ct)
+	}
+	evs := events(t, resp.Body)
+	if len(evs) < 3 || evs[len(evs)-1] != "[DONE]" {
+		t.Fatalf("events %q: want pieces, a final event and [DONE]", evs)
+	}
+	var ids []int
+	var text string
+	for _, e := range evs[:len(evs)-2] {
+		var p streamPiece
+		if err := json.Unmarshal([]byte(e), &p); err != nil || p.Text == "" {
+			t.Fatalf("piece %q: %v (want text)", e, err)
+		}
+		ids = append(ids, p.TokenIDs...)
+		text += p.Text
+	}
+	var fin streamFinal
+	if err := json.Unmarshal([]byte(evs[len(evs)-2]), &fin); err != nil || !fin.Done {
+		t.Fatalf("final event %q: %v", evs[len(evs)-2], err)
+	}
+	if !slices.Equal(ids, c.Greedy16) || text != got.Text {
+		t.Errorf("stream gave %v %q, want %v %q", ids, text, c.Greedy16, got.Text)
+	}
+	if fin.Usage.CompletionTokens != 16 {
+		t.Errorf("final usage %+v, want 16 completion tokens", fin.Usage)
+	}
+}
+
+func TestOpenAIStreams(t *testing.T) {
+	f := start(t, engine.Config{}, true)
+	tests := []struct {
+		name, path, body string
+		textOf           func(map[string]any) string
+	}{
+		{"completions", "/v1/completions", `{"model": "gpt2", "prompt": "Hello world", "max_tokens": 6, "temperature": 0, "stream": true, "stream_options": {"include_usage": true}}`,
+			func(c map[string]any) string { s, _ := c["text"].(string); return s }},
+		{"chat", "/v1/chat/completions", `{"model": "gpt2", "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 6, "temperature": 0, "stream": true, "stream_options": {"include_usage": true}}`,
+			func(c map[string]any) string {
+				d, _ := c["delta"].(map[string]any)
+				s, _ := d["content"].(string)
+				return s
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := http.Post(f.http.URL+tc.path, "application/json", strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			evs := events(t, resp.Body)
+			if len(evs) < 4 || evs[len(evs)-1] != "[DONE]" {
+				t.Fatalf("events %q", evs)
+			}
+			var chunks []map[string]any
+			for _, e := range evs[:len(evs)-1] {
+				var c map[string]any
+				if err := json.Unmarshal([]byte(e), &c); err != nil {
+					t.Fatalf("chunk %q: %v", e, err)
+				}
+				chunks = append(chunks, c)
+			}
+			last := chunks[len(chunks)-1]
+			u, _ := last["usage"].(map[string]any)
+			if ch, _ := last["choices"].([]any); len(ch) != 0 || u == nil || u["completion_tokens"] != float64(6) {
+				t.Errorf("last chunk %v: want empty choices and usage with 6 completion tokens", last)
+			}
+			fin := chunks[len(chunks)-2]["choices"].([]any)[0].(map[string]any)
+			if fin["finish_reason"] != "length" {
+				t.Errorf("finish chunk %v, want finish_reason length", fin)
+			}
+			var text string
+			for _, c := range chunks[:len(chunks)-2] {
+				text += tc.textOf(c["choices"].([]any)[0].(map[string]any))
+			}
+			if text == "" {
+				t.Errorf("no text streamed")
+			}
+		})
+	}
+	// Non-streaming answers carry the same shape.
+	resp, body := f.post(t, "/v1/chat/completions", `{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}], "max_tokens": 3}`)
+	var chat struct {
+		Object  string `json:"object"`
+		Choices []struct {
+			Message chatMessage `json:"message"`
+		} `json:"choices"`
+		Usage usage `json:"usage"`
+	}
+	if err := json.Unmarshal(body, &chat); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("status %d %s: %v", resp.StatusCode, body, err)
+	}
+	if chat.Object != "chat.completion" || len(chat.Choices) != 1 || chat.Choices[0].Message.Role != "assistant" || chat.Usage.CompletionTokens == 0 {
+		t.Errorf("chat answer %s", body)
+	}
+	resp, body = f.post(t, "/v1/completions", `{"prompt": [15496, 995], "max_tokens": 4, "temperature": 0}`)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"object":"text_completion"`) {
+		t.Errorf("completion from token ids: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestChatTemplate(t *testing.T) {
+	got := chatTemplate([]chatMessage{{"system", "Be brief."}, {"user", "Hi"}, {"assistant", "Hello."}, {"user", "Bye"}})
+	want := "System: Be brief.\nUser: Hi\nAssistant: Hello.\nUser: Bye\nAssistant:"
+	if got != want {
+		t.Errorf("template %q, want %q", got, want)
+	}
+}
+
+func TestQueueFull(t *testing.T) {
+	// The engine does not run, so the queue fills and stays full.
+	f := start(t, engine.Config{MaxBatch: 1, MaxQueue: 1}, false)
+	go http.Post(f.http.URL+"/generate", "application/json", strings.NewReader(`{"prompt": "a", "max_tokens": 1}`))
+	deadline := time.Now().Add(5 * time.Second)
+	for f.eng.State().Waiting != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("first request never queued")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	resp, body := f.post(t, "/generate", `{"prompt": "b", "max_tokens": 1}`)
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "server is busy") {
+		t.Errorf("got %d Retry-After %q %s, want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+}
+
+func TestDrain(t *testing.T) {
+	f := start(t, engine.Config{}, true)
+	// A stream in flight when the drain starts finishes normally.
+	resp, err := http.Post(f.http.URL+"/generate/stream", "application/json", strings.NewReader(`{"prompt": "Hello", "max_tokens": 60}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	if _, err := br.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	drained := make(chan error, 1)
+	go func() { drained <- f.srv.Drain(context.Background()) }()
+	for !f.srv.draining.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	r2, body := f.post(t, "/generate", `{"prompt": "late", "max_tokens": 1}`)
+	if r2.StatusCode != 503 || !strings.Contains(string(body), "shutting down") {
+		t.Errorf("new request while draining: %d %s, want 503", r2.StatusCode, body)
+	}
+	if h, _ := http.Get(f.http.URL + "/health"); h.StatusCode != 503 {
+		t.Errorf("/health while draining: %d, want 503", h.StatusCode)
+	}
+	rest := events(t, br)
+	if len(rest) == 0 || rest[len(rest)-1] != "[DONE]" {
+		t.Errorf("the stream in flight did not finish: %q", rest)
+	}
+	if err := <-drained; err != nil {
+		t.Errorf("Drain: %v", err)
+	}
+}
+
+func TestClientDisconnectCancels(t *testing.T) {
+	f := start(t, engine.Config{}, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", f.http.URL+"/generate/stream", strings.NewReader(`{"prompt": "Hello", "max_tokens": 120}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	stepsAtCancel := f.eng.State().Steps
+	cancel()
+	resp.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for f.eng.State().Running != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the sequence is still running 5s after the client left: %+v", f.eng.State())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if steps := f.eng.State().Steps - stepsAtCancel; steps >= 100 {
+		t.Errorf("%d steps ran after the disconnect, want the sequence gone long before max_tokens", steps)
+	}
+}
+
+func TestMetricsAndHealth(t *testing.T) {
+	f := start(t, engine.Config{}, true)
+	f.post(t, "/generate", `{"prompt": "Hello world", "max_tokens": 4}`)
+	f.post(t, "/generate", `{"prompt": ""}`)
+	resp, err := http.Get(f.http.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`llm_requests_total{endpoint="generate",status="200"} 1`,
+		`llm_requests_total{endpoint="generate",status="400"} 1`,
+		`llm_errors_total{endpoint="generate",type="bad_request"} 1`,
+		`llm_tokens_processed_total{kind="completion"} 4`,
+		`llm_tokens_processed_total{kind="prompt"} 2`,
+		`llm_ttft_seconds_bucket{le="0.005"}`, `llm_ttft_seconds_bucket{le="60"}`,
+		`llm_tpot_seconds_bucket{le="0.001"}`, `llm_tpot_seconds_bucket{le="2"}`,
+		`llm_inference_duration_seconds_count 1`, `llm_queue_wait_seconds_count 1`,
+		"llm_requests_running 0", "llm_requests_waiting 0", "llm_kv_cache_usage_ratio 0", "llm_batch_size 1",
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	resp, err = http.Get(f.http.URL + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h map[string]any
+	json.NewDecoder(resp.Body).Decode(&h)
+	resp.Body.Close()
+	for _, k := range []string{"status", "model", "synthetic", "model_config", "backend", "device", "gpu_available", "threads", "engine"} {
+		if _, ok := h[k]; !ok {
+			t.Errorf("/health lacks %q: %v", k, h)
+		}
+	}
+	if h["gpu_available"] != false || h["status"] != "ok" {
+		t.Errorf("/health = %v", h)
+	}
+}
