@@ -65,10 +65,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) ./refserver/bpe/
 	$(GO) test -run '^$$' -fuzz '^FuzzStreamDecoder$$' -fuzztime $(FUZZTIME) ./refserver/bpe/
 	$(GO) test -run '^$$' -fuzz '^FuzzTextOut$$' -fuzztime $(FUZZTIME) ./refserver/engine/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequests$$' -fuzztime $(FUZZTIME) ./refserver/server/
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./refserver/nn/ ./refserver/sample/
-	$(BIN)/refserver bench --out $(BIN)/bench.json
+	$(BIN)/refserver bench --http --out $(BIN)/bench.json
 
 clean:
 	rm -rf $(BIN)

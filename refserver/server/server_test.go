@@ -420,3 +420,74 @@ func TestMetricsAndHealth(t *testing.T) {
 		t.Errorf("/health = %v", h)
 	}
 }
+
+// TestSpans checks the span tree of one request and the engine.step spans
+// linked to it, from an in-memory recorder.
+func TestSpans(t *testing.T) {
+	f := start(t, engine.Config{}, true)
+	resp, _ := f.post(t, "/generate", `{"prompt": "Hello world", "max_tokens": 5}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	var server sdktrace.ReadOnlySpan
+	deadline := time.Now().Add(5 * time.Second)
+	for server == nil {
+		for _, s := range f.spans.Ended() {
+			if s.Name() == "POST /generate" {
+				server = s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no POST /generate span")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	byName := map[string]sdktrace.ReadOnlySpan{}
+	var steps []sdktrace.ReadOnlySpan
+	for _, s := range f.spans.Ended() {
+		if s.Name() == "engine.step" {
+			steps = append(steps, s)
+			continue
+		}
+		if s.SpanContext().TraceID() == server.SpanContext().TraceID() {
+			byName[s.Name()] = s
+		}
+	}
+	tree := map[string]string{"tokenize_input": "POST /generate", "queue_wait": "POST /generate", "model_generate": "POST /generate",
+		"decode_output": "POST /generate", "prefill": "model_generate", "decode": "model_generate"}
+	for child, parent := range tree {
+		c, p := byName[child], byName[parent]
+		if c == nil || p == nil {
+			t.Fatalf("span %s or %s missing; have %v", child, parent, byName)
+		}
+		if c.Parent().SpanID() != p.SpanContext().SpanID() {
+			t.Errorf("%s's parent is not %s", child, parent)
+		}
+	}
+	if _, ok := byName["stream_write"]; ok {
+		t.Errorf("a non-streaming request has a stream_write span")
+	}
+	// 5 tokens: one prefill step and 4 decode steps, each linked to the request.
+	linked := 0
+	for _, s := range steps {
+		for _, l := range s.Links() {
+			if l.SpanContext.SpanID() == server.SpanContext().SpanID() {
+				linked++
+			}
+		}
+		if s.Parent().IsValid() {
+			t.Errorf("engine.step has a parent; want a trace of its own")
+		}
+	}
+	if linked != 5 {
+		t.Errorf("%d engine.step spans link to the request, want 5", linked)
+	}
+	d := byName["decode"]
+	attrs := map[string]bool{}
+	for _, a := range d.Attributes() {
+		attrs[string(a.Key)] = true
+	}
+	if !attrs["steps"] || !attrs["mean_batch_size"] {
+		t.Errorf("decode attributes %v: want steps and mean_batch_size", d.Attributes())
+	}
+}
