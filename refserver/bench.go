@@ -27,13 +27,14 @@ import (
 // BenchConfig is `refserver bench`. The zero value benchmarks synthetic
 // GPT-2 124M on every CPU Go may use.
 type BenchConfig struct {
-	Model      ModelConfig
-	Threads    int    // compute threads; 0 means GOMAXPROCS
-	Out        string // also write the results as JSON to this file
-	Quick      bool   // fewer repetitions and shorter runs (for smoke tests)
-	HTTP       bool   // also run the HTTP benchmark (1, 4, 8 and 16 streaming clients)
-	OnlyHTTP   bool   // run the HTTP benchmark alone
-	CPUProfile string // write a CPU profile of the whole run here
+	Model       ModelConfig
+	Threads     int    // compute threads; 0 means GOMAXPROCS
+	Out         string // also write the results as JSON to this file
+	Quick       bool   // fewer repetitions and shorter runs (for smoke tests)
+	HTTP        bool   // also run the HTTP benchmark (1, 4, 8 and 16 streaming clients)
+	OnlyHTTP    bool   // run the HTTP benchmark alone
+	HTTPClients string // comma-separated concurrency levels of the HTTP benchmark; empty: 1,4,8,16
+	CPUProfile  string // write a CPU profile of the whole run here
 }
 
 // RegisterFlags adds bench's flags to fs.
@@ -44,6 +45,7 @@ func (c *BenchConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Quick, "quick", false, "fewer repetitions and shorter runs: a smoke test, not a measurement")
 	fs.BoolVar(&c.HTTP, "http", false, "also run the HTTP benchmark: 1, 4, 8 and 16 streaming clients, engine vs HTTP")
 	fs.BoolVar(&c.OnlyHTTP, "only-http", false, "run the HTTP benchmark alone")
+	fs.StringVar(&c.HTTPClients, "http-clients", "1,4,8,16", "concurrency levels of the HTTP benchmark")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 }
 
@@ -177,7 +179,13 @@ func Bench(ctx context.Context, cfg BenchConfig, w io.Writer) error {
 }
 
 func runHTTPBench(ctx context.Context, cfg BenchConfig, m *gpt2.Model, tok *bpe.Tokenizer, threads int, step func(string)) ([]HTTPResult, error) {
-	clients, rounds, prompt, out := []int{1, 4, 8, 16}, 2, 128, 64
+	clients, rounds, prompt, out := []int{1, 4, 8, 16}, 3, 128, 64
+	if cfg.HTTPClients != "" {
+		var err error
+		if clients, err = parseIDs(cfg.HTTPClients); err != nil {
+			return nil, fmt.Errorf("--http-clients: %w", err)
+		}
+	}
 	if cfg.Quick {
 		clients, rounds, prompt, out = []int{1, 8}, 1, min(16, m.Config.NPositions/4), 4
 	}

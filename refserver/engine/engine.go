@@ -468,6 +468,9 @@ func (e *Engine) step(pool *nn.Pool, r *gpt2.Runner) error {
 	if e.observer != nil {
 		e.observer.Step(StepInfo{Start: start, Duration: time.Since(start), Prefill: prefill, Decode: decode, Tags: tags})
 	}
+	// Let the goroutines this step woke (whoever streams the tokens) run
+	// now, between steps, rather than in the middle of the next one.
+	runtime.Gosched()
 	return nil
 }
 

@@ -1,9 +1,9 @@
 package nn
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Pool runs data-parallel loops on a fixed set of goroutines. Between loops
@@ -35,9 +35,24 @@ type job struct {
 	parts int
 }
 
-// spins is how many times a waiting goroutine polls before it parks: a few
-// tens of microseconds.
-const spins = 1 << 14
+// spinFor is how long a waiting goroutine polls before it parks. A forward
+// step's loops come tens to hundreds of microseconds apart, and waking a
+// parked worker costs about as much, so the workers keep spinning through a
+// whole step and park only when the engine goes idle.
+const spinFor = 500 * time.Microsecond
+
+// spinning reports whether a wait that began at start should go on
+// spinning; it reads the clock only every 256 polls.
+func spinning(i int, start *time.Time) bool {
+	if i&255 != 0 {
+		return true
+	}
+	if i == 0 {
+		*start = time.Now()
+		return true
+	}
+	return time.Since(*start) < spinFor
+}
 
 // NewPool starts a pool of n workers (the caller's goroutine is worker 0, so
 // n-1 goroutines are started). n < 1 means 1.
@@ -58,11 +73,11 @@ func (p *Pool) run(w int, wk *worker) {
 	seen := uint64(0)
 	for {
 		// Spin, then park until the generation moves.
+		// No Gosched while spinning: a goroutine that took this P now would
+		// delay the next loop's half of the work until it yields.
+		var since time.Time
 		for i := 0; p.gen.Load() == seen; i++ {
-			if i < spins {
-				if i%256 == 255 {
-					runtime.Gosched()
-				}
+			if spinning(i, &since) {
 				continue
 			}
 			wk.sleeping.Store(true)
@@ -116,11 +131,9 @@ func (p *Pool) For(n int, fn func(worker, lo, hi int)) {
 		}
 	}
 	fn(0, 0, n/parts)
+	var since time.Time
 	for i := 0; p.pending.Load() != 0; i++ {
-		if i < spins {
-			if i%256 == 255 {
-				runtime.Gosched()
-			}
+		if spinning(i, &since) {
 			continue
 		}
 		p.waiting.Store(true)
