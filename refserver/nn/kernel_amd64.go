@@ -53,6 +53,9 @@ func gelu512(x *float32, n int)
 //go:noescape
 func sum256(x *float32, n int) float32
 
+//go:noescape
+func sum512(x *float32, n int) float32
+
 type tileFunc func(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, acc bool)
 
 var (
@@ -67,7 +70,7 @@ func init() {
 	hasAVX2 := cpu.X86.HasAVX2 && cpu.X86.HasFMA
 	switch {
 	case cpu.X86.HasAVX512F && hasAVX2:
-		active = kernelSet{name: "avx512", mr: 8, tile: asmTile(tiles512[:]), dot: asmDot, axpy: asmAxpy, gelu: asmGELU512, sum: asmSum}
+		active = kernelSet{name: "avx512", mr: 8, tile: asmTile(tiles512[:]), dot: asmDot, axpy: asmAxpy, gelu: asmGELU512, sum: asmSum512}
 	case hasAVX2:
 		active = kernelSet{name: "avx2", mr: 3, tile: asmTile(tiles256[:]), dot: asmDot, axpy: asmAxpy, gelu: geluGo, sum: asmSum}
 	}
@@ -128,6 +131,15 @@ func asmSum(x []float32) float32 {
 	var s float32
 	if n > 0 {
 		s = sum256(&x[0], n)
+	}
+	return s + sumGo(x[n:])
+}
+
+func asmSum512(x []float32) float32 {
+	n := len(x) &^ 127
+	var s float32
+	if n > 0 {
+		s = sum512(&x[0], n)
 	}
 	return s + sumGo(x[n:])
 }

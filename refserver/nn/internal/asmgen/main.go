@@ -32,6 +32,7 @@ func main() {
 	axpyRows(w)
 	gelu512(w)
 	sum256(w)
+	sum512(w)
 	if err := os.WriteFile("kernel_amd64.s", b.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -422,6 +423,44 @@ func sum256(w func(string, ...any)) {
 	w("\tVADDPS Y1, Y0, Y0")
 	w("\tVADDPS Y3, Y2, Y2")
 	w("\tVADDPS Y2, Y0, Y0")
+	w("\tVEXTRACTF128 $1, Y0, X1")
+	w("\tVADDPS X1, X0, X0")
+	w("\tVHADDPS X0, X0, X0")
+	w("\tVHADDPS X0, X0, X0")
+	w("\tVMOVSS X0, ret+16(FP)")
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
+// sum512 is sum256 with eight AVX-512 accumulators (512 bytes a loop),
+// n%128 == 0: the read pattern of the gemm kernels, for the bandwidth probe.
+func sum512(w func(string, ...any)) {
+	w("")
+	w("// func sum512(x *float32, n int) float32")
+	w("TEXT ·sum512(SB), NOSPLIT, $0-20")
+	w("\tMOVQ x+0(FP), SI")
+	w("\tMOVQ n+8(FP), CX")
+	for r := 0; r < 8; r++ {
+		w("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
+	}
+	w("sum512_loop:")
+	w("\tCMPQ CX, $128")
+	w("\tJLT sum512_done")
+	for r := 0; r < 8; r++ {
+		w("\tVADDPS %d(SI), Z%d, Z%d", 64*r, r, r)
+	}
+	w("\tADDQ $512, SI")
+	w("\tSUBQ $128, CX")
+	w("\tJMP sum512_loop")
+	w("sum512_done:")
+	for r := 0; r < 4; r++ {
+		w("\tVADDPS Z%d, Z%d, Z%d", r+4, r, r)
+	}
+	w("\tVADDPS Z1, Z0, Z0")
+	w("\tVADDPS Z3, Z2, Z2")
+	w("\tVADDPS Z2, Z0, Z0")
+	w("\tVEXTRACTF32X8 $1, Z0, Y1")
+	w("\tVADDPS Y1, Y0, Y0")
 	w("\tVEXTRACTF128 $1, Y0, X1")
 	w("\tVADDPS X1, X0, X0")
 	w("\tVHADDPS X0, X0, X0")
