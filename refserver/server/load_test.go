@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -152,8 +153,15 @@ func streamRequest(c *http.Client, base, prompt string) (int, error) {
 		if sc.Text() == "data: [DONE]" {
 			return 200, nil
 		}
-		if strings.Contains(sc.Text(), `"error"`) {
-			return 200, fmt.Errorf("error in stream: %s", sc.Text())
+		if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			var ev struct {
+				Error json.RawMessage `json:"error"`
+			}
+			// A generated token may well be the word "error": only an
+			// event with an error object is one.
+			if json.Unmarshal([]byte(d), &ev) == nil && len(ev.Error) > 0 {
+				return 200, fmt.Errorf("error in stream: %s", d)
+			}
 		}
 	}
 	return 200, fmt.Errorf("stream ended without [DONE]: %v", sc.Err())
