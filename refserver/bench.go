@@ -34,6 +34,7 @@ type BenchConfig struct {
 	HTTP        bool   // also run the HTTP benchmark (1, 4, 8 and 16 streaming clients)
 	OnlyHTTP    bool   // run the HTTP benchmark alone
 	HTTPClients string // comma-separated concurrency levels of the HTTP benchmark; empty: 1,4,8,16
+	HTTPRounds  int    // requests per client in the HTTP benchmark; 0 means 3
 	CPUProfile  string // write a CPU profile of the whole run here
 }
 
@@ -46,6 +47,7 @@ func (c *BenchConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.HTTP, "http", false, "also run the HTTP benchmark: 1, 4, 8 and 16 streaming clients, engine vs HTTP")
 	fs.BoolVar(&c.OnlyHTTP, "only-http", false, "run the HTTP benchmark alone")
 	fs.StringVar(&c.HTTPClients, "http-clients", "1,4,8,16", "concurrency levels of the HTTP benchmark")
+	fs.IntVar(&c.HTTPRounds, "http-rounds", 3, "requests per client in each HTTP benchmark run (more: steadier figures, longer run)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 }
 
@@ -180,6 +182,9 @@ func Bench(ctx context.Context, cfg BenchConfig, w io.Writer) error {
 
 func runHTTPBench(ctx context.Context, cfg BenchConfig, m *gpt2.Model, tok *bpe.Tokenizer, threads int, step func(string)) ([]HTTPResult, error) {
 	clients, rounds, prompt, out := []int{1, 4, 8, 16}, 3, 128, 64
+	if cfg.HTTPRounds > 0 {
+		rounds = cfg.HTTPRounds
+	}
 	if cfg.HTTPClients != "" {
 		var err error
 		if clients, err = parseIDs(cfg.HTTPClients); err != nil {

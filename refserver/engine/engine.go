@@ -468,8 +468,12 @@ func (e *Engine) step(pool *nn.Pool, r *gpt2.Runner) error {
 	if e.observer != nil {
 		e.observer.Step(StepInfo{Start: start, Duration: time.Since(start), Prefill: prefill, Decode: decode, Tags: tags})
 	}
-	// Let the goroutines this step woke (whoever streams the tokens) run
-	// now, between steps, rather than in the middle of the next one.
+	// Let the goroutines this step woke (whoever streams the tokens), and
+	// those the network has news for (the next requests), run now, between
+	// steps, rather than wait for the end of the next one: the workers park,
+	// which leaves an idle P that polls the network, and this goroutine
+	// yields.
+	pool.Rest()
 	runtime.Gosched()
 	return nil
 }

@@ -22,6 +22,7 @@ type Pool struct {
 	quit    atomic.Bool
 	done    chan struct{} // the caller parks here when workers are slow
 	waiting atomic.Bool
+	rest    atomic.Bool // park at once instead of spinning, until the next loop
 }
 
 type worker struct {
@@ -77,7 +78,7 @@ func (p *Pool) run(w int, wk *worker) {
 		// delay the next loop's half of the work until it yields.
 		var since time.Time
 		for i := 0; p.gen.Load() == seen; i++ {
-			if spinning(i, &since) {
+			if !p.rest.Load() && spinning(i, &since) {
 				continue
 			}
 			wk.sleeping.Store(true)
@@ -119,6 +120,7 @@ func (p *Pool) For(n int, fn func(worker, lo, hi int)) {
 		fn(0, 0, n)
 		return
 	}
+	p.rest.Store(false)
 	p.job = job{fn: fn, n: n, parts: parts}
 	p.pending.Store(int64(p.n - 1))
 	p.gen.Add(1)
@@ -148,6 +150,12 @@ func (p *Pool) For(n int, fn func(worker, lo, hi int)) {
 	default:
 	}
 }
+
+// Rest tells the workers to park now rather than spin for the next loop:
+// call it when a burst of loops is over (an engine step), so that their
+// cores are free for other goroutines, the network poller among them,
+// until the next For wakes them.
+func (p *Pool) Rest() { p.rest.Store(true) }
 
 // Close stops the workers and waits for them. It is safe to call twice.
 func (p *Pool) Close() {
