@@ -374,8 +374,12 @@ func TestClientDisconnectCancels(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if steps := f.eng.State().Steps - stepsAtCancel; steps >= 100 {
-		t.Errorf("%d steps ran after the disconnect, want the sequence gone long before max_tokens", steps)
+	// The engine drops a cancelled sequence at the start of its next step
+	// (engine.TestCancelFreesCache); here the bound also covers the time
+	// the server takes to see the closed connection, which on this tiny
+	// model is many sub-millisecond steps on a loaded machine.
+	if steps := f.eng.State().Steps - stepsAtCancel; steps >= 60 {
+		t.Errorf("%d steps ran after the disconnect, want the sequence gone long before its 120 tokens", steps)
 	}
 }
 
