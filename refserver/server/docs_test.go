@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -101,7 +102,7 @@ func refs(v any, at string, out map[string]string) {
 		}
 	case []any:
 		for i, child := range v {
-			refs(child, at+"/"+itoa(i), out)
+			refs(child, at+"/"+strconv.Itoa(i), out)
 		}
 	}
 }

@@ -261,6 +261,3 @@ func usageOf(st *engine.Stats) usage {
 	}
 	return usage{st.PromptTokens, st.OutputTokens, st.PromptTokens + st.OutputTokens}
 }
-
-// finishError answers an error that came after the response started, or
-// before it.

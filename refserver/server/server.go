@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -236,5 +235,3 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		},
 	})
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }

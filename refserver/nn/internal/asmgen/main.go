@@ -72,8 +72,7 @@ func rowAddr(off int, base string, r int, s1, s3, s5, s7 string) string {
 //	C[r][0:32] = (acc ? C[r][0:32] : 0) + sum_k A[r][k] * B[k][0:32] + bias[0:32]
 //
 // B is a packed panel: k rows of 32 contiguous floats. bias may be nil.
-const gemmArgs = "k+0(FP), a+8(FP), lda+16(FP), b+24(FP), c+32(FP), ldc+40(FP), bias+48(FP), acc+56(FP)"
-
+// gemmPrologue loads the arguments and the row-stride multiples.
 func gemmPrologue(w func(string, ...any), name string) {
 	w("")
 	w("// func %s(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, acc bool)", name)
