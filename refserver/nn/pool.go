@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -136,6 +137,12 @@ func (p *Pool) For(n int, fn func(worker, lo, hi int)) {
 	var since time.Time
 	for i := 0; p.pending.Load() != 0; i++ {
 		if spinning(i, &since) {
+			// A worker just woken may sit in this P's run queue, waiting
+			// for it: yield now and then, or the wait lasts until the
+			// spin gives up.
+			if i&255 == 255 {
+				runtime.Gosched()
+			}
 			continue
 		}
 		p.waiting.Store(true)
