@@ -34,7 +34,8 @@ type BenchConfig struct {
 	HTTP        bool   // also run the HTTP benchmark (1, 4, 8 and 16 streaming clients)
 	OnlyHTTP    bool   // run the HTTP benchmark alone
 	HTTPClients string // comma-separated concurrency levels of the HTTP benchmark; empty: 1,4,8,16
-	HTTPRounds  int    // requests per client in the HTTP benchmark; 0 means 3
+	HTTPRounds  int    // requests per client in the HTTP benchmark; 0 means 4
+	HTTPPairs   int    // engine/HTTP pairs of runs per concurrency; 0 means 4
 	CPUProfile  string // write a CPU profile of the whole run here
 }
 
@@ -47,7 +48,8 @@ func (c *BenchConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.HTTP, "http", false, "also run the HTTP benchmark: 1, 4, 8 and 16 streaming clients, engine vs HTTP")
 	fs.BoolVar(&c.OnlyHTTP, "only-http", false, "run the HTTP benchmark alone")
 	fs.StringVar(&c.HTTPClients, "http-clients", "1,4,8,16", "concurrency levels of the HTTP benchmark")
-	fs.IntVar(&c.HTTPRounds, "http-rounds", 3, "requests per client in each HTTP benchmark run (more: steadier figures, longer run)")
+	fs.IntVar(&c.HTTPRounds, "http-rounds", 4, "requests per client in each HTTP benchmark run (more: steadier figures, longer run)")
+	fs.IntVar(&c.HTTPPairs, "http-pairs", 4, "engine-then-HTTP pairs of runs per concurrency; the overhead is their median")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 }
 
@@ -181,7 +183,7 @@ func Bench(ctx context.Context, cfg BenchConfig, w io.Writer) error {
 }
 
 func runHTTPBench(ctx context.Context, cfg BenchConfig, m *gpt2.Model, tok *bpe.Tokenizer, threads int, step func(string)) ([]HTTPResult, error) {
-	clients, rounds, prompt, out := []int{1, 4, 8, 16}, 3, 128, 64
+	clients, rounds, prompt, out := []int{1, 4, 8, 16}, 4, 128, 64
 	if cfg.HTTPRounds > 0 {
 		rounds = cfg.HTTPRounds
 	}
@@ -194,7 +196,14 @@ func runHTTPBench(ctx context.Context, cfg BenchConfig, m *gpt2.Model, tok *bpe.
 	if cfg.Quick {
 		clients, rounds, prompt, out = []int{1, 8}, 1, min(16, m.Config.NPositions/4), 4
 	}
-	return benchHTTP(ctx, m, tok, threads, clients, rounds, prompt, out, func(s string) { step("HTTP: " + s) })
+	pairs := 4
+	if cfg.HTTPPairs > 0 {
+		pairs = cfg.HTTPPairs
+	}
+	if cfg.Quick {
+		pairs = 1
+	}
+	return benchHTTP(ctx, m, tok, threads, clients, rounds, pairs, prompt, out, func(s string) { step("HTTP: " + s) })
 }
 
 func benchHTTPOnly(ctx context.Context, cfg BenchConfig, m *gpt2.Model, tok *bpe.Tokenizer, threads int, w io.Writer, res BenchResult, step func(string)) error {
