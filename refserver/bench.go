@@ -49,7 +49,7 @@ func (c *BenchConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.OnlyHTTP, "only-http", false, "run the HTTP benchmark alone")
 	fs.StringVar(&c.HTTPClients, "http-clients", "1,4,8,16", "concurrency levels of the HTTP benchmark")
 	fs.IntVar(&c.HTTPRounds, "http-rounds", 4, "requests per client in each HTTP benchmark run (more: steadier figures, longer run)")
-	fs.IntVar(&c.HTTPPairs, "http-pairs", 4, "engine-then-HTTP pairs of runs per concurrency; the overhead is their median")
+	fs.IntVar(&c.HTTPPairs, "http-pairs", 4, "engine/HTTP pairs of runs per concurrency, in alternating order; the overhead is the median of their ratios")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 }
 
