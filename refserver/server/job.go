@@ -97,7 +97,7 @@ func (s *Server) run(ctx context.Context, j *job, onPiece piece) (*result, *apiE
 	if e := s.admit(); e != nil {
 		return nil, e
 	}
-	defer s.inflight.Done()
+	defer s.inflight.Add(-1)
 
 	prompt := j.ids
 	if prompt == nil {

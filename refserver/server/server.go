@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -80,7 +79,7 @@ type Server struct {
 	handler http.Handler
 
 	draining atomic.Bool
-	inflight sync.WaitGroup
+	inflight atomic.Int64 // generations admitted and not yet finished
 	started  time.Time
 }
 
@@ -179,21 +178,24 @@ func (s *Server) routes(tp trace.TracerProvider, reg prometheus.Registerer) http
 // those in flight finish or ctx ends.
 func (s *Server) Drain(ctx context.Context) error {
 	s.draining.Store(true)
-	done := make(chan struct{})
-	go func() { s.inflight.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("drain: requests still in flight after the timeout: %w", ctx.Err())
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for s.inflight.Load() > 0 {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("drain: %d requests still in flight after the timeout: %w", s.inflight.Load(), ctx.Err())
+		}
 	}
+	return nil
 }
 
 // admit registers a generation in flight, or refuses it while draining.
+// Counting before the check means Drain never misses one that got in.
 func (s *Server) admit() *apiError {
 	s.inflight.Add(1)
 	if s.draining.Load() {
-		s.inflight.Done()
+		s.inflight.Add(-1)
 		return shuttingDown()
 	}
 	return nil
