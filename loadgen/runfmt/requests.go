@@ -1,0 +1,125 @@
+package runfmt
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// RequestLog appends Request lines to requests.jsonl. Each Append writes one
+// whole line with a single write call, so a crash or Ctrl-C leaves every
+// completed request on disk. It is safe for concurrent use.
+type RequestLog struct {
+	mu  sync.Mutex
+	f   *os.File
+	seq int64
+	buf []byte
+}
+
+// CreateRequestLog creates (or truncates) dir/requests.jsonl.
+func CreateRequestLog(dir string) (*RequestLog, error) {
+	f, err := os.OpenFile(filepath.Join(dir, RequestsFile), os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create request log: %w", err)
+	}
+	return &RequestLog{f: f}, nil
+}
+
+// Append numbers r (r.Seq) and writes it as one line.
+func (l *RequestLog) Append(r *Request) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return errors.New("append request: log closed")
+	}
+	l.seq++
+	r.Seq = l.seq
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("append request %d: %w", r.Seq, err)
+	}
+	l.buf = append(append(l.buf[:0], b...), '\n')
+	if _, err := l.f.Write(l.buf); err != nil {
+		return fmt.Errorf("append request %d: %w", r.Seq, err)
+	}
+	return nil
+}
+
+// Count is the number of lines appended so far.
+func (l *RequestLog) Count() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.seq
+}
+
+// Close syncs and closes the file. Appends after Close fail.
+func (l *RequestLog) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	err := l.f.Sync()
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	l.f = nil
+	return err
+}
+
+// Requests reads dir/requests.jsonl line by line. A malformed line yields an
+// error that names its line number, and reading goes on with the next line,
+// so one bad line costs one request, not the run. A final line without its
+// newline (a write cut short) is reported the same way.
+func Requests(dir string) iter.Seq2[*Request, error] {
+	return func(yield func(*Request, error) bool) {
+		f, err := os.Open(filepath.Join(dir, RequestsFile))
+		if err != nil {
+			yield(nil, fmt.Errorf("read requests: %w", err))
+			return
+		}
+		defer f.Close()
+		for r, err := range DecodeRequests(f) {
+			if !yield(r, err) {
+				return
+			}
+		}
+	}
+}
+
+// DecodeRequests reads requests.jsonl lines from rd; see Requests.
+func DecodeRequests(rd io.Reader) iter.Seq2[*Request, error] {
+	return func(yield func(*Request, error) bool) {
+		br := bufio.NewReaderSize(rd, 64<<10)
+		for line := 1; ; line++ {
+			b, err := br.ReadBytes('\n')
+			if len(b) == 0 && err == io.EOF {
+				return
+			}
+			if err != nil && err != io.EOF {
+				yield(nil, fmt.Errorf("read requests line %d: %w", line, err))
+				return
+			}
+			if len(b) == 1 && b[0] == '\n' {
+				continue
+			}
+			var r Request
+			if jerr := json.Unmarshal(b, &r); jerr != nil {
+				if !yield(nil, fmt.Errorf("requests.jsonl line %d: %w", line, jerr)) {
+					return
+				}
+			} else if !yield(&r, nil) {
+				return
+			}
+			if err == io.EOF {
+				return
+			}
+		}
+	}
+}

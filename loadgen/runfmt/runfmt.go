@@ -1,0 +1,266 @@
+// Package runfmt is the run folder: the files that `llmbench run` writes and
+// that the analyzer, the report generator and the web UI read. Every
+// component reads and writes a run through this package.
+//
+// A run folder holds:
+//
+//	run.json        what ran, against what, when (Run)
+//	requests.jsonl  one line per LLM request, appended as each completes (Request)
+//	summary.json    aggregates, thresholds and checks (Summary)
+//	analysis.json   written by the analyzer
+//	report.html     written by the report generator
+//
+// Formats are versioned by the "format" field. A reader refuses a newer
+// format with ErrNewerFormat. run.json and summary.json are written
+// atomically (temporary file, then rename), and requests.jsonl is appended
+// one whole line at a time, so an interrupted run leaves a valid, partial
+// run folder.
+package runfmt
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Format is the version of the run-folder files this package writes.
+const Format = 1
+
+// File names inside a run folder.
+const (
+	RunFile      = "run.json"
+	RequestsFile = "requests.jsonl"
+	SummaryFile  = "summary.json"
+	AnalysisFile = "analysis.json"
+	ReportFile   = "report.html"
+)
+
+// ErrNewerFormat is returned by the readers for files written by a newer
+// llmbench.
+var ErrNewerFormat = errors.New("written by a newer llmbench")
+
+// Status values of Run.Status.
+const (
+	StatusRunning     = "running"     // the run has not finished (or its process died)
+	StatusFinished    = "finished"    // every scenario ran to its end
+	StatusInterrupted = "interrupted" // stopped by a signal (Ctrl-C) or by its context
+	StatusAborted     = "aborted"     // stopped by a threshold with abortOnFail, or by fail() in setup
+	StatusError       = "error"       // the script could not run (syntax error, setup exception)
+)
+
+// Run is run.json: what ran, against what, and when.
+type Run struct {
+	Format   int    `json:"format"`
+	ID       string `json:"id"`       // the folder name, e.g. 20261128-071500-baseline
+	Scenario string `json:"scenario"` // the script's base name without .js
+	Script   string `json:"script"`   // the script path as given
+	// Options is the script's exported options after the command-line
+	// overrides, as JSON.
+	Options  json.RawMessage   `json:"options,omitempty"`
+	Env      map[string]string `json:"env,omitempty"`      // --env values (not the process environment)
+	Target   string            `json:"target,omitempty"`   // __ENV.TARGET or the first LLM base URL used
+	Protocol string            `json:"protocol,omitempty"` // generate, openai-completions or openai-chat
+	// Server is what the target's /health said at the start, when it has one
+	// (refserver does; other servers may not).
+	Server *Server `json:"server,omitempty"`
+	// Segment is the execution segment this process ran ("0:1" when whole)
+	// and Sequence the segment sequence, when given.
+	Segment  string    `json:"segment,omitempty"`
+	Sequence string    `json:"segment_sequence,omitempty"`
+	Parts    []string  `json:"parts,omitempty"` // for a merged run: the IDs of the runs it was merged from
+	Commit   string    `json:"commit,omitempty"`
+	Host     string    `json:"host,omitempty"`
+	Version  string    `json:"llmbench_version,omitempty"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end,omitzero"`
+	Status   string    `json:"status"`
+	Error    string    `json:"error,omitempty"` // why the run ended early, when it did
+	// Jaeger and Prometheus are the query endpoints the analyzer should use,
+	// when the run knew them (llmbench demo does).
+	Jaeger     string `json:"jaeger,omitempty"`
+	Prometheus string `json:"prometheus,omitempty"`
+}
+
+// Server is the target's self-description, from refserver's GET /health.
+type Server struct {
+	Model        string          `json:"model,omitempty"`
+	Backend      string          `json:"backend,omitempty"`
+	Device       string          `json:"device,omitempty"`
+	GPUAvailable bool            `json:"gpu_available"`
+	Synthetic    bool            `json:"synthetic_weights,omitempty"`
+	Threads      int             `json:"threads,omitempty"`
+	Health       json.RawMessage `json:"health,omitempty"` // the whole /health body
+}
+
+// Request is one line of requests.jsonl: one LLM request as the client saw
+// it. Absolute times are wall-clock; the *_ms fields are milliseconds from
+// Sent (the request written) unless their comment says otherwise, and they
+// are omitted when the event did not happen (no first token on an error, no
+// second token for a one-token answer).
+type Request struct {
+	Seq      int64             `json:"seq"` // 1, 2, ... in the order requests completed, within this process
+	Scenario string            `json:"scenario"`
+	Protocol string            `json:"protocol"` // generate, openai-completions, openai-chat
+	Model    string            `json:"model,omitempty"`
+	URL      string            `json:"url"`
+	VU       int               `json:"vu"`
+	Iter     int64             `json:"iter"` // the VU's iteration in this scenario (__ITER)
+	Tags     map[string]string `json:"tags,omitempty"`
+	TraceID  string            `json:"trace_id,omitempty"`
+	SpanID   string            `json:"span_id,omitempty"` // the client span (llm.request)
+	Stream   bool              `json:"stream"`
+
+	// Scheduled is when an arrival-rate executor meant the iteration to
+	// start; zero for closed-loop executors.
+	Scheduled time.Time `json:"scheduled,omitzero"`
+	Started   time.Time `json:"started"` // the client call began (before connecting)
+	Sent      time.Time `json:"sent"`    // the request was written (headers and body)
+
+	// HTTP phases, in milliseconds, as k6 defines them: blocked (waiting for
+	// a connection slot), connecting (TCP), tls, sending, waiting (sent →
+	// first response byte) and receiving (first byte → body done).
+	BlockedMS    float64 `json:"blocked_ms"`
+	ConnectingMS float64 `json:"connecting_ms"`
+	TLSMS        float64 `json:"tls_ms"`
+	SendingMS    float64 `json:"sending_ms"`
+	WaitingMS    float64 `json:"waiting_ms"`
+	ReceivingMS  float64 `json:"receiving_ms"`
+
+	ClientQueueMS *float64 `json:"client_queue_ms,omitempty"` // Scheduled → Sent; only for arrival-rate executors
+	FirstByteMS   *float64 `json:"first_byte_ms,omitempty"`
+	TTFTMS        *float64 `json:"ttft_ms,omitempty"` // Sent → first text-carrying event
+	TTSTMS        *float64 `json:"ttst_ms,omitempty"` // first → second text-carrying event
+	E2EMS         *float64 `json:"e2e_ms,omitempty"`  // Sent → last text-carrying event
+	TPOTMS        *float64 `json:"tpot_ms,omitempty"` // (e2e − ttft) / (output_tokens − 1); absent below 2 tokens
+	CloseMS       float64  `json:"close_ms"`          // Sent → stream closed (or the body read, when not streaming)
+	// GapsMS are the gaps between consecutive text-carrying events, and
+	// ChunkTokens the tokens each event carried (len(GapsMS)+1 entries when
+	// known).
+	GapsMS      []float64 `json:"gaps_ms,omitempty"`
+	ChunkTokens []int     `json:"chunk_tokens,omitempty"`
+	Chunks      int       `json:"chunks"` // text-carrying events
+
+	Status     int    `json:"status"` // HTTP status; 0 when none arrived
+	OK         bool   `json:"ok"`
+	Error      string `json:"error,omitempty"`
+	ErrorClass string `json:"error_class,omitempty"` // see the ErrorClass constants
+
+	InputTokens  int `json:"input_tokens"`
+	OutputTokens int `json:"output_tokens"`
+	// TokenSource says where the counts came from: "usage" (the server's
+	// usage object) or "tokenizer" (the client's GPT-2 count, when the
+	// server sent none). ClientOutputTokens is the client's own count either
+	// way, so mismatches can be counted.
+	TokenSource        string `json:"token_source"`
+	ClientOutputTokens int    `json:"client_output_tokens"`
+	FinishReason       string `json:"finish_reason,omitempty"`
+	// Server timings, when the server reports them (refserver's final event).
+	ServerQueueMS *float64 `json:"server_queue_ms,omitempty"`
+	ServerTTFTMS  *float64 `json:"server_ttft_ms,omitempty"`
+	ServerTPOTMS  *float64 `json:"server_tpot_ms,omitempty"`
+	ServerTotalMS *float64 `json:"server_total_ms,omitempty"`
+}
+
+// Error classes of Request.ErrorClass and of the llm_errors metric's tag.
+const (
+	ErrorConnect   = "connect"   // no connection (refused, DNS, TLS)
+	ErrorTimeout   = "timeout"   // the request's timeout passed
+	ErrorHTTP      = "http"      // the server answered with a non-2xx status
+	ErrorTruncated = "truncated" // the stream ended without its end marker
+	ErrorStream    = "stream"    // the server reported an error inside the stream
+	ErrorProtocol  = "protocol"  // the response could not be parsed
+	ErrorCanceled  = "canceled"  // the run stopped while the request was in flight
+)
+
+// Ms converts a duration to the milliseconds of the *_ms fields.
+func Ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// MsPtr is Ms for the optional fields.
+func MsPtr(d time.Duration) *float64 { v := Ms(d); return &v }
+
+// WriteRun writes run.json into dir atomically.
+func WriteRun(dir string, r *Run) error {
+	r.Format = Format
+	return writeJSON(filepath.Join(dir, RunFile), r)
+}
+
+// ReadRun reads dir/run.json.
+func ReadRun(dir string) (*Run, error) {
+	var r Run
+	if err := readJSON(filepath.Join(dir, RunFile), &r, &r.Format); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// WriteSummary writes summary.json into dir atomically.
+func WriteSummary(dir string, s *Summary) error {
+	s.Format = Format
+	return writeJSON(filepath.Join(dir, SummaryFile), s)
+}
+
+// ReadSummary reads dir/summary.json.
+func ReadSummary(dir string) (*Summary, error) {
+	var s Summary
+	if err := readJSON(filepath.Join(dir, SummaryFile), &s, &s.Format); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// WriteJSON writes v as indented JSON to path atomically: a temporary file
+// in the same folder, synced, then renamed over path. The analyzer and the
+// report generator use it for their own files.
+func WriteJSON(path string, v any) error { return writeJSON(path, v) }
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
+	}
+	return WriteFile(path, append(b, '\n'))
+}
+
+// WriteFile writes b to path atomically (temporary file, sync, rename).
+func WriteFile(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func readJSON(path string, v any, format *int) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if *format > Format {
+		return fmt.Errorf("read %s: format %d %w (this one reads up to %d)", path, *format, ErrNewerFormat, Format)
+	}
+	if *format < 1 {
+		return fmt.Errorf("read %s: no \"format\" field: not an llmbench file", path)
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package runfmt
+
+import "time"
+
+// Summary is summary.json: the end-of-test aggregates, as k6's
+// handleSummary data has them, plus the LLM headline numbers.
+type Summary struct {
+	Format   int       `json:"format"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Duration float64   `json:"duration_s"`
+	// Metrics maps a metric name, or a tagged sub-metric such as
+	// llm_ttft{scenario:chat}, to its aggregate.
+	Metrics map[string]Metric `json:"metrics"`
+	// Groups is the root group with its checks and nested groups.
+	Root Group `json:"root_group"`
+	// LLM holds the headline numbers the reports start with.
+	LLM *LLMSummary `json:"llm,omitempty"`
+	// Thresholds lists every threshold with its result; ThresholdsOK is
+	// false when any failed.
+	ThresholdsOK bool `json:"thresholds_ok"`
+	// Aborted names the threshold that aborted the run, when one did.
+	Aborted string `json:"aborted_by,omitempty"`
+}
+
+// Metric is one metric's aggregate.
+type Metric struct {
+	Type     string `json:"type"`     // counter, gauge, rate, trend
+	Contains string `json:"contains"` // default, time, data
+	// Values holds what k6 reports for the type: counter count and rate;
+	// gauge value, min and max; rate rate, passes and fails; trend avg,
+	// min, med, max, p(90), p(95), p(99) (and any other requested
+	// percentiles).
+	Values map[string]float64 `json:"values"`
+	// Histogram is a trend's distribution in mergeable form, so that runs
+	// split across processes merge exactly.
+	Histogram *Histogram `json:"histogram,omitempty"`
+	// Thresholds maps each threshold expression to whether it held.
+	Thresholds map[string]Threshold `json:"thresholds,omitempty"`
+}
+
+// Threshold is one threshold expression's result.
+type Threshold struct {
+	OK          bool `json:"ok"`
+	AbortOnFail bool `json:"abort_on_fail,omitempty"`
+}
+
+// Histogram is a sparse log-bucketed histogram of positive values: bucket i
+// holds values in (Gamma^(i-1), Gamma^i]; zero and negative values are
+// counted in Zero. Merging two histograms with the same Gamma adds their
+// counts, so the merge is exact.
+type Histogram struct {
+	Gamma   float64       `json:"gamma"`
+	Zero    int64         `json:"zero,omitempty"`
+	Buckets map[int]int64 `json:"buckets"`
+	Count   int64         `json:"count"`
+	Sum     float64       `json:"sum"`
+	Min     float64       `json:"min"`
+	Max     float64       `json:"max"`
+}
+
+// Group is a k6 group with its checks.
+type Group struct {
+	Name   string  `json:"name"`
+	Path   string  `json:"path"`
+	Checks []Check `json:"checks,omitempty"`
+	Groups []Group `json:"groups,omitempty"`
+}
+
+// Check is one check() name's tally.
+type Check struct {
+	Name   string `json:"name"`
+	Path   string `json:"path"`
+	Passes int64  `json:"passes"`
+	Fails  int64  `json:"fails"`
+}
+
+// LLMSummary is the headline of a run: the numbers the reports and the
+// nightly job compare. Latencies are in milliseconds.
+type LLMSummary struct {
+	Requests     int64   `json:"requests"`
+	Errors       int64   `json:"errors"`
+	ErrorRate    float64 `json:"error_rate"`
+	RequestsPerS float64 `json:"requests_per_s"`
+	OutputTokPerS float64 `json:"output_tokens_per_s"`
+	// Goodput is the requests per second that met every SLO in the
+	// options (errors never do); SLOs records the SLOs it used.
+	Goodput      float64            `json:"goodput_per_s"`
+	GoodRequests int64              `json:"good_requests"`
+	SLOs         map[string]float64 `json:"slos,omitempty"`
+	TTFT         Percentiles        `json:"ttft_ms"`
+	TPOT         Percentiles        `json:"tpot_ms"`
+	ITL          Percentiles        `json:"itl_ms"`
+	E2E          Percentiles        `json:"e2e_ms"`
+	ClientQueue  *Percentiles       `json:"client_queue_ms,omitempty"`
+	// TokenMismatches counts requests whose server usage and client
+	// tokenizer counts of output tokens differ.
+	TokenMismatches    int64 `json:"token_mismatches"`
+	DroppedIterations  int64 `json:"dropped_iterations"`
+}
+
+// Percentiles are a latency's usual quantiles, in milliseconds.
+type Percentiles struct {
+	Count int64   `json:"count"`
+	Avg   float64 `json:"avg"`
+	Min   float64 `json:"min"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P95   float64 `json:"p95"`
+	P99   float64 `json:"p99"`
+	Max   float64 `json:"max"`
+}
