@@ -78,10 +78,10 @@ type Check struct {
 // LLMSummary is the headline of a run: the numbers the reports and the
 // nightly job compare. Latencies are in milliseconds.
 type LLMSummary struct {
-	Requests     int64   `json:"requests"`
-	Errors       int64   `json:"errors"`
-	ErrorRate    float64 `json:"error_rate"`
-	RequestsPerS float64 `json:"requests_per_s"`
+	Requests      int64   `json:"requests"`
+	Errors        int64   `json:"errors"`
+	ErrorRate     float64 `json:"error_rate"`
+	RequestsPerS  float64 `json:"requests_per_s"`
 	OutputTokPerS float64 `json:"output_tokens_per_s"`
 	// Goodput is the requests per second that met every SLO in the
 	// options (errors never do); SLOs records the SLOs it used.
@@ -95,8 +95,8 @@ type LLMSummary struct {
 	ClientQueue  *Percentiles       `json:"client_queue_ms,omitempty"`
 	// TokenMismatches counts requests whose server usage and client
 	// tokenizer counts of output tokens differ.
-	TokenMismatches    int64 `json:"token_mismatches"`
-	DroppedIterations  int64 `json:"dropped_iterations"`
+	TokenMismatches   int64 `json:"token_mismatches"`
+	DroppedIterations int64 `json:"dropped_iterations"`
 }
 
 // Percentiles are a latency's usual quantiles, in milliseconds.
