@@ -1,0 +1,452 @@
+package script
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dop251/goja"
+
+	"github.com/llmbench/llmbench/loadgen/llm"
+)
+
+// The http_req_* metrics of k6/http.
+const (
+	metricHTTPReqs      = "http_reqs"
+	metricHTTPDuration  = "http_req_duration"
+	metricHTTPBlocked   = "http_req_blocked"
+	metricHTTPConnect   = "http_req_connecting"
+	metricHTTPTLS       = "http_req_tls_handshaking"
+	metricHTTPSending   = "http_req_sending"
+	metricHTTPWaiting   = "http_req_waiting"
+	metricHTTPReceiving = "http_req_receiving"
+	metricHTTPFailed    = "http_req_failed"
+	metricDataSent      = "data_sent"
+	metricDataReceived  = "data_received"
+)
+
+// maxBody bounds a response body kept for the script (bigger ones are
+// read and counted, then cut, with an error).
+const maxBody = 64 << 20
+
+// httpCall is one request of k6/http, in Go terms, so that batch() can run
+// several on other goroutines and convert them to JS afterwards.
+type httpCall struct {
+	method, url string
+	body        []byte
+	headers     map[string]string
+	tags        map[string]string
+	timeout     time.Duration
+	discard     bool // responseType "none"
+	binary      bool // responseType "binary"
+}
+
+type httpResult struct {
+	call       *httpCall
+	status     int
+	statusText string
+	proto      string
+	headers    http.Header
+	body       []byte
+	err        error
+	errCode    int
+	timings    phases
+	sent, recv int64
+}
+
+// phases are the k6 timings of one HTTP request, in milliseconds.
+type phases struct {
+	Blocked, Connecting, TLS, Sending, Waiting, Receiving, Duration float64
+}
+
+func (vu *VU) httpModule() *goja.Object {
+	m := vu.rt.NewObject()
+	for _, n := range []string{metricHTTPReqs, metricDataSent, metricDataReceived} {
+		vu.declare(n, Counter, false)
+	}
+	for _, n := range []string{metricHTTPDuration, metricHTTPBlocked, metricHTTPConnect, metricHTTPTLS, metricHTTPSending, metricHTTPWaiting, metricHTTPReceiving} {
+		vu.declare(n, Trend, true)
+	}
+	vu.declare(metricHTTPFailed, Rate, false)
+	verb := func(method string, hasBody bool) func(goja.FunctionCall) goja.Value {
+		return func(c goja.FunctionCall) goja.Value {
+			var body, params goja.Value = goja.Undefined(), c.Argument(1)
+			if hasBody {
+				body, params = c.Argument(1), c.Argument(2)
+			}
+			return vu.doHTTP(vu.parseCall(method, c.Argument(0), body, params))
+		}
+	}
+	_ = m.Set("get", verb("GET", false))
+	_ = m.Set("head", verb("HEAD", false))
+	_ = m.Set("post", verb("POST", true))
+	_ = m.Set("put", verb("PUT", true))
+	_ = m.Set("patch", verb("PATCH", true))
+	_ = m.Set("del", verb("DELETE", true))
+	_ = m.Set("options", verb("OPTIONS", true))
+	_ = m.Set("request", func(c goja.FunctionCall) goja.Value {
+		return vu.doHTTP(vu.parseCall(strings.ToUpper(c.Argument(0).String()), c.Argument(1), c.Argument(2), c.Argument(3)))
+	})
+	_ = m.Set("batch", vu.batch)
+	return m
+}
+
+func (vu *VU) declare(name, kind string, isTime bool) {
+	if err := vu.env.Recorder.Declare(name, kind, isTime); err != nil {
+		panic(vu.rt.NewGoError(err))
+	}
+}
+
+func (vu *VU) parseCall(method string, u, body, params goja.Value) *httpCall {
+	rt := vu.rt
+	if isNil(u) || u.String() == "" {
+		panic(rt.NewTypeError(fmt.Sprintf("http.%s: a URL is required", strings.ToLower(method))))
+	}
+	c := &httpCall{method: method, url: u.String(), timeout: 60 * time.Second}
+	if !isNil(body) {
+		switch b := body.Export().(type) {
+		case string:
+			c.body = []byte(b)
+		case goja.ArrayBuffer:
+			c.body = b.Bytes()
+		case map[string]any:
+			form := url.Values{}
+			for k, v := range b {
+				form.Set(k, stringOf(v))
+			}
+			c.body = []byte(form.Encode())
+			c.headers = map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+		default:
+			c.body = []byte(body.String())
+		}
+	}
+	if !isNil(params) {
+		p := params.ToObject(rt)
+		if h := p.Get("headers"); !isNil(h) {
+			if c.headers == nil {
+				c.headers = map[string]string{}
+			}
+			for k, v := range exportTags(h) {
+				c.headers[k] = v
+			}
+		}
+		if t := p.Get("tags"); !isNil(t) {
+			c.tags = exportTags(t)
+		}
+		if t := p.Get("timeout"); !isNil(t) {
+			d, err := parseDuration(t.Export())
+			if err != nil {
+				panic(rt.NewTypeError("params.timeout: " + err.Error()))
+			}
+			c.timeout = d
+		}
+		if rtp := p.Get("responseType"); !isNil(rtp) {
+			switch rtp.String() {
+			case "none":
+				c.discard = true
+			case "binary":
+				c.binary = true
+			case "text":
+			default:
+				panic(rt.NewTypeError(fmt.Sprintf("params.responseType %q: want text, binary or none", rtp.String())))
+			}
+		}
+	}
+	return c
+}
+
+// parseDuration reads a k6 duration: a number of milliseconds or a Go
+// duration string ("30s", "1m30s").
+func parseDuration(v any) (time.Duration, error) {
+	switch x := v.(type) {
+	case int64:
+		return time.Duration(x) * time.Millisecond, nil
+	case float64:
+		return time.Duration(x * float64(time.Millisecond)), nil
+	case string:
+		if ms, err := strconv.ParseFloat(x, 64); err == nil {
+			return time.Duration(ms * float64(time.Millisecond)), nil
+		}
+		d, err := time.ParseDuration(x)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a duration (want e.g. \"30s\" or a number of milliseconds)", x)
+		}
+		return d, nil
+	}
+	return 0, fmt.Errorf("%v is not a duration", v)
+}
+
+func (vu *VU) doHTTP(c *httpCall) goja.Value {
+	if vu.init {
+		panic(vu.rt.NewGoError(errInit("http." + strings.ToLower(c.method) + "()")))
+	}
+	r := vu.env.roundTrip(vu.ctx, c)
+	vu.recordHTTP(r)
+	return vu.response(r)
+}
+
+// batch runs several requests at once and returns their responses in the
+// same shape as its argument (an array, or an object of named requests).
+func (vu *VU) batch(arg goja.Value) goja.Value {
+	rt := vu.rt
+	if vu.init {
+		panic(rt.NewGoError(errInit("http.batch()")))
+	}
+	obj := arg.ToObject(rt)
+	isArray := obj.ClassName() == "Array"
+	keys := obj.Keys()
+	calls := make([]*httpCall, len(keys))
+	for i, k := range keys {
+		item := obj.Get(k)
+		switch x := item.Export().(type) {
+		case string:
+			calls[i] = vu.parseCall("GET", item, goja.Undefined(), goja.Undefined())
+		case []any:
+			a := item.ToObject(rt)
+			if len(x) < 2 {
+				panic(rt.NewTypeError("http.batch(): an array request is [method, url, body, params]"))
+			}
+			calls[i] = vu.parseCall(strings.ToUpper(a.Get("0").String()), a.Get("1"), a.Get("2"), a.Get("3"))
+		default:
+			o := item.ToObject(rt)
+			method := "GET"
+			if m := o.Get("method"); !isNil(m) {
+				method = strings.ToUpper(m.String())
+			}
+			calls[i] = vu.parseCall(method, o.Get("url"), o.Get("body"), o.Get("params"))
+		}
+	}
+	results := make([]*httpResult, len(calls))
+	var wg sync.WaitGroup
+	for i, c := range calls {
+		wg.Go(func() { results[i] = vu.env.roundTrip(vu.ctx, c) })
+	}
+	wg.Wait()
+	if isArray {
+		vals := make([]any, len(results))
+		for i, r := range results {
+			vu.recordHTTP(r)
+			vals[i] = vu.response(r)
+		}
+		return rt.NewArray(vals...)
+	}
+	out := rt.NewObject()
+	for i, r := range results {
+		vu.recordHTTP(r)
+		_ = out.Set(keys[i], vu.response(r))
+	}
+	return out
+}
+
+// roundTrip performs one request and measures its phases. It is safe to
+// call from any goroutine.
+func (e *Env) roundTrip(ctx context.Context, c *httpCall) *httpResult {
+	r := &httpResult{call: c}
+	ctx, cancel := withTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, c.method, c.url, bytes.NewReader(c.body))
+	if err != nil {
+		r.err, r.errCode = fmt.Errorf("request %s %s: %w", c.method, c.url, err), 1000
+		return r
+	}
+	req.Header.Set("User-Agent", "llmbench")
+	for k, v := range c.headers {
+		req.Header.Set(k, v)
+	}
+	req, pt := llm.TraceRequest(req)
+	resp, err := e.httpClient().Do(req)
+	if err != nil {
+		pt.Done()
+		r.err, r.errCode = err, errorCode(err)
+		r.timings = phasesOf(pt)
+		return r
+	}
+	defer resp.Body.Close()
+	r.status, r.statusText, r.proto, r.headers = resp.StatusCode, resp.Status, resp.Proto, resp.Header
+	var body []byte
+	if c.discard {
+		n, rerr := io.Copy(io.Discard, resp.Body)
+		r.recv, err = n, rerr
+	} else {
+		body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+		r.recv = int64(len(body))
+		if len(body) > maxBody {
+			body, err = body[:maxBody], fmt.Errorf("response body over %d MiB: cut", maxBody>>20)
+		}
+	}
+	r.body = body
+	if err != nil {
+		r.err, r.errCode = err, errorCode(err)
+	}
+	pt.Done()
+	r.timings = phasesOf(pt)
+	r.sent = int64(len(c.body)) + approxHeaderBytes(req)
+	r.recv += approxRespHeaderBytes(resp)
+	return r
+}
+
+func approxHeaderBytes(req *http.Request) int64 {
+	n := len(req.Method) + len(req.URL.RequestURI()) + 12
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return int64(n)
+}
+
+func approxRespHeaderBytes(resp *http.Response) int64 {
+	n := len(resp.Status) + 11
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return int64(n)
+}
+
+// errorCode follows k6's error codes for the common failures.
+func errorCode(err error) int {
+	var ne net.Error
+	var oe *net.OpError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+		return 1050 // request timeout
+	case errors.Is(err, context.Canceled):
+		return 1000
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return 1050
+	case errors.As(err, &oe) && oe.Op == "dial":
+		return 1210 // TCP dial error
+	case strings.Contains(err.Error(), "tls"):
+		return 1300
+	}
+	return 1000 // generic
+}
+
+// phasesOf converts the timer's phases to k6's milliseconds.
+func phasesOf(pt *llm.PhaseTimer) phases {
+	p := pt.Phases()
+	return phases{
+		Blocked: ms(p.Blocked), Connecting: ms(p.Connecting), TLS: ms(p.TLS), Sending: ms(p.Sending),
+		Waiting: ms(p.Waiting), Receiving: ms(p.Receiving), Duration: ms(p.Duration()),
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func (vu *VU) recordHTTP(r *httpResult) {
+	now := time.Now()
+	name := r.call.url
+	if n, ok := r.call.tags["name"]; ok {
+		name = n
+	}
+	t := vu.tags(r.call.tags)
+	t["method"], t["url"], t["name"] = r.call.method, r.call.url, name
+	t["status"] = strconv.Itoa(r.status)
+	failed := r.err != nil || r.status == 0 || r.status >= 400
+	t["expected_response"] = strconv.FormatBool(!failed)
+	if r.errCode != 0 {
+		t["error_code"] = strconv.Itoa(r.errCode)
+	}
+	rec := vu.env.Recorder
+	rec.Add(metricHTTPReqs, now, 1, t)
+	rec.Add(metricHTTPBlocked, now, r.timings.Blocked, t)
+	rec.Add(metricHTTPConnect, now, r.timings.Connecting, t)
+	rec.Add(metricHTTPTLS, now, r.timings.TLS, t)
+	rec.Add(metricHTTPSending, now, r.timings.Sending, t)
+	rec.Add(metricHTTPWaiting, now, r.timings.Waiting, t)
+	rec.Add(metricHTTPReceiving, now, r.timings.Receiving, t)
+	rec.Add(metricHTTPDuration, now, r.timings.Duration, t)
+	f := 0.0
+	if failed {
+		f = 1
+	}
+	rec.Add(metricHTTPFailed, now, f, t)
+	rec.Add(metricDataSent, now, float64(r.sent), t)
+	rec.Add(metricDataReceived, now, float64(r.recv), t)
+}
+
+// response builds the JS Response object.
+func (vu *VU) response(r *httpResult) goja.Value {
+	rt := vu.rt
+	o := rt.NewObject()
+	_ = o.Set("status", r.status)
+	_ = o.Set("status_text", r.statusText)
+	_ = o.Set("proto", r.proto)
+	_ = o.Set("url", r.call.url)
+	hdr := rt.NewObject()
+	keys := make([]string, 0, len(r.headers))
+	for k := range r.headers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		_ = hdr.Set(k, strings.Join(r.headers[k], ", "))
+	}
+	_ = o.Set("headers", hdr)
+	switch {
+	case r.call.discard:
+		_ = o.Set("body", goja.Null())
+	case r.call.binary:
+		_ = o.Set("body", rt.NewArrayBuffer(r.body))
+	default:
+		_ = o.Set("body", string(r.body))
+	}
+	_ = o.Set("timings", map[string]any{
+		"blocked": r.timings.Blocked, "connecting": r.timings.Connecting, "tls_handshaking": r.timings.TLS,
+		"sending": r.timings.Sending, "waiting": r.timings.Waiting, "receiving": r.timings.Receiving,
+		"duration": r.timings.Duration,
+	})
+	errText := ""
+	if r.err != nil {
+		errText = r.err.Error()
+	}
+	_ = o.Set("error", errText)
+	_ = o.Set("error_code", r.errCode)
+	_ = o.Set("request", map[string]any{"method": r.call.method, "url": r.call.url, "headers": r.call.headers, "body": string(r.call.body)})
+	body := r.body
+	_ = o.Set("json", func(c goja.FunctionCall) goja.Value {
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			panic(rt.NewGoError(fmt.Errorf("response.json(): the body is not JSON: %w", err)))
+		}
+		if sel := c.Argument(0); !goja.IsUndefined(sel) {
+			v = selectJSON(v, sel.String())
+		}
+		return rt.ToValue(v)
+	})
+	return o
+}
+
+// selectJSON follows a dotted path ("choices.0.text") into decoded JSON,
+// the common case of k6's gjson selectors. A missing path is undefined.
+func selectJSON(v any, path string) any {
+	for _, part := range strings.Split(path, ".") {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[part]
+		case []any:
+			i, err := strconv.Atoi(part)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil
+			}
+			v = x[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}

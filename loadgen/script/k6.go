@@ -1,0 +1,228 @@
+package script
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/dop251/goja"
+)
+
+// Built-in metrics the k6 module records.
+const (
+	metricChecks        = "checks"
+	metricGroupDuration = "group_duration"
+)
+
+// k6Module is `import { check, sleep, group, fail } from 'k6'`.
+func (vu *VU) k6Module() *goja.Object {
+	m := vu.rt.NewObject()
+	_ = m.Set("check", vu.check)
+	_ = m.Set("sleep", vu.sleep)
+	_ = m.Set("group", vu.group)
+	_ = m.Set("fail", func(msg string) {
+		panic(vu.rt.ToValue(&failError{msg: msg}))
+	})
+	return m
+}
+
+// tags are the tags every sample of this VU carries now: the run's, the
+// scenario's, the scenario name and the current group.
+func (vu *VU) tags(extra map[string]string) map[string]string {
+	t := mergeTags(vu.env.Tags, vu.it.Tags, extra)
+	if vu.it.Scenario != "" {
+		t["scenario"] = vu.it.Scenario
+	}
+	if g := vu.groupPath(); g != "" {
+		t["group"] = g
+	}
+	return t
+}
+
+// groupPath is k6's "::outer::inner" path of the current group ("" at the
+// root).
+func (vu *VU) groupPath() string {
+	if len(vu.groups) == 0 {
+		return ""
+	}
+	return "::" + strings.Join(vu.groups, "::")
+}
+
+// check(val, sets, tags): each predicate is called with val; a thrown
+// exception fails that check and is rethrown, as in k6.
+func (vu *VU) check(c goja.FunctionCall) goja.Value {
+	rt := vu.rt
+	val := c.Argument(0)
+	sets := c.Argument(1)
+	if isNil(sets) {
+		panic(rt.NewTypeError("check(): the second argument must be an object of name: predicate"))
+	}
+	var extra map[string]string
+	if t := c.Argument(2); !isNil(t) {
+		extra = exportTags(t)
+	}
+	if err := vu.env.Recorder.Declare(metricChecks, Rate, false); err != nil {
+		panic(rt.NewGoError(err))
+	}
+	all := true
+	obj := sets.ToObject(rt)
+	for _, name := range obj.Keys() {
+		pred := obj.Get(name)
+		ok := false
+		if fn, isFn := goja.AssertFunction(pred); isFn {
+			res, err := fn(goja.Undefined(), val)
+			if err != nil {
+				vu.recordCheck(name, false, extra)
+				panic(err)
+			}
+			ok = res.ToBoolean()
+		} else {
+			ok = pred.ToBoolean()
+		}
+		vu.recordCheck(name, ok, extra)
+		all = all && ok
+	}
+	return rt.ToValue(all)
+}
+
+func (vu *VU) recordCheck(name string, ok bool, extra map[string]string) {
+	v := 0.0
+	if ok {
+		v = 1
+	}
+	t := vu.tags(extra)
+	t["check"] = name
+	vu.env.Recorder.Add(metricChecks, time.Now(), v, t)
+	vu.env.Recorder.Check(vu.groupPath(), name, ok)
+}
+
+// sleep(seconds) waits, returning early when the iteration is stopped.
+func (vu *VU) sleep(secs float64) {
+	if vu.init {
+		panic(vu.rt.NewGoError(errInit("sleep()")))
+	}
+	if secs <= 0 || math.IsNaN(secs) {
+		return
+	}
+	t := time.NewTimer(time.Duration(secs * float64(time.Second)))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-vu.ctx.Done():
+		vu.rt.Interrupt(ErrInterrupted)
+	}
+}
+
+// group(name, fn) runs fn inside a named group and records its duration.
+func (vu *VU) group(name string, fn goja.Callable) goja.Value {
+	if strings.Contains(name, "::") {
+		panic(vu.rt.NewTypeError("group(): a group name must not contain '::'"))
+	}
+	if err := vu.env.Recorder.Declare(metricGroupDuration, Trend, true); err != nil {
+		panic(vu.rt.NewGoError(err))
+	}
+	vu.groups = append(vu.groups, name)
+	start := time.Now()
+	defer func() {
+		vu.env.Recorder.Add(metricGroupDuration, time.Now(), float64(time.Since(start))/float64(time.Millisecond), vu.tags(nil))
+		vu.groups = vu.groups[:len(vu.groups)-1]
+	}()
+	v, err := fn(goja.Undefined())
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// executionModule is a small part of k6/execution: the VU, the scenario
+// and test.abort().
+func (vu *VU) executionModule() *goja.Object {
+	rt := vu.rt
+	m := rt.NewObject()
+	dyn := func(get func() any) *goja.Object {
+		return rt.NewDynamicObject(&lazyObject{rt: rt, get: get})
+	}
+	_ = m.Set("vu", dyn(func() any {
+		return map[string]any{"idInTest": vu.ID, "iterationInScenario": vu.it.Iter}
+	}))
+	_ = m.Set("scenario", dyn(func() any {
+		return map[string]any{"name": vu.it.Scenario, "iterationInTest": vu.it.Iter}
+	}))
+	test := rt.NewObject()
+	_ = test.Set("abort", func(reason string) {
+		if vu.env.Abort != nil {
+			vu.env.Abort(reason)
+		}
+		if reason == "" {
+			reason = "test aborted"
+		}
+		panic(rt.NewGoError(&failError{msg: "test.abort(): " + reason}))
+	})
+	_ = m.Set("test", test)
+	return m
+}
+
+// lazyObject is a read-only object whose properties are computed on access.
+type lazyObject struct {
+	rt  *goja.Runtime
+	get func() any
+}
+
+func (o *lazyObject) Get(key string) goja.Value {
+	if m, ok := o.get().(map[string]any); ok {
+		if v, has := m[key]; has {
+			return o.rt.ToValue(v)
+		}
+	}
+	return goja.Undefined()
+}
+func (o *lazyObject) Set(string, goja.Value) bool { return false }
+func (o *lazyObject) Has(key string) bool {
+	m, _ := o.get().(map[string]any)
+	_, ok := m[key]
+	return ok
+}
+func (o *lazyObject) Delete(string) bool { return false }
+func (o *lazyObject) Keys() []string {
+	m, _ := o.get().(map[string]any)
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+type initError string
+
+func (e initError) Error() string { return string(e) }
+
+func errInit(what string) error {
+	return initError(what + " is not allowed in the init context (the top level of the script): call it from a function")
+}
+
+// exportTags converts a JS object of tags to a map of strings.
+func exportTags(v goja.Value) map[string]string {
+	out := map[string]string{}
+	if o, ok := v.Export().(map[string]any); ok {
+		for k, x := range o {
+			out[k] = stringOf(x)
+		}
+	}
+	return out
+}
+
+func stringOf(x any) string {
+	switch v := x.(type) {
+	case string:
+		return v
+	case nil:
+		return ""
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// isNil reports whether a JS value is missing: nil (an absent property),
+// undefined or null.
+func isNil(v goja.Value) bool { return v == nil || goja.IsUndefined(v) || goja.IsNull(v) }

@@ -1,0 +1,242 @@
+package script
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/dop251/goja"
+
+	"github.com/llmbench/llmbench/loadgen/llm"
+	"github.com/llmbench/llmbench/loadgen/runfmt"
+)
+
+// The llm_* metrics of DESIGN.md, recorded by k6/x/llm. Times are in
+// milliseconds.
+const (
+	MetricRequests      = "llm_requests"
+	MetricErrors        = "llm_errors"
+	MetricTTFT          = "llm_ttft"
+	MetricTTST          = "llm_ttst"
+	MetricTPOT          = "llm_tpot"
+	MetricITL           = "llm_itl"
+	MetricE2E           = "llm_e2e"
+	MetricClientQueue   = "llm_client_queue"
+	MetricInputTokens   = "llm_input_tokens"
+	MetricOutputTokens  = "llm_output_tokens"
+	MetricTokenMismatch = "llm_token_mismatches"
+)
+
+// llmModule is k6/x/llm: `new llm.Client({baseURL, protocol, model,
+// headers, timeout, stream})` and `client.generate(params, {tags})`.
+func (vu *VU) llmModule() *goja.Object {
+	for _, n := range []string{MetricRequests, MetricErrors, MetricTokenMismatch} {
+		vu.declare(n, Counter, false)
+	}
+	for _, n := range []string{MetricTTFT, MetricTTST, MetricTPOT, MetricITL, MetricE2E, MetricClientQueue} {
+		vu.declare(n, Trend, true)
+	}
+	for _, n := range []string{MetricInputTokens, MetricOutputTokens} {
+		vu.declare(n, Trend, false)
+	}
+	m := vu.rt.NewObject()
+	_ = m.Set("Client", vu.newLLMClient)
+	for _, p := range []llm.Protocol{llm.Generate, llm.OpenAICompletions, llm.OpenAIChat} {
+		_ = m.Set(protocolConst(p), string(p))
+	}
+	return m
+}
+
+func protocolConst(p llm.Protocol) string {
+	switch p {
+	case llm.OpenAICompletions:
+		return "OPENAI_COMPLETIONS"
+	case llm.OpenAIChat:
+		return "OPENAI_CHAT"
+	}
+	return "GENERATE"
+}
+
+// clientOptions are the JS options of new Client(...).
+type clientOptions struct {
+	BaseURL  string            `js:"baseURL"`
+	Protocol string            `js:"protocol"`
+	Model    string            `js:"model"`
+	Headers  map[string]string `js:"headers"`
+	Timeout  any               `js:"timeout"`
+	Stream   *bool             `js:"stream"`
+}
+
+func (vu *VU) newLLMClient(c goja.ConstructorCall) *goja.Object {
+	rt := vu.rt
+	var opts clientOptions
+	if a := c.Argument(0); !isNil(a) {
+		if err := rt.ExportTo(a, &opts); err != nil {
+			panic(rt.NewTypeError("new llm.Client(): " + err.Error()))
+		}
+	}
+	if opts.BaseURL == "" {
+		opts.BaseURL = "http://127.0.0.1:8000"
+	}
+	if opts.Protocol == "" {
+		opts.Protocol = string(llm.Generate)
+	}
+	cfg := llm.Config{
+		BaseURL: opts.BaseURL, Protocol: llm.Protocol(opts.Protocol), Model: opts.Model, Headers: opts.Headers,
+		Stream: opts.Stream == nil || *opts.Stream, TracerProvider: vu.env.TracerProvider,
+		Counter: vu.env.Tokens,
+	}
+	if opts.Timeout != nil {
+		d, err := parseDuration(opts.Timeout)
+		if err != nil {
+			panic(rt.NewTypeError("new llm.Client(): timeout: " + err.Error()))
+		}
+		cfg.Timeout = d
+	}
+	client, err := llm.New(cfg)
+	if err != nil {
+		panic(rt.NewTypeError("new llm.Client(): " + err.Error()))
+	}
+	vu.env.noteTarget(opts.BaseURL, opts.Protocol)
+	obj := c.This
+	gen := func(call goja.FunctionCall) goja.Value { return vu.llmCall(client, cfg, call) }
+	_ = obj.Set("generate", gen)
+	_ = obj.Set("complete", gen)
+	_ = obj.Set("chat", gen)
+	_ = obj.Set("baseURL", opts.BaseURL)
+	_ = obj.Set("protocol", opts.Protocol)
+	return nil
+}
+
+// requestParams are the JS parameters of client.generate(...), in the
+// original report's and OpenAI's names.
+type requestParams struct {
+	Prompt      string         `js:"prompt"`
+	Messages    []llm.Message  `js:"messages"`
+	MaxTokens   int            `js:"max_tokens"`
+	Temperature *float64       `js:"temperature"`
+	TopP        *float64       `js:"top_p"`
+	TopK        int            `js:"top_k"`
+	Seed        *int64         `js:"seed"`
+	Stop        any            `js:"stop"`
+	DoSample    *bool          `js:"do_sample"`
+	IgnoreEOS   bool           `js:"ignore_eos"`
+	Extra       map[string]any `js:"extra"`
+}
+
+func (vu *VU) llmCall(client *llm.Client, cfg llm.Config, call goja.FunctionCall) goja.Value {
+	rt := vu.rt
+	if vu.init {
+		panic(rt.NewGoError(errInit("client.generate()")))
+	}
+	var p requestParams
+	if err := rt.ExportTo(call.Argument(0), &p); err != nil {
+		panic(rt.NewTypeError("client.generate(): " + err.Error()))
+	}
+	var extra map[string]string
+	if o := call.Argument(1); !isNil(o) {
+		if t := o.ToObject(rt).Get("tags"); !isNil(t) {
+			extra = exportTags(t)
+		}
+	}
+	req := llm.Request{
+		Prompt: p.Prompt, Messages: p.Messages, MaxTokens: p.MaxTokens, Temperature: p.Temperature, TopP: p.TopP,
+		TopK: p.TopK, Seed: p.Seed, DoSample: p.DoSample, IgnoreEOS: p.IgnoreEOS, Extra: p.Extra, Scheduled: vu.it.Scheduled,
+	}
+	switch s := p.Stop.(type) {
+	case string:
+		req.Stop = []string{s}
+	case []any:
+		for _, x := range s {
+			req.Stop = append(req.Stop, stringOf(x))
+		}
+	}
+	if f := vu.env.InFlight; f != nil {
+		f.Add(1)
+		defer f.Add(-1)
+	}
+	res := client.Do(vu.ctx, req)
+	rec := &res.Request
+	rec.Scenario, rec.VU, rec.Iter = vu.it.Scenario, vu.ID, vu.it.Iter
+	rec.Tags = extra
+	vu.recordLLM(rec, extra)
+	if vu.env.Requests != nil {
+		if err := vu.env.Requests.Append(rec); err != nil {
+			vu.env.logf("ERROR [VU %d] %v\n", vu.ID, err)
+		}
+	}
+	if vu.env.OnLLM != nil {
+		vu.env.OnLLM(rec)
+	}
+	return vu.llmResult(res)
+}
+
+func (vu *VU) recordLLM(r *runfmt.Request, extra map[string]string) {
+	now := time.Now()
+	t := vu.tags(extra)
+	t["protocol"] = r.Protocol
+	t["status"] = strconv.Itoa(r.Status)
+	rec := vu.env.Recorder
+	rec.Add(MetricRequests, now, 1, t)
+	if !r.OK {
+		et := mergeTags(t, map[string]string{"error_class": r.ErrorClass})
+		rec.Add(MetricErrors, now, 1, et)
+	}
+	add := func(name string, v *float64) {
+		if v != nil {
+			rec.Add(name, now, *v, t)
+		}
+	}
+	add(MetricTTFT, r.TTFTMS)
+	add(MetricTTST, r.TTSTMS)
+	add(MetricTPOT, r.TPOTMS)
+	add(MetricE2E, r.E2EMS)
+	add(MetricClientQueue, r.ClientQueueMS)
+	for _, g := range r.GapsMS {
+		rec.Add(MetricITL, now, g, t)
+	}
+	if r.OK {
+		rec.Add(MetricInputTokens, now, float64(r.InputTokens), t)
+		rec.Add(MetricOutputTokens, now, float64(r.OutputTokens), t)
+	}
+	if r.TokenSource == "usage" && vu.env.Tokens != nil && r.ClientOutputTokens != r.OutputTokens {
+		rec.Add(MetricTokenMismatch, now, 1, t)
+	}
+}
+
+// llmResult is what client.generate() returns to the script.
+func (vu *VU) llmResult(res *llm.Result) goja.Value {
+	r := &res.Request
+	num := func(v *float64) any {
+		if v == nil {
+			return nil
+		}
+		return *v
+	}
+	return vu.rt.ToValue(map[string]any{
+		"ok": r.OK, "status": r.Status, "error": r.Error, "error_class": r.ErrorClass,
+		"text": res.Text, "finish_reason": r.FinishReason,
+		"input_tokens": r.InputTokens, "output_tokens": r.OutputTokens, "token_source": r.TokenSource,
+		"client_output_tokens": r.ClientOutputTokens,
+		"ttft":                 num(r.TTFTMS), "ttst": num(r.TTSTMS), "tpot": num(r.TPOTMS), "e2e": num(r.E2EMS),
+		"client_queue": num(r.ClientQueueMS), "gaps": r.GapsMS, "chunks": r.Chunks,
+		"trace_id": r.TraceID, "span_id": r.SpanID,
+		"server": map[string]any{"queue": num(r.ServerQueueMS), "ttft": num(r.ServerTTFTMS), "tpot": num(r.ServerTPOTMS), "total": num(r.ServerTotalMS)},
+	})
+}
+
+// noteTarget remembers the first LLM target a script used, for run.json.
+func (e *Env) noteTarget(baseURL, protocol string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.target == "" {
+		e.target, e.protocol = baseURL, protocol
+	}
+}
+
+// Target is the first LLM base URL and protocol the script's clients used
+// ("" before any client was made).
+func (e *Env) Target() (baseURL, protocol string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.target, e.protocol
+}

@@ -1,0 +1,418 @@
+package script
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeRecorder keeps every sample in memory.
+type fakeRecorder struct {
+	mu      sync.Mutex
+	kinds   map[string]string
+	samples []sample
+	checks  map[string][2]int // group::name → passes, fails
+}
+
+type sample struct {
+	name string
+	v    float64
+	tags map[string]string
+}
+
+func newFakeRecorder() *fakeRecorder {
+	return &fakeRecorder{kinds: map[string]string{}, checks: map[string][2]int{}}
+}
+
+func (f *fakeRecorder) Declare(name, kind string, isTime bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if k, ok := f.kinds[name]; ok && k != kind {
+		return fmt.Errorf("metric %s is a %s, not a %s", name, k, kind)
+	}
+	f.kinds[name] = kind
+	return nil
+}
+
+func (f *fakeRecorder) Add(name string, _ time.Time, v float64, tags map[string]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.samples = append(f.samples, sample{name, v, tags})
+}
+
+func (f *fakeRecorder) Check(group, name string, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.checks[group+"|"+name]
+	if ok {
+		c[0]++
+	} else {
+		c[1]++
+	}
+	f.checks[group+"|"+name] = c
+}
+
+func (f *fakeRecorder) of(name string) []sample {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []sample
+	for _, s := range f.samples {
+		if s.name == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// writeScripts writes files into a temporary folder and returns it.
+func writeScripts(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func newEnv(t *testing.T, dir string, vars map[string]string) (*Env, *fakeRecorder, *strings.Builder) {
+	t.Helper()
+	p, err := Load(filepath.Join(dir, "main.js"))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	rec := newFakeRecorder()
+	var log strings.Builder
+	return &Env{Program: p, Vars: vars, Recorder: rec, Log: &syncWriter{w: &log}}, rec, &log
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}
+
+func TestLoadErrorsNameTheLocation(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  string // substring of the error
+	}{
+		{"syntax error", map[string]string{"main.js": "export default function () {\n  let x = ;\n}\n"}, "main.js:2:11: Unexpected \";\""},
+		{"syntax error in an import", map[string]string{
+			"main.js": "import { f } from './lib.js';\nexport default function () { f(); }\n",
+			"lib.js":  "export function f() {\n\n  return 1 +;\n}\n",
+		}, "lib.js:3:13: Unexpected \";\""},
+		{"missing import", map[string]string{"main.js": "import { f } from './nope.js';\nexport default function () { f(); }\n"}, "main.js:1:19: Could not resolve \"./nope.js\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeScripts(t, tt.files)
+			_, err := Load(filepath.Join(dir, "main.js"))
+			if err == nil {
+				t.Fatal("Load: no error")
+			}
+			var se *ScriptError
+			if !errors.As(err, &se) {
+				t.Fatalf("Load: got %T %v, want a *ScriptError", err, err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRuntimeErrorsNameTheLocation(t *testing.T) {
+	dir := writeScripts(t, map[string]string{
+		"main.js": `import { boom } from './lib.js';
+export default function () {
+  boom(__ITER);
+}
+export function other() {
+  undefinedFunction();
+}
+`,
+		"lib.js": `export function boom(i) {
+  if (i > 0) {
+    throw new Error('kaboom ' + i);
+  }
+}
+`,
+	})
+	env, _, _ := newEnv(t, dir, nil)
+	vu, err := NewVU(t.Context(), env, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s", Iter: 0}, ""); err != nil {
+		t.Fatalf("iteration 0: %v", err)
+	}
+	tests := []struct {
+		exec string
+		want string
+	}{
+		{"default", filepath.Join(dir, "lib.js") + ":3:*: Error: kaboom 1"},
+		{"other", filepath.Join(dir, "main.js") + ":6:*: ReferenceError: undefinedFunction is not defined"},
+	}
+	// The column is where goja puts the throw or call, which is not where
+	// Node would; the file and the line are what a user needs.
+	for _, tt := range tests {
+		err := vu.Iterate(t.Context(), Iteration{Scenario: "s", Exec: tt.exec, Iter: 1}, "")
+		var se *ScriptError
+		if !errors.As(err, &se) {
+			t.Fatalf("%s: got %T %v, want a *ScriptError", tt.exec, err, err)
+		}
+		file, rest, _ := strings.Cut(tt.want, ":*:")
+		if want := file[strings.LastIndex(file, ":")+1:]; fmt.Sprint(se.Line) != want || se.Column < 1 ||
+			!strings.HasPrefix(err.Error(), file+":") || !strings.HasSuffix(err.Error(), rest) {
+			t.Errorf("%s: got %q, want %q", tt.exec, err, tt.want)
+		}
+	}
+	// The VU keeps working after an exception.
+	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s", Iter: 0}, ""); err != nil {
+		t.Errorf("after the exceptions: %v", err)
+	}
+}
+
+func TestInitErrorIsReported(t *testing.T) {
+	dir := writeScripts(t, map[string]string{"main.js": "const x = null;\nx.y = 1;\nexport default function () {}\n"})
+	env, _, _ := newEnv(t, dir, nil)
+	_, err := NewVU(t.Context(), env, 1)
+	if err == nil || !strings.Contains(err.Error(), "main.js:2:") {
+		t.Errorf("got %v, want a TypeError at main.js:2", err)
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	dir := writeScripts(t, map[string]string{
+		"main.js": `import data from './data.json';
+import { sleep } from 'k6';
+const text = open('./prompts.txt');
+export const options = { vus: 2, thresholds: { checks: ['rate>0.9'] }, tags: { a: 'b' } };
+export function setup() { return { token: 'abc', n: data.items.length, lines: text.trim().split('\n').length }; }
+export default function (d) {
+  if (d.token !== 'abc' || d.n !== 3 || d.lines !== 2) throw new Error('bad setup data ' + JSON.stringify(d));
+  if (__ENV.GREETING !== 'hi') throw new Error('bad env ' + __ENV.GREETING);
+  d.seen = (d.seen || 0) + 1;
+  console.log('vu', __VU, 'iter', __ITER, 'seen', d.seen);
+}
+export function teardown(d) { if (d.token !== 'abc') throw new Error('teardown got ' + JSON.stringify(d)); }
+export function handleSummary(s) { return { stdout: 'summary of ' + Object.keys(s.metrics).length + ' metrics', 'out/x.txt': 'file' }; }
+`,
+		"data.json":   `{"items": [1, 2, 3]}`,
+		"prompts.txt": "one\ntwo\n",
+	})
+	env, _, log := newEnv(t, dir, map[string]string{"GREETING": "hi"})
+	init, err := NewVU(t.Context(), env, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := init.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"tags":{"a":"b"},"thresholds":{"checks":["rate>0.9"]},"vus":2}`; string(opts) != want {
+		t.Errorf("options: got %s, want %s", opts, want)
+	}
+	data, err := init.Setup(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vu, err := NewVU(t.Context(), env, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := vu.Iterate(t.Context(), Iteration{Scenario: "s", Iter: int64(i)}, data); err != nil {
+			t.Fatalf("iteration %d: %v", i, err)
+		}
+	}
+	if !strings.Contains(log.String(), "vu 7 iter 1 seen 2") {
+		t.Errorf("console output %q: want the VU's copy of the setup data kept across iterations (seen 2)", log.String())
+	}
+	if err := init.Teardown(t.Context(), data); err != nil {
+		t.Errorf("teardown: %v", err)
+	}
+	out, ok, err := init.HandleSummary(t.Context(), []byte(`{"metrics": {"a": {}, "b": {}}}`))
+	if err != nil || !ok {
+		t.Fatalf("handleSummary: %v %v", ok, err)
+	}
+	if out["stdout"] != "summary of 2 metrics" || out["out/x.txt"] != "file" {
+		t.Errorf("handleSummary: got %v", out)
+	}
+}
+
+func TestInitContextRules(t *testing.T) {
+	tests := []struct {
+		name, code, want string
+	}{
+		{"open outside init", "export default function () { open('./x'); }", "open() works only in the init context"},
+		{"metric outside init", "import { Counter } from 'k6/metrics';\nexport default function () { new Counter('c'); }", "custom metrics must be created in the init context"},
+		{"unknown module", "import x from 'k6/browser';\nexport default function () { x.go(); }", `unknown module "k6/browser"`},
+		{"fail()", "import { fail } from 'k6';\nexport default function () { fail('no good'); }", "fail(): no good"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeScripts(t, map[string]string{"main.js": tt.code})
+			env, _, _ := newEnv(t, dir, nil)
+			vu, err := NewVU(t.Context(), env, 1)
+			if err == nil {
+				err = vu.Iterate(t.Context(), Iteration{Scenario: "s"}, "")
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestChecksGroupsAndCustomMetrics(t *testing.T) {
+	dir := writeScripts(t, map[string]string{"main.js": `
+import { check, group } from 'k6';
+import { Counter, Trend, Rate, Gauge } from 'k6/metrics';
+import { SharedArray } from 'k6/data';
+const c = new Counter('my_counter');
+const tr = new Trend('my_trend', true);
+const r = new Rate('my_rate');
+const g = new Gauge('my_gauge');
+const arr = new SharedArray('items', () => [{ p: 'a' }, { p: 'b' }]);
+export default function () {
+  group('outer', () => {
+    group('inner', () => {
+      check(arr[__ITER % arr.length], { 'has p': (x) => x.p.length === 1, 'is a': (x) => x.p === 'a' }, { kind: 'k' });
+    });
+  });
+  c.add(2, { t: 'x' });
+  tr.add(12.5);
+  r.add(true);
+  g.add(arr.length);
+}
+`})
+	env, rec, _ := newEnv(t, dir, nil)
+	vu, err := NewVU(t.Context(), env, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := vu.Iterate(t.Context(), Iteration{Scenario: "sc", Iter: int64(i), Tags: map[string]string{"st": "1"}}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rec.checks["::outer::inner|is a"]; got != [2]int{1, 1} {
+		t.Errorf("check 'is a': got passes/fails %v, want [1 1]", got)
+	}
+	checks := rec.of("checks")
+	if len(checks) != 4 || checks[0].tags["group"] != "::outer::inner" || checks[0].tags["kind"] != "k" || checks[0].tags["scenario"] != "sc" || checks[0].tags["st"] != "1" {
+		t.Errorf("checks samples: got %+v", checks)
+	}
+	if s := rec.of("my_counter"); len(s) != 2 || s[0].v != 2 || s[0].tags["t"] != "x" {
+		t.Errorf("my_counter: got %+v", s)
+	}
+	if s := rec.of("my_gauge"); len(s) != 2 || s[1].v != 2 {
+		t.Errorf("my_gauge: got %+v", s)
+	}
+	if len(rec.of("group_duration")) != 4 {
+		t.Errorf("group_duration: got %d samples, want 4", len(rec.of("group_duration")))
+	}
+	if rec.kinds["my_trend"] != Trend || rec.kinds["my_rate"] != Rate {
+		t.Errorf("kinds: got %v", rec.kinds)
+	}
+}
+
+func TestHTTPModule(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/missing" {
+			http.Error(w, `{"error":"nope"}`, http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"method": %q, "hdr": %q, "choices": [{"text": "hi"}]}`, r.Method, r.Header.Get("X-Test"))
+	}))
+	defer srv.Close()
+	dir := writeScripts(t, map[string]string{"main.js": `
+import http from 'k6/http';
+export default function () {
+  const r = http.post(__ENV.URL + '/x', JSON.stringify({a: 1}), { headers: { 'X-Test': 'yes' }, tags: { name: 'post-x' } });
+  if (r.status !== 200 || r.json('choices.0.text') !== 'hi' || r.json().hdr !== 'yes' || r.json().method !== 'POST') throw new Error('bad response ' + r.body);
+  if (!(r.timings.duration > 0)) throw new Error('no timings');
+  const m = http.get(__ENV.URL + '/missing');
+  if (m.status !== 404) throw new Error('status ' + m.status);
+  const [a, b] = http.batch([['GET', __ENV.URL + '/a'], { method: 'GET', url: __ENV.URL + '/b' }]);
+  if (a.status !== 200 || b.status !== 200) throw new Error('batch');
+  const dead = http.get('http://127.0.0.1:1/', { timeout: '2s' });
+  if (dead.status !== 0 || dead.error === '' || dead.error_code !== 1210) throw new Error('dead: ' + dead.error + ' ' + dead.error_code);
+}
+`})
+	env, rec, _ := newEnv(t, dir, map[string]string{"URL": srv.URL})
+	vu, err := NewVU(t.Context(), env, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	reqs := rec.of("http_reqs")
+	if len(reqs) != 5 {
+		t.Fatalf("http_reqs: got %d samples, want 5", len(reqs))
+	}
+	if reqs[0].tags["name"] != "post-x" || reqs[0].tags["method"] != "POST" || reqs[0].tags["status"] != "200" {
+		t.Errorf("first request's tags: got %v", reqs[0].tags)
+	}
+	var failed []float64
+	for _, s := range rec.of("http_req_failed") {
+		failed = append(failed, s.v)
+	}
+	if fmt.Sprint(failed) != "[0 1 0 0 1]" {
+		t.Errorf("http_req_failed: got %v, want [0 1 0 0 1]", failed)
+	}
+}
+
+func TestInterrupt(t *testing.T) {
+	dir := writeScripts(t, map[string]string{"main.js": `
+import { sleep } from 'k6';
+export default function () { sleep(60); }
+export function spin() { for (;;) {} }
+`})
+	env, _, _ := newEnv(t, dir, nil)
+	vu, err := NewVU(t.Context(), env, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, exec := range []string{"default", "spin"} {
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		start := time.Now()
+		err := vu.Iterate(ctx, Iteration{Scenario: "s", Exec: exec}, "")
+		cancel()
+		if !errors.Is(err, ErrInterrupted) {
+			t.Errorf("%s: got %v, want ErrInterrupted", exec, err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("%s: took %v to stop", exec, d)
+		}
+	}
+	// The runtime is usable after an interruption.
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	if err := vu.Iterate(ctx, Iteration{Scenario: "s"}, ""); !errors.Is(err, ErrInterrupted) {
+		t.Errorf("after: got %v", err)
+	}
+}

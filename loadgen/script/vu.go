@@ -1,0 +1,389 @@
+package script
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dop251/goja"
+)
+
+// Iteration says which iteration a VU runs and for which scenario.
+type Iteration struct {
+	Scenario  string
+	Exec      string // the exported function; "" is "default"
+	Iter      int64  // __ITER
+	Scheduled time.Time
+	Tags      map[string]string // the scenario's tags
+	Env       map[string]string // the scenario's env, layered over the run's __ENV
+}
+
+// VU is one virtual user: a goja runtime that ran the script's init code.
+// It is not safe for concurrent use: one iteration at a time.
+type VU struct {
+	env     *Env
+	rt      *goja.Runtime
+	ID      int // __VU; 0 for the init, setup and teardown runtimes
+	exports *goja.Object
+	mods    map[string]goja.Value
+	envObj  *goja.Object
+
+	// Per call state.
+	ctx       context.Context
+	init      bool
+	groups    []string
+	it        Iteration
+	dataJSON  string     // the setup data this VU parsed
+	dataValue goja.Value // its parsed value, kept across iterations as k6 does
+}
+
+// NewVU builds a runtime and runs the script's init code in it (imports,
+// top-level statements, open()). Errors are *ScriptError where the script
+// is at fault.
+func NewVU(ctx context.Context, env *Env, id int) (*VU, error) {
+	rt := goja.New()
+	rt.SetFieldNameMapper(goja.TagFieldNameMapper("js", true))
+	vu := &VU{env: env, rt: rt, ID: id, mods: map[string]goja.Value{}, ctx: ctx, init: true}
+	if err := vu.globals(); err != nil {
+		return nil, err
+	}
+	fn, err := rt.RunProgram(env.Program.prg)
+	if err != nil {
+		return nil, vu.scriptErr(err)
+	}
+	call, ok := goja.AssertFunction(fn)
+	if !ok {
+		return nil, errors.New("script wrapper is not a function")
+	}
+	module := rt.NewObject()
+	exports := rt.NewObject()
+	_ = module.Set("exports", exports)
+	stop := context.AfterFunc(ctx, func() { rt.Interrupt(ErrInterrupted) })
+	_, err = call(goja.Undefined(), module, exports, rt.ToValue(vu.require))
+	stop()
+	if err != nil {
+		return nil, vu.scriptErr(err)
+	}
+	vu.exports = module.Get("exports").ToObject(rt)
+	vu.init = false
+	return vu, nil
+}
+
+func (vu *VU) globals() error {
+	rt := vu.rt
+	vu.envObj = rt.NewObject()
+	for k, v := range vu.env.Vars {
+		_ = vu.envObj.Set(k, v)
+	}
+	for name, v := range map[string]any{
+		"__ENV":  vu.envObj,
+		"__VU":   vu.ID,
+		"__ITER": 0,
+		"open":   vu.open,
+		"console": map[string]any{
+			"log": vu.console("INFO"), "info": vu.console("INFO"), "debug": vu.console("DEBUG"),
+			"warn": vu.console("WARN"), "error": vu.console("ERROR"),
+		},
+	} {
+		if err := rt.Set(name, v); err != nil {
+			return fmt.Errorf("set %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (vu *VU) console(level string) func(goja.FunctionCall) goja.Value {
+	return func(c goja.FunctionCall) goja.Value {
+		parts := make([]string, len(c.Arguments))
+		for i, a := range c.Arguments {
+			parts[i] = vu.stringify(a)
+		}
+		vu.env.logf("%s[VU %d] %s\n", level+strings.Repeat(" ", 5-len(level)), vu.ID, strings.Join(parts, " "))
+		return goja.Undefined()
+	}
+}
+
+// stringify renders a console argument: strings as they are, objects as
+// JSON, the rest with their JS String().
+func (vu *VU) stringify(v goja.Value) string {
+	if v == nil || goja.IsUndefined(v) {
+		return "undefined"
+	}
+	if o, ok := v.(*goja.Object); ok {
+		if _, isFn := goja.AssertFunction(o); !isFn && o.ClassName() != "Error" {
+			if b, err := json.Marshal(o.Export()); err == nil {
+				return string(b)
+			}
+		}
+	}
+	return v.String()
+}
+
+func (vu *VU) open(name string, mode ...string) goja.Value {
+	if !vu.init {
+		panic(vu.rt.NewGoError(fmt.Errorf("open(%q): open() works only in the init context (the top level of the script), as in k6", name)))
+	}
+	b, err := vu.env.readFile(name)
+	if err != nil {
+		panic(vu.rt.NewGoError(err))
+	}
+	if len(mode) > 0 && mode[0] == "b" {
+		return vu.rt.ToValue(vu.rt.NewArrayBuffer(append([]byte(nil), b...)))
+	}
+	return vu.rt.ToValue(string(b))
+}
+
+func (vu *VU) require(name string) goja.Value {
+	if m, ok := vu.mods[name]; ok {
+		return m
+	}
+	var m *goja.Object
+	switch name {
+	case "k6":
+		m = vu.k6Module()
+	case "k6/http":
+		m = vu.httpModule()
+	case "k6/metrics":
+		m = vu.metricsModule()
+	case "k6/data":
+		m = vu.dataModule()
+	case "k6/x/llm":
+		m = vu.llmModule()
+	case "k6/execution":
+		m = vu.executionModule()
+	default:
+		panic(vu.rt.NewGoError(fmt.Errorf("unknown module %q: the built-in modules are k6, k6/http, k6/metrics, k6/data, k6/execution and k6/x/llm; local files are imported with a relative path ('./lib.js')", name)))
+	}
+	vu.mods[name] = m
+	return m
+}
+
+// Options returns the script's exported options as JSON ("{}" when it
+// exports none).
+func (vu *VU) Options() (json.RawMessage, error) {
+	o := vu.exports.Get("options")
+	if o == nil || isNil(o) {
+		return json.RawMessage("{}"), nil
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(o.Export()); err != nil {
+		return nil, fmt.Errorf("options: %w", err)
+	}
+	return bytes.TrimSpace(buf.Bytes()), nil
+}
+
+// Has reports whether the script exports a function of that name.
+func (vu *VU) Has(name string) bool {
+	_, ok := goja.AssertFunction(vu.exports.Get(name))
+	return ok
+}
+
+// Exports lists the names of the exported functions.
+func (vu *VU) Exports() []string {
+	var out []string
+	for _, k := range vu.exports.Keys() {
+		if vu.Has(k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Iterate runs one iteration: the scenario's exec function with the setup
+// data. An exception comes back as a *ScriptError, an interruption as
+// ErrInterrupted.
+func (vu *VU) Iterate(ctx context.Context, it Iteration, setupData string) error {
+	exec := it.Exec
+	if exec == "" {
+		exec = "default"
+	}
+	fn, ok := goja.AssertFunction(vu.exports.Get(exec))
+	if !ok {
+		return fmt.Errorf("scenario %s: the script exports no function %q", it.Scenario, exec)
+	}
+	vu.it = it
+	vu.groups = vu.groups[:0]
+	_ = vu.rt.Set("__ITER", it.Iter)
+	for k, v := range it.Env {
+		_ = vu.envObj.Set(k, v)
+	}
+	data := goja.Undefined()
+	if setupData != "" {
+		if setupData != vu.dataJSON || vu.dataValue == nil {
+			v, err := vu.parseJSON(setupData)
+			if err != nil {
+				return fmt.Errorf("setup data: %w", err)
+			}
+			vu.dataJSON, vu.dataValue = setupData, v
+		}
+		data = vu.dataValue
+	}
+	_, err := vu.call(ctx, fn, data)
+	return err
+}
+
+// Setup runs the script's setup() and returns what it returned as JSON
+// ("" when there is no setup or it returned nothing).
+func (vu *VU) Setup(ctx context.Context) (string, error) {
+	fn, ok := goja.AssertFunction(vu.exports.Get("setup"))
+	if !ok {
+		return "", nil
+	}
+	vu.it = Iteration{Scenario: "setup"}
+	v, err := vu.call(ctx, fn)
+	if err != nil {
+		return "", err
+	}
+	if v == nil || goja.IsUndefined(v) {
+		return "", nil
+	}
+	b, err := json.Marshal(v.Export())
+	if err != nil {
+		return "", fmt.Errorf("setup(): its return value is not JSON-serializable: %w", err)
+	}
+	return string(b), nil
+}
+
+// Teardown runs the script's teardown(data).
+func (vu *VU) Teardown(ctx context.Context, setupData string) error {
+	fn, ok := goja.AssertFunction(vu.exports.Get("teardown"))
+	if !ok {
+		return nil
+	}
+	vu.it = Iteration{Scenario: "teardown"}
+	data := goja.Undefined()
+	if setupData != "" {
+		v, err := vu.parseJSON(setupData)
+		if err != nil {
+			return err
+		}
+		data = v
+	}
+	_, err := vu.call(ctx, fn, data)
+	return err
+}
+
+// HandleSummary calls handleSummary(data) with the summary as JSON and
+// returns its result: output name ("stdout", "stderr" or a file path) →
+// content. ok is false when the script defines no handleSummary.
+func (vu *VU) HandleSummary(ctx context.Context, summaryJSON []byte) (out map[string]string, ok bool, err error) {
+	fn, has := goja.AssertFunction(vu.exports.Get("handleSummary"))
+	if !has {
+		return nil, false, nil
+	}
+	data, err := vu.parseJSON(string(summaryJSON))
+	if err != nil {
+		return nil, true, err
+	}
+	vu.it = Iteration{Scenario: "handleSummary"}
+	v, err := vu.call(ctx, fn, data)
+	if err != nil {
+		return nil, true, err
+	}
+	out = map[string]string{}
+	if v == nil || isNil(v) {
+		return out, true, nil
+	}
+	obj := v.ToObject(vu.rt)
+	for _, k := range obj.Keys() {
+		val := obj.Get(k)
+		if ab, isAB := val.Export().(goja.ArrayBuffer); isAB {
+			out[k] = string(ab.Bytes())
+		} else {
+			out[k] = val.String()
+		}
+	}
+	return out, true, nil
+}
+
+func (vu *VU) parseJSON(s string) (goja.Value, error) {
+	parse, _ := goja.AssertFunction(vu.rt.Get("JSON").ToObject(vu.rt).Get("parse"))
+	v, err := parse(goja.Undefined(), vu.rt.ToValue(s))
+	if err != nil {
+		return nil, vu.scriptErr(err)
+	}
+	return v, nil
+}
+
+// call runs fn with ctx as the call's context: cancelling ctx interrupts
+// the JavaScript, and a returned promise is settled before returning.
+func (vu *VU) call(ctx context.Context, fn goja.Callable, args ...goja.Value) (goja.Value, error) {
+	vu.ctx = ctx
+	stop := context.AfterFunc(ctx, func() { vu.rt.Interrupt(ErrInterrupted) })
+	v, err := fn(goja.Undefined(), args...)
+	stop()
+	vu.rt.ClearInterrupt()
+	if err == nil {
+		if p, ok := v.Export().(*goja.Promise); ok {
+			switch p.State() {
+			case goja.PromiseStateRejected:
+				return nil, vu.scriptErr(vu.rejection(p.Result()))
+			case goja.PromiseStateFulfilled:
+				v = p.Result()
+			default:
+				return nil, errors.New("the function returned a promise that never settled (llmbench runs no event loop: await only promises that are already resolved)")
+			}
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ErrInterrupted
+		}
+		return nil, vu.scriptErr(err)
+	}
+	return v, nil
+}
+
+func (vu *VU) rejection(v goja.Value) error {
+	if o, ok := v.(*goja.Object); ok {
+		if st := o.Get("stack"); !isNil(st) {
+			return &ScriptError{Msg: "uncaught (in promise) " + st.String()}
+		}
+	}
+	return &ScriptError{Msg: "uncaught (in promise) " + vu.stringify(v)}
+}
+
+// scriptErr turns a goja error into a *ScriptError located at the
+// script's frame that threw.
+func (vu *VU) scriptErr(err error) error {
+	var ie *goja.InterruptedError
+	if errors.As(err, &ie) {
+		if e, ok := ie.Value().(error); ok {
+			return e
+		}
+		return ErrInterrupted
+	}
+	var ex *goja.Exception
+	if !errors.As(err, &ex) {
+		return err
+	}
+	if fe, ok := ex.Value().Export().(*failError); ok {
+		return fe
+	}
+	msg := ex.Value().String()
+	if o, ok := ex.Value().(*goja.Object); ok {
+		if ge, isGo := o.Export().(error); isGo {
+			var fe *failError
+			if errors.As(ge, &fe) {
+				return fe
+			}
+			msg = "GoError: " + ge.Error()
+		}
+	}
+	se := &ScriptError{Msg: msg}
+	for _, f := range ex.Stack() {
+		p := f.Position()
+		if p.Filename == "" || p.Line == 0 {
+			continue
+		}
+		se.File, se.Line, se.Column = p.Filename, p.Line, p.Column
+		break
+	}
+	return se
+}
