@@ -1,0 +1,98 @@
+// Command llmbench load-tests LLM inference servers and explains where the
+// latency goes.
+//
+//	llmbench run [flags] script.js        run a k6-style scenario script, write a run folder
+//	llmbench merge -out DIR RUN RUN...     combine the run folders of a distributed run
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/llmbench/llmbench/loadgen"
+	"github.com/llmbench/llmbench/loadgen/selfbench"
+)
+
+const usage = `llmbench: load tests and latency analysis for LLM inference servers
+
+usage:
+  llmbench run [flags] script.js       run a scenario script (k6-style JavaScript) and write a run folder
+  llmbench merge -out DIR RUN RUN...    merge the run folders of one test split with --execution-segment
+
+"llmbench COMMAND -h" lists a command's flags.`
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+		fmt.Println(usage)
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	context.AfterFunc(ctx, stop) // a second Ctrl-C kills at once; what was measured is on disk already
+	cmd, args := os.Args[1], os.Args[2:]
+	fs := flag.NewFlagSet("llmbench "+cmd, flag.ExitOnError)
+	var run func(pos []string) (int, error)
+	switch cmd {
+	case "run":
+		var cfg loadgen.Config
+		cfg.RegisterFlags(fs)
+		run = func(pos []string) (int, error) {
+			if len(pos) != 1 {
+				return loadgen.ExitInvalidConfig, fmt.Errorf("run: want one script, got %d arguments", len(pos))
+			}
+			cfg.Script = pos[0]
+			res, err := loadgen.Run(ctx, cfg, os.Stdout, os.Stderr)
+			return res.Exit, err
+		}
+	case "merge":
+		out := fs.String("out", "", "the merged run folder (required)")
+		run = func(pos []string) (int, error) {
+			if *out == "" {
+				return 2, fmt.Errorf("merge: -out DIR is required")
+			}
+			if _, err := loadgen.Merge(pos, *out, os.Stdout); err != nil {
+				return 1, err
+			}
+			return 0, nil
+		}
+	case "selfbench": // hidden: the load generator's own benchmark (make bench)
+		var cfg selfbench.Config
+		cfg.RegisterFlags(fs)
+		run = func([]string) (int, error) {
+			_, err := selfbench.Run(ctx, cfg, os.Stdout)
+			return 0, err
+		}
+	case "fake-llm": // hidden: selfbench's fake LLM server, run as its child
+		var cfg selfbench.FakeConfig
+		cfg.RegisterFlags(fs)
+		run = func([]string) (int, error) { return 0, selfbench.ServeFake(ctx, cfg, os.Stdin, os.Stdout) }
+	default:
+		fmt.Fprintf(os.Stderr, "llmbench: unknown command %q\n\n%s\n", cmd, usage)
+		os.Exit(2)
+	}
+	pos := parseInterspersed(fs, args)
+	code, err := run(pos)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "llmbench:", err)
+		os.Exit(max(code, 1))
+	}
+	os.Exit(code)
+}
+
+// parseInterspersed parses flags before and after the positional
+// arguments, as `llmbench run script.js -vus 5` should work.
+func parseInterspersed(fs *flag.FlagSet, args []string) []string {
+	var pos []string
+	for {
+		fs.Parse(args)
+		if fs.NArg() == 0 {
+			return pos
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}

@@ -1,0 +1,222 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	model "github.com/jaegertracing/jaeger-idl/model/v1"
+
+	"github.com/llmbench/llmbench/deploy/stack"
+	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/refserver"
+	"github.com/llmbench/llmbench/refserver/gpt2/gpt2test"
+	"github.com/llmbench/llmbench/refserver/telemetry"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startRefserver serves the tiny fixture in-process on a free loopback
+// port, sending spans to otlp ("" for none), until the test ends.
+func startRefserver(t *testing.T, otlp string) string {
+	t.Helper()
+	var cfg refserver.ServeConfig
+	cfg.Model = refserver.ModelConfig{Dir: gpt2test.Dir(t)}
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.HTTP.DrainTimeout = 5 * time.Second
+	cfg.Telemetry = telemetry.Config{Endpoint: otlp, ServiceName: "refserver", SampleRatio: 1}
+	ctx, cancel := context.WithCancel(context.Background())
+	log := &lockedBuffer{}
+	addr, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- refserver.Serve(ctx, cfg, log, func(a string) { addr <- a }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("refserver: %v", err)
+		}
+	})
+	select {
+	case a := <-addr:
+		return "http://" + a
+	case err := <-done:
+		t.Fatalf("refserver: %v\n%s", err, log)
+	case <-time.After(30 * time.Second):
+		t.Fatal("refserver did not listen within 30 s")
+	}
+	return ""
+}
+
+// TestScenariosAgainstRefserver runs the shipped smoke and baseline
+// scenarios (the baseline shortened) against refserver and checks their
+// run folders.
+func TestScenariosAgainstRefserver(t *testing.T) {
+	base := startRefserver(t, "")
+	_, file, _, _ := runtime.Caller(0)
+	scenarios := filepath.Join(filepath.Dir(file), "..", "scenarios")
+	tests := []struct {
+		script   string
+		env      map[string]string
+		minReqs  int64
+		maxToks  int
+		scenario string
+	}{
+		{"smoke.js", nil, 5, 16, "smoke"},
+		{"baseline.js", map[string]string{"HOLD": "3s"}, 5, 50, "baseline"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.script, func(t *testing.T) {
+			env := map[string]string{"TARGET": base}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			res, stdout, stderr, err := runScript(t, t.Context(), filepath.Join(scenarios, tt.script), env, nil)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			if res.Exit != ExitOK {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", res.Exit, stdout, stderr)
+			}
+			run, err := runfmt.ReadRun(res.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if run.Server == nil || run.Server.Model == "" || run.Status != runfmt.StatusFinished {
+				t.Errorf("run.json: server %+v, status %s", run.Server, run.Status)
+			}
+			var n int64
+			vus := map[int]bool{}
+			for r, err := range runfmt.Requests(res.Dir) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				n++
+				vus[r.VU] = true
+				if !r.OK || r.Scenario != tt.scenario || r.OutputTokens < 1 || r.OutputTokens > tt.maxToks || r.TTFTMS == nil || r.E2EMS == nil || r.TraceID == "" {
+					t.Errorf("request %d: %+v", r.Seq, r)
+				}
+			}
+			sum, err := runfmt.ReadSummary(res.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n < tt.minReqs || sum.LLM.Requests != n || sum.LLM.Errors != 0 || int64(sum.Metrics["llm_requests"].Values["count"]) != n {
+				t.Errorf("requests: %d in requests.jsonl, summary %+v, llm_requests %v", n, sum.LLM, sum.Metrics["llm_requests"].Values)
+			}
+			if tt.script == "baseline.js" && len(vus) != 5 {
+				t.Errorf("baseline: requests came from %d VUs, want 5", len(vus))
+			}
+		})
+	}
+}
+
+// TestClientSpansJoinServerTraces runs a script against refserver with
+// both exporting to the real Jaeger: each request's trace holds the
+// loadgen's llm.request span with its events, and refserver's spans under
+// it.
+func TestClientSpansJoinServerTraces(t *testing.T) {
+	j := stack.JaegerForTest(t)
+	base := startRefserver(t, j.OTLPGRPC)
+	script := writeScript(t, `
+import llm from 'k6/x/llm';
+export const options = { iterations: 3 };
+const c = new llm.Client({ baseURL: __ENV.TARGET });
+export default function () { c.generate({ prompt: 'Hello world', max_tokens: 6 }); }
+`)
+	res, _, stderr, err := runScript(t, t.Context(), script, map[string]string{"TARGET": base}, func(c *Config) {
+		c.Tracing = telemetry.Config{Endpoint: j.OTLPGRPC, ServiceName: "llmbench", SampleRatio: 1}
+	})
+	if err != nil || res.Exit != ExitOK {
+		t.Fatalf("exit %d, %v\n%s", res.Exit, err, stderr)
+	}
+	var reqs []*runfmt.Request
+	for r, err := range runfmt.Requests(res.Dir) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs = append(reqs, r)
+	}
+	if len(reqs) != 3 {
+		t.Fatalf("got %d requests, want 3", len(reqs))
+	}
+	for _, r := range reqs {
+		var byName map[string]*model.Span
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			spans, err := j.Trace(t.Context(), r.TraceID)
+			if err != nil && !errors.Is(err, stack.ErrTraceNotFound) {
+				t.Fatal(err)
+			}
+			byName = map[string]*model.Span{}
+			for _, s := range spans {
+				byName[s.OperationName] = s
+			}
+			if byName["llm.request"] != nil && byName["POST /generate/stream"] != nil && byName["decode"] != nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("trace %s: after 20 s Jaeger has spans %v", r.TraceID, keys(byName))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		client, server := byName["llm.request"], byName["POST /generate/stream"]
+		if client.SpanID.String() != r.SpanID {
+			t.Errorf("llm.request span %s, want the request line's %s", client.SpanID, r.SpanID)
+		}
+		parent := ""
+		for _, ref := range server.References {
+			if ref.RefType == model.SpanRefType_CHILD_OF {
+				parent = ref.SpanID.String()
+			}
+		}
+		if parent != client.SpanID.String() {
+			t.Errorf("server span's parent %s, want the client span %s", parent, client.SpanID)
+		}
+		events := map[string]time.Time{}
+		for _, l := range client.Logs {
+			for _, f := range l.Fields {
+				if f.Key == "event" {
+					events[f.VStr] = l.Timestamp
+				}
+			}
+		}
+		for _, e := range []string{"first_byte", "first_token", "last_token"} {
+			if events[e].IsZero() {
+				t.Errorf("llm.request lacks event %s (has %v)", e, events)
+			}
+		}
+		if events["first_token"].Before(events["first_byte"]) || events["last_token"].Before(events["first_token"]) {
+			t.Errorf("events out of order: %v", events)
+		}
+		if server.StartTime.Before(client.StartTime) || server.StartTime.Add(server.Duration).After(client.StartTime.Add(client.Duration).Add(time.Millisecond)) {
+			t.Errorf("server span [%v +%v] not inside the client span [%v +%v]", server.StartTime, server.Duration, client.StartTime, client.Duration)
+		}
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

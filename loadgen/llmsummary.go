@@ -1,0 +1,131 @@
+package loadgen
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/llmbench/llmbench/loadgen/metrics"
+	"github.com/llmbench/llmbench/loadgen/runfmt"
+)
+
+// LLMSummary computes a run's headline numbers from its requests.jsonl:
+// exact percentiles over every request, throughput over [start, end], and
+// goodput for the SLOs (milliseconds; nil or empty: every successful
+// request is good). A malformed line is skipped and counted in the error.
+func LLMSummary(dir string, start, end time.Time, slo map[string]float64, dropped int64) (*runfmt.LLMSummary, error) {
+	var acc llmAcc
+	var bad int
+	var firstErr error
+	for r, err := range runfmt.Requests(dir) {
+		if err != nil {
+			bad++
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		acc.add(r, slo)
+	}
+	s := acc.summary(end.Sub(start), slo)
+	s.DroppedIterations = dropped
+	if bad > 0 {
+		return s, fmt.Errorf("%d unreadable lines in %s, the first: %w", bad, runfmt.RequestsFile, firstErr)
+	}
+	return s, nil
+}
+
+// llmAcc accumulates requests for LLMSummary.
+type llmAcc struct {
+	n, errors, good, mismatches, outTokens int64
+	ttft, tpot, itl, e2e, queue            []float64
+}
+
+func (a *llmAcc) add(r *runfmt.Request, slo map[string]float64) {
+	a.n++
+	if !r.OK {
+		a.errors++
+	} else {
+		a.outTokens += int64(r.OutputTokens)
+		if meetsSLO(r, slo) {
+			a.good++
+		}
+	}
+	if r.TokenSource == "usage" && r.ClientOutputTokens != 0 && r.ClientOutputTokens != r.OutputTokens {
+		a.mismatches++
+	}
+	push := func(dst *[]float64, v *float64) {
+		if v != nil {
+			*dst = append(*dst, *v)
+		}
+	}
+	push(&a.ttft, r.TTFTMS)
+	push(&a.tpot, r.TPOTMS)
+	push(&a.e2e, r.E2EMS)
+	push(&a.queue, r.ClientQueueMS)
+	a.itl = append(a.itl, r.GapsMS...)
+}
+
+// meetsSLO reports whether a successful request met every objective.
+func meetsSLO(r *runfmt.Request, slo map[string]float64) bool {
+	for k, limit := range slo {
+		var v *float64
+		switch k {
+		case "ttft":
+			v = r.TTFTMS
+		case "ttst":
+			v = r.TTSTMS
+		case "tpot":
+			v = r.TPOTMS
+		case "e2e":
+			v = r.E2EMS
+		}
+		if k == "tpot" && v == nil {
+			continue // undefined for one-token answers: nothing to miss
+		}
+		if v == nil || *v > limit {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *llmAcc) summary(d time.Duration, slo map[string]float64) *runfmt.LLMSummary {
+	s := &runfmt.LLMSummary{
+		Requests: a.n, Errors: a.errors, GoodRequests: a.good, TokenMismatches: a.mismatches, SLOs: slo,
+		TTFT: percentiles(a.ttft), TPOT: percentiles(a.tpot), ITL: percentiles(a.itl), E2E: percentiles(a.e2e),
+	}
+	if len(a.queue) > 0 {
+		q := percentiles(a.queue)
+		s.ClientQueue = &q
+	}
+	if a.n > 0 {
+		s.ErrorRate = float64(a.errors) / float64(a.n)
+	}
+	if sec := d.Seconds(); sec > 0 {
+		s.RequestsPerS = float64(a.n) / sec
+		s.OutputTokPerS = float64(a.outTokens) / sec
+		s.Goodput = float64(a.good) / sec
+	}
+	return s
+}
+
+func percentiles(vs []float64) runfmt.Percentiles {
+	if len(vs) == 0 {
+		return runfmt.Percentiles{}
+	}
+	slices.Sort(vs)
+	sum := 0.0
+	for _, v := range vs {
+		sum += v
+	}
+	return runfmt.Percentiles{
+		Count: int64(len(vs)), Avg: sum / float64(len(vs)), Min: vs[0], Max: vs[len(vs)-1],
+		P50: metrics.Percentile(vs, 50), P90: metrics.Percentile(vs, 90), P95: metrics.Percentile(vs, 95), P99: metrics.Percentile(vs, 99),
+	}
+}
+
+// droppedOf reads dropped_iterations from a summary's metrics.
+func droppedOf(ms map[string]runfmt.Metric) int64 {
+	return int64(ms["dropped_iterations"].Values["count"])
+}

@@ -1,0 +1,475 @@
+package loadgen
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/llmbench/llmbench/loadgen/executor"
+	"github.com/llmbench/llmbench/loadgen/metrics"
+	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/loadgen/script"
+	"github.com/llmbench/llmbench/loadgen/threshold"
+	"github.com/llmbench/llmbench/refserver/bpe"
+	"github.com/llmbench/llmbench/refserver/telemetry"
+)
+
+// Version is written into run.json.
+var Version = "dev"
+
+// Result is what a run ended with.
+type Result struct {
+	Dir      string // the run folder
+	Exit     int    // the process exit code (see the Exit constants)
+	Summary  *runfmt.Summary
+	Requests int64
+}
+
+// runState is one run in progress.
+type runState struct {
+	cfg      Config
+	stdout   io.Writer
+	stderr   io.Writer
+	prog     *script.Program
+	env      *script.Env
+	reg      *metrics.Registry
+	checks   *metrics.Checks
+	rec      *recorder
+	log      *runfmt.RequestLog
+	run      *runfmt.Run
+	dir      string
+	setup    string // setup()'s data as JSON
+	scen     map[string]executor.Scenario
+	live     *liveStats
+	errs     errorLog
+	abortMsg atomic.Pointer[string]
+	thAbort  atomic.Pointer[string]
+	start    time.Time
+}
+
+// Run runs cfg.Script to its end (or until ctx is cancelled, which stops it
+// gracefully) and writes the run folder. The error is for what prevented a
+// run folder; what happened in the run is in Result.Exit and on stderr.
+func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return &Result{Exit: ExitInvalidConfig}, err
+	}
+	r := &runState{cfg: cfg, stdout: stdout, stderr: stderr, live: newLiveStats()}
+	r.errs.w = stderr
+	prog, err := script.Load(cfg.Script)
+	if err != nil {
+		return &Result{Exit: ExitScriptError}, err
+	}
+	r.prog = prog
+	r.reg, r.checks = metrics.NewRegistry(), &metrics.Checks{}
+	r.rec = newRecorder(r.reg, r.checks)
+	if err := r.rec.builtin(); err != nil {
+		return &Result{Exit: ExitGenericFailure}, err
+	}
+	tr, err := telemetry.Setup(ctx, cfg.Tracing, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		return &Result{Exit: ExitInvalidConfig}, err
+	}
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = tr.Shutdown(fctx)
+	}()
+	tok, err := bpe.New()
+	if err != nil {
+		return &Result{Exit: ExitGenericFailure}, err
+	}
+	r.env = &script.Env{
+		Program: prog, Vars: cfg.vars(), Recorder: r.rec, HTTPClient: newHTTPClient(),
+		TracerProvider: tr.Provider, Log: stderr, Tags: cfg.Tags, Tokens: tokenCounter{tok},
+		OnLLM: r.live.observe, InFlight: &r.live.inflight,
+	}
+	r.env.Abort = func(reason string) {
+		if reason == "" {
+			reason = "test.abort()"
+		}
+		r.abortMsg.CompareAndSwap(nil, &reason)
+	}
+
+	// The init context, once, for the options (as k6 does).
+	initVU, err := script.NewVU(ctx, r.env, 0)
+	if err != nil {
+		return &Result{Exit: ExitScriptError}, err
+	}
+	opts, err := initVU.Options()
+	if err != nil {
+		return &Result{Exit: ExitScriptError}, err
+	}
+	opts, err = cfg.override(opts)
+	if err != nil {
+		return &Result{Exit: ExitInvalidConfig}, err
+	}
+	var o scriptOptions
+	if err := json.Unmarshal(opts, &o); err != nil {
+		return &Result{Exit: ExitInvalidConfig}, fmt.Errorf("options: %w", err)
+	}
+	scenarios, err := executor.ParseOptions(opts)
+	if err != nil {
+		return &Result{Exit: ExitInvalidConfig}, fmt.Errorf("options: %w", err)
+	}
+	seg, err := executor.ParseSegment(cfg.Segment, cfg.Sequence)
+	if err != nil {
+		return &Result{Exit: ExitInvalidConfig}, err
+	}
+	r.scen = map[string]executor.Scenario{}
+	for _, s := range scenarios {
+		if s.Exec != "default" && s.Exec != "" && !initVU.Has(s.Exec) {
+			return &Result{Exit: ExitInvalidConfig}, fmt.Errorf("scenario %s: exec %q: the script exports no such function (it exports %s)", s.Name, s.Exec, strings.Join(initVU.Exports(), ", "))
+		}
+		if (s.Exec == "" || s.Exec == "default") && !initVU.Has("default") {
+			return &Result{Exit: ExitInvalidConfig}, fmt.Errorf("scenario %s: the script has no `export default function` (and no exec for the scenario)", s.Name)
+		}
+		r.scen[s.Name] = s
+	}
+	ths, err := threshold.Parse(o.Thresholds)
+	if err != nil {
+		return &Result{Exit: ExitInvalidConfig}, err
+	}
+	for _, t := range ths {
+		if err := r.reg.Track(t.Metric); err != nil {
+			return &Result{Exit: ExitInvalidConfig}, fmt.Errorf("thresholds: %w", err)
+		}
+	}
+	if err := threshold.Validate(ths, r.reg.TypeOf); err != nil {
+		return &Result{Exit: ExitInvalidConfig}, err
+	}
+
+	// The run folder.
+	if err := r.createRun(opts, o); err != nil {
+		return &Result{Exit: ExitGenericFailure}, err
+	}
+	r.env.Requests = r.log
+	fmt.Fprintf(stderr, "llmbench: running %s -> %s\n", cfg.Script, r.dir)
+
+	var metricsSrv *http.Server
+	if cfg.Metrics != "" {
+		metricsSrv, err = r.serveMetrics(cfg.Metrics)
+		if err != nil {
+			r.finish(ctx, runfmt.StatusError, err.Error(), o, ths)
+			return &Result{Dir: r.dir, Exit: ExitInvalidConfig}, err
+		}
+		defer metricsSrv.Close()
+	}
+
+	exit := r.execute(ctx, initVU, scenarios, seg, o, ths)
+	res := &Result{Dir: r.dir, Exit: exit, Requests: r.log.Count()}
+	res.Summary, _ = runfmt.ReadSummary(r.dir)
+	return res, nil
+}
+
+// execute runs setup, the scenarios and teardown, then the summary. It
+// returns the exit code.
+func (r *runState) execute(ctx context.Context, initVU *script.VU, scenarios []executor.Scenario, seg executor.Segment, o scriptOptions, ths []threshold.Threshold) int {
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+
+	setupCtx, cancel := context.WithTimeout(runCtx, o.setupTimeout())
+	data, err := initVU.Setup(setupCtx)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(r.stderr, "setup() failed: %v\n", err)
+		r.finish(ctx, runfmt.StatusError, "setup(): "+err.Error(), o, ths)
+		return ExitScriptError
+	}
+	r.setup = data
+
+	pool := r.newVUPool()
+	obs := &observer{r: r}
+	r.start = time.Now()
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Go(func() { r.watch(runCtx, stopRun, done, ths, o) })
+	execErr := executor.Run(runCtx, scenarios, pool, seg, obs)
+	close(done)
+	wg.Wait()
+
+	status, msg, exit := runfmt.StatusFinished, "", ExitOK
+	switch {
+	case r.thAbort.Load() != nil:
+		status, msg, exit = runfmt.StatusAborted, "threshold "+*r.thAbort.Load()+" failed with abortOnFail", ExitThresholds
+	case r.abortMsg.Load() != nil:
+		status, msg, exit = runfmt.StatusAborted, *r.abortMsg.Load(), ExitScriptAborted
+	case ctx.Err() != nil:
+		status, msg, exit = runfmt.StatusInterrupted, "interrupted: "+context.Cause(ctx).Error(), ExitInterrupted
+	case execErr != nil:
+		status, msg, exit = runfmt.StatusError, execErr.Error(), ExitGenericFailure
+	}
+	if exit == ExitOK || exit == ExitThresholds {
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.teardownTimeout())
+		if err := initVU.Teardown(tctx, r.setup); err != nil {
+			fmt.Fprintf(r.stderr, "teardown() failed: %v\n", err)
+		}
+		cancel()
+	}
+	sum := r.finish(ctx, status, msg, o, ths)
+	if msg != "" {
+		fmt.Fprintf(r.stderr, "llmbench: %s\n", msg)
+	}
+	if r.errs.total.Load() > 0 {
+		fmt.Fprintf(r.stderr, "llmbench: %d iterations ended with an error (first ones above)\n", r.errs.total.Load())
+	}
+	r.printSummary(ctx, initVU, sum)
+	if exit == ExitOK && !sum.ThresholdsOK {
+		exit = ExitThresholds
+	}
+	fmt.Fprintf(r.stderr, "llmbench: run folder %s (%d requests)\n", r.dir, r.log.Count())
+	return exit
+}
+
+// watch shows progress and evaluates abortOnFail thresholds while the
+// executors run.
+func (r *runState) watch(ctx context.Context, stop context.CancelCauseFunc, done <-chan struct{}, ths []threshold.Threshold, o scriptOptions) {
+	prog := newProgress(r.stderr, r.cfg.Quiet)
+	defer prog.clear()
+	eval := threshold.NewEvaluator(ths)
+	hasAbort := false
+	for _, t := range ths {
+		hasAbort = hasAbort || t.AbortOnFail
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	n := 0
+	for {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n++
+		prog.show(r.progressLine())
+		if r.abortMsg.Load() != nil {
+			stop(errors.New(*r.abortMsg.Load()))
+			return
+		}
+		if hasAbort && n%2 == 0 {
+			now := time.Now()
+			res := eval.Evaluate(r.reg.Summary(r.start, now, o.trendStats(ths)), now.Sub(r.start))
+			if res.Abort != nil {
+				key := res.Abort.String()
+				r.thAbort.Store(&key)
+				stop(fmt.Errorf("threshold %s failed (abortOnFail)", key))
+				return
+			}
+		}
+	}
+}
+
+// createRun makes the run folder and writes run.json and an empty
+// requests.jsonl.
+func (r *runState) createRun(opts json.RawMessage, o scriptOptions) error {
+	name := strings.TrimSuffix(filepath.Base(r.cfg.Script), filepath.Ext(r.cfg.Script))
+	dir := r.cfg.Out
+	if dir == "" {
+		dir = filepath.Join(r.cfg.RunsDir, time.Now().Format("20060102-150405")+"-"+name)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create run folder: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, runfmt.RunFile)); err == nil && r.cfg.Out == "" {
+		return fmt.Errorf("create run folder %s: it exists already", dir)
+	}
+	host, _ := os.Hostname()
+	r.dir = dir
+	r.run = &runfmt.Run{
+		ID: filepath.Base(dir), Scenario: name, Script: r.cfg.Script, Options: opts, Env: r.cfg.Env,
+		Segment: r.cfg.Segment, Sequence: r.cfg.Sequence, Commit: gitCommit(filepath.Dir(r.prog.Path)),
+		Host: host, Version: Version, Start: time.Now(), Status: runfmt.StatusRunning,
+		Target: r.env.Vars["TARGET"], Protocol: r.env.Vars["PROTOCOL"],
+	}
+	if t, p := r.env.Target(); t != "" {
+		r.run.Target, r.run.Protocol = t, p
+	}
+	if r.run.Target != "" && !r.cfg.NoHealth {
+		r.run.Server = fetchHealth(r.run.Target)
+	}
+	if err := runfmt.WriteRun(dir, r.run); err != nil {
+		return err
+	}
+	log, err := runfmt.CreateRequestLog(dir)
+	if err != nil {
+		return err
+	}
+	r.log = log
+	return nil
+}
+
+// finish computes the summary, writes summary.json and the final run.json,
+// and closes the request log. It returns the summary.
+func (r *runState) finish(ctx context.Context, status, msg string, o scriptOptions, ths []threshold.Threshold) *runfmt.Summary {
+	end := time.Now()
+	start := r.start
+	if start.IsZero() {
+		start = r.run.Start
+	}
+	if r.log != nil {
+		if err := r.log.Close(); err != nil {
+			fmt.Fprintf(r.stderr, "llmbench: %v\n", err)
+		}
+	}
+	sum := &runfmt.Summary{Start: start, End: end, Duration: end.Sub(start).Seconds()}
+	sum.Metrics = r.reg.Summary(start, end, o.trendStats(ths))
+	sum.Root = r.checks.Root()
+	var failed []threshold.Outcome
+	sum.ThresholdsOK, failed = applyThresholds(sum.Metrics, ths, end.Sub(start))
+	for _, f := range failed {
+		fmt.Fprintf(r.stderr, "llmbench: threshold %s failed", f.Threshold)
+		if f.Err != nil {
+			fmt.Fprintf(r.stderr, " (%v)", f.Err)
+		}
+		fmt.Fprintln(r.stderr)
+	}
+	if k := r.thAbort.Load(); k != nil {
+		sum.Aborted = *k
+	}
+	llm, err := LLMSummary(r.dir, start, end, o.SLO, droppedOf(sum.Metrics))
+	if err != nil {
+		fmt.Fprintf(r.stderr, "llmbench: summary: %v\n", err)
+	}
+	sum.LLM = llm
+	if err := runfmt.WriteSummary(r.dir, sum); err != nil {
+		fmt.Fprintf(r.stderr, "llmbench: %v\n", err)
+	}
+	r.run.End, r.run.Status, r.run.Error = end, status, msg
+	if t, p := r.env.Target(); t != "" && r.run.Target == "" {
+		r.run.Target, r.run.Protocol = t, p
+	}
+	if err := runfmt.WriteRun(r.dir, r.run); err != nil {
+		fmt.Fprintf(r.stderr, "llmbench: %v\n", err)
+	}
+	return sum
+}
+
+// printSummary prints the end-of-test summary, or runs handleSummary.
+func (r *runState) printSummary(ctx context.Context, vu *script.VU, sum *runfmt.Summary) {
+	data, err := handleSummaryData(sum, r.run)
+	if err != nil {
+		fmt.Fprintf(r.stderr, "llmbench: summary data: %v\n", err)
+	}
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	outs, has, err := vu.HandleSummary(hctx, data)
+	if err != nil {
+		fmt.Fprintf(r.stderr, "handleSummary() failed, printing the default summary: %v\n", err)
+		has = false
+	}
+	if !has {
+		if !r.cfg.NoSummary {
+			metrics.WriteText(r.stdout, sum, metrics.TextOptions{Color: isTerminal(r.stdout)})
+		}
+		return
+	}
+	for name, content := range outs {
+		switch name {
+		case "stdout":
+			io.WriteString(r.stdout, content)
+		case "stderr":
+			io.WriteString(r.stderr, content)
+		default:
+			// As in k6, a relative path is relative to the working
+			// directory, not to the run folder, whose files stay ours.
+			err := os.MkdirAll(filepath.Dir(name), 0o755)
+			if err == nil {
+				err = runfmt.WriteFile(name, []byte(content))
+			}
+			if err != nil {
+				fmt.Fprintf(r.stderr, "handleSummary(): write %s: %v\n", name, err)
+			}
+		}
+	}
+}
+
+func gitCommit(dir string) string {
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// fetchHealth asks the target for GET /health; nil when it has none.
+func fetchHealth(target string) *runfmt.Server {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	base := strings.TrimSuffix(strings.TrimSuffix(target, "/"), "/v1")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/health", nil)
+	if err != nil {
+		return nil
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil || resp.StatusCode != http.StatusOK || !json.Valid(b) {
+		return nil
+	}
+	var h struct {
+		Model        any    `json:"model"`
+		Backend      string `json:"backend"`
+		Device       string `json:"device"`
+		GPUAvailable bool   `json:"gpu_available"`
+		Synthetic    bool   `json:"synthetic_weights"`
+		Threads      int    `json:"threads"`
+	}
+	_ = json.Unmarshal(b, &h)
+	s := &runfmt.Server{Backend: h.Backend, Device: h.Device, GPUAvailable: h.GPUAvailable, Synthetic: h.Synthetic, Threads: h.Threads, Health: b}
+	switch m := h.Model.(type) {
+	case string:
+		s.Model = m
+	case map[string]any:
+		if n, ok := m["name"].(string); ok {
+			s.Model = n
+		}
+	}
+	return s
+}
+
+func newHTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 0
+	tr.MaxIdleConnsPerHost = 100000
+	tr.ForceAttemptHTTP2 = false
+	tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{} // HTTP/1.1, as load tests of one connection per VU expect
+	return &http.Client{Transport: tr}
+}
+
+// tokenCounter counts GPT-2 tokens client-side.
+type tokenCounter struct{ t *bpe.Tokenizer }
+
+func (c tokenCounter) Count(s string) int { return len(c.t.Encode(s)) }
+
+// vars is __ENV: the process environment (unless NoSysEnv), then -env.
+func (c *Config) vars() map[string]string {
+	v := map[string]string{}
+	if !c.NoSysEnv {
+		for _, kv := range os.Environ() {
+			if k, val, ok := strings.Cut(kv, "="); ok {
+				v[k] = val
+			}
+		}
+	}
+	for k, val := range c.Env {
+		v[k] = val
+	}
+	return v
+}

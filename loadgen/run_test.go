@@ -1,0 +1,277 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/llmbench/llmbench/loadgen/runfmt"
+)
+
+// fakeLLM is a refserver-shaped /generate/stream endpoint that streams n
+// tokens with a fixed gap, and counts the requests it served.
+type fakeLLM struct {
+	tokens int
+	gap    time.Duration
+	served atomic.Int64
+}
+
+func (f *fakeLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/health":
+		fmt.Fprint(w, `{"status":"ok","model":"fake-gpt2","backend":"fake","device":"cpu","gpu_available":false}`)
+		return
+	case "/generate/stream":
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	var req struct {
+		Prompt    string `json:"prompt"`
+		MaxTokens int    `json:"max_tokens"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Prompt == "" {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"error":{"message":"bad request","type":"invalid_request_error"}}`)
+		return
+	}
+	n := f.tokens
+	if req.MaxTokens > 0 && req.MaxTokens < n {
+		n = req.MaxTokens
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	rc := http.NewResponseController(w)
+	for i := range n {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(f.gap):
+		}
+		fmt.Fprintf(w, "data: {\"text\": \" t%d\", \"token_ids\": [%d]}\n\n", i, i)
+		rc.Flush()
+	}
+	fmt.Fprintf(w, "data: {\"done\": true, \"finish_reason\": \"length\", \"usage\": {\"prompt_tokens\": 3, \"completion_tokens\": %d, \"total_tokens\": %d}, \"timings\": {\"queue_s\": 0.001, \"ttft_s\": 0.01, \"tpot_s\": 0.005, \"total_s\": 0.05}}\n\ndata: [DONE]\n\n", n, n+3)
+	rc.Flush()
+	f.served.Add(1)
+}
+
+func writeScript(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "scenario.js")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func runScript(t *testing.T, ctx context.Context, script string, env map[string]string, mod func(*Config)) (*Result, string, string, error) {
+	t.Helper()
+	cfg := Config{Script: script, Env: env, NoSysEnv: true, Out: filepath.Join(t.TempDir(), "run"), Quiet: true}
+	if mod != nil {
+		mod(&cfg)
+	}
+	var stdout, stderr bytes.Buffer
+	res, err := Run(ctx, cfg, &stdout, &stderr)
+	return res, stdout.String(), stderr.String(), err
+}
+
+const llmScript = `
+import { check } from 'k6';
+import llm from 'k6/x/llm';
+export const options = {
+  scenarios: { s: { executor: 'shared-iterations', vus: 3, iterations: 9 } },
+  thresholds: { llm_ttft: ['p(95)<5000'], checks: ['rate==1'] },
+  slo: { ttft: 5000 },
+};
+const c = new llm.Client({ baseURL: __ENV.TARGET });
+export default function () {
+  const r = c.generate({ prompt: 'hello', max_tokens: 4 });
+  check(r, { 'ok': (x) => x.ok && x.output_tokens === 4 && x.trace_id.length === 32 });
+}
+`
+
+func TestRunWritesTheRunFolder(t *testing.T) {
+	srv := httptest.NewServer(&fakeLLM{tokens: 8, gap: 2 * time.Millisecond})
+	defer srv.Close()
+	res, stdout, stderr, err := runScript(t, t.Context(), writeScript(t, llmScript), map[string]string{"TARGET": srv.URL}, nil)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, stderr)
+	}
+	if res.Exit != ExitOK {
+		t.Fatalf("exit %d, want 0\nstderr:\n%s", res.Exit, stderr)
+	}
+	run, err := runfmt.ReadRun(res.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Status != runfmt.StatusFinished || run.Target != srv.URL || run.Protocol != "generate" || run.Server == nil || run.Server.Model != "fake-gpt2" {
+		t.Errorf("run.json: got status %q target %q protocol %q server %+v", run.Status, run.Target, run.Protocol, run.Server)
+	}
+	var n int
+	for r, err := range runfmt.Requests(res.Dir) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if !r.OK || r.OutputTokens != 4 || r.TokenSource != "usage" || r.TTFTMS == nil || r.TPOTMS == nil || r.TraceID == "" || r.Scenario != "s" || r.VU < 1 {
+			t.Errorf("request %d: %+v", r.Seq, r)
+		}
+	}
+	if n != 9 {
+		t.Errorf("requests.jsonl: got %d lines, want 9", n)
+	}
+	sum, err := runfmt.ReadSummary(res.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.ThresholdsOK || sum.LLM == nil || sum.LLM.Requests != 9 || sum.LLM.GoodRequests != 9 || sum.Metrics["iterations"].Values["count"] != 9 {
+		t.Errorf("summary: thresholds %v, llm %+v, iterations %v", sum.ThresholdsOK, sum.LLM, sum.Metrics["iterations"].Values)
+	}
+	for _, want := range []string{"llm_ttft", "llm_tpot", "iterations", "checks"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("end-of-test summary lacks %s:\n%s", want, stdout)
+		}
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	srv := httptest.NewServer(&fakeLLM{tokens: 3, gap: time.Millisecond})
+	defer srv.Close()
+	tests := []struct {
+		name     string
+		script   string
+		wantExit int
+		wantErr  string // in the error or stderr
+	}{
+		{"threshold fails", `
+import llm from 'k6/x/llm';
+export const options = { iterations: 2, thresholds: { llm_ttft: ['max<0.001'] } };
+const c = new llm.Client({ baseURL: __ENV.TARGET });
+export default function () { c.generate({ prompt: 'x', max_tokens: 2 }); }
+`, ExitThresholds, "threshold llm_ttft 'max<0.001' failed"},
+		{"syntax error", "export default function () {\n  let = 1;\n}\n", ExitScriptError, "scenario.js:2:"},
+		{"init exception", "throw new Error('bad init');\nexport default function () {}\n", ExitScriptError, "bad init"},
+		{"setup exception", "export function setup() { throw new Error('no setup'); }\nexport default function () {}\n", ExitScriptError, "no setup"},
+		{"unknown threshold metric", "export const options = { thresholds: { nope: ['count<1'] } };\nexport default function () {}\n", ExitInvalidConfig, "nope"},
+		{"bad executor", "export const options = { scenarios: { a: { executor: 'warp-speed' } } };\nexport default function () {}\n", ExitInvalidConfig, "warp-speed"},
+		{"iteration errors go on", `
+import { Counter } from 'k6/metrics';
+const done = new Counter('done');
+export const options = { iterations: 4 };
+export default function () { done.add(1); if (__ITER % 2 === 0) throw new Error('odd one'); }
+`, ExitOK, "Error: odd one"},
+		{"test.abort", "import exec from 'k6/execution';\nexport const options = { iterations: 3 };\nexport default function () { exec.test.abort('enough'); }\n", ExitScriptAborted, "enough"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, _, stderr, err := runScript(t, t.Context(), writeScript(t, tt.script), map[string]string{"TARGET": srv.URL}, nil)
+			msg := stderr
+			if err != nil {
+				msg += err.Error()
+			}
+			if res.Exit != tt.wantExit {
+				t.Errorf("exit %d, want %d\n%s", res.Exit, tt.wantExit, msg)
+			}
+			if !strings.Contains(msg, tt.wantErr) {
+				t.Errorf("output %q lacks %q", msg, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestInterruptKeepsWhatRan(t *testing.T) {
+	f := &fakeLLM{tokens: 5, gap: 5 * time.Millisecond}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	script := writeScript(t, `
+import llm from 'k6/x/llm';
+export const options = { vus: 2, duration: '1h' };
+const c = new llm.Client({ baseURL: __ENV.TARGET });
+export default function () { c.generate({ prompt: 'x', max_tokens: 5 }); }
+`)
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		for f.served.Load() < 6 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	res, _, stderr, err := runScript(t, ctx, script, map[string]string{"TARGET": srv.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Exit != ExitInterrupted {
+		t.Errorf("exit %d, want %d\n%s", res.Exit, ExitInterrupted, stderr)
+	}
+	run, err := runfmt.ReadRun(res.Dir)
+	if err != nil || run.Status != runfmt.StatusInterrupted {
+		t.Errorf("run.json: %+v %v", run, err)
+	}
+	ok := 0
+	for r, err := range runfmt.Requests(res.Dir) {
+		if err != nil {
+			t.Fatalf("requests.jsonl: %v", err)
+		}
+		if r.OK {
+			ok++
+		}
+	}
+	if ok < 6 {
+		t.Errorf("requests.jsonl: %d complete requests, want at least the 6 served before Ctrl-C", ok)
+	}
+	if _, err := runfmt.ReadSummary(res.Dir); err != nil {
+		t.Errorf("summary.json: %v", err)
+	}
+}
+
+func TestSegmentsMerge(t *testing.T) {
+	srv := httptest.NewServer(&fakeLLM{tokens: 3, gap: time.Millisecond})
+	defer srv.Close()
+	script := writeScript(t, `
+import llm from 'k6/x/llm';
+export const options = {
+  scenarios: { s: { executor: 'per-vu-iterations', vus: 3, iterations: 2 } },
+  thresholds: { llm_requests: ['count==6'] },
+};
+const c = new llm.Client({ baseURL: __ENV.TARGET });
+export default function () { c.generate({ prompt: 'x', max_tokens: 3 }); }
+`)
+	var dirs []string
+	for _, seg := range []string{"0:1/3", "1/3:2/3", "2/3:1"} {
+		res, _, stderr, err := runScript(t, t.Context(), script, map[string]string{"TARGET": srv.URL}, func(c *Config) {
+			c.Segment, c.Sequence = seg, "0,1/3,2/3,1"
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Each part alone fails the whole-test threshold (2 of 6 requests).
+		if res.Exit != ExitThresholds {
+			t.Errorf("segment %s: exit %d, want %d\n%s", seg, res.Exit, ExitThresholds, stderr)
+		}
+		dirs = append(dirs, res.Dir)
+	}
+	out := filepath.Join(t.TempDir(), "merged")
+	sum, err := Merge(dirs, out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.ThresholdsOK || sum.LLM.Requests != 6 || sum.Metrics["llm_requests"].Values["count"] != 6 {
+		t.Errorf("merged: thresholds %v, requests %d, llm_requests %v", sum.ThresholdsOK, sum.LLM.Requests, sum.Metrics["llm_requests"].Values)
+	}
+	if h := sum.Metrics["llm_ttft"].Histogram; h == nil || h.Count != 6 {
+		t.Errorf("merged llm_ttft histogram: %+v", h)
+	}
+	run, err := runfmt.ReadRun(out)
+	if err != nil || len(run.Parts) != 3 {
+		t.Errorf("merged run.json: %+v %v", run, err)
+	}
+}
