@@ -1,0 +1,95 @@
+package selfbench
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/llmbench/llmbench/loadgen/runfmt"
+)
+
+// GapError compares the chunk gaps a client measured with the gaps at
+// which the server flushed the same events. Times are in milliseconds.
+type GapError struct {
+	Matched   int64   `json:"matched_requests"`   // requests whose trace id and event count matched the server's record
+	Unmatched int64   `json:"unmatched_requests"` // successful requests with no server record, or another event count
+	Gaps      int64   `json:"gaps"`               // gaps compared
+	MeanMS    float64 `json:"mean_ms"`            // mean of client − server (the bias)
+	AbsP50MS  float64 `json:"abs_p50_ms"`         // percentiles of |client − server|
+	AbsP99MS  float64 `json:"abs_p99_ms"`
+	AbsMaxMS  float64 `json:"abs_max_ms"`
+	// ServerGapP50MS and ServerGapP99MS are the gaps as the server
+	// flushed them (nominally the interval).
+	ServerGapP50MS float64 `json:"server_gap_p50_ms"`
+	ServerGapP99MS float64 `json:"server_gap_p99_ms"`
+	// ServerLateP99MS is the 99th percentile of how late the server
+	// began writing an event against its schedule: the fake's own jitter,
+	// which moves the gaps but not the error.
+	ServerLateP99MS float64 `json:"server_late_p99_ms"`
+}
+
+// compareGaps matches each successful request to the server's stream of
+// the same trace id and computes the gap error over every gap of every
+// matched request: client gaps_ms[i] − (flush[i+1] − flush[i]).
+func compareGaps(reqs []*runfmt.Request, streams []StreamTiming) GapError {
+	byID := make(map[string]*StreamTiming, len(streams))
+	var late []float64
+	for i := range streams {
+		s := &streams[i]
+		if s.TraceID != "" {
+			byID[s.TraceID] = s
+		}
+		for _, ns := range s.LateNS {
+			late = append(late, float64(ns)/float64(time.Millisecond))
+		}
+	}
+	var g GapError
+	var abs, srvGaps []float64
+	var sum float64
+	for _, r := range reqs {
+		if !r.OK {
+			continue
+		}
+		s := byID[r.TraceID]
+		if s == nil || len(s.FlushNS) != len(r.GapsMS)+1 || len(r.GapsMS) == 0 {
+			g.Unmatched++
+			continue
+		}
+		g.Matched++
+		for i, c := range r.GapsMS {
+			srv := float64(s.FlushNS[i+1]-s.FlushNS[i]) / float64(time.Millisecond)
+			srvGaps = append(srvGaps, srv)
+			e := c - srv
+			sum += e
+			abs = append(abs, math.Abs(e))
+		}
+	}
+	g.Gaps = int64(len(abs))
+	if g.Gaps > 0 {
+		g.MeanMS = sum / float64(g.Gaps)
+	}
+	slices.Sort(abs)
+	g.AbsP50MS, g.AbsP99MS = quantile(abs, 0.50), quantile(abs, 0.99)
+	if len(abs) > 0 {
+		g.AbsMaxMS = abs[len(abs)-1]
+	}
+	slices.Sort(srvGaps)
+	g.ServerGapP50MS, g.ServerGapP99MS = quantile(srvGaps, 0.50), quantile(srvGaps, 0.99)
+	slices.Sort(late)
+	g.ServerLateP99MS = quantile(late, 0.99)
+	return g
+}
+
+// quantile is the q-quantile of sorted xs by linear interpolation
+// between closest ranks (as k6's percentiles); 0 for none.
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	pos := q * float64(len(sorted)-1)
+	lo := int(pos)
+	if lo+1 >= len(sorted) {
+		return sorted[len(sorted)-1]
+	}
+	return sorted[lo] + (pos-float64(lo))*(sorted[lo+1]-sorted[lo])
+}
