@@ -373,7 +373,10 @@ func (r *runState) printSummary(ctx context.Context, vu *script.VU, sum *runfmt.
 	}
 	if !has {
 		if !r.cfg.NoSummary {
-			metrics.WriteText(r.stdout, sum, metrics.TextOptions{Color: isTerminal(r.stdout)})
+			if err := metrics.WriteText(r.stdout, sum, metrics.TextOptions{Color: isTerminal(r.stdout)}); err != nil {
+				fmt.Fprintf(r.stderr, "llmbench: summary: %v\n", err)
+			}
+			writeLLMText(r.stdout, sum.LLM)
 		}
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -273,5 +274,132 @@ export default function () { c.generate({ prompt: 'x', max_tokens: 3 }); }
 	run, err := runfmt.ReadRun(out)
 	if err != nil || len(run.Parts) != 3 {
 		t.Errorf("merged run.json: %+v %v", run, err)
+	}
+}
+
+func TestAbortOnFail(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, `{"error":{"message":"overloaded","type":"server_error"}}`)
+	}))
+	defer srv.Close()
+	script := writeScript(t, `
+import { sleep } from 'k6';
+import llm from 'k6/x/llm';
+export const options = {
+  vus: 1, duration: '1h',
+  thresholds: { llm_errors: [{ threshold: 'count<1', abortOnFail: true }] },
+};
+const c = new llm.Client({ baseURL: __ENV.TARGET });
+export default function () { c.generate({ prompt: 'x' }); sleep(0.05); }
+`)
+	start := time.Now()
+	res, _, stderr, err := runScript(t, t.Context(), script, map[string]string{"TARGET": srv.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Exit != ExitThresholds {
+		t.Errorf("exit %d, want %d\n%s", res.Exit, ExitThresholds, stderr)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("the run took %v: the threshold did not abort it", d)
+	}
+	run, err := runfmt.ReadRun(res.Dir)
+	if err != nil || run.Status != runfmt.StatusAborted {
+		t.Errorf("run.json: %+v, %v; want status aborted", run, err)
+	}
+	sum, err := runfmt.ReadSummary(res.Dir)
+	if err != nil || sum.Aborted == "" || sum.ThresholdsOK {
+		t.Errorf("summary: aborted %q, thresholds ok %v, %v", sum.Aborted, sum.ThresholdsOK, err)
+	}
+	for r, err := range runfmt.Requests(res.Dir) {
+		if err != nil || r.OK || r.Status != 503 || r.ErrorClass != runfmt.ErrorHTTP || !strings.Contains(r.Error, "overloaded") {
+			t.Errorf("request: %+v, %v", r, err)
+			break
+		}
+	}
+}
+
+// TestOpenLoopMakesQueueingVisible runs an arrival rate the server cannot
+// keep up with: the iterations that found no VU are counted as dropped,
+// and every request carries its scheduled time and client queue.
+func TestOpenLoopMakesQueueingVisible(t *testing.T) {
+	srv := httptest.NewServer(&fakeLLM{tokens: 10, gap: 30 * time.Millisecond}) // 300 ms a request
+	defer srv.Close()
+	script := writeScript(t, `
+import llm from 'k6/x/llm';
+export const options = {
+  scenarios: { open: { executor: 'constant-arrival-rate', rate: 20, timeUnit: '1s', duration: '2s', preAllocatedVUs: 1, maxVUs: 3 } },
+};
+const c = new llm.Client({ baseURL: __ENV.TARGET });
+export default function () { c.generate({ prompt: 'x', max_tokens: 10 }); }
+`)
+	res, stdout, stderr, err := runScript(t, t.Context(), script, map[string]string{"TARGET": srv.URL}, nil)
+	if err != nil || res.Exit != ExitOK {
+		t.Fatalf("exit %d, %v\n%s", res.Exit, err, stderr)
+	}
+	sum, err := runfmt.ReadSummary(res.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 40 arrivals; 3 VUs at 300 ms each serve about 20 of them.
+	if d := sum.LLM.DroppedIterations; d < 10 || d > 30 {
+		t.Errorf("dropped iterations %d, want 10 to 30 of 40", d)
+	}
+	if q := sum.LLM.ClientQueue; q == nil || q.Count != sum.LLM.Requests {
+		t.Errorf("client queue %+v, want one per request (%d)", q, sum.LLM.Requests)
+	}
+	if !strings.Contains(stdout, "dropped iterations") {
+		t.Errorf("summary does not mention the dropped iterations:\n%s", stdout)
+	}
+	for r, err := range runfmt.Requests(res.Dir) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Scheduled.IsZero() || r.ClientQueueMS == nil || *r.ClientQueueMS < 0 || r.Sent.Before(r.Scheduled) {
+			t.Errorf("request %d: scheduled %v sent %v queue %v", r.Seq, r.Scheduled, r.Sent, r.ClientQueueMS)
+		}
+	}
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	srv := httptest.NewServer(&fakeLLM{tokens: 3, gap: time.Millisecond})
+	defer srv.Close()
+	script := writeScript(t, `
+import { sleep } from 'k6';
+import llm from 'k6/x/llm';
+export const options = { iterations: 1 };
+const c = new llm.Client({ baseURL: __ENV.TARGET });
+export default function () { c.generate({ prompt: 'x', max_tokens: 3 }); sleep(3); }
+`)
+	var stderr lockedBuffer
+	done := make(chan *Result, 1)
+	go func() {
+		res, _ := Run(t.Context(), Config{Script: script, Env: map[string]string{"TARGET": srv.URL}, NoSysEnv: true,
+			Out: filepath.Join(t.TempDir(), "run"), Quiet: true, NoSummary: true, Metrics: "127.0.0.1:0"}, io.Discard, &stderr)
+		done <- res
+	}()
+	var body string
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, url, ok := strings.Cut(stderr.String(), "metrics on "); ok {
+			url = strings.Fields(url)[0]
+			resp, err := http.Get(url)
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				body = string(b)
+				if strings.Contains(body, "llmbench_llm_requests_total{") {
+					break
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	<-done
+	for _, want := range []string{`llmbench_llm_requests_total{protocol="generate",scenario="default",status="200"} 1`, "llmbench_requests_in_flight 0", "llmbench_vus 1", "llmbench_llm_ttft_seconds_bucket"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
 	}
 }
