@@ -91,12 +91,12 @@ type Env struct {
 	// the server's usage can be checked; nil skips the check.
 	Tokens llm.TokenCounter
 
-	mu      sync.Mutex
-	files   map[string][]byte // open() cache: each file is read once
-	shared  map[string]*sharedArray
-	logMu   sync.Mutex
-	once    sync.Once
-	client  *http.Client
+	mu     sync.Mutex
+	files  map[string][]byte // open() cache: each file is read once
+	shared map[string]*sharedArray
+	logMu  sync.Mutex
+	once   sync.Once
+	client *http.Client
 
 	target, protocol string
 }
