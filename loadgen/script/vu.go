@@ -62,15 +62,55 @@ func NewVU(ctx context.Context, env *Env, id int) (*VU, error) {
 	module := rt.NewObject()
 	exports := rt.NewObject()
 	_ = module.Set("exports", exports)
-	stop := context.AfterFunc(ctx, func() { rt.Interrupt(ErrInterrupted) })
+	stop := vu.interruptOn(ctx)
 	_, err = call(goja.Undefined(), module, exports, rt.ToValue(vu.require))
+	if err == nil {
+		err = vu.resolveExports(module.Get("exports").ToObject(rt))
+	}
 	stop()
 	if err != nil {
 		return nil, vu.scriptErr(err)
 	}
-	vu.exports = module.Get("exports").ToObject(rt)
 	vu.init = false
 	return vu, nil
+}
+
+// resolveExports reads every export once, in the init context: esbuild's
+// CommonJS exports are getters, which must not run later outside a call.
+func (vu *VU) resolveExports(obj *goja.Object) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(error); ok {
+				err = e
+				return
+			}
+			panic(r)
+		}
+	}()
+	vu.exports = vu.rt.NewObject()
+	for _, k := range obj.Keys() {
+		if err := vu.exports.Set(k, obj.Get(k)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// interruptOn interrupts the runtime when ctx ends. The returned stop must
+// be called once the JavaScript has returned: it waits for an interrupt in
+// progress and clears it, so that it cannot reach a later call.
+func (vu *VU) interruptOn(ctx context.Context) (stop func()) {
+	done := make(chan struct{})
+	cancel := context.AfterFunc(ctx, func() {
+		vu.rt.Interrupt(ErrInterrupted)
+		close(done)
+	})
+	return func() {
+		if !cancel() {
+			<-done
+		}
+		vu.rt.ClearInterrupt()
+	}
 }
 
 func (vu *VU) globals() error {
@@ -315,10 +355,9 @@ func (vu *VU) parseJSON(s string) (goja.Value, error) {
 // the JavaScript, and a returned promise is settled before returning.
 func (vu *VU) call(ctx context.Context, fn goja.Callable, args ...goja.Value) (goja.Value, error) {
 	vu.ctx = ctx
-	stop := context.AfterFunc(ctx, func() { vu.rt.Interrupt(ErrInterrupted) })
+	stop := vu.interruptOn(ctx)
 	v, err := fn(goja.Undefined(), args...)
 	stop()
-	vu.rt.ClearInterrupt()
 	if err == nil {
 		if p, ok := v.Export().(*goja.Promise); ok {
 			switch p.State() {
