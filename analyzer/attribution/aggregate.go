@@ -1,0 +1,173 @@
+package attribution
+
+import (
+	"cmp"
+	"math"
+	"slices"
+
+	"github.com/llmbench/llmbench/loadgen/runfmt"
+)
+
+// bands are the percentile ranges of Aggregate's bands; see Aggregate.
+var bands = []struct {
+	name             string
+	from, to, center float64
+}{
+	{"p50", 45, 55, 50},
+	{"p95", 90, 97.5, 95},
+	{"p99", 98.5, 100, 99},
+}
+
+// Aggregate summarizes the breakdowns of the successful requests (OK); the
+// failed ones are left out. MeanShare is the mean over requests of each
+// part's share of its total (requests with a zero total left out), MeanMS
+// the mean of each part.
+//
+// The bands hold the requests around each percentile of the total, with
+// their mean composition. A request's percentile is its rank by total as
+// the run summary interpolates percentiles (Hyndman and Fan's definition
+// 7): 100·i/(n−1) for the i-th smallest of n, 0-based. p50 holds the
+// requests from the 45th to the 55th percentile, p95 from the 90th to the
+// 97.5th, p99 from the 98.5th up, bounds included. A band no request falls
+// in (few requests) holds the one request nearest its centre (50, 95,
+// 99), so every band of a non-empty run has at least one request.
+//
+// SLOMisses
+// groups the requests that missed an SLO by their dominant part, largest
+// group first. UnexplainedMeanPct and UnexplainedMaxPct are the mean and
+// maximum of 100·|unexplained| / total.
+func Aggregate(bs []runfmt.Breakdown) runfmt.Aggregate {
+	var ok []*runfmt.Breakdown
+	for i := range bs {
+		if bs[i].OK {
+			ok = append(ok, &bs[i])
+		}
+	}
+	a := runfmt.Aggregate{
+		Requests:  len(ok),
+		MeanShare: make(map[string]float64, len(runfmt.Parts)),
+		MeanMS:    meanParts(ok),
+		Bands:     []runfmt.Band{},
+	}
+	if len(ok) == 0 {
+		return a
+	}
+	shareN := 0
+	var unexpSum float64
+	for _, b := range ok {
+		if b.TotalMS <= 0 {
+			continue
+		}
+		shareN++
+		for _, p := range runfmt.Parts {
+			a.MeanShare[p] += b.Parts[p] / b.TotalMS
+		}
+		u := 100 * math.Abs(b.UnexplainedMS) / b.TotalMS
+		unexpSum += u
+		a.UnexplainedMaxPct = max(a.UnexplainedMaxPct, u)
+	}
+	for _, p := range runfmt.Parts {
+		if shareN > 0 {
+			a.MeanShare[p] /= float64(shareN)
+		} else {
+			a.MeanShare[p] = 0
+		}
+	}
+	if shareN > 0 {
+		a.UnexplainedMeanPct = unexpSum / float64(shareN)
+	}
+
+	ranked := slices.Clone(ok)
+	slices.SortStableFunc(ranked, func(x, y *runfmt.Breakdown) int {
+		return cmp.Or(cmp.Compare(x.TotalMS, y.TotalMS), cmp.Compare(x.Seq, y.Seq))
+	})
+	n := len(ranked)
+	pct := func(i int) float64 {
+		if n == 1 {
+			return 50
+		}
+		return 100 * float64(i) / float64(n-1)
+	}
+	const eps = 1e-9
+	for _, band := range bands {
+		var in []*runfmt.Breakdown
+		for i, b := range ranked {
+			if p := pct(i); p >= band.from-eps && p <= band.to+eps {
+				in = append(in, b)
+			}
+		}
+		if len(in) == 0 {
+			best := 0
+			for i := range ranked {
+				if math.Abs(pct(i)-band.center) < math.Abs(pct(best)-band.center) {
+					best = i
+				}
+			}
+			in = ranked[best : best+1]
+		}
+		out := runfmt.Band{Name: band.name, FromPct: band.from, ToPct: band.to, Requests: len(in), MeanMS: meanParts(in)}
+		for _, b := range in {
+			out.TotalMS += b.TotalMS
+			out.Seqs = append(out.Seqs, b.Seq)
+		}
+		out.TotalMS /= float64(len(in))
+		slices.Sort(out.Seqs)
+		a.Bands = append(a.Bands, out)
+	}
+
+	groups := make(map[string][]*runfmt.Breakdown)
+	for _, b := range ok {
+		if len(b.SLOMissed) > 0 {
+			groups[b.Dominant] = append(groups[b.Dominant], b)
+		}
+	}
+	for dom, g := range groups {
+		a.SLOMisses = append(a.SLOMisses, runfmt.SLOGroup{Dominant: dom, Requests: len(g), MeanMS: meanParts(g)})
+	}
+	slices.SortFunc(a.SLOMisses, func(x, y runfmt.SLOGroup) int {
+		return cmp.Or(cmp.Compare(y.Requests, x.Requests), byPartOrder(x.Dominant, y.Dominant))
+	})
+	return a
+}
+
+// meanParts returns the mean of each part over bs (zeros when bs is
+// empty).
+func meanParts(bs []*runfmt.Breakdown) map[string]float64 {
+	m := make(map[string]float64, len(runfmt.Parts))
+	for _, p := range runfmt.Parts {
+		sum := 0.0
+		for _, b := range bs {
+			sum += b.Parts[p]
+		}
+		if len(bs) > 0 {
+			sum /= float64(len(bs))
+		}
+		m[p] = sum
+	}
+	return m
+}
+
+// percentile is the p-th percentile of sorted values, interpolated
+// linearly between ranks (Hyndman and Fan's definition 7, as
+// loadgen/metrics.Percentile and k6); 0 for no values.
+func percentile(sorted []float64, p float64) float64 {
+	n := len(sorted)
+	if n == 0 {
+		return 0
+	}
+	p = min(max(p, 0), 100)
+	r := p / 100 * float64(n-1)
+	lo, hi := int(math.Floor(r)), int(math.Ceil(r))
+	return sorted[lo] + (sorted[hi]-sorted[lo])*(r-float64(lo))
+}
+
+func mean(vs []float64) float64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	s := 0.0
+	for _, v := range vs {
+		s += v
+	}
+	return s / float64(len(vs))
+}
