@@ -12,14 +12,14 @@ import (
 	"sync"
 	"time"
 
-	gogoproto "github.com/gogo/protobuf/proto"
 	model "github.com/jaegertracing/jaeger-idl/model/v1"
 	"github.com/jaegertracing/jaeger-idl/proto-gen/api_v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
+
+	"github.com/llmbench/llmbench/analyzer/jaeger"
 )
 
 // ErrTraceNotFound is Trace's error for a trace Jaeger does not have (yet).
@@ -221,40 +221,11 @@ func (j *Jaeger) query() (api_v2.QueryServiceClient, error) {
 	if j.conn == nil {
 		conn, err := grpc.NewClient(j.QueryGRPC,
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.ForceCodecV2(gogoCodec{})))
+			grpc.WithDefaultCallOptions(grpc.ForceCodecV2(jaeger.Codec{})))
 		if err != nil {
 			return nil, fmt.Errorf("jaeger query client: %w", err)
 		}
 		j.conn = conn
 	}
 	return api_v2.NewQueryServiceClient(j.conn), nil
-}
-
-// gogoCodec encodes Jaeger's api_v2 messages, which gogo/protobuf
-// generated (with custom types such as model.TraceID that the standard
-// protobuf runtime cannot handle). It is set per connection, not
-// registered globally. It calls itself "proto", the content subtype
-// Jaeger's server expects.
-type gogoCodec struct{}
-
-func (gogoCodec) Name() string { return "proto" }
-
-func (gogoCodec) Marshal(v any) (mem.BufferSlice, error) {
-	m, ok := v.(gogoproto.Message)
-	if !ok {
-		return nil, fmt.Errorf("gogo codec: %T is not a gogo message", v)
-	}
-	b, err := gogoproto.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	return mem.BufferSlice{mem.SliceBuffer(b)}, nil
-}
-
-func (gogoCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	m, ok := v.(gogoproto.Message)
-	if !ok {
-		return fmt.Errorf("gogo codec: %T is not a gogo message", v)
-	}
-	return gogoproto.Unmarshal(data.Materialize(), m)
 }
