@@ -43,7 +43,7 @@ const (
 	NoteSkewCorrected  = "server span did not nest in the client's times: server clock offset estimated (NTP-style) and corrected"
 	NoteSkewImposed    = "server times shifted by the run's clock offset"
 	NoteNoText         = "no text event: total ends at the stream's close"
-	NoteStepsOverShare = "engine.step own shares exceed the decode window: capped to it"
+	NoteStepsOverShare = "engine.step spans cover more than the decode window (clock rounding): scaled to it"
 )
 
 // ClientSpanName is the load generator's span of one request.
@@ -285,6 +285,41 @@ func Attribute(r *runfmt.Request, t *span.Trace, opts Options) (runfmt.Breakdown
 func splitDecode(b *runfmt.Breakdown, sv *server, dec interval, info *Info) int {
 	win := ms(dec.dur())
 	detok, write := ms(sv.detok), ms(sv.write)
+
+	// With the engine's steps: the steps' time is this request's share
+	// (duration / batch size) and the others'; detokenizing and stream
+	// writes happen between the steps (or beside them, on other
+	// goroutines), so they take their time from the gaps between steps
+	// and never from the steps themselves.
+	var own, stepped, batches float64
+	n := 0
+	for _, st := range sv.steps {
+		c := st.iv.clip(dec.from, dec.to)
+		if c.dur() <= 0 {
+			continue
+		}
+		own += ms(c.dur()) / st.batch
+		stepped += ms(c.dur())
+		batches += st.batch
+		n++
+	}
+	if n > 0 {
+		if stepped > win { // steps overlapping each other: clock rounding
+			own *= win / stepped
+			stepped = win
+			info.Notes = append(info.Notes, NoteStepsOverShare)
+		}
+		gaps := win - stepped
+		d := min(detok, gaps)
+		w := min(write, gaps-d)
+		b.MeanBatch = batches / float64(n)
+		b.Parts[runfmt.PartDetokenize] = d
+		b.Parts[runfmt.PartStreamWrite] = w
+		b.Parts[runfmt.PartDecodeOwn] = own
+		b.Parts[runfmt.PartDecodeShared] = win - own - d - w
+		return n
+	}
+
 	if detok+write > win {
 		f := win / (detok + write)
 		detok *= f
@@ -294,25 +329,7 @@ func splitDecode(b *runfmt.Breakdown, sv *server, dec interval, info *Info) int 
 	rest := max(win-detok-write, 0)
 	b.Parts[runfmt.PartDetokenize] = detok
 	b.Parts[runfmt.PartStreamWrite] = write
-
-	var own, batches float64
-	n := 0
-	for _, st := range sv.steps {
-		c := st.iv.clip(dec.from, dec.to)
-		if c.dur() <= 0 {
-			continue
-		}
-		own += ms(c.dur()) / st.batch
-		batches += st.batch
-		n++
-	}
 	switch {
-	case n > 0:
-		b.MeanBatch = batches / float64(n)
-		if own > rest {
-			own = rest
-			info.Notes = append(info.Notes, NoteStepsOverShare)
-		}
 	case sv.meanBatch >= 1:
 		own = rest / sv.meanBatch
 	default:
