@@ -31,21 +31,25 @@ const (
 type Config struct {
 	Script string // the scenario script (.js)
 
-	Env       envFlag // -e KEY=VALUE: __ENV entries, over the process environment
-	NoSysEnv  bool    // leave the process environment out of __ENV
-	Tags      envFlag // --tag KEY=VALUE: added to every sample
-	VUs       int     // -u: override the options with this many VUs
-	Duration  time.Duration
-	Iter      int64 // -i: override with a shared-iterations count
-	RunsDir   string
-	Out       string           // the run folder; default RunsDir/<time>-<scenario>
-	Segment   string           // --execution-segment, e.g. 1/3:2/3
-	Sequence  string           // --execution-segment-sequence, e.g. 0,1/3,2/3,1
-	Metrics   string           // --metrics-addr: serve the loadgen's own Prometheus metrics here
-	Tracing   telemetry.Config // --otlp-endpoint, --trace-sample-ratio: where the llm.request client spans go
-	Quiet     bool             // no progress line
-	NoSummary bool             // no end-of-test summary on stdout
-	NoHealth  bool             // do not ask the target for /health
+	Env      envFlag // -e KEY=VALUE: __ENV entries, over the process environment
+	NoSysEnv bool    // leave the process environment out of __ENV
+	Tags     envFlag // --tag KEY=VALUE: added to every sample
+	VUs      int     // -u: override the options with this many VUs
+	Duration time.Duration
+	Iter     int64 // -i: override with a shared-iterations count
+	RunsDir  string
+	Out      string           // the run folder; default RunsDir/<time>-<scenario>
+	Segment  string           // --execution-segment, e.g. 1/3:2/3
+	Sequence string           // --execution-segment-sequence, e.g. 0,1/3,2/3,1
+	Metrics  string           // --metrics-addr: serve the loadgen's own Prometheus metrics here
+	Tracing  telemetry.Config // --otlp-endpoint, --trace-sample-ratio: where the llm.request client spans go
+	// JaegerQuery and PrometheusURL are recorded in run.json so that
+	// `llmbench analyze RUN` finds the traces and series without flags.
+	JaegerQuery   string
+	PrometheusURL string
+	Quiet         bool // no progress line
+	NoSummary     bool // no end-of-test summary on stdout
+	NoHealth      bool // do not ask the target for /health
 }
 
 // RegisterFlags adds the flags of `llmbench run` to fs.
@@ -66,6 +70,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Sequence, "execution-segment-sequence", "", "all the segments' boundaries, e.g. 0,1/3,2/3,1, so that parts split consistently")
 	fs.StringVar(&c.Metrics, "metrics-addr", "", "serve the load generator's own Prometheus metrics on this `host:port` (e.g. 127.0.0.1:9465)")
 	c.Tracing.RegisterFlags(fs, "llmbench")
+	fs.StringVar(&c.JaegerQuery, "jaeger", "", "Jaeger's gRPC query `host:port`, recorded in run.json for llmbench analyze (the spans go to --otlp-endpoint)")
+	fs.StringVar(&c.PrometheusURL, "prometheus", "", "the `URL` of the Prometheus that scrapes the target, recorded in run.json for llmbench analyze")
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress line (it is off anyway when stderr is not a terminal)")
 	fs.BoolVar(&c.Quiet, "q", false, "short for -quiet")
 	fs.BoolVar(&c.NoSummary, "no-summary", false, "do not print the end-of-test summary")

@@ -294,6 +294,7 @@ func (r *runState) createRun(opts json.RawMessage, o scriptOptions) error {
 		Segment: r.cfg.Segment, Sequence: r.cfg.Sequence, Commit: gitCommit(filepath.Dir(r.prog.Path)),
 		Host: host, Version: Version, Start: time.Now(), Status: runfmt.StatusRunning,
 		Target: r.env.Vars["TARGET"], Protocol: r.env.Vars["PROTOCOL"],
+		Jaeger: r.cfg.JaegerQuery, Prometheus: r.cfg.PrometheusURL,
 	}
 	if t, p := r.env.Target(); t != "" {
 		r.run.Target, r.run.Protocol = t, p
@@ -431,7 +432,7 @@ func fetchHealth(target string) *runfmt.Server {
 		Backend      string `json:"backend"`
 		Device       string `json:"device"`
 		GPUAvailable bool   `json:"gpu_available"`
-		Synthetic    bool   `json:"synthetic_weights"`
+		Synthetic    bool   `json:"synthetic"`
 		Threads      int    `json:"threads"`
 	}
 	_ = json.Unmarshal(b, &h)

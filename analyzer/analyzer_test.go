@@ -1,0 +1,168 @@
+package analyzer
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/llmbench/llmbench/loadgen/runfmt"
+)
+
+// writeRun makes a run folder of n requests by hand: 100 ms to the first
+// byte, 20 tokens 10 ms apart.
+func writeRun(t *testing.T, n int, jaegerAddr, promURL string) string {
+	t.Helper()
+	dir := t.TempDir()
+	start := time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC)
+	if err := runfmt.WriteRun(dir, &runfmt.Run{ID: "hand", Scenario: "hand", Start: start, End: start.Add(time.Minute),
+		Status: runfmt.StatusFinished, Jaeger: jaegerAddr, Prometheus: promURL, Options: []byte(`{"slo": {"ttft": 150}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	log, err := runfmt.CreateRequestLog(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		sent := start.Add(time.Duration(i) * time.Second)
+		ttft := 100 + float64(i*10)
+		r := &runfmt.Request{Scenario: "hand", Protocol: "generate", TraceID: fmt.Sprintf("%032x", i+1), SpanID: fmt.Sprintf("%016x", i+1),
+			Started: sent.Add(-time.Millisecond), Sent: sent, TTFTMS: &ttft, E2EMS: ptr(ttft + 190), CloseMS: ttft + 200,
+			Status: 200, OK: true, OutputTokens: 20, InputTokens: 5, TokenSource: "usage"}
+		if err := log.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func ptr(v float64) *float64 { return &v }
+
+// TestDeadServices analyzes a run whose Jaeger is down and whose
+// Prometheus answers errors: the analysis still comes out, attributed from
+// the client's records, and says what it could not see.
+func TestDeadServices(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	promSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"status":"error","errorType":"bad_data","error":"parse error"}`)
+	}))
+	defer promSrv.Close()
+	dir := writeRun(t, 5, dead, promSrv.URL)
+	var out bytes.Buffer
+	start := time.Now()
+	a, err := Analyze(t.Context(), Config{Run: dir, Wait: time.Second}, &out)
+	if err != nil {
+		t.Fatalf("Analyze: %v", err)
+	}
+	if d := time.Since(start); d > 60*time.Second {
+		t.Errorf("took %v with Jaeger down", d)
+	}
+	if a.Coverage.Requests != 5 || a.Coverage.ClientOnly != 5 || a.Coverage.MissingTraces != 5 {
+		t.Errorf("coverage %+v, want 5 requests, all client-only and missing", a.Coverage)
+	}
+	if a.Coverage.SeriesErrors == 0 {
+		t.Errorf("the PromQL errors were not counted: %+v", a.Coverage)
+	}
+	text := out.String()
+	for _, want := range []string{"Jaeger at " + dead, "server time not split", "VERDICT"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the summary lacks %q:\n%s", want, text)
+		}
+	}
+	for _, b := range a.Requests {
+		if sum := sumParts(b) + b.UnexplainedMS; abs(sum-b.TotalMS) > 1e-6 {
+			t.Errorf("request %d: parts add up to %v, total %v", b.Seq, sum, b.TotalMS)
+		}
+	}
+	if _, err := runfmt.ReadAnalysis(dir); err != nil {
+		t.Errorf("analysis.json: %v", err)
+	}
+}
+
+func TestBadRunFolders(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(dir string)
+		want  string
+	}{
+		{"no run.json", func(string) {}, "run.json"},
+		{"newer format", func(dir string) {
+			os.WriteFile(filepath.Join(dir, runfmt.RunFile), []byte(`{"format": 99, "id": "x"}`), 0o644)
+		}, "newer llmbench"},
+		{"no requests", func(dir string) {
+			runfmt.WriteRun(dir, &runfmt.Run{ID: "x", Status: runfmt.StatusFinished})
+			os.WriteFile(filepath.Join(dir, runfmt.RequestsFile), nil, 0o644)
+		}, "no request"},
+		{"only garbage lines", func(dir string) {
+			runfmt.WriteRun(dir, &runfmt.Run{ID: "x", Status: runfmt.StatusFinished})
+			os.WriteFile(filepath.Join(dir, runfmt.RequestsFile), []byte("{not json\n"), 0o644)
+		}, "no request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tt.setup(dir)
+			_, err := Analyze(t.Context(), Config{Run: dir, Quiet: true}, nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCompareNeedsAnalyses(t *testing.T) {
+	a := writeRun(t, 3, "", "")
+	b := writeRun(t, 3, "", "")
+	if _, err := Compare(a, b, nil); err == nil || !strings.Contains(err.Error(), "llmbench analyze") {
+		t.Errorf("compare before analyze: got %v, want a hint to analyze first", err)
+	}
+	for _, d := range []string{a, b} {
+		if _, err := Analyze(t.Context(), Config{Run: d, Quiet: true}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	c, err := Compare(a, b, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range c.Metrics {
+		if d.Significant {
+			t.Errorf("%s: identical runs compared as significantly different: %+v", d.Name, d)
+		}
+	}
+	if !strings.Contains(out.String(), "Mann-Whitney") {
+		t.Errorf("compare output:\n%s", out.String())
+	}
+}
+
+func sumParts(b runfmt.Breakdown) float64 {
+	s := 0.0
+	for _, v := range b.Parts {
+		s += v
+	}
+	return s
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
