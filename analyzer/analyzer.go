@@ -102,11 +102,16 @@ func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, er
 		}
 		return bs, infos
 	}
-	bs, infos := attribute(attribution.Options{SLO: slo})
+	var allSteps []*span.Span
+	for _, ss := range steps {
+		allSteps = append(allSteps, ss...)
+	}
+	a.StepFit = attribution.FitStepCost(dedupe(allSteps))
+	bs, infos := attribute(attribution.Options{SLO: slo, StepCost: a.StepFit})
 	a.Clock = attribution.Clock(infos)
 	if a.Clock.Violations > 0 && a.Clock.SkewMS != 0 {
 		skew := time.Duration(a.Clock.SkewMS * float64(time.Millisecond))
-		bs, infos = attribute(attribution.Options{SLO: slo, Skew: &skew})
+		bs, infos = attribute(attribution.Options{SLO: slo, Skew: &skew, StepCost: a.StepFit})
 		a.Clock.Note = fmt.Sprintf("%d of %d server spans did not nest in their client spans: the server's clock is taken to be %+.1f ms off, and corrected", a.Clock.Violations, a.Clock.Checked, a.Clock.SkewMS)
 	}
 	notes := map[string]int{}
@@ -219,6 +224,20 @@ func fetchTraces(ctx context.Context, cfg Config, addr string, reqs []*runfmt.Re
 		}
 	}
 	return traces, steps, nil
+}
+
+// dedupe drops repeated spans (a step linked to several requests is
+// indexed under each).
+func dedupe(ss []*span.Span) []*span.Span {
+	seen := map[string]bool{}
+	var out []*span.Span
+	for _, s := range ss {
+		if !seen[s.SpanID] {
+			seen[s.SpanID] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func countTraced(reqs []*runfmt.Request) int {

@@ -60,6 +60,9 @@ func WriteText(w io.Writer, a *runfmt.Analysis) {
 	if f := a.PrefillFit; f != nil {
 		fmt.Fprintf(w, "\nprefill: %.2f ms per input token + %.1f ms (R² %.2f, %d requests)\n", f.Slope, f.Intercept, f.R2, f.N)
 	}
+	if f := a.StepFit; f != nil {
+		fmt.Fprintf(w, "decode step: %.1f ms + %.2f ms per sequence in the batch (R² %.2f, %d steps): a sequence's own share of a step is what a batch of one costs\n", f.Intercept, f.Slope, f.R2, f.N)
+	}
 	if s := a.Saturation; s != nil && len(s.Points) > 0 {
 		fmt.Fprintln(w, "\nSATURATION")
 		for _, p := range s.Points {

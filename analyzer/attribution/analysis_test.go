@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmbench/llmbench/analyzer/span"
 	"github.com/llmbench/llmbench/loadgen/runfmt"
 )
 
@@ -530,5 +531,38 @@ func TestLoadPoints(t *testing.T) {
 			math.Abs(g.Concurrent-w.Concurrent) > 1e-9 || math.Abs(g.TTFTP95MS-w.TTFTP95MS) > 1e-9 || g.TotalP95MS != w.TotalP95MS {
 			t.Errorf("point %d = %+v, want %+v", i, g, w)
 		}
+	}
+}
+
+func TestFitStepCost(t *testing.T) {
+	step := func(batch, prefill int64, ms float64) *span.Span {
+		return &span.Span{Name: "engine.step", Duration: time.Duration(ms * float64(time.Millisecond)),
+			Attrs: map[string]any{"batch.size": batch, "batch.prefill_tokens": prefill}}
+	}
+	tests := []struct {
+		name    string
+		steps   []*span.Span
+		wantNil bool
+		a, b    float64
+		share4  float64 // ownShare at batch 4 with the fit
+	}{
+		{"memory-bound: batching nearly free", []*span.Span{step(1, 0, 10), step(2, 0, 11), step(4, 0, 13), step(8, 0, 17), step(4, 128, 90)}, false, 9, 1, 10.0 / 13},
+		{"compute-bound: cost per sequence", []*span.Span{step(1, 0, 10), step(2, 0, 20), step(4, 0, 40)}, false, 0, 10, 0.25},
+		{"one batch size: nothing to fit", []*span.Span{step(4, 0, 13), step(4, 0, 14)}, true, 0, 0, 0.25},
+		{"only prefill steps", []*span.Span{step(1, 64, 40), step(2, 64, 50)}, true, 0, 0, 0.25},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := FitStepCost(tt.steps)
+			if (f == nil) != tt.wantNil {
+				t.Fatalf("got %+v, want nil %v", f, tt.wantNil)
+			}
+			if f != nil && (math.Abs(f.Intercept-tt.a) > 1e-9 || math.Abs(f.Slope-tt.b) > 1e-9) {
+				t.Errorf("got %.3f + %.3f·batch, want %.3f + %.3f·batch", f.Intercept, f.Slope, tt.a, tt.b)
+			}
+			if got := ownShare(4, f); math.Abs(got-tt.share4) > 1e-9 {
+				t.Errorf("own share at batch 4: got %.4f, want %.4f", got, tt.share4)
+			}
+		})
 	}
 }

@@ -75,6 +75,11 @@ type Options struct {
 	// are ignored, so passing a whole run's steps works, and
 	// StepsByTrace(all)[traceID] is the fast way.
 	Steps []*span.Span
+	// StepCost is the run's decode step cost against batch size
+	// (FitStepCost). With it, a sequence's own share of a step of batch n
+	// is what a batch of one would cost, (Intercept+Slope) /
+	// (Intercept+Slope·n) of the step; without it, 1/n of the step.
+	StepCost *runfmt.Fit
 }
 
 // Info is what Attribute found out besides the breakdown: how it laid the
@@ -141,6 +146,7 @@ type server struct {
 	detok, write                     time.Duration // summed spans: durations only
 	meanBatch                        float64       // decode's mean batch size; 0 when unknown
 	steps                            []step
+	stepCost                         *runfmt.Fit // the run's step cost fit, if any
 	vllm, partial                    bool
 	notes                            []string
 }
@@ -220,6 +226,9 @@ func Attribute(r *runfmt.Request, t *span.Trace, opts Options) (runfmt.Breakdown
 	b.TotalMS = ms(end.Sub(begin))
 
 	sv := findServer(r, t, opts.Steps)
+	if sv != nil {
+		sv.stepCost = opts.StepCost
+	}
 	if sv == nil {
 		b.Source = SourceClient
 		info.ClientOnly = true
@@ -298,7 +307,7 @@ func splitDecode(b *runfmt.Breakdown, sv *server, dec interval, info *Info) int 
 		if c.dur() <= 0 {
 			continue
 		}
-		own += ms(c.dur()) / st.batch
+		own += ms(c.dur()) * ownShare(st.batch, sv.stepCost)
 		stepped += ms(c.dur())
 		batches += st.batch
 		n++
@@ -331,7 +340,7 @@ func splitDecode(b *runfmt.Breakdown, sv *server, dec interval, info *Info) int 
 	b.Parts[runfmt.PartStreamWrite] = write
 	switch {
 	case sv.meanBatch >= 1:
-		own = rest / sv.meanBatch
+		own = rest * ownShare(sv.meanBatch, sv.stepCost)
 	default:
 		own = rest
 		if !sv.vllm {
@@ -341,6 +350,22 @@ func splitDecode(b *runfmt.Breakdown, sv *server, dec interval, info *Info) int 
 	b.Parts[runfmt.PartDecodeOwn] = own
 	b.Parts[runfmt.PartDecodeShared] = rest - own
 	return n
+}
+
+// ownShare is the fraction of a batch step of n sequences that is one
+// sequence's own: 1/n, or, with the run's step cost fit, what a batch of
+// one costs over what a batch of n costs.
+func ownShare(n float64, cost *runfmt.Fit) float64 {
+	if n <= 1 {
+		return 1
+	}
+	if cost != nil {
+		one, all := cost.Intercept+cost.Slope, cost.Intercept+cost.Slope*n
+		if one > 0 && all >= one {
+			return one / all
+		}
+	}
+	return 1 / n
 }
 
 // finish sets the breakdown's unexplained remainder and dominant part.

@@ -49,8 +49,12 @@ type Analysis struct {
 	Clock           Clock            `json:"clock"`
 	// PrefillFit is prefill time against prompt length, when the run's
 	// prompts vary enough to fit it.
-	PrefillFit *Fit     `json:"prefill_fit,omitempty"`
-	Series     []Series `json:"series,omitempty"`
+	PrefillFit *Fit `json:"prefill_fit,omitempty"`
+	// StepFit is a decode step's duration against its batch size, from
+	// the engine.step spans, when the batch size varied: it decides how
+	// much of a shared step is a request's own.
+	StepFit *Fit     `json:"step_fit,omitempty"`
+	Series  []Series `json:"series,omitempty"`
 }
 
 // Coverage counts what the analysis could and could not see.
