@@ -3,6 +3,7 @@ package analyzer
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -165,4 +166,54 @@ func abs(x float64) float64 {
 		return -x
 	}
 	return x
+}
+
+// TestSaturationFromSweep analyzes a sweep of 1, 2, 4 and 8 VUs against a
+// server that serves 10 requests/s at most, 200 ms each when idle: the
+// knee is at 2 VUs, where throughput stops rising and latency climbs.
+func TestSaturationFromSweep(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC)
+	if err := runfmt.WriteRun(dir, &runfmt.Run{ID: "sweep", Start: start, Status: runfmt.StatusFinished,
+		Options: []byte(`{"slo": {"e2e": 500}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	log, err := runfmt.CreateRequestLog(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := start
+	for _, vus := range []float64{1, 2, 4, 8} {
+		tput := min(vus/0.2, 10) // requests/s
+		lat := vus / tput * 1000 // ms, by Little's law
+		for k := range 200 {
+			sent := at.Add(time.Duration(float64(k) / tput * float64(time.Second)))
+			r := &runfmt.Request{Scenario: fmt.Sprintf("vus_%g", vus), Started: sent, Sent: sent, TTFTMS: ptr(lat / 2), E2EMS: ptr(lat),
+				CloseMS: lat, OK: true, Status: 200, OutputTokens: 10}
+			if err := log.Append(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		at = at.Add(time.Minute)
+	}
+	log.Close()
+	a, err := Analyze(t.Context(), Config{Run: dir, Quiet: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := a.Saturation
+	if s == nil || len(s.Points) != 4 {
+		t.Fatalf("saturation: %+v", s)
+	}
+	for i, want := range []float64{1, 2, 4, 8} {
+		if p := s.Points[i]; p.Offered != want || math.Abs(p.Concurrent-want)/want > 0.1 {
+			t.Errorf("point %d: offered %v, concurrency %.2f; want %v and Little's law to give it back", i, p.Offered, p.Concurrent, want)
+		}
+	}
+	if s.Knee == nil || s.Knee.Label != "vus_2" {
+		t.Errorf("knee %+v, want vus_2", s.Knee)
+	}
+	if s.CapacityAtSLO < 9 || s.CapacityAtSLO > 11 {
+		t.Errorf("capacity at the SLO %.2f req/s, want about 10 (vus_4 meets e2e ≤ 500 ms at 10 req/s)", s.CapacityAtSLO)
+	}
 }

@@ -28,10 +28,10 @@ const (
 
 // exported is what export sent.
 type exported struct {
-	requestSpans, stepSpans int64 // spans the exporters delivered
-	failed                  int64 // spans an export call failed to deliver
+	requestSpans, stepSpans int64    // spans the exporters delivered
+	failed                  int64    // spans an export call failed to deliver
 	traceIDs, spanIDs       []string // of each request's client span
-	lastStepTrace           string // "" without steps
+	lastStepTrace           string   // "" without steps
 }
 
 // export sends the workload's spans, anchored at base, to the OTLP gRPC
