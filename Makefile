@@ -87,6 +87,7 @@ bench: build
 	$(BIN)/refserver bench --http --out $(BIN)/bench.json
 	# The load generator against a fake server on this machine: 1,000 streams, 500 req/s open loop.
 	$(BIN)/llmbench selfbench --out $(BIN)/selfbench.json
+	$(BIN)/llmbench analyze-bench --out $(BIN)/analyze-bench.json
 
 clean:
 	rm -rf $(BIN)

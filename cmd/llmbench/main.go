@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/llmbench/llmbench/analyzer"
+	"github.com/llmbench/llmbench/analyzer/perf"
 	"github.com/llmbench/llmbench/loadgen"
 	"github.com/llmbench/llmbench/loadgen/selfbench"
 )
@@ -88,6 +89,13 @@ func main() {
 		cfg.RegisterFlags(fs)
 		run = func([]string) (int, error) {
 			_, err := selfbench.Run(ctx, cfg, os.Stdout)
+			return 0, err
+		}
+	case "analyze-bench": // hidden: the analyzer's benchmark, 10,000 requests in Jaeger (make bench)
+		var cfg perf.Config
+		cfg.RegisterFlags(fs)
+		run = func([]string) (int, error) {
+			_, err := perf.Run(ctx, cfg, os.Stdout)
 			return 0, err
 		}
 	case "fake-llm": // hidden: selfbench's fake LLM server, run as its child

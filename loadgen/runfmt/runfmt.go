@@ -68,16 +68,21 @@ type Run struct {
 	Server *Server `json:"server,omitempty"`
 	// Segment is the execution segment this process ran ("0:1" when whole)
 	// and Sequence the segment sequence, when given.
-	Segment  string    `json:"segment,omitempty"`
-	Sequence string    `json:"segment_sequence,omitempty"`
-	Parts    []string  `json:"parts,omitempty"` // for a merged run: the IDs of the runs it was merged from
-	Commit   string    `json:"commit,omitempty"`
-	Host     string    `json:"host,omitempty"`
-	Version  string    `json:"llmbench_version,omitempty"`
-	Start    time.Time `json:"start"`
-	End      time.Time `json:"end,omitzero"`
-	Status   string    `json:"status"`
-	Error    string    `json:"error,omitempty"` // why the run ended early, when it did
+	Segment  string   `json:"segment,omitempty"`
+	Sequence string   `json:"segment_sequence,omitempty"`
+	Parts    []string `json:"parts,omitempty"` // for a merged run: the IDs of the runs it was merged from
+	// Suite and Night mark a run of the nightly job: the suite's name and
+	// the night it belongs to (YYYY-MM-DD), so that the history can be
+	// rebuilt from the run folders.
+	Suite   string    `json:"suite,omitempty"`
+	Night   string    `json:"night,omitempty"`
+	Commit  string    `json:"commit,omitempty"`
+	Host    string    `json:"host,omitempty"`
+	Version string    `json:"llmbench_version,omitempty"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end,omitzero"`
+	Status  string    `json:"status"`
+	Error   string    `json:"error,omitempty"` // why the run ended early, when it did
 	// Jaeger and Prometheus are the query endpoints the analyzer should use,
 	// when the run knew them (llmbench demo does).
 	Jaeger     string `json:"jaeger,omitempty"`
