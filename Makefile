@@ -82,7 +82,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSegment$$' -fuzztime $(FUZZTIME) ./loadgen/executor/
 	$(GO) test -run '^$$' -fuzz '^FuzzScript$$' -fuzztime $(FUZZTIME) ./loadgen/script/
 
-bench: build
+bench: build tools
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./refserver/nn/ ./refserver/sample/
 	$(BIN)/refserver bench --http --out $(BIN)/bench.json
 	# The load generator against a fake server on this machine: 1,000 streams, 500 req/s open loop.

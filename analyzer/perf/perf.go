@@ -29,6 +29,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,7 +71,10 @@ type Config struct {
 	// fetches them only for runs of at most 5,000 requests, but a real
 	// run's Jaeger holds them, so by default they are there.
 	NoSteps bool
-	Out     string // also write the Report as JSON here
+	// FetchSteps makes the analysis fetch the engine.step spans too, as
+	// `llmbench analyze --steps N` does for runs of up to N requests.
+	FetchSteps bool
+	Out        string // also write the Report as JSON here
 	// WorkDir keeps the run folder and Jaeger's log there; "" means a
 	// temporary folder, removed at the end.
 	WorkDir    string
@@ -97,6 +101,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxBatch, "max-batch", DefaultMaxBatch, "the simulated engine's batch cap")
 	fs.Uint64Var(&c.Seed, "seed", DefaultSeed, "the simulation's random seed")
 	fs.BoolVar(&c.NoSteps, "no-steps", false, "leave the engine.step spans out of Jaeger")
+	fs.BoolVar(&c.FetchSteps, "fetch-steps", false, "make the analysis fetch the engine.step spans too (by default the analyzer skips them above 5,000 requests)")
 	fs.StringVar(&c.Out, "out", "", "also write the report as JSON to this `file`")
 	fs.StringVar(&c.WorkDir, "work", "", "keep the run folder and Jaeger's log in this `folder` (default: a temporary one, removed)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the analysis to this `file`")
@@ -180,6 +185,10 @@ type Measurement struct {
 	PartialTraces int    `json:"partial_traces"`
 	ClientOnly    int    `json:"client_only"`
 	Bottleneck    string `json:"bottleneck"`
+	// FetchSteps says the analysis was made to fetch the engine.step
+	// spans whatever the run's size; otherwise it fetches them only for
+	// runs of at most 5,000 requests.
+	FetchSteps bool `json:"fetch_steps"`
 }
 
 // Row is one line of the printed table. Met is nil for figures that have
@@ -200,7 +209,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Report, error) {
 	}
 	cfg = cfg.withDefaults()
 	if cfg.AnalyzeOnly != "" {
-		m, err := measure(ctx, cfg.AnalyzeOnly, cfg.Jaeger, cfg.CPUProfile, cfg.MemProfile)
+		m, err := measure(ctx, cfg.AnalyzeOnly, cfg.Jaeger, cfg.FetchSteps, cfg.CPUProfile, cfg.MemProfile)
 		if err != nil {
 			return nil, err
 		}
@@ -237,7 +246,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Report, error) {
 	}
 	defer j.Stop()
 
-	if err := generate(ctx, cfg, j, dir, rep, w); err != nil {
+	if _, _, err := generate(ctx, cfg, j, dir, rep, w); err != nil {
 		return nil, err
 	}
 	// What the simulation allocated is garbage now; in a child process it
@@ -270,8 +279,9 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Report, error) {
 }
 
 // generate simulates the run, exports its spans to j, waits until j
-// answers with the last of them, and writes the run folder dir.
-func generate(ctx context.Context, cfg Config, j *stack.Jaeger, dir string, rep *Report, w io.Writer) error {
+// answers with the last of them, and writes the run folder dir. It
+// returns the workload and what export sent, for tests.
+func generate(ctx context.Context, cfg Config, j *stack.Jaeger, dir string, rep *Report, w io.Writer) (*workload, *exported, error) {
 	fmt.Fprintf(w, "analyze-bench: simulating %d requests of %d users, batch of %d; exporting their spans to Jaeger at %s ...\n",
 		cfg.Requests, cfg.Users, cfg.MaxBatch, j.OTLPGRPC)
 	t0 := time.Now()
@@ -285,7 +295,7 @@ func generate(ctx context.Context, cfg Config, j *stack.Jaeger, dir string, rep 
 		rep.RequestSpans, rep.StepSpans, rep.FailedSpans = ex.requestSpans, ex.stepSpans, ex.failed
 	}
 	if err != nil {
-		return fmt.Errorf("analyze-bench: %w", err)
+		return nil, nil, fmt.Errorf("analyze-bench: %w", err)
 	}
 	rep.ExportS = time.Since(t0).Seconds()
 	fmt.Fprintf(w, "analyze-bench: exported %d request spans and %d engine.step spans in %.1f s (%.0f s of simulated time)\n",
@@ -293,13 +303,13 @@ func generate(ctx context.Context, cfg Config, j *stack.Jaeger, dir string, rep 
 
 	t1 := time.Now()
 	if err := awaitIngest(ctx, j.QueryGRPC, ex); err != nil {
-		return fmt.Errorf("analyze-bench: %w", err)
+		return nil, nil, fmt.Errorf("analyze-bench: %w", err)
 	}
 	rep.IngestS = time.Since(t1).Seconds()
 	if err := writeRun(dir, wl, base, ex.traceIDs, ex.spanIDs, j.QueryGRPC, cfg.Users); err != nil {
-		return fmt.Errorf("analyze-bench: %w", err)
+		return nil, nil, fmt.Errorf("analyze-bench: %w", err)
 	}
-	return nil
+	return wl, ex, nil
 }
 
 // awaitIngest returns when Jaeger answers with the last spans each
@@ -337,7 +347,11 @@ func awaitIngest(ctx context.Context, query string, ex *exported) error {
 // returns its measurement.
 func analyze(ctx context.Context, cfg Config, dir, query string) (*Measurement, error) {
 	if cfg.InProcess {
-		return measure(ctx, dir, query, cfg.CPUProfile, cfg.MemProfile)
+		m, err := measure(ctx, dir, query, cfg.FetchSteps, cfg.CPUProfile, cfg.MemProfile)
+		if m != nil {
+			m.InProcess = true
+		}
+		return m, err
 	}
 	exe := cfg.Binary
 	if exe == "" {
@@ -347,6 +361,9 @@ func analyze(ctx context.Context, cfg Config, dir, query string) (*Measurement, 
 		}
 	}
 	args := []string{"analyze-bench", "-analyze-only", dir, "-jaeger", query}
+	if cfg.FetchSteps {
+		args = append(args, "-fetch-steps")
+	}
 	if cfg.CPUProfile != "" {
 		args = append(args, "-cpuprofile", cfg.CPUProfile)
 	}
@@ -377,8 +394,9 @@ func parseMeasurement(out []byte) (*Measurement, error) {
 }
 
 // measure analyzes the run folder dir with the Jaeger at query, timing
-// the call and reading this process's memory around it.
-func measure(ctx context.Context, dir, query, cpuProfile, memProfile string) (*Measurement, error) {
+// the call and reading this process's memory around it. With steps the
+// analysis fetches the engine.step spans whatever the run's size.
+func measure(ctx context.Context, dir, query string, steps bool, cpuProfile, memProfile string) (*Measurement, error) {
 	runtime.GC()
 	debug.FreeOSMemory()
 	m := &Measurement{PeakExact: resetPeakRSS(), RSSBeforeMiB: mib(procStatus(0, "VmRSS"))}
@@ -395,7 +413,11 @@ func measure(ctx context.Context, dir, query, cpuProfile, memProfile string) (*M
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	cpu0, t0 := cpuTime(), time.Now()
-	a, err := analyzer.Analyze(ctx, analyzer.Config{Run: dir, Jaeger: query, Quiet: true}, io.Discard)
+	acfg := analyzer.Config{Run: dir, Jaeger: query, Quiet: true}
+	if steps {
+		acfg.Steps = math.MaxInt
+	}
+	a, err := analyzer.Analyze(ctx, acfg, io.Discard)
 	m.WallS = time.Since(t0).Seconds()
 	m.CPUS = (cpuTime() - cpu0).Seconds()
 	if cpuProfile != "" {
@@ -411,6 +433,7 @@ func measure(ctx context.Context, dir, query, cpuProfile, memProfile string) (*M
 	c := a.Coverage
 	m.Requests, m.Analyzed, m.MissingTraces, m.PartialTraces, m.ClientOnly = c.Requests, c.Analyzed, c.MissingTraces, c.PartialTraces, c.ClientOnly
 	m.Bottleneck = a.Verdict.Bottleneck
+	m.FetchSteps = steps
 	if memProfile != "" {
 		f, err := os.Create(memProfile)
 		if err != nil {

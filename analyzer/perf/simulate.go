@@ -66,9 +66,8 @@ type simRequest struct {
 	serverEnd    time.Duration // the server span's end
 	detok, write time.Duration // decode_output's and stream_write's summed time
 
-	decodeSteps int     // steps after the first token
-	batchSum    int     // the batch sizes of those steps, summed
-	decodeOwnMS float64 // Σ step duration / batch size over those steps, in ms: the request's own share
+	decodeSteps int // steps after the first token
+	batchSum    int // the batch sizes of those steps, summed
 }
 
 // meanBatch is the decode's mean batch size, as refserver reports it.
@@ -171,7 +170,6 @@ func simulate(cfg simConfig) *workload {
 				st.decodeSeqs++
 				r.decodeSteps++
 				r.batchSum += batch
-				r.decodeOwnMS += ms(st.dur) / float64(batch)
 			}
 			s.done++
 			r.detok += between(detokPerToken, 2)
