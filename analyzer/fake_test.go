@@ -1,0 +1,183 @@
+package analyzer
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	model "github.com/jaegertracing/jaeger-idl/model/v1"
+	"github.com/jaegertracing/jaeger-idl/proto-gen/api_v2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/llmbench/llmbench/analyzer/jaeger"
+	"github.com/llmbench/llmbench/loadgen/runfmt"
+)
+
+// fakeJaeger is an in-process Jaeger query service holding hand-built
+// traces.
+type fakeJaeger struct {
+	api_v2.UnimplementedQueryServiceServer
+	traces map[string][]model.Span
+}
+
+func (f *fakeJaeger) GetTrace(req *api_v2.GetTraceRequest, stream api_v2.QueryService_GetTraceServer) error {
+	spans, ok := f.traces[jaeger.TraceID(req.TraceID)]
+	if !ok {
+		return status.Error(codes.NotFound, "trace not found")
+	}
+	return stream.Send(&api_v2.SpansResponseChunk{Spans: spans})
+}
+
+func (f *fakeJaeger) FindTraces(*api_v2.FindTracesRequest, api_v2.QueryService_FindTracesServer) error {
+	return nil // no engine.step spans: the decode split comes from mean_batch_size
+}
+
+// serveFakeJaeger starts f on a loopback port with Jaeger's gogo codec.
+func serveFakeJaeger(t *testing.T, f *fakeJaeger) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := grpc.NewServer(grpc.ForceServerCodecV2(jaeger.Codec{}))
+	api_v2.RegisterQueryServiceServer(s, f)
+	go s.Serve(ln)
+	t.Cleanup(s.Stop)
+	return ln.Addr().String()
+}
+
+func traceID(hexID string) model.TraceID {
+	b, _ := hex.DecodeString(hexID)
+	return model.TraceID{High: binary.BigEndian.Uint64(b[:8]), Low: binary.BigEndian.Uint64(b[8:])}
+}
+
+func spanID(hexID string) model.SpanID {
+	b, _ := hex.DecodeString(hexID)
+	return model.SpanID(binary.BigEndian.Uint64(b))
+}
+
+// queueingTrace is one request of a queue-bound refserver: the client span,
+// the server span 1 ms after the request was written, 600 ms in the queue,
+// 20 ms of prefill, 210 ms of decode at batch 8, the last token back 1 ms
+// later. It returns the spans and the client's last-token time.
+func queueingTrace(tid, cid string, sent time.Time) ([]model.Span, time.Time) {
+	client := &model.Process{ServiceName: "llmbench"}
+	server := &model.Process{ServiceName: "refserver"}
+	t := traceID(tid)
+	n := 0
+	sp := func(name string, parent model.SpanID, p *model.Process, start time.Time, d time.Duration, tags ...model.KeyValue) model.Span {
+		n++
+		id := model.SpanID(uint64(n) + 0x1000)
+		if name == "llm.request" {
+			id = spanID(cid)
+		}
+		var refs []model.SpanRef
+		if parent != 0 {
+			refs = []model.SpanRef{{TraceID: t, SpanID: parent, RefType: model.SpanRefType_CHILD_OF}}
+		}
+		return model.Span{TraceID: t, SpanID: id, OperationName: name, References: refs, Process: p, StartTime: start, Duration: d, Tags: tags}
+	}
+	kind := func(k string) model.KeyValue { return model.String("span.kind", k) }
+	s0 := sent.Add(time.Millisecond)
+	queued, first, last := s0.Add(time.Millisecond), s0.Add(601*time.Millisecond), s0.Add(811*time.Millisecond)
+	c := sp("llm.request", 0, client, sent.Add(-time.Millisecond), 815*time.Millisecond, kind("client"))
+	srv := sp("POST /generate/stream", c.SpanID, server, s0, 812*time.Millisecond, kind("server"))
+	gen := sp("model_generate", srv.SpanID, server, queued.Add(580*time.Millisecond), last.Sub(queued.Add(580*time.Millisecond)))
+	spans := []model.Span{c, srv,
+		sp("tokenize_input", srv.SpanID, server, s0.Add(200*time.Microsecond), 500*time.Microsecond),
+		sp("queue_wait", srv.SpanID, server, queued, 580*time.Millisecond),
+		gen,
+		sp("prefill", gen.SpanID, server, queued.Add(580*time.Millisecond), 20*time.Millisecond),
+		sp("decode", gen.SpanID, server, first, last.Sub(first), model.Int64("steps", 19), model.Float64("mean_batch_size", 8)),
+	}
+	return spans, last.Add(time.Millisecond)
+}
+
+// TestQueueingThroughFakes analyzes a queue-bound run whose traces come
+// from an in-process Jaeger query service and whose series come from an
+// httptest Prometheus: the verdict is queue-bound, with the queue depth
+// and the batch cap as its evidence.
+func TestQueueingThroughFakes(t *testing.T) {
+	const n = 20
+	f := &fakeJaeger{traces: map[string][]model.Span{}}
+	dir := t.TempDir()
+	start := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	health := `{"device":"cpu","threads":2,"engine":{"max_batch":8}}`
+	promSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		q := r.Form.Get("query")
+		v := "1"
+		switch {
+		case strings.Contains(q, "llm_requests_waiting"):
+			v = "14"
+		case strings.Contains(q, "llm_batch_size"):
+			v = "8"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[%d,"%s"],[%d,"%s"]]}]}}`,
+			start.Unix(), v, start.Unix()+1, v)
+	}))
+	defer promSrv.Close()
+	addr := serveFakeJaeger(t, f)
+	if err := runfmt.WriteRun(dir, &runfmt.Run{ID: "queued", Start: start, End: start.Add(30 * time.Second), Status: runfmt.StatusFinished,
+		Jaeger: addr, Prometheus: promSrv.URL, Server: &runfmt.Server{Device: "cpu", Health: []byte(health)}}); err != nil {
+		t.Fatal(err)
+	}
+	log, err := runfmt.CreateRequestLog(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		tid, cid := fmt.Sprintf("%032x", 0xabc000+i), fmt.Sprintf("%016x", 0xc1000+i)
+		sent := start.Add(time.Duration(i) * time.Second)
+		spans, lastTok := queueingTrace(tid, cid, sent)
+		f.traces[tid] = spans
+		e2e := runfmt.Ms(lastTok.Sub(sent))
+		r := &runfmt.Request{TraceID: tid, SpanID: cid, Started: sent.Add(-time.Millisecond), Sent: sent,
+			TTFTMS: ptr(603), E2EMS: &e2e, CloseMS: e2e + 1, OK: true, Status: 200, OutputTokens: 20, InputTokens: 8}
+		if err := log.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log.Close()
+
+	a, err := Analyze(t.Context(), Config{Run: dir, Quiet: true, Wait: time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Coverage.Analyzed != n || a.Coverage.MissingTraces != 0 || a.Coverage.ClientOnly != 0 {
+		t.Fatalf("coverage %+v", a.Coverage)
+	}
+	b := a.Requests[0]
+	want := map[string]float64{
+		runfmt.PartConnectSend: 1, runfmt.PartNetwork: 2, runfmt.PartTokenize: 0.5, runfmt.PartServerQueue: 580,
+		runfmt.PartPrefill: 20, runfmt.PartDecodeOwn: 210.0 / 8, runfmt.PartDecodeShared: 210 - 210.0/8,
+		runfmt.PartServerOther: 0.5,
+	}
+	for part, ms := range want {
+		if got := b.Parts[part]; got < ms-0.001 || got > ms+0.001 {
+			t.Errorf("%s: got %.3f ms, want %.3f", part, got, ms)
+		}
+	}
+	if b.UnexplainedMS > 0.001 || b.UnexplainedMS < -0.001 {
+		t.Errorf("unexplained %.3f ms, want 0", b.UnexplainedMS)
+	}
+	if a.Verdict.Bottleneck != runfmt.PartServerQueue || !strings.Contains(a.Verdict.Summary, "queue depth peaked at 14") {
+		t.Errorf("verdict %+v, want queue-bound with the queue depth", a.Verdict)
+	}
+	found := false
+	for _, r := range a.Recommendations {
+		found = found || strings.Contains(r.Action, "raise the max batch size")
+	}
+	if !found {
+		t.Errorf("recommendations %+v lack raising the max batch size", a.Recommendations)
+	}
+}
