@@ -152,7 +152,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Result, er
 	}
 
 	// The run folder.
-	if err := r.createRun(opts, o); err != nil {
+	if err := r.createRun(ctx, opts, o); err != nil {
 		return &Result{Exit: ExitGenericFailure}, err
 	}
 	r.env.Requests = r.log
@@ -275,7 +275,7 @@ func (r *runState) watch(ctx context.Context, stop context.CancelCauseFunc, done
 
 // createRun makes the run folder and writes run.json and an empty
 // requests.jsonl.
-func (r *runState) createRun(opts json.RawMessage, o scriptOptions) error {
+func (r *runState) createRun(ctx context.Context, opts json.RawMessage, o scriptOptions) error {
 	name := strings.TrimSuffix(filepath.Base(r.cfg.Script), filepath.Ext(r.cfg.Script))
 	dir := r.cfg.Out
 	if dir == "" {
@@ -300,7 +300,7 @@ func (r *runState) createRun(opts json.RawMessage, o scriptOptions) error {
 		r.run.Target, r.run.Protocol = t, p
 	}
 	if r.run.Target != "" && !r.cfg.NoHealth {
-		r.run.Server = fetchHealth(r.run.Target)
+		r.run.Server = fetchHealth(ctx, r.run.Target)
 	}
 	if err := runfmt.WriteRun(dir, r.run); err != nil {
 		return err
@@ -410,8 +410,8 @@ func gitCommit(dir string) string {
 }
 
 // fetchHealth asks the target for GET /health; nil when it has none.
-func fetchHealth(target string) *runfmt.Server {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+func fetchHealth(ctx context.Context, target string) *runfmt.Server {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	base := strings.TrimSuffix(strings.TrimSuffix(target, "/"), "/v1")
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/health", nil)
