@@ -7,7 +7,7 @@ RACE    := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && echo -race)
 PROMPT  ?= The latency of a language model server is
 TOKENS  ?= 40
 
-.PHONY: all build demo test vet fuzz bench generate check-generated help clean tools
+.PHONY: all build demo test vet fuzz bench generate check-generated help clean tools assets
 
 all: build
 
@@ -19,7 +19,7 @@ help:
 	@echo "make build    build the binaries into $(BIN)/"
 	@echo "make tools    build the pinned Jaeger and Prometheus into $(BIN)/ (once; the tests need them)"
 
-build:
+build: assets
 	$(GO) build -o $(BIN)/refserver ./cmd/refserver
 	$(GO) build -o $(BIN)/llmbench ./cmd/llmbench
 
@@ -44,7 +44,7 @@ check-generated:
 
 # The integration tests run the real Jaeger and Prometheus from $(BIN)/.
 # LLMBENCH_INTEGRATION=1 makes them fail, not skip, when those are missing.
-test: vet check-generated tools
+test: vet check-generated tools assets chromium
 	LLMBENCH_INTEGRATION=1 $(GO) test $(RACE) -timeout 15m ./...
 	# The pure-Go kernels must stay correct on machines without AVX2.
 	$(GO) test -tags purego -count=1 ./refserver/nn/ ./refserver/gpt2/
@@ -67,6 +67,37 @@ $(BIN)/prometheus: tools/prometheus/go.mod
 	@echo "building pinned Prometheus $(PROMETHEUS_VERSION) (Go module version of Prometheus v3; about 5 minutes, once)"
 	cd tools/prometheus && $(GO) build -o ../../$(BIN)/prometheus github.com/prometheus/prometheus/cmd/prometheus
 	@touch $@  # newer than go.mod even when go build had nothing to redo
+
+# ECharts for the HTML reports: the version go-echarts v2.6.7 targets, the
+# npm package fetched once into .tools/npm (npm pack checks its integrity),
+# its dist/echarts.min.js copied to reportgen/assets, where go:embed puts it
+# into the binary. Reports inline it and work offline.
+ECHARTS_VERSION = 5.4.3
+ECHARTS_TGZ     = .tools/npm/echarts-$(ECHARTS_VERSION).tgz
+
+assets: reportgen/assets/echarts.min.js
+
+reportgen/assets/echarts.min.js: $(ECHARTS_TGZ)
+	tar -xzf $(ECHARTS_TGZ) -O package/dist/echarts.min.js > $@.tmp && mv $@.tmp $@
+
+# npm's own record of the package (npm view echarts@5.4.3 dist.integrity),
+# checked whether npm or curl fetched it: a fresh machine may have no npm.
+ECHARTS_SHA512 = 9982b12f1873cbacf24e2fc56846c930e654d542c61101da7887ae311e4bf899c94e9cfe611d379a79e90616d1e3e5182408225e0a724d52df7cf0233932e464
+
+$(ECHARTS_TGZ):
+	@mkdir -p $(@D)
+	@if command -v npm >/dev/null; then cd $(@D) && npm pack --silent echarts@$(ECHARTS_VERSION); \
+	else echo "no npm: fetching echarts $(ECHARTS_VERSION) from registry.npmjs.org with curl"; \
+	  curl -fsSL -o $@.tmp https://registry.npmjs.org/echarts/-/echarts-$(ECHARTS_VERSION).tgz && mv $@.tmp $@; fi
+	@echo "$(ECHARTS_SHA512)  $@" | sha512sum -c --quiet - || { echo "$@: checksum mismatch"; rm -f $@; exit 1; }
+
+# Headless Chromium for the web UI's browser test (web/browser_test.go):
+# Debian's package, installed only when no Chromium or Chrome is on PATH.
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null || \
+	{ sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 FUZZTIME ?= 20s
 fuzz:

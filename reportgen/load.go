@@ -1,0 +1,112 @@
+package reportgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/llmbench/llmbench/loadgen/runfmt"
+)
+
+// runData is what a run folder holds, as far as it could be read. Only
+// run.json is required: a run that never finished has no summary, and one
+// that was not analyzed has no analysis, and its report says so.
+type runData struct {
+	Dir      string
+	Run      *runfmt.Run
+	Summary  *runfmt.Summary  // nil when missing or unreadable
+	Analysis *runfmt.Analysis // nil when not analyzed or unreadable
+	Requests []*runfmt.Request
+	BadLines int // unreadable lines of requests.jsonl
+	// Notes say what is missing and why, for the top of the report.
+	Notes []string
+}
+
+// load reads the run folder dir.
+func load(ctx context.Context, dir string) (*runData, error) {
+	run, err := runfmt.ReadRun(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load run: %w", err)
+	}
+	d := &runData{Dir: dir, Run: run}
+	if d.Summary, err = runfmt.ReadSummary(dir); err != nil {
+		d.Summary = nil
+		if errors.Is(err, fs.ErrNotExist) {
+			d.Notes = append(d.Notes, fmt.Sprintf("no summary.json (run status: %s): the run did not finish, or its summary was lost", run.Status))
+		} else {
+			d.Notes = append(d.Notes, fmt.Sprintf("summary unreadable: %v", err))
+		}
+	}
+	if d.Analysis, err = runfmt.ReadAnalysis(dir); err != nil {
+		d.Analysis = nil
+		if errors.Is(err, fs.ErrNotExist) {
+			d.Notes = append(d.Notes, fmt.Sprintf("not analyzed: run llmbench analyze %s", dir))
+		} else {
+			d.Notes = append(d.Notes, fmt.Sprintf("analysis unreadable: %v (run llmbench analyze %s again)", err, dir))
+		}
+	}
+	var firstBad error
+	n := 0
+	for r, err := range runfmt.Requests(dir) {
+		if n++; n%1000 == 0 && ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				d.Notes = append(d.Notes, "no requests.jsonl: the run recorded no request")
+				break
+			}
+			d.BadLines++
+			if firstBad == nil {
+				firstBad = err
+			}
+			continue
+		}
+		d.Requests = append(d.Requests, r)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("load run %s: %w", dir, err)
+	}
+	if d.BadLines > 0 {
+		d.Notes = append(d.Notes, fmt.Sprintf("%d unreadable lines in requests.jsonl, the first: %v", d.BadLines, firstBad))
+	}
+	return d, nil
+}
+
+// start is when the run began: run.json's start, or the first request's
+// when run.json has none.
+func (d *runData) start() time.Time {
+	if !d.Run.Start.IsZero() {
+		return d.Run.Start
+	}
+	var t time.Time
+	for _, r := range d.Requests {
+		if t.IsZero() || r.Started.Before(t) {
+			t = r.Started
+		}
+	}
+	return t
+}
+
+// llm is the summary's headline, or nil.
+func (d *runData) llm() *runfmt.LLMSummary {
+	if d.Summary == nil {
+		return nil
+	}
+	return d.Summary.LLM
+}
+
+// device names where the model ran, as the target's /health said.
+func (d *runData) device() string {
+	if s := d.Run.Server; s != nil {
+		switch {
+		case s.Device != "":
+			return s.Device
+		case s.Backend != "":
+			return s.Backend
+		}
+	}
+	return "unknown device"
+}

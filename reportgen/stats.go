@@ -1,0 +1,137 @@
+package reportgen
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/llmbench/llmbench/loadgen/runfmt"
+)
+
+// quantile is the q-quantile (0–1) of sorted values, interpolated
+// linearly between the closest ranks; 0 for no values.
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	k := q * float64(len(sorted)-1)
+	lo := int(math.Floor(k))
+	hi := min(lo+1, len(sorted)-1)
+	return sorted[lo] + (sorted[hi]-sorted[lo])*(k-float64(lo))
+}
+
+// bin is one bar of a histogram: values in [From, To).
+type bin struct {
+	From, To float64
+	Count    int
+}
+
+// histogram splits sorted values into n equal-width bins from the
+// smallest to the largest value (the last bin includes the largest).
+// One distinct value gives one bin.
+func histogram(sorted []float64, n int) []bin {
+	if len(sorted) == 0 || n < 1 {
+		return nil
+	}
+	lo, hi := sorted[0], sorted[len(sorted)-1]
+	if hi == lo {
+		return []bin{{From: lo, To: hi, Count: len(sorted)}}
+	}
+	width := (hi - lo) / float64(n)
+	bins := make([]bin, n)
+	for i := range bins {
+		bins[i].From = lo + float64(i)*width
+		bins[i].To = lo + float64(i+1)*width
+	}
+	for _, v := range sorted {
+		i := min(int((v-lo)/width), n-1)
+		bins[i].Count++
+	}
+	return bins
+}
+
+// cdf is the empirical distribution of sorted values as points (value,
+// percent of values ≤ value). With more than maxPoints values it keeps
+// the quantiles at maxPoints−1 even steps, so a large sample stays small.
+func cdf(sorted []float64, maxPoints int) [][2]float64 {
+	n := len(sorted)
+	if n == 0 {
+		return nil
+	}
+	if n <= maxPoints {
+		out := make([][2]float64, n)
+		for i, v := range sorted {
+			out[i] = [2]float64{v, 100 * float64(i+1) / float64(n)}
+		}
+		return out
+	}
+	out := make([][2]float64, maxPoints)
+	for i := range out {
+		q := float64(i) / float64(maxPoints-1)
+		out[i] = [2]float64{quantile(sorted, q), 100 * q}
+	}
+	return out
+}
+
+// interval is one time bucket of the run: the requests that completed in
+// it.
+type interval struct {
+	Start     float64 // seconds since the run's start
+	Completed int
+	Errors    int
+	TTFT      []float64 // sorted
+	TPOT      []float64 // sorted
+}
+
+// intervals buckets the requests by when they completed (Sent + CloseMS),
+// in steps of width from start, the way a k6 metric is counted when its
+// sample is emitted. Buckets run from start to the last completion, empty
+// ones included.
+func intervals(reqs []*runfmt.Request, start time.Time, width time.Duration) []interval {
+	if len(reqs) == 0 || width <= 0 {
+		return nil
+	}
+	var out []interval
+	for _, r := range reqs {
+		done := r.Sent.Add(time.Duration(r.CloseMS * float64(time.Millisecond)))
+		i := int(done.Sub(start) / width)
+		if i < 0 {
+			i = 0
+		}
+		for len(out) <= i {
+			out = append(out, interval{Start: (time.Duration(len(out)) * width).Seconds()})
+		}
+		b := &out[i]
+		b.Completed++
+		if !r.OK {
+			b.Errors++
+			continue
+		}
+		if r.TTFTMS != nil {
+			b.TTFT = append(b.TTFT, *r.TTFTMS)
+		}
+		if r.TPOTMS != nil {
+			b.TPOT = append(b.TPOT, *r.TPOTMS)
+		}
+	}
+	for i := range out {
+		slices.Sort(out[i].TTFT)
+		slices.Sort(out[i].TPOT)
+	}
+	return out
+}
+
+// round rounds to d decimals, so that the page carries no more digits
+// than a chart can show.
+func round(v float64, d int) float64 {
+	p := math.Pow(10, float64(d))
+	return math.Round(v*p) / p
+}
+
+// finite is v, or 0 when v is NaN or infinite (JSON has neither).
+func finite(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return v
+}
