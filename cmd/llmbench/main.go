@@ -19,6 +19,9 @@ import (
 	"github.com/llmbench/llmbench/analyzer/perf"
 	"github.com/llmbench/llmbench/loadgen"
 	"github.com/llmbench/llmbench/loadgen/selfbench"
+	"github.com/llmbench/llmbench/nightly"
+	"github.com/llmbench/llmbench/reportgen"
+	"github.com/llmbench/llmbench/web"
 )
 
 const usage = `llmbench: load tests and latency analysis for LLM inference servers
@@ -83,6 +86,46 @@ func main() {
 			cfg.Run = pos[0]
 			_, err := analyzer.Analyze(ctx, cfg, os.Stdout)
 			return 1, err
+		}
+	case "report": // report.html for a run, or a comparison page for two
+		var opts reportgen.Options
+		opts.RegisterFlags(fs)
+		compare := fs.Bool("compare", false, "compare two runs: llmbench report -compare RUN_A RUN_B")
+		out := fs.String("out", "", "with -compare, the page to write (default compare-A-vs-B.html in this folder)")
+		run = func(pos []string) (int, error) {
+			var path string
+			var err error
+			switch {
+			case *compare && len(pos) == 2:
+				path, err = reportgen.WriteCompare(ctx, pos[0], pos[1], *out, opts)
+			case !*compare && len(pos) == 1:
+				path, err = reportgen.Write(ctx, pos[0], opts)
+			default:
+				return 2, fmt.Errorf("report: want RUN, or -compare RUN_A RUN_B; got %d run folders", len(pos))
+			}
+			if err == nil {
+				fmt.Println(path)
+			}
+			return 1, err
+		}
+	case "nightly": // run a suite, judge each run against the recent nights; -schedule CRON keeps running
+		var cfg nightly.Config
+		cfg.RegisterFlags(fs)
+		run = func(pos []string) (int, error) {
+			if len(pos) != 0 {
+				return nightly.ExitConfig, fmt.Errorf("nightly: unexpected arguments %q (the suite is -suite FILE)", pos)
+			}
+			res, err := nightly.Run(ctx, cfg, os.Stdout)
+			return res.Exit, err
+		}
+	case "web": // browse a runs folder: reports, comparisons, nightly trends
+		var cfg web.Config
+		cfg.RegisterFlags(fs)
+		run = func(pos []string) (int, error) {
+			if len(pos) != 0 {
+				return 2, fmt.Errorf("web: unexpected arguments %q (the runs folder is --runs DIR)", pos)
+			}
+			return 1, web.Serve(ctx, cfg, os.Stderr, nil)
 		}
 	case "selfbench": // hidden: the load generator's own benchmark (make bench)
 		var cfg selfbench.Config
