@@ -5,6 +5,9 @@
 //	llmbench merge -out DIR RUN RUN...     combine the run folders of a distributed run
 //	llmbench analyze [flags] RUN           attribute each request's latency, with a verdict
 //	llmbench analyze -compare RUN_A RUN_B  per-part deltas between two analyzed runs
+//	llmbench report [-compare] RUN [RUN]   HTML reports and comparisons
+//	llmbench web --runs DIR                the runs browser
+//	llmbench nightly --suite FILE          scheduled suites with regression detection
 package main
 
 import (
@@ -31,6 +34,10 @@ usage:
   llmbench merge -out DIR RUN RUN...    merge the run folders of one test split with --execution-segment
   llmbench analyze [flags] RUN          where each request's latency went (Jaeger traces, Prometheus series), with a verdict
   llmbench analyze -compare RUN_A RUN_B  what changed between two analyzed runs, part by part, with significance
+  llmbench report [flags] RUN           write RUN/report.html: the verdict, attribution, distributions (works offline)
+  llmbench report -compare RUN_A RUN_B  a comparison page of two runs (CPU vs GPU, commit vs commit)
+  llmbench web [--runs DIR]             browse runs, their reports, comparisons and nightly trends (127.0.0.1:8080)
+  llmbench nightly --suite FILE         run a suite, analyze, report, flag regressions against recent nights
 
 "llmbench COMMAND -h" lists a command's flags.`
 
