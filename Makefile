@@ -12,7 +12,7 @@ TOKENS  ?= 40
 all: build
 
 help:
-	@echo "make demo     build, generate from a prompt, then load-test refserver with scenarios/baseline.js"
+	@echo "make demo     start the stack, run the baseline scenario against refserver, analyze it, write the HTML report"
 	@echo "make test     vet and run every test$(if $(RACE), with the race detector,)"
 	@echo "make bench    kernel micro-benchmarks, the engine and HTTP benchmarks, the load generator's own (prints ratios)"
 	@echo "make fuzz     run each fuzz target for FUZZTIME (default 20s)"
@@ -23,17 +23,13 @@ build: assets
 	$(GO) build -o $(BIN)/refserver ./cmd/refserver
 	$(GO) build -o $(BIN)/llmbench ./cmd/llmbench
 
-demo: build
-	@echo "== refserver generate: GPT-2 124M with synthetic weights, temperature 0.7"
-	$(BIN)/refserver generate --prompt "$(PROMPT)" --max-tokens $(TOKENS)
-	@echo "== the shared tiny checkpoint, greedy token ids (its reference greedy_16 is 6063,33046,...)"
-	$(BIN)/refserver generate --model ../shared/fixtures/gpt2-tiny --prompt-ids 15496,995 --greedy --print-ids --max-tokens 16
-	@echo "== the original report's load test (scenarios/baseline.js, shortened to 20 s) against refserver"
-	@mkdir -p runs; $(BIN)/refserver --addr 127.0.0.1:0 > runs/demo-refserver.log 2>&1 & pid=$$!; \
-	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null' EXIT INT TERM; \
-	for i in $$(seq 100); do url=$$(sed -n 's/.*refserver listening" url=\([^ ]*\).*/\1/p' runs/demo-refserver.log); [ -n "$$url" ] && break; sleep 0.2; done; \
-	[ -n "$$url" ] || { cat runs/demo-refserver.log; exit 1; }; \
-	$(BIN)/llmbench run -e TARGET=$$url -e HOLD=15s scenarios/baseline.js
+# The whole platform: Jaeger, Prometheus and refserver as child processes on
+# free loopback ports, the original report's load test (shortened), the
+# analysis and the HTML report; everything it starts stops at the end.
+# HOLD=115s gives the original 2 minutes.
+HOLD ?= 20s
+demo: build tools
+	$(BIN)/llmbench demo -hold $(HOLD)
 
 vet:
 	$(GO) vet ./...

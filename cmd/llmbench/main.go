@@ -20,6 +20,7 @@ import (
 
 	"github.com/llmbench/llmbench/analyzer"
 	"github.com/llmbench/llmbench/analyzer/perf"
+	"github.com/llmbench/llmbench/deploy/demo"
 	"github.com/llmbench/llmbench/loadgen"
 	"github.com/llmbench/llmbench/loadgen/selfbench"
 	"github.com/llmbench/llmbench/nightly"
@@ -30,6 +31,7 @@ import (
 const usage = `llmbench: load tests and latency analysis for LLM inference servers
 
 usage:
+  llmbench demo [-keep]                start Jaeger, Prometheus and refserver, run the baseline, analyze, write the report
   llmbench run [flags] script.js       run a scenario script (k6-style JavaScript) and write a run folder
   llmbench merge -out DIR RUN RUN...    merge the run folders of one test split with --execution-segment
   llmbench analyze [flags] RUN          where each request's latency went (Jaeger traces, Prometheus series), with a verdict
@@ -124,6 +126,15 @@ func main() {
 			}
 			res, err := nightly.Run(ctx, cfg, os.Stdout)
 			return res.Exit, err
+		}
+	case "demo": // the whole stack, the baseline scenario, the analysis and the report
+		var cfg demo.Config
+		cfg.RegisterFlags(fs)
+		run = func(pos []string) (int, error) {
+			if len(pos) != 0 {
+				return 2, fmt.Errorf("demo: unexpected arguments %q", pos)
+			}
+			return 1, demo.Run(ctx, cfg, os.Stdout, os.Stderr)
 		}
 	case "web": // browse a runs folder: reports, comparisons, nightly trends
 		var cfg web.Config
