@@ -40,7 +40,7 @@ check-generated:
 
 # The integration tests run the real Jaeger and Prometheus from $(BIN)/.
 # LLMBENCH_INTEGRATION=1 makes them fail, not skip, when those are missing.
-test: vet check-generated tools assets chromium
+test: vet check-generated build tools assets chromium
 	LLMBENCH_INTEGRATION=1 $(GO) test $(RACE) -timeout 15m ./...
 	# The pure-Go kernels must stay correct on machines without AVX2.
 	$(GO) test -tags purego -count=1 ./refserver/nn/ ./refserver/gpt2/
