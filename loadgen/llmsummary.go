@@ -67,28 +67,7 @@ func (a *llmAcc) add(r *runfmt.Request, slo map[string]float64) {
 }
 
 // meetsSLO reports whether a successful request met every objective.
-func meetsSLO(r *runfmt.Request, slo map[string]float64) bool {
-	for k, limit := range slo {
-		var v *float64
-		switch k {
-		case "ttft":
-			v = r.TTFTMS
-		case "ttst":
-			v = r.TTSTMS
-		case "tpot":
-			v = r.TPOTMS
-		case "e2e":
-			v = r.E2EMS
-		}
-		if k == "tpot" && v == nil {
-			continue // undefined for one-token answers: nothing to miss
-		}
-		if v == nil || *v > limit {
-			return false
-		}
-	}
-	return true
-}
+func meetsSLO(r *runfmt.Request, slo map[string]float64) bool { return len(r.MissedSLOs(slo)) == 0 }
 
 func (a *llmAcc) summary(d time.Duration, slo map[string]float64) *runfmt.LLMSummary {
 	s := &runfmt.LLMSummary{

@@ -3,8 +3,10 @@ package loadgen
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/loadgen/threshold"
 )
 
@@ -45,8 +47,6 @@ func durationOr(s string, def time.Duration) time.Duration {
 	return def
 }
 
-// sloKeys are the objectives goodput understands.
-var sloKeys = map[string]bool{"ttft": true, "tpot": true, "e2e": true, "ttst": true}
 
 // override applies -vus, -duration and -iterations the way k6 does: they
 // replace the script's scenarios and shortcut options with one default
@@ -61,7 +61,7 @@ func (c *Config) override(opts json.RawMessage) (json.RawMessage, error) {
 	}
 	if slo, ok := o["slo"].(map[string]any); ok {
 		for k := range slo {
-			if !sloKeys[k] {
+			if !slices.Contains(runfmt.SLOKeys, k) {
 				return nil, fmt.Errorf("options.slo.%s: unknown objective (want ttft, ttst, tpot or e2e, in milliseconds)", k)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/llmbench/llmbench/loadgen/metrics"
 	"github.com/llmbench/llmbench/loadgen/runfmt"
 )
 
@@ -147,19 +148,9 @@ func meanParts(bs []*runfmt.Breakdown) map[string]float64 {
 	return m
 }
 
-// percentile is the p-th percentile of sorted values, interpolated
-// linearly between ranks (Hyndman and Fan's definition 7, as
-// loadgen/metrics.Percentile and k6); 0 for no values.
-func percentile(sorted []float64, p float64) float64 {
-	n := len(sorted)
-	if n == 0 {
-		return 0
-	}
-	p = min(max(p, 0), 100)
-	r := p / 100 * float64(n-1)
-	lo, hi := int(math.Floor(r)), int(math.Ceil(r))
-	return sorted[lo] + (sorted[hi]-sorted[lo])*(r-float64(lo))
-}
+// percentile is the p-th percentile of sorted values, the definition the
+// run summary uses (metrics.Percentile); 0 for no values.
+func percentile(sorted []float64, p float64) float64 { return metrics.Percentile(sorted, p) }
 
 func mean(vs []float64) float64 {
 	if len(vs) == 0 {

@@ -598,32 +598,10 @@ func StepsByTrace(steps []*span.Span) map[string][]*span.Span {
 	return out
 }
 
-// missedSLOs returns the objectives r missed, sorted, with the semantics
-// of the run's goodput: a missing value misses, except TPOT, which is
-// undefined for one-token answers. Unknown keys are ignored.
+// missedSLOs returns the objectives r missed (runfmt.Request.MissedSLOs),
+// sorted.
 func missedSLOs(r *runfmt.Request, slo map[string]float64) []string {
-	var out []string
-	for k, limit := range slo {
-		var v *float64
-		switch k {
-		case "ttft":
-			v = r.TTFTMS
-		case "ttst":
-			v = r.TTSTMS
-		case "tpot":
-			v = r.TPOTMS
-			if v == nil {
-				continue
-			}
-		case "e2e":
-			v = r.E2EMS
-		default:
-			continue
-		}
-		if v == nil || *v > limit {
-			out = append(out, k)
-		}
-	}
+	out := r.MissedSLOs(slo)
 	slices.Sort(out)
 	return out
 }

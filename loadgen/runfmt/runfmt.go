@@ -180,6 +180,32 @@ const (
 	ErrorCanceled  = "canceled"  // the run stopped while the request was in flight
 )
 
+// SLOKeys are the objectives options.slo may set, in milliseconds.
+var SLOKeys = []string{"ttft", "ttst", "tpot", "e2e"}
+
+// MissedSLOs returns the objectives of slo (keyed by SLOKeys) that r
+// missed, in SLOKeys order. A value the request lacks is a miss (no first
+// token: no TTFT), except TPOT, which is undefined for one-token answers
+// and so cannot be missed. Unknown keys are ignored. Goodput counts the
+// successful requests that miss none.
+func (r *Request) MissedSLOs(slo map[string]float64) []string {
+	var out []string
+	for _, k := range SLOKeys {
+		limit, ok := slo[k]
+		if !ok {
+			continue
+		}
+		v := map[string]*float64{"ttft": r.TTFTMS, "ttst": r.TTSTMS, "tpot": r.TPOTMS, "e2e": r.E2EMS}[k]
+		if k == "tpot" && v == nil {
+			continue
+		}
+		if v == nil || *v > limit {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // Ms converts a duration to the milliseconds of the *_ms fields.
 func Ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
