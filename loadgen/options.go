@@ -47,7 +47,6 @@ func durationOr(s string, def time.Duration) time.Duration {
 	return def
 }
 
-
 // override applies -vus, -duration and -iterations the way k6 does: they
 // replace the script's scenarios and shortcut options with one default
 // scenario.
