@@ -57,6 +57,9 @@ type runState struct {
 	abortMsg atomic.Pointer[string]
 	thAbort  atomic.Pointer[string]
 	start    time.Time
+	// writeErr is the first write of the run folder that failed in
+	// finish (a full disk): the run then exits ExitGenericFailure.
+	writeErr error
 }
 
 // Run runs cfg.Script to its end (or until ctx is cancelled, which stops it
@@ -66,6 +69,9 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Result, er
 	if err := cfg.Validate(); err != nil {
 		return &Result{Exit: ExitInvalidConfig}, err
 	}
+	// The exporter's warnings, the script's console, the error log and the
+	// progress line all write to stderr, from their own goroutines.
+	stderr = &lockedWriter{w: stderr}
 	r := &runState{cfg: cfg, stdout: stdout, stderr: stderr, live: newLiveStats()}
 	r.errs.w = stderr
 	prog, err := script.Load(cfg.Script)
@@ -229,6 +235,9 @@ func (r *runState) execute(ctx context.Context, initVU *script.VU, scenarios []e
 	if exit == ExitOK && !sum.ThresholdsOK {
 		exit = ExitThresholds
 	}
+	if exit == ExitOK && r.writeErr != nil {
+		exit = ExitGenericFailure
+	}
 	fmt.Fprintf(r.stderr, "llmbench: run folder %s (%d requests)\n", r.dir, r.log.Count())
 	return exit
 }
@@ -323,7 +332,7 @@ func (r *runState) finish(ctx context.Context, status, msg string, o scriptOptio
 	}
 	if r.log != nil {
 		if err := r.log.Close(); err != nil {
-			fmt.Fprintf(r.stderr, "llmbench: %v\n", err)
+			r.writeFailed(err)
 		}
 	}
 	sum := &runfmt.Summary{Start: start, End: end, Duration: end.Sub(start).Seconds()}
@@ -347,16 +356,24 @@ func (r *runState) finish(ctx context.Context, status, msg string, o scriptOptio
 	}
 	sum.LLM = llm
 	if err := runfmt.WriteSummary(r.dir, sum); err != nil {
-		fmt.Fprintf(r.stderr, "llmbench: %v\n", err)
+		r.writeFailed(err)
 	}
 	r.run.End, r.run.Status, r.run.Error = end, status, msg
 	if t, p := r.env.Target(); t != "" && r.run.Target == "" {
 		r.run.Target, r.run.Protocol = t, p
 	}
 	if err := runfmt.WriteRun(r.dir, r.run); err != nil {
-		fmt.Fprintf(r.stderr, "llmbench: %v\n", err)
+		r.writeFailed(err)
 	}
 	return sum
+}
+
+// writeFailed reports a failed write of the run folder and keeps the first.
+func (r *runState) writeFailed(err error) {
+	fmt.Fprintf(r.stderr, "llmbench: %v\n", err)
+	if r.writeErr == nil {
+		r.writeErr = err
+	}
 }
 
 // printSummary prints the end-of-test summary, or runs handleSummary.
@@ -455,6 +472,18 @@ func newHTTPClient() *http.Client {
 	tr.ForceAttemptHTTP2 = false
 	tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{} // HTTP/1.1, as load tests of one connection per VU expect
 	return &http.Client{Transport: tr}
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // tokenCounter counts GPT-2 tokens client-side.

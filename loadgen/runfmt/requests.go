@@ -14,12 +14,15 @@ import (
 
 // RequestLog appends Request lines to requests.jsonl. Each Append writes one
 // whole line with a single write call, so a crash or Ctrl-C leaves every
-// completed request on disk. It is safe for concurrent use.
+// completed request on disk. A write that fails part-way (a full disk) is
+// cut off again, so the file never holds part of a line. It is safe for
+// concurrent use.
 type RequestLog struct {
-	mu  sync.Mutex
-	f   *os.File
-	seq int64
-	buf []byte
+	mu   sync.Mutex
+	f    *os.File
+	seq  int64
+	size int64 // bytes of whole lines written
+	buf  []byte
 }
 
 // CreateRequestLog creates (or truncates) dir/requests.jsonl.
@@ -46,8 +49,12 @@ func (l *RequestLog) Append(r *Request) error {
 	}
 	l.buf = append(append(l.buf[:0], b...), '\n')
 	if _, err := l.f.Write(l.buf); err != nil {
+		// A short write (ENOSPC after some bytes) leaves part of a line;
+		// remove it, so that the lines after it, if any, stay whole.
+		l.f.Truncate(l.size)
 		return fmt.Errorf("append request %d: %w", r.Seq, err)
 	}
+	l.size += int64(len(l.buf))
 	return nil
 }
 
