@@ -42,7 +42,7 @@ func (a *vuAdapter) Iterate(ctx context.Context, it executor.Iteration) error {
 	s := r.scen[it.Scenario]
 	start := time.Now()
 	err := a.vu.Iterate(ctx, script.Iteration{
-		Scenario: it.Scenario, Exec: s.Exec, Iter: it.Iter, Scheduled: it.Scheduled, Tags: s.Tags, Env: s.Env,
+		Scenario: it.Scenario, Exec: s.Exec, Iter: it.Iter, ScenarioIter: it.ScenarioIter, Scheduled: it.Scheduled, Tags: s.Tags, Env: s.Env,
 	}, r.setup)
 	end := time.Now()
 	tags := map[string]string{"scenario": it.Scenario}

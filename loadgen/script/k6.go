@@ -147,7 +147,7 @@ func (vu *VU) executionModule() *goja.Object {
 		return map[string]any{"idInTest": vu.ID, "iterationInScenario": vu.it.Iter}
 	}))
 	_ = m.Set("scenario", dyn(func() any {
-		return map[string]any{"name": vu.it.Scenario, "iterationInTest": vu.it.Iter}
+		return map[string]any{"name": vu.it.Scenario, "iterationInTest": vu.it.ScenarioIter}
 	}))
 	test := rt.NewObject()
 	_ = test.Set("abort", func(reason string) {

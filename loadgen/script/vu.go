@@ -14,12 +14,15 @@ import (
 
 // Iteration says which iteration a VU runs and for which scenario.
 type Iteration struct {
-	Scenario  string
-	Exec      string // the exported function; "" is "default"
-	Iter      int64  // __ITER
-	Scheduled time.Time
-	Tags      map[string]string // the scenario's tags
-	Env       map[string]string // the scenario's env, layered over the run's __ENV
+	Scenario string
+	Exec     string // the exported function; "" is "default"
+	Iter     int64  // __ITER
+	// ScenarioIter is the iteration's number in its scenario across this
+	// process's VUs (k6/execution's scenario.iterationInTest, per segment).
+	ScenarioIter int64
+	Scheduled    time.Time
+	Tags         map[string]string // the scenario's tags
+	Env          map[string]string // the scenario's env, layered over the run's __ENV
 }
 
 // VU is one virtual user: a goja runtime that ran the script's init code.
