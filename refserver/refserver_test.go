@@ -116,3 +116,19 @@ func TestBenchQuick(t *testing.T) {
 		}
 	}
 }
+
+func TestDeviceFlag(t *testing.T) {
+	tests := []struct {
+		device, want string // want: "" for no error, else a substring
+	}{
+		{"", ""}, {"cpu", ""}, {"auto", ""},
+		{"cuda", "no CUDA backend"},
+		{"tpu", `want cpu, cuda or auto`},
+	}
+	for _, tt := range tests {
+		err := ServeConfig{Device: tt.device}.Validate()
+		if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("--device %q: got %v, want %q", tt.device, err, tt.want)
+		}
+	}
+}

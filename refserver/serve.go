@@ -24,6 +24,10 @@ import (
 
 // ServeConfig is `refserver serve`, the default command.
 type ServeConfig struct {
+	// Device is where the model runs: "cpu" (and "" ), "cuda", or "auto".
+	// There is no CUDA backend yet: cuda is refused, auto serves on the
+	// CPU and says so.
+	Device    string
 	Model     ModelConfig
 	Engine    engine.Config
 	HTTP      server.Config
@@ -32,6 +36,7 @@ type ServeConfig struct {
 
 // RegisterFlags adds every serve flag to fs.
 func (c *ServeConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Device, "device", "cpu", "where the model runs: cpu, cuda, or auto (cuda when a GPU backend and a GPU are there, else cpu, said at start-up)")
 	c.HTTP.RegisterFlags(fs)
 	c.Model.RegisterFlags(fs)
 	c.Engine.RegisterFlags(fs)
@@ -40,7 +45,15 @@ func (c *ServeConfig) RegisterFlags(fs *flag.FlagSet) {
 
 // Validate reports settings that cannot work.
 func (c ServeConfig) Validate() error {
-	return errors.Join(c.Engine.Validate(), c.HTTP.Validate(), c.Telemetry.Validate())
+	var dev error
+	switch c.Device {
+	case "", "cpu", "auto":
+	case "cuda":
+		dev = errors.New("--device cuda: this refserver has no CUDA backend yet; use --device cpu, or auto to fall back to the CPU")
+	default:
+		dev = fmt.Errorf("--device %q: want cpu, cuda or auto", c.Device)
+	}
+	return errors.Join(dev, c.Engine.Validate(), c.HTTP.Validate(), c.Telemetry.Validate())
 }
 
 // Serve runs refserver until ctx ends (SIGTERM or Ctrl-C), then drains: it
@@ -63,6 +76,9 @@ func Serve(ctx context.Context, cfg ServeConfig, stderr io.Writer, ready func(ad
 			log.Warn("flush traces", "err", err)
 		}
 	}()
+	if cfg.Device == "auto" {
+		log.Info("--device auto: no CUDA backend in this refserver, serving on the CPU")
+	}
 	m, err := cfg.Model.Load(stderr)
 	if err != nil {
 		return err
