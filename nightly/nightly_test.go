@@ -113,8 +113,11 @@ func TestRunFlagsASlowerNight(t *testing.T) {
     {"name": "down", "url": "`+downURL+`"}
   ],
   "slos": {"ttft_p95_ms": 100},
-  "detector": {"nights": 1, "metrics": ["ttft_p95_ms", "e2e_p95_ms", "tpot_p50_ms", "error_rate"]}
+  "detector": {"nights": 1, "min_effect_pct": 300, "metrics": ["ttft_p95_ms", "e2e_p95_ms", "tpot_p50_ms", "error_rate"]}
 }`)
+	// min_effect_pct 300: the slow night (TTFT 20 → 300 ms) is far above it,
+	// while a loaded CI machine can move a normal night's p95s by 50 %;
+	// with one night of history the MAD is 0, so only the effect guards.
 	runs := filepath.Join(dir, "runs")
 	reports := &fakeReports{}
 	night := func(date string) (*Result, string) {
