@@ -2,7 +2,6 @@ package analyzer
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/refserver"
 	"github.com/llmbench/llmbench/refserver/engine"
+	"github.com/llmbench/llmbench/refserver/refservertest"
 	"github.com/llmbench/llmbench/refserver/telemetry"
 )
 
@@ -37,33 +37,14 @@ func (l *lockedBuffer) String() string {
 }
 
 // serve runs refserver (synthetic GPT-2 124M, so that the model's compute
-// is real) with the engine config given, until the test ends.
+// is real) with the engine config given, until the test ends, and
+// returns its host:port.
 func serve(t *testing.T, eng engine.Config, otlp string) string {
-	t.Helper()
-	var cfg refserver.ServeConfig
-	cfg.Engine = eng
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.HTTP.DrainTimeout = 5 * time.Second
-	cfg.Telemetry = telemetry.Config{Endpoint: otlp, ServiceName: "refserver", SampleRatio: 1}
-	ctx, cancel := context.WithCancel(context.Background())
-	log := &lockedBuffer{}
-	addr, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- refserver.Serve(ctx, cfg, log, func(a string) { addr <- a }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("refserver: %v", err)
-		}
+	url := refservertest.Start(t, refserver.ServeConfig{
+		Engine: eng, Model: refserver.ModelConfig{Size: "124M"},
+		Telemetry: telemetry.Config{Endpoint: otlp, ServiceName: "refserver", SampleRatio: 1},
 	})
-	select {
-	case a := <-addr:
-		return a
-	case err := <-done:
-		t.Fatalf("refserver: %v\n%s", err, log)
-	case <-time.After(60 * time.Second):
-		t.Fatal("refserver did not listen within 60 s")
-	}
-	return ""
+	return strings.TrimPrefix(url, "http://")
 }
 
 // TestVerdictFollowsTheBottleneck is the analyzer against the real stack:

@@ -27,7 +27,7 @@ import (
 	"github.com/llmbench/llmbench/loadgen/executor"
 	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/refserver"
-	"github.com/llmbench/llmbench/refserver/gpt2/gpt2test"
+	"github.com/llmbench/llmbench/refserver/refservertest"
 )
 
 // childEnv makes the test binary act as llmbench (see TestMain).
@@ -426,33 +426,10 @@ func equalHistogram(a, b runfmt.Histogram) bool {
 		math.Abs(a.Sum-b.Sum) <= 1e-9*math.Abs(b.Sum) && maps.Equal(a.Buckets, b.Buckets)
 }
 
-// startRefserver serves the tiny fixture in-process on host, on a free
-// port, until the test ends, and returns its base URL.
 func startRefserver(t *testing.T, host string) string {
-	t.Helper()
 	var cfg refserver.ServeConfig
-	cfg.Model = refserver.ModelConfig{Dir: gpt2test.Dir(t)}
 	cfg.HTTP.Addr = host + ":0"
-	cfg.HTTP.DrainTimeout = 5 * time.Second
-	ctx, cancel := context.WithCancel(context.Background())
-	var log lockedBuffer
-	addr, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- refserver.Serve(ctx, cfg, &log, func(a string) { addr <- a }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("refserver: %v", err)
-		}
-	})
-	select {
-	case a := <-addr:
-		return "http://" + a
-	case err := <-done:
-		t.Fatalf("refserver: %v\n%s", err, log.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("refserver did not listen within 30 s")
-	}
-	return ""
+	return refservertest.Start(t, cfg)
 }
 
 type lockedBuffer struct {

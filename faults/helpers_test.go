@@ -18,7 +18,7 @@ import (
 	"github.com/llmbench/llmbench/loadgen"
 	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/refserver"
-	"github.com/llmbench/llmbench/refserver/gpt2/gpt2test"
+	"github.com/llmbench/llmbench/refserver/refservertest"
 	"github.com/llmbench/llmbench/refserver/telemetry"
 )
 
@@ -44,34 +44,11 @@ func (l *lockedBuffer) String() string {
 // port until the test ends, and returns its base URL. mod, when not nil,
 // changes the configuration first (engine bounds, telemetry).
 func startRefserver(t *testing.T, mod func(*refserver.ServeConfig)) string {
-	t.Helper()
-	var cfg refserver.ServeConfig
-	cfg.Model = refserver.ModelConfig{Dir: gpt2test.Dir(t)}
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.HTTP.DrainTimeout = 5 * time.Second
-	cfg.Telemetry = telemetry.Config{ServiceName: "refserver", SampleRatio: 1}
+	cfg := refserver.ServeConfig{Telemetry: telemetry.Config{ServiceName: "refserver", SampleRatio: 1}}
 	if mod != nil {
 		mod(&cfg)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	log := &lockedBuffer{}
-	addr, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- refserver.Serve(ctx, cfg, log, func(a string) { addr <- a }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("refserver: %v", err)
-		}
-	})
-	select {
-	case a := <-addr:
-		return "http://" + a
-	case err := <-done:
-		t.Fatalf("refserver: %v\n%s", err, log)
-	case <-time.After(30 * time.Second):
-		t.Fatal("refserver did not listen within 30 s")
-	}
-	return ""
+	return refservertest.Start(t, cfg)
 }
 
 // startJaeger starts the pinned Jaeger with stack.StartJaeger (not

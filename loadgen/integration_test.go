@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"path/filepath"
 	"runtime"
@@ -15,7 +14,7 @@ import (
 	"github.com/llmbench/llmbench/deploy/stack"
 	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/refserver"
-	"github.com/llmbench/llmbench/refserver/gpt2/gpt2test"
+	"github.com/llmbench/llmbench/refserver/refservertest"
 	"github.com/llmbench/llmbench/refserver/telemetry"
 )
 
@@ -36,34 +35,12 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// startRefserver serves the tiny fixture in-process on a free loopback
-// port, sending spans to otlp ("" for none), until the test ends.
+// startRefserver serves the tiny fixture in-process, sending spans to otlp
+// ("" for none), until the test ends.
 func startRefserver(t *testing.T, otlp string) string {
-	t.Helper()
-	var cfg refserver.ServeConfig
-	cfg.Model = refserver.ModelConfig{Dir: gpt2test.Dir(t)}
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.HTTP.DrainTimeout = 5 * time.Second
-	cfg.Telemetry = telemetry.Config{Endpoint: otlp, ServiceName: "refserver", SampleRatio: 1}
-	ctx, cancel := context.WithCancel(context.Background())
-	log := &lockedBuffer{}
-	addr, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- refserver.Serve(ctx, cfg, log, func(a string) { addr <- a }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("refserver: %v", err)
-		}
+	return refservertest.Start(t, refserver.ServeConfig{
+		Telemetry: telemetry.Config{Endpoint: otlp, ServiceName: "refserver", SampleRatio: 1},
 	})
-	select {
-	case a := <-addr:
-		return "http://" + a
-	case err := <-done:
-		t.Fatalf("refserver: %v\n%s", err, log)
-	case <-time.After(30 * time.Second):
-		t.Fatal("refserver did not listen within 30 s")
-	}
-	return ""
 }
 
 // TestScenariosAgainstRefserver runs the shipped smoke and baseline

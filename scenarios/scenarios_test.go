@@ -28,7 +28,7 @@ import (
 	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/nightly"
 	"github.com/llmbench/llmbench/refserver"
-	"github.com/llmbench/llmbench/refserver/gpt2/gpt2test"
+	"github.com/llmbench/llmbench/refserver/refservertest"
 	"github.com/llmbench/llmbench/refserver/telemetry"
 	"github.com/llmbench/llmbench/reportgen"
 )
@@ -51,38 +51,10 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// startRefserver serves the tiny fixture on a free loopback port until
-// the test ends, with a queue deep enough for every scenario's burst, and
-// sends its spans to otlp ("" for none). maxBatch 0 is refserver's
-// default (8).
 func startRefserver(t *testing.T, maxBatch int, otlp string) string {
-	t.Helper()
-	var cfg refserver.ServeConfig
-	cfg.Model = refserver.ModelConfig{Dir: gpt2test.Dir(t)}
-	cfg.Engine.MaxBatch = maxBatch
-	cfg.Engine.MaxQueue = 512
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.HTTP.DrainTimeout = 5 * time.Second
-	cfg.Telemetry = telemetry.Config{Endpoint: otlp, ServiceName: "refserver", SampleRatio: 1}
-	ctx, cancel := context.WithCancel(context.Background())
-	log := &lockedBuffer{}
-	addr, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- refserver.Serve(ctx, cfg, log, func(a string) { addr <- a }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("refserver: %v", err)
-		}
-	})
-	select {
-	case a := <-addr:
-		return "http://" + a
-	case err := <-done:
-		t.Fatalf("refserver: %v\n%s", err, log)
-	case <-time.After(30 * time.Second):
-		t.Fatal("refserver did not listen within 30 s")
-	}
-	return ""
+	cfg := refserver.ServeConfig{Telemetry: telemetry.Config{Endpoint: otlp, ServiceName: "refserver", SampleRatio: 1}}
+	cfg.Engine.MaxBatch, cfg.Engine.MaxQueue = maxBatch, 512
+	return refservertest.Start(t, cfg)
 }
 
 // run runs a scenario script of this folder with env as its only __ENV,
