@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/llmbench/llmbench/analyzer"
+	"github.com/llmbench/llmbench/analyzer/perf"
+	"github.com/llmbench/llmbench/deploy/demo"
+	"github.com/llmbench/llmbench/loadgen"
+	"github.com/llmbench/llmbench/loadgen/selfbench"
+	"github.com/llmbench/llmbench/nightly"
+	"github.com/llmbench/llmbench/reportgen"
+	"github.com/llmbench/llmbench/web"
+)
+
+// runner runs a command with its positional arguments and returns the
+// exit code; a command that returns 1 with no error succeeded.
+type runner func(pos []string) (int, error)
+
+// commands wires each command's flags into its component's Config and
+// returns what runs it.
+var commands = map[string]func(ctx context.Context, fs *flag.FlagSet) runner{
+	"run":           cmdRun,
+	"merge":         cmdMerge,
+	"analyze":       cmdAnalyze,
+	"report":        cmdReport,
+	"nightly":       cmdNightly,
+	"demo":          cmdDemo,
+	"web":           cmdWeb,
+	"selfbench":     cmdSelfbench,
+	"analyze-bench": cmdAnalyzeBench,
+	"fake-llm":      cmdFakeLlm,
+}
+
+// cmdRun wires `llmbench run`.
+func cmdRun(ctx context.Context, fs *flag.FlagSet) runner {
+	var cfg loadgen.Config
+	cfg.RegisterFlags(fs)
+	return func(pos []string) (int, error) {
+		if len(pos) != 1 {
+			return loadgen.ExitInvalidConfig, fmt.Errorf("run: want one script, got %d arguments", len(pos))
+		}
+		cfg.Script = pos[0]
+		res, err := loadgen.Run(ctx, cfg, os.Stdout, os.Stderr)
+		return res.Exit, err
+	}
+}
+
+// cmdMerge wires `llmbench merge`.
+func cmdMerge(ctx context.Context, fs *flag.FlagSet) runner {
+	out := fs.String("out", "", "the merged run folder (required)")
+	return func(pos []string) (int, error) {
+		if *out == "" {
+			return 2, fmt.Errorf("merge: -out DIR is required")
+		}
+		if _, err := loadgen.Merge(pos, *out, os.Stdout); err != nil {
+			return 1, err
+		}
+		return 0, nil
+	}
+}
+
+// cmdAnalyze wires `llmbench analyze`.
+func cmdAnalyze(ctx context.Context, fs *flag.FlagSet) runner {
+	var cfg analyzer.Config
+	cfg.RegisterFlags(fs)
+	compare := fs.Bool("compare", false, "compare two analyzed runs: llmbench analyze -compare RUN_A RUN_B")
+	return func(pos []string) (int, error) {
+		if *compare {
+			if len(pos) != 2 {
+				return 2, fmt.Errorf("analyze -compare: want two run folders, got %d", len(pos))
+			}
+			_, err := analyzer.Compare(pos[0], pos[1], os.Stdout)
+			return 1, err
+		}
+		if len(pos) != 1 {
+			return 2, fmt.Errorf("analyze: want one run folder, got %d", len(pos))
+		}
+		cfg.Run = pos[0]
+		_, err := analyzer.Analyze(ctx, cfg, os.Stdout)
+		return 1, err
+	}
+}
+
+// cmdReport wires `llmbench report`: report.html for a run, or a comparison page for two
+func cmdReport(ctx context.Context, fs *flag.FlagSet) runner {
+	var opts reportgen.Options
+	opts.RegisterFlags(fs)
+	compare := fs.Bool("compare", false, "compare two runs: llmbench report -compare RUN_A RUN_B")
+	out := fs.String("out", "", "with -compare, the page to write (default compare-A-vs-B.html in this folder)")
+	return func(pos []string) (int, error) {
+		var path string
+		var err error
+		switch {
+		case *compare && len(pos) == 2:
+			path, err = reportgen.WriteCompare(ctx, pos[0], pos[1], *out, opts)
+		case !*compare && len(pos) == 1:
+			path, err = reportgen.Write(ctx, pos[0], opts)
+		default:
+			return 2, fmt.Errorf("report: want RUN, or -compare RUN_A RUN_B; got %d run folders", len(pos))
+		}
+		if err == nil {
+			fmt.Println(path)
+		}
+		return 1, err
+	}
+}
+
+// cmdNightly wires `llmbench nightly`: run a suite, judge each run against the recent nights; -schedule CRON keeps running
+func cmdNightly(ctx context.Context, fs *flag.FlagSet) runner {
+	var cfg nightly.Config
+	cfg.RegisterFlags(fs)
+	return func(pos []string) (int, error) {
+		if len(pos) != 0 {
+			return nightly.ExitConfig, fmt.Errorf("nightly: unexpected arguments %q (the suite is -suite FILE)", pos)
+		}
+		res, err := nightly.Run(ctx, cfg, os.Stdout)
+		return res.Exit, err
+	}
+}
+
+// cmdDemo wires `llmbench demo`: the whole stack, the baseline scenario, the analysis and the report
+func cmdDemo(ctx context.Context, fs *flag.FlagSet) runner {
+	var cfg demo.Config
+	cfg.RegisterFlags(fs)
+	return func(pos []string) (int, error) {
+		if len(pos) != 0 {
+			return 2, fmt.Errorf("demo: unexpected arguments %q", pos)
+		}
+		return 1, demo.Run(ctx, cfg, os.Stdout, os.Stderr)
+	}
+}
+
+// cmdWeb wires `llmbench web`: browse a runs folder: reports, comparisons, nightly trends
+func cmdWeb(ctx context.Context, fs *flag.FlagSet) runner {
+	var cfg web.Config
+	cfg.RegisterFlags(fs)
+	return func(pos []string) (int, error) {
+		if len(pos) != 0 {
+			return 2, fmt.Errorf("web: unexpected arguments %q (the runs folder is --runs DIR)", pos)
+		}
+		return 1, web.Serve(ctx, cfg, os.Stderr, nil)
+	}
+}
+
+// cmdSelfbench wires `llmbench selfbench`: hidden: the load generator's own benchmark (make bench)
+func cmdSelfbench(ctx context.Context, fs *flag.FlagSet) runner {
+	var cfg selfbench.Config
+	cfg.RegisterFlags(fs)
+	return func([]string) (int, error) {
+		_, err := selfbench.Run(ctx, cfg, os.Stdout)
+		return 0, err
+	}
+}
+
+// cmdAnalyzeBench wires `llmbench analyze-bench`: hidden: the analyzer's benchmark, 10,000 requests in Jaeger (make bench)
+func cmdAnalyzeBench(ctx context.Context, fs *flag.FlagSet) runner {
+	var cfg perf.Config
+	cfg.RegisterFlags(fs)
+	return func([]string) (int, error) {
+		_, err := perf.Run(ctx, cfg, os.Stdout)
+		return 0, err
+	}
+}
+
+// cmdFakeLlm wires `llmbench fake-llm`: hidden: selfbench's fake LLM server, run as its child
+func cmdFakeLlm(ctx context.Context, fs *flag.FlagSet) runner {
+	var cfg selfbench.FakeConfig
+	cfg.RegisterFlags(fs)
+	return func([]string) (int, error) { return 0, selfbench.ServeFake(ctx, cfg, os.Stdin, os.Stdout) }
+}
