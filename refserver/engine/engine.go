@@ -27,7 +27,7 @@ var (
 	ErrTooLong    = errors.New("request does not fit the context")
 	ErrBadRequest = errors.New("invalid request")
 	errCancelled  = errors.New("request cancelled")
-	defaultConfig = Config{MaxBatch: 8, MaxQueue: 64, StepTokens: 512}
+	defaultConfig = Config{MaxBatch: 8, MaxQueue: 64, StepTokens: 512, AdmitWait: 2 * time.Millisecond}
 )
 
 // Reasons a sequence finished, as Event.Finish.
@@ -49,6 +49,10 @@ type Config struct {
 	StepTokens int // most tokens one step processes; long prompts are prefilled in chunks, e.g. 512
 	KVTokens   int // KV-cache budget in positions across running sequences; 0 means MaxBatch × n_positions
 	Threads    int // kernel threads; 0 means GOMAXPROCS
+	// AdmitWait is how long, after a step that finished sequences, the
+	// engine holds the next step for the requests that replace them while
+	// the queue is empty; 0 means 2 ms, negative means never wait.
+	AdmitWait time.Duration
 }
 
 // RegisterFlags adds the engine's flags to fs.
@@ -58,6 +62,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.StepTokens, "step-tokens", 0, "most tokens per engine step; longer prompts are prefilled in chunks (0: 512)")
 	fs.IntVar(&c.KVTokens, "kv-tokens", 0, "KV-cache budget in token positions over all running sequences (0: max-batch × context)")
 	fs.IntVar(&c.Threads, "threads", 0, "compute threads (0: all CPUs Go may use)")
+	fs.DurationVar(&c.AdmitWait, "admit-wait", 0, "after a step that finished sequences, how long to hold the next step for new requests while the queue is empty (0: 2ms; negative: never)")
 }
 
 // Validate reports a setting that cannot work.
@@ -87,6 +92,9 @@ func (c Config) withDefaults(nPositions int) Config {
 	}
 	if c.Threads == 0 {
 		c.Threads = runtime.GOMAXPROCS(0)
+	}
+	if c.AdmitWait == 0 {
+		c.AdmitWait = defaultConfig.AdmitWait
 	}
 	return c
 }
@@ -189,6 +197,7 @@ type Engine struct {
 	wake    chan struct{}
 
 	running []*seq // owned by the loop
+	freed   int    // sequences the last step finished; owned by the loop
 }
 
 // New returns an engine for m. observer may be nil.
@@ -300,6 +309,10 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		e.dropCancelled()
 		e.admit()
+		if e.freed > 0 {
+			e.awaitArrivals(ctx)
+			e.admit()
+		}
 		if len(e.running) == 0 {
 			e.publish(0, false)
 			select {
@@ -356,6 +369,42 @@ func (e *Engine) dropCancelled() {
 	e.mu.Unlock()
 	for _, s := range dropped {
 		e.finish(s, FinishCancelled, fmt.Errorf("%w: %w", errCancelled, s.ctx.Err()))
+	}
+}
+
+// awaitArrivals holds the loop for up to AdmitWait after a step that
+// finished sequences, until requests wait for the slots they freed. A
+// client that sends its next request when the last one ends (a closed
+// loop, a chat turn) reaches the queue a little after the step that ended
+// it; without the wait the next step starts without that request, which
+// then waits a whole step more. The wait costs the running sequences at
+// most AdmitWait per step that finished one, and nothing while the queue
+// holds requests or the batch is full.
+func (e *Engine) awaitArrivals(ctx context.Context) {
+	want := min(e.freed, e.cfg.MaxBatch-len(e.running))
+	e.freed = 0
+	if e.cfg.AdmitWait < 0 || want <= 0 {
+		return
+	}
+	var timer *time.Timer
+	for {
+		e.mu.Lock()
+		n := len(e.waiting)
+		e.mu.Unlock()
+		if n >= want {
+			return
+		}
+		if timer == nil {
+			timer = time.NewTimer(e.cfg.AdmitWait)
+			defer timer.Stop()
+		}
+		select {
+		case <-e.wake:
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
@@ -463,6 +512,7 @@ func (e *Engine) step(pool *nn.Pool, r *gpt2.Runner) error {
 		}
 	}
 	clear(e.running[len(keep):])
+	e.freed = len(e.running) - len(keep)
 	e.running = keep
 	e.publish(batch, true)
 	if e.observer != nil {

@@ -37,8 +37,14 @@ func synthetic(t testing.TB) *gpt2.Model {
 // goroutines are gone) when the test ends.
 func start(t *testing.T, m *gpt2.Model, cfg Config) *Engine {
 	t.Helper()
+	return startObserved(t, m, cfg, nil)
+}
+
+// startObserved is start with a StepObserver.
+func startObserved(t *testing.T, m *gpt2.Model, cfg Config, obs StepObserver) *Engine {
+	t.Helper()
 	before := runtime.NumGoroutine()
-	e, err := New(m, byteVocab{}, cfg, nil)
+	e, err := New(m, byteVocab{}, cfg, obs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,5 +334,116 @@ func TestShutdownEndsPending(t *testing.T) {
 	}
 	if _, err := e.Submit(context.Background(), greedy([]int{1}, 1)); !errors.Is(err, ErrClosed) {
 		t.Errorf("Submit after shutdown: %v, want ErrClosed", err)
+	}
+}
+
+// stepLog records when each step started.
+type stepLog struct {
+	mu     sync.Mutex
+	starts []time.Time
+}
+
+func (l *stepLog) Step(s StepInfo) {
+	l.mu.Lock()
+	l.starts = append(l.starts, s.Start)
+	l.mu.Unlock()
+}
+
+// after returns the starts of the steps that began after t.
+func (l *stepLog) after(t time.Time) []time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []time.Time
+	for _, s := range l.starts {
+		if s.After(t) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TestAdmitWait checks the hold after a step that finished a sequence: a
+// request that arrives within AdmitWait joins the very next step, and with
+// nobody arriving the running sequences lose AdmitWait once, not per step.
+func TestAdmitWait(t *testing.T) {
+	const turnaround = 30 * time.Millisecond // the client's time between its requests
+	for _, tc := range []struct {
+		name       string
+		wait       time.Duration
+		stepsFirst bool // steps run before the next request is admitted
+	}{
+		{"held for the next request", 500 * time.Millisecond, false},
+		{"never held", -1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := &stepLog{}
+			e := startObserved(t, synthetic(t), Config{AdmitWait: tc.wait}, log)
+			ctx := context.Background()
+			long, err := e.Submit(ctx, Request{Prompt: []int{1, 2, 3}, MaxTokens: 120, IgnoreEOS: true, Sampling: sample.Params{Greedy: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			short, err := e.Submit(ctx, Request{Prompt: []int{4, 5}, MaxTokens: 2, IgnoreEOS: true, Sampling: sample.Params{Greedy: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ended := collect(t, short).stats.Finished
+			time.Sleep(turnaround)
+			next, err := e.Submit(ctx, greedy([]int{6}, 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			admitted := collect(t, next).stats.Scheduled
+			var between int
+			for _, s := range log.after(ended) {
+				if s.Before(admitted) {
+					between++
+				}
+			}
+			if got := between > 0; got != tc.stepsFirst {
+				t.Errorf("%d steps ran between the end of one request and the admission of the next %v later; want steps: %v",
+					between, admitted.Sub(ended), tc.stepsFirst)
+			}
+			if r := collect(t, long); r.err != nil || len(r.tokens) != 120 {
+				t.Errorf("the running sequence: %d tokens, %v", len(r.tokens), r.err)
+			}
+		})
+	}
+}
+
+// TestAdmitWaitBounded checks that with nobody arriving the hold ends after
+// AdmitWait, once per step that finished a sequence.
+func TestAdmitWaitBounded(t *testing.T) {
+	const wait = 300 * time.Millisecond
+	log := &stepLog{}
+	e := startObserved(t, synthetic(t), Config{AdmitWait: wait}, log)
+	ctx := context.Background()
+	long, err := e.Submit(ctx, Request{Prompt: []int{1, 2, 3}, MaxTokens: 60, IgnoreEOS: true, Sampling: sample.Params{Greedy: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := e.Submit(ctx, Request{Prompt: []int{4, 5}, MaxTokens: 2, IgnoreEOS: true, Sampling: sample.Params{Greedy: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := collect(t, short).stats.Finished
+	if r := collect(t, long); r.err != nil || len(r.tokens) != 60 {
+		t.Fatalf("the running sequence: %d tokens, %v", len(r.tokens), r.err)
+	}
+	steps := log.after(ended)
+	if len(steps) == 0 {
+		t.Fatal("no step after the short request ended")
+	}
+	if held := steps[0].Sub(ended); held < wait {
+		t.Errorf("the next step started %v after a sequence finished, want the hold of %v", held, wait)
+	}
+	gaps := 0
+	for i := 1; i < len(steps); i++ {
+		if steps[i].Sub(steps[i-1]) >= wait {
+			gaps++
+		}
+	}
+	if gaps > 0 {
+		t.Errorf("%d later steps were held %v or more; only a step that finished a sequence may be", gaps, wait)
 	}
 }
