@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/loadgen/executor"
+	"github.com/llmbench/llmbench/loadgen/llm"
 	"github.com/llmbench/llmbench/loadgen/metrics"
 	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/loadgen/script"
@@ -467,6 +468,7 @@ func fetchHealth(ctx context.Context, target string) *runfmt.Server {
 
 func newHTTPClient() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = llm.NewDialer().DialContext // the kernel's receive stamps time the streamed events
 	tr.MaxIdleConns = 0
 	tr.MaxIdleConnsPerHost = 100000
 	tr.ForceAttemptHTTP2 = false

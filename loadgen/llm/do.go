@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/loadgen/rxstamp"
 	"github.com/llmbench/llmbench/loadgen/sse"
 )
 
@@ -138,6 +139,13 @@ func (a *attempt) run(sc trace.SpanContext) {
 	}
 	a.res.Status = resp.StatusCode
 	b := &meteredBody{r: resp.Body}
+	if st, ok := a.pt.Conn().(rxstamp.Stamper); ok {
+		// The latest read on the connection is the response head's.
+		b.stamp = st
+		if at, ok := st.Arrived(); ok {
+			a.pt.FirstByteAt(at)
+		}
+	}
 	defer func() {
 		resp.Body.Close()
 		a.closed = time.Now()
@@ -440,12 +448,15 @@ func seconds(s *float64, zeroOK bool) *float64 {
 	return &v
 }
 
-// meteredBody is a response body that notes when each read returned data
-// and refuses to read past maxBodyBytes.
+// meteredBody is a response body that notes when the data of each read
+// arrived and refuses to read past maxBodyBytes. The arrival is the
+// kernel's receive stamp of the connection's latest read when it has one
+// (see rxstamp), else the time the read returned.
 type meteredBody struct {
-	r    io.Reader
-	n    int64
-	last time.Time // when the latest read that returned data returned
+	r     io.Reader
+	n     int64
+	last  time.Time       // when the data of the latest read that returned data arrived
+	stamp rxstamp.Stamper // the connection's stamps; nil without
 }
 
 func (b *meteredBody) Read(p []byte) (int, error) {
@@ -458,6 +469,11 @@ func (b *meteredBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	if n > 0 {
 		b.last = time.Now()
+		if b.stamp != nil {
+			if at, ok := b.stamp.Arrived(); ok && at.Before(b.last) {
+				b.last = at
+			}
+		}
 		b.n += int64(n)
 	}
 	return n, err

@@ -9,7 +9,7 @@
 //
 // # What is measured, and how
 //
-// Every time is taken with time.Now (the monotonic clock). Sent is when the
+// Every time is on the monotonic clock of time.Now. Sent is when the
 // request was written, headers and body (httptrace's WroteRequest), and the
 // latencies count from it:
 //
@@ -18,10 +18,13 @@
 //     first chunk, a finish-reason chunk with empty text and a usage-only
 //     last chunk are not text-carrying: they set no TTFT and count no
 //     tokens.
-//   - An event's time is the time the read that completed it returned, not
-//     the time it was parsed. Events that arrived in one read share that
-//     read's time, so a gap between them is 0: spacing that the network
-//     did not deliver is not invented.
+//   - An event's time is when the bytes that completed it arrived: on a
+//     connection dialed by NewDialer on Linux, the kernel's receive stamp
+//     of the read that completed it (see package rxstamp), so the client's
+//     own scheduling delay is not measured as the server's; elsewhere, the
+//     time that read returned. It is never the time the event was parsed.
+//     Events that arrived together share one time, so a gap between them
+//     is 0: spacing that the network did not deliver is not invented.
 //   - TTFT is Sent → the first text-carrying event, TTST the first → the
 //     second, E2E Sent → the last, and GapsMS every gap between consecutive
 //     text-carrying events (the inter-token latencies). TPOT is
@@ -69,6 +72,7 @@ package llm
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -78,6 +82,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/loadgen/rxstamp"
 )
 
 // Protocol is the API a server speaks.
@@ -268,11 +273,19 @@ func endpoint(base string, p Protocol, stream bool) string {
 	return u.String()
 }
 
+// NewDialer returns the dialer the load generator's transports use: TCP
+// connections whose reads carry the kernel's receive stamps (rxstamp),
+// with net/http's default timeouts.
+func NewDialer() *rxstamp.Dialer {
+	return &rxstamp.Dialer{Dialer: net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}}
+}
+
 // defaultHTTPClient is the Client's HTTP client when Config has none.
 var defaultHTTPClient = &http.Client{Transport: newTransport()}
 
 func newTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = NewDialer().DialContext
 	t.MaxIdleConns = 0 // no limit
 	t.MaxIdleConnsPerHost = 1 << 16
 	t.DisableCompression = true

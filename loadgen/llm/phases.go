@@ -2,6 +2,7 @@ package llm
 
 import (
 	"crypto/tls"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"sync"
@@ -38,6 +39,7 @@ type PhaseTimer struct {
 	wrote        time.Time
 	firstByte    time.Time
 	done         time.Time
+	conn         net.Conn // the connection the request went out on
 }
 
 // TraceRequest returns a copy of req whose context records the request's
@@ -50,7 +52,7 @@ func TraceRequest(req *http.Request) (*http.Request, *PhaseTimer) {
 		GotConn: func(info httptrace.GotConnInfo) {
 			t.set(&t.gotConn)
 			t.mu.Lock()
-			t.reused = info.Reused
+			t.reused, t.conn = info.Reused, info.Conn
 			t.mu.Unlock()
 		},
 		ConnectStart: func(string, string) {
@@ -105,6 +107,25 @@ func (t *PhaseTimer) Sent() time.Time {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.wrote
+}
+
+// Conn is the connection the request was sent on; nil before there was
+// one.
+func (t *PhaseTimer) Conn() net.Conn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.conn
+}
+
+// FirstByteAt moves the first response byte back to at, when the kernel
+// stamped its arrival earlier than the transport could note it (at
+// must not be before the request was written).
+func (t *PhaseTimer) FirstByteAt(at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.firstByte.IsZero() && at.Before(t.firstByte) && !at.Before(t.wrote) {
+		t.firstByte = at
+	}
 }
 
 // FirstByte is when the first byte of the response arrived; zero if none

@@ -121,3 +121,27 @@ func TestPhasesRefused(t *testing.T) {
 		t.Errorf("got sent %v, phases %+v; want nothing sent and no phases", pt.Sent(), p)
 	}
 }
+
+// TestFirstByteAt checks that a kernel stamp moves the first byte back, but
+// never before the request was written nor later than the transport saw it.
+func TestFirstByteAt(t *testing.T) {
+	wrote := time.Now()
+	seen := wrote.Add(10 * time.Millisecond)
+	for _, tt := range []struct {
+		name string
+		at   time.Time
+		want time.Time
+	}{
+		{"earlier stamp", wrote.Add(4 * time.Millisecond), wrote.Add(4 * time.Millisecond)},
+		{"before the request was written", wrote.Add(-time.Millisecond), seen},
+		{"after the transport saw it", seen.Add(time.Millisecond), seen},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pt := &PhaseTimer{wrote: wrote, firstByte: seen}
+			pt.FirstByteAt(tt.at)
+			if got := pt.FirstByte(); !got.Equal(tt.want) {
+				t.Errorf("first byte %v after the write, want %v", got.Sub(wrote), tt.want.Sub(wrote))
+			}
+		})
+	}
+}
