@@ -50,8 +50,9 @@ type Config struct {
 	KVTokens   int // KV-cache budget in positions across running sequences; 0 means MaxBatch × n_positions
 	Threads    int // kernel threads; 0 means GOMAXPROCS
 	// AdmitWait is how long, after a step that finished sequences, the
-	// engine holds the next step for the requests that replace them while
-	// the queue is empty; 0 means 2 ms, negative means never wait.
+	// engine holds the next step for the requests that replace them, each
+	// arrival restarting it (4 × AdmitWait at most); 0 means 2 ms, negative
+	// means never wait.
 	AdmitWait time.Duration
 }
 
@@ -62,7 +63,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.StepTokens, "step-tokens", 0, "most tokens per engine step; longer prompts are prefilled in chunks (0: 512)")
 	fs.IntVar(&c.KVTokens, "kv-tokens", 0, "KV-cache budget in token positions over all running sequences (0: max-batch × context)")
 	fs.IntVar(&c.Threads, "threads", 0, "compute threads (0: all CPUs Go may use)")
-	fs.DurationVar(&c.AdmitWait, "admit-wait", 0, "after a step that finished sequences, how long to hold the next step for new requests while the queue is empty (0: 2ms; negative: never)")
+	fs.DurationVar(&c.AdmitWait, "admit-wait", 0, "after a step that finished sequences, how long to hold the next step for the requests that replace them; each arrival restarts it, up to 4 times as long in all (0: 2ms; negative: never)")
 }
 
 // Validate reports a setting that cannot work.
@@ -372,13 +373,15 @@ func (e *Engine) dropCancelled() {
 	}
 }
 
-// awaitArrivals holds the loop for up to AdmitWait after a step that
-// finished sequences, until requests wait for the slots they freed. A
-// client that sends its next request when the last one ends (a closed
-// loop, a chat turn) reaches the queue a little after the step that ended
-// it; without the wait the next step starts without that request, which
-// then waits a whole step more. The wait costs the running sequences at
-// most AdmitWait per step that finished one, and nothing while the queue
+// awaitArrivals holds the loop after a step that finished sequences, until
+// requests wait for the slots they freed, or AdmitWait passes without a new
+// arrival (and at most 4 × AdmitWait in all). A client that sends its next
+// request when the last one ends (a closed loop, a chat turn) reaches the
+// queue a little after the step that ended it; without the wait the next
+// step starts without that request, which then waits a whole step more.
+// Clients that finished together arrive one after another, so each arrival
+// restarts the wait. The wait costs the running sequences at most AdmitWait
+// per step that finished one when nobody comes, and nothing while the queue
 // holds requests or the batch is full.
 func (e *Engine) awaitArrivals(ctx context.Context) {
 	want := min(e.freed, e.cfg.MaxBatch-len(e.running))
@@ -386,7 +389,8 @@ func (e *Engine) awaitArrivals(ctx context.Context) {
 	if e.cfg.AdmitWait < 0 || want <= 0 {
 		return
 	}
-	var timer *time.Timer
+	var idle, limit *time.Timer
+	seen := -1
 	for {
 		e.mu.Lock()
 		n := len(e.waiting)
@@ -394,13 +398,19 @@ func (e *Engine) awaitArrivals(ctx context.Context) {
 		if n >= want {
 			return
 		}
-		if timer == nil {
-			timer = time.NewTimer(e.cfg.AdmitWait)
-			defer timer.Stop()
+		if idle == nil {
+			idle, limit = time.NewTimer(e.cfg.AdmitWait), time.NewTimer(4*e.cfg.AdmitWait)
+			defer idle.Stop()
+			defer limit.Stop()
+		} else if n > seen {
+			idle.Reset(e.cfg.AdmitWait)
 		}
+		seen = n
 		select {
 		case <-e.wake:
-		case <-timer.C:
+		case <-idle.C:
+			return
+		case <-limit.C:
 			return
 		case <-ctx.Done():
 			return

@@ -447,3 +447,55 @@ func TestAdmitWaitBounded(t *testing.T) {
 		t.Errorf("%d later steps were held %v or more; only a step that finished a sequence may be", gaps, wait)
 	}
 }
+
+// TestAdmitWaitRestarts checks that each arrival restarts the hold: two
+// sequences finish together, their replacements arrive 0.6 and 1.2
+// AdmitWaits later (the second after the first hold would have ended), and
+// both join the same step, the first after the hold.
+func TestAdmitWaitRestarts(t *testing.T) {
+	const wait = 400 * time.Millisecond
+	log := &stepLog{}
+	e := startObserved(t, synthetic(t), Config{AdmitWait: wait}, log)
+	ctx := context.Background()
+	long, err := e.Submit(ctx, Request{Prompt: []int{1, 2, 3}, MaxTokens: 40, IgnoreEOS: true, Sampling: sample.Params{Greedy: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shorts []<-chan Event
+	for _, p := range [][]int{{4, 5}, {6, 7}} {
+		ch, err := e.Submit(ctx, Request{Prompt: p, MaxTokens: 2, IgnoreEOS: true, Sampling: sample.Params{Greedy: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		shorts = append(shorts, ch)
+	}
+	var ended time.Time
+	for _, ch := range shorts {
+		if f := collect(t, ch).stats.Finished; f.After(ended) {
+			ended = f
+		}
+	}
+	var next []<-chan Event
+	for _, after := range []time.Duration{wait * 6 / 10, wait * 12 / 10} {
+		time.Sleep(time.Until(ended.Add(after)))
+		ch, err := e.Submit(ctx, greedy([]int{8}, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		next = append(next, ch)
+	}
+	a, b := collect(t, next[0]).stats.Scheduled, collect(t, next[1]).stats.Scheduled
+	var between int
+	for _, s := range log.after(ended) {
+		if s.Before(b) {
+			between++
+		}
+	}
+	if between > 0 {
+		t.Errorf("%d steps ran before the second replacement, %v after the end, was admitted; want none (admitted %v and %v after it)",
+			between, b.Sub(ended), a.Sub(ended), b.Sub(ended))
+	}
+	if r := collect(t, long); r.err != nil || len(r.tokens) != 40 {
+		t.Errorf("the running sequence: %d tokens, %v", len(r.tokens), r.err)
+	}
+}
