@@ -187,6 +187,20 @@ func (r *runState) execute(ctx context.Context, initVU *script.VU, scenarios []e
 	runCtx, stopRun := context.WithCancelCause(ctx)
 	defer stopRun(nil)
 
+	// As in k6: the VUs are initialized first, then setup() runs, then the
+	// scenarios start with the VUs ready.
+	pool := r.newVUPool()
+	prep, err := executor.Prepare(runCtx, scenarios, pool, seg)
+	if err != nil {
+		status, exit := runfmt.StatusError, ExitScriptError
+		if ctx.Err() != nil {
+			status, exit = runfmt.StatusInterrupted, ExitInterrupted
+		}
+		fmt.Fprintf(r.stderr, "llmbench: %v\n", err)
+		r.finish(ctx, status, err.Error(), o, ths)
+		return exit
+	}
+
 	setupCtx, cancel := context.WithTimeout(runCtx, o.setupTimeout())
 	data, err := initVU.Setup(setupCtx)
 	cancel()
@@ -197,13 +211,12 @@ func (r *runState) execute(ctx context.Context, initVU *script.VU, scenarios []e
 	}
 	r.setup = data
 
-	pool := r.newVUPool()
 	obs := &observer{r: r}
 	r.start = time.Now()
 	var wg sync.WaitGroup
 	done := make(chan struct{})
 	wg.Go(func() { r.watch(runCtx, stopRun, done, ths, o) })
-	execErr := executor.Run(runCtx, scenarios, pool, seg, obs)
+	execErr := prep.Run(runCtx, obs)
 	close(done)
 	wg.Wait()
 

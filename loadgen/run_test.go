@@ -189,6 +189,37 @@ export default function () { done.add(1); if (__ITER % 2 === 0) throw new Error(
 	}
 }
 
+// TestVUsInitBeforeSetup checks k6's order: every VU's init code runs
+// before setup(), so a VU that cannot start stops the run before setup()
+// has done anything.
+func TestVUsInitBeforeSetup(t *testing.T) {
+	var setups atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/setup" {
+			setups.Add(1)
+		}
+	}))
+	defer srv.Close()
+	script := writeScript(t, `
+import http from 'k6/http';
+if (__VU === 2) throw new Error('VU 2 cannot start');
+export const options = { vus: 2, iterations: 2 };
+export function setup() { http.get(__ENV.TARGET + '/setup'); }
+export default function () {}
+`)
+	res, _, stderr, err := runScript(t, t.Context(), script, map[string]string{"TARGET": srv.URL}, nil)
+	msg := stderr
+	if err != nil {
+		msg += err.Error()
+	}
+	if res.Exit != ExitScriptError || !strings.Contains(msg, "VU 2 cannot start") {
+		t.Errorf("exit %d, output %q; want %d and the VU's error", res.Exit, msg, ExitScriptError)
+	}
+	if n := setups.Load(); n != 0 {
+		t.Errorf("setup() ran %d times before the VUs were initialized; want 0", n)
+	}
+}
+
 func TestInterruptKeepsWhatRan(t *testing.T) {
 	f := &fakeLLM{tokens: 5, gap: 5 * time.Millisecond}
 	srv := httptest.NewServer(f)

@@ -104,34 +104,56 @@ func (NopObserver) Dropped(string, time.Time) {}
 // VUs does nothing.
 func (NopObserver) VUs(string, int, int) {}
 
+// Run prepares the scenarios (Prepare) and runs them (Prepared.Run).
+func Run(ctx context.Context, scenarios []Scenario, pool VUPool, seg Segment, obs Observer) error {
+	p, err := Prepare(ctx, scenarios, pool, seg)
+	if err != nil {
+		return err
+	}
+	return p.Run(ctx, obs)
+}
+
+// Prepared is a set of scenarios whose VUs are initialized, ready to run.
+type Prepared struct {
+	plans []*plan
+	pool  VUPool
+}
+
+// Prepare validates the scenarios of this process's part of the test, seg
+// (the zero Segment is all of it), and initializes from pool as many VUs as
+// they hold at once: k6's init stage, which comes before setup() so that
+// setup() runs once the VUs exist and the scenarios start with them ready.
+func Prepare(ctx context.Context, scenarios []Scenario, pool VUPool, seg Segment) (*Prepared, error) {
+	plans := make([]*plan, 0, len(scenarios))
+	seen := make(map[string]bool)
+	for _, s := range scenarios {
+		if err := s.Validate(); err != nil {
+			return nil, err
+		}
+		if seen[s.Name] {
+			return nil, fmt.Errorf("scenario %q: name: used twice", s.Name)
+		}
+		seen[s.Name] = true
+		plans = append(plans, newPlan(s, seg))
+	}
+	if err := preallocate(ctx, pool, peakVUs(plans)); err != nil {
+		return nil, err
+	}
+	return &Prepared{plans: plans, pool: pool}, nil
+}
+
 // Run runs the scenarios at once, each from its StartTime, and returns when
-// every scenario has ended and every goroutine it started has returned. It
-// runs this process's part of the test, seg (the zero Segment runs all of
-// it). A nil obs is a NopObserver.
+// every scenario has ended and every goroutine it started has returned. A
+// nil obs is a NopObserver. Run a Prepared once.
 //
 // When ctx is cancelled (Ctrl-C), no iteration starts any more and the
 // contexts of running iterations are cancelled at once, without waiting
 // for gracefulStop; Run then returns ctx's error. When the pool fails to
 // give a VU, Run stops every scenario the same way and returns that error.
 // Errors from iterations do not stop anything.
-func Run(ctx context.Context, scenarios []Scenario, pool VUPool, seg Segment, obs Observer) error {
+func (pr *Prepared) Run(ctx context.Context, obs Observer) error {
 	if obs == nil {
 		obs = NopObserver{}
-	}
-	plans := make([]*plan, 0, len(scenarios))
-	seen := make(map[string]bool)
-	for _, s := range scenarios {
-		if err := s.Validate(); err != nil {
-			return err
-		}
-		if seen[s.Name] {
-			return fmt.Errorf("scenario %q: name: used twice", s.Name)
-		}
-		seen[s.Name] = true
-		plans = append(plans, newPlan(s, seg))
-	}
-	if err := preallocate(ctx, pool, peakVUs(plans)); err != nil {
-		return err
 	}
 	start := time.Now()
 	runCtx, cancel := context.WithCancel(ctx)
@@ -141,9 +163,9 @@ func Run(ctx context.Context, scenarios []Scenario, pool VUPool, seg Segment, ob
 		mu    sync.Mutex
 		first error
 	)
-	for _, p := range plans {
+	for _, p := range pr.plans {
 		wg.Go(func() {
-			if err := p.run(runCtx, start, pool, obs); err != nil {
+			if err := p.run(runCtx, start, pr.pool, obs); err != nil {
 				mu.Lock()
 				if first == nil {
 					first = err

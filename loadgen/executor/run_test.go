@@ -700,3 +700,33 @@ type vuFunc func(context.Context, Iteration) error
 func (f vuFunc) Iterate(ctx context.Context, it Iteration) error { return f(ctx, it) }
 
 func hello(context.Context, Iteration) error { return nil }
+
+// TestPrepareMakesTheVUsFirst checks the init stage: Prepare makes the VUs
+// the scenarios hold at their peak before it returns (setup() runs then),
+// and Run starts with them, so the first iterations start at the
+// scenarios' start whatever making a VU costs.
+func TestPrepareMakesTheVUsFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := Scenario{Name: "vus", Executor: ConstantVUs, VUs: 3, Duration: time.Second, GracefulStop: time.Second}
+		pool := testPool(every(400*time.Millisecond), func(int) time.Duration { return 250 * time.Millisecond })
+		p, err := Prepare(t.Context(), []Scenario{s}, pool, Segment{})
+		if err != nil {
+			t.Fatalf("Prepare: %v", err)
+		}
+		if got := pool.Made(); got != 3 {
+			t.Fatalf("Prepare made %d VUs, want 3", got)
+		}
+		rec := newRecorder()
+		if err := p.Run(t.Context(), rec); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if got := pool.Made(); got != 3 {
+			t.Errorf("%d VUs made in all, want the 3 Prepare made", got)
+		}
+		for i, e := range rec.started[:3] {
+			if e.at != 0 {
+				t.Errorf("iteration %d started %v after Run began, want at once", i, e.at)
+			}
+		}
+	})
+}
