@@ -77,6 +77,11 @@ type StreamTiming struct {
 	// FlushNS holds, for each text event, when its flush returned, in
 	// nanoseconds after Start (monotonic clock).
 	FlushNS []int64 `json:"flush_ns"`
+	// WriteNS holds, for each text event, when its write began, in
+	// nanoseconds after Start. The event reached the client's socket
+	// between WriteNS and FlushNS: how tightly the fake knows when it sent
+	// it (a fake preempted after its write returns records a late flush).
+	WriteNS []int64 `json:"write_ns,omitempty"`
 	// LateNS holds how late each text event's write began against its
 	// schedule (Start + TTFT + i·Interval), in nanoseconds.
 	LateNS []int64 `json:"late_ns"`
@@ -176,7 +181,8 @@ func (s *FakeServer) stream(w http.ResponseWriter, r *http.Request) {
 	s.maxIn = max(s.maxIn, in)
 	s.mu.Unlock()
 
-	st := StreamTiming{TraceID: traceID(r.Header.Get("traceparent")), Start: start, FlushNS: make([]int64, 0, n), LateNS: make([]int64, 0, n)}
+	st := StreamTiming{TraceID: traceID(r.Header.Get("traceparent")), Start: start,
+		FlushNS: make([]int64, 0, n), WriteNS: make([]int64, 0, n), LateNS: make([]int64, 0, n)}
 	defer func() {
 		s.mu.Lock()
 		s.streams = append(s.streams, st)
@@ -197,7 +203,7 @@ func (s *FakeServer) stream(w http.ResponseWriter, r *http.Request) {
 			case <-timer.C:
 			}
 		}
-		st.LateNS = append(st.LateNS, int64(time.Since(start)-due))
+		began := time.Since(start)
 		if _, err := w.Write(textEvent); err != nil {
 			return
 		}
@@ -205,6 +211,8 @@ func (s *FakeServer) stream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		st.FlushNS = append(st.FlushNS, int64(time.Since(start)))
+		st.WriteNS = append(st.WriteNS, int64(began))
+		st.LateNS = append(st.LateNS, int64(began-due))
 	}
 	total := time.Since(start).Seconds()
 	fmt.Fprintf(w, doneFmt, n, n+1, s.cfg.TTFT.Seconds(), s.cfg.Interval.Seconds(), total)

@@ -168,29 +168,38 @@ func TestTraceID(t *testing.T) {
 }
 
 // TestChildFakeServer starts the fake as selfbench does, as a child
-// process (this test binary, see TestMain), and stops it by closing its
-// stdin.
+// process (this test binary, see TestMain), at its own priority and
+// through nice(1), and stops it by closing its stdin.
 func TestChildFakeServer(t *testing.T) {
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := startChild(t.Context(), exe, FakeConfig{Addr: "127.0.0.1:0", Tokens: 3, Interval: time.Millisecond, TTFT: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.stop()
-	if got := len(stream(t, f.url, `{"prompt":"x"}`, testTrace)); got != 5 {
-		t.Errorf("got %d events, want 5", got)
-	}
-	tm, err := f.timings(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(tm.Streams) != 1 || tm.Streams[0].TraceID != testTrace || len(tm.Streams[0].FlushNS) != 3 {
-		t.Errorf("timings: got %+v, want one stream of trace %s with 3 flushes", tm.Streams, testTrace)
-	}
-	if _, err := f.stop(); err != nil {
-		t.Errorf("stop: got %v, want a clean exit when stdin closes", err)
+	for _, nice := range []int{0, 10} {
+		t.Run(fmt.Sprintf("nice %d", nice), func(t *testing.T) {
+			f, err := startChild(t.Context(), exe, nice, FakeConfig{Addr: "127.0.0.1:0", Tokens: 3, Interval: time.Millisecond, TTFT: time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.stop()
+			if got := len(stream(t, f.url, `{"prompt":"x"}`, testTrace)); got != 5 {
+				t.Errorf("got %d events, want 5", got)
+			}
+			tm, err := f.timings(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tm.Streams) != 1 || tm.Streams[0].TraceID != testTrace || len(tm.Streams[0].FlushNS) != 3 || len(tm.Streams[0].WriteNS) != 3 {
+				t.Fatalf("timings: got %+v, want one stream of trace %s with 3 writes and flushes", tm.Streams, testTrace)
+			}
+			for i, w := range tm.Streams[0].WriteNS {
+				if f := tm.Streams[0].FlushNS[i]; w > f {
+					t.Errorf("event %d: write began %d ns after its flush returned (%d ns)", i, w, f)
+				}
+			}
+			if _, err := f.stop(); err != nil {
+				t.Errorf("stop: got %v, want a clean exit when stdin closes", err)
+			}
+		})
 	}
 }

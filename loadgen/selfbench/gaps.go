@@ -9,7 +9,14 @@ import (
 )
 
 // GapError compares the chunk gaps a client measured with the gaps at
-// which the server flushed the same events. Times are in milliseconds.
+// which the server sent the same events. Times are in milliseconds.
+//
+// The fake server knows each event's send time to within an interval: its
+// write began at WriteNS and its flush returned at FlushNS, and the event
+// reached the client's socket in between. So the true gap between events
+// k and k+1 lies in [write(k+1) − flush(k), flush(k+1) − write(k)], and a
+// client gap's error is how far it falls outside that range (0 inside). A
+// record without write times scores against the flush times alone.
 type GapError struct {
 	Matched   int64   `json:"matched_requests"`   // requests whose trace id and event count matched the server's record
 	Unmatched int64   `json:"unmatched_requests"` // successful requests with no server record, or another event count
@@ -26,6 +33,9 @@ type GapError struct {
 	// began writing an event against its schedule: the fake's own jitter,
 	// which moves the gaps but not the error.
 	ServerLateP99MS float64 `json:"server_late_p99_ms"`
+	// ServerSpreadP99MS is the 99th percentile of the width of the range
+	// the server's record gives each gap: how precisely the truth is known.
+	ServerSpreadP99MS float64 `json:"server_spread_p99_ms"`
 }
 
 // compareGaps matches each successful request to the server's stream of
@@ -44,7 +54,7 @@ func compareGaps(reqs []*runfmt.Request, streams []StreamTiming) GapError {
 		}
 	}
 	var g GapError
-	var abs, srvGaps []float64
+	var abs, srvGaps, spreads []float64
 	var sum float64
 	for _, r := range reqs {
 		if !r.OK {
@@ -56,10 +66,16 @@ func compareGaps(reqs []*runfmt.Request, streams []StreamTiming) GapError {
 			continue
 		}
 		g.Matched++
+		bounded := len(s.WriteNS) == len(s.FlushNS)
 		for i, c := range r.GapsMS {
-			srv := float64(s.FlushNS[i+1]-s.FlushNS[i]) / float64(time.Millisecond)
+			srv := ms(time.Duration(s.FlushNS[i+1] - s.FlushNS[i]))
 			srvGaps = append(srvGaps, srv)
-			e := c - srv
+			lo, hi := srv, srv
+			if bounded {
+				lo, hi = ms(time.Duration(s.WriteNS[i+1]-s.FlushNS[i])), ms(time.Duration(s.FlushNS[i+1]-s.WriteNS[i]))
+				spreads = append(spreads, hi-lo)
+			}
+			e := c - min(max(c, lo), hi) // 0 within [lo, hi]
 			sum += e
 			abs = append(abs, math.Abs(e))
 		}
@@ -77,6 +93,8 @@ func compareGaps(reqs []*runfmt.Request, streams []StreamTiming) GapError {
 	g.ServerGapP50MS, g.ServerGapP99MS = quantile(srvGaps, 0.50), quantile(srvGaps, 0.99)
 	slices.Sort(late)
 	g.ServerLateP99MS = quantile(late, 0.99)
+	slices.Sort(spreads)
+	g.ServerSpreadP99MS = quantile(spreads, 0.99)
 	return g
 }
 

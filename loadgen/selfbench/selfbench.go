@@ -32,6 +32,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,6 +78,12 @@ type Config struct {
 	// InProcess serves the fake from this process instead of a child (for
 	// tests): the CPU and memory measured then include the server's.
 	InProcess bool
+	// FakeNice is the niceness the child fake server runs at (through
+	// nice(1)), so that on a machine without a core to spare the load
+	// generator, which is what is measured, gets the CPU first. The fake
+	// records when it really sent each event, so its own lateness is not
+	// counted against the client. 0 runs it at the same priority.
+	FakeNice int
 	// WorkDir keeps the scripts and run folders there; "" means a
 	// temporary folder, removed at the end.
 	WorkDir string
@@ -94,6 +101,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the load generator to this `file`")
 	fs.StringVar(&c.Binary, "fake-binary", "", "the executable with the fake-llm command (default: this one)")
 	fs.BoolVar(&c.InProcess, "in-process", false, "serve the fake LLM from this process (the CPU and memory figures then include it)")
+	fs.IntVar(&c.FakeNice, "fake-nice", 19, "run the child fake server at this niceness, so that the load generator gets the CPU first (0: same priority; the fake records its real send times either way)")
 	fs.StringVar(&c.WorkDir, "work", "", "keep the scripts and run folders in this `folder` (default: a temporary one, removed)")
 }
 
@@ -226,8 +234,12 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Report, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	where := "in this process"
+	if !cfg.InProcess {
+		where = fmt.Sprintf("in a child process at nice %d", cfg.FakeNice)
+	}
 	fmt.Fprintf(w, "selfbench: %d CPUs, GOMAXPROCS %d, load average %s, open-file limit %d, fake server %s\n",
-		rep.CPUs, rep.GOMAXPROCS, rep.LoadAvg, lim, map[bool]string{true: "in this process", false: "in a child process"}[cfg.InProcess])
+		rep.CPUs, rep.GOMAXPROCS, rep.LoadAvg, lim, where)
 
 	closed := phaseSpec{
 		name: "closed", stream: closedStream, duration: cfg.Duration, stagger: cfg.Stagger, vus: cfg.VUs,
@@ -406,7 +418,7 @@ func startFake(ctx context.Context, cfg Config, fc FakeConfig) (*fake, error) {
 	if cfg.InProcess {
 		return startInProcess(fc)
 	}
-	return startChild(ctx, cfg.Binary, fc)
+	return startChild(ctx, cfg.Binary, cfg.FakeNice, fc)
 }
 
 func startInProcess(fc FakeConfig) (*fake, error) {
@@ -436,7 +448,7 @@ func startInProcess(fc FakeConfig) (*fake, error) {
 	}, nil
 }
 
-func startChild(ctx context.Context, bin string, fc FakeConfig) (*fake, error) {
+func startChild(ctx context.Context, bin string, nice int, fc FakeConfig) (*fake, error) {
 	if bin == "" {
 		var err error
 		if bin, err = os.Executable(); err != nil {
@@ -444,6 +456,15 @@ func startChild(ctx context.Context, bin string, fc FakeConfig) (*fake, error) {
 		}
 	}
 	cmd := exec.Command(bin, fakeArgs(fc)...)
+	if nice != 0 {
+		// nice(1) execs the fake in its own place: same process, so its
+		// CPU time is still the child's.
+		p, err := exec.LookPath("nice")
+		if err != nil {
+			return nil, fmt.Errorf("selfbench: -fake-nice %d needs nice(1) (coreutils): %w", nice, err)
+		}
+		cmd = exec.Command(p, append([]string{"-n", strconv.Itoa(nice), bin}, fakeArgs(fc)...)...)
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()

@@ -19,6 +19,9 @@ func TestCompareGaps(t *testing.T) {
 		{TraceID: "a", FlushNS: []int64{20 * msNS, 40 * msNS, 60 * msNS}, LateNS: []int64{0, 0, 0}},
 		{TraceID: "b", FlushNS: []int64{20 * msNS, 41 * msNS}, LateNS: []int64{0, msNS}},
 		{TraceID: "c", FlushNS: []int64{20 * msNS, 40 * msNS, 60 * msNS}},
+		// Writes that began a little before their flushes returned: each
+		// gap is known to lie in [19, 21.5] and [18.5, 21] ms.
+		{TraceID: "w", WriteNS: []int64{19 * msNS, 39 * msNS, 59 * msNS}, FlushNS: []int64{20 * msNS, 40*msNS + msNS/2, 60 * msNS}, LateNS: []int64{0, 0, 0}},
 	}
 	tests := []struct {
 		name                    string
@@ -35,6 +38,11 @@ func TestCompareGaps(t *testing.T) {
 			name:    "unknown trace id and another event count are unmatched",
 			reqs:    []*runfmt.Request{{TraceID: "zz", OK: true, GapsMS: []float64{20}}, {TraceID: "c", OK: true, GapsMS: []float64{20}}, {TraceID: "a", OK: true, GapsMS: []float64{20, 23}}},
 			matched: 1, unmatched: 2, gap: 2, mean: 1.5, absMax: 3,
+		},
+		{
+			name:    "with write times, an error is the distance outside the gap's range",
+			reqs:    []*runfmt.Request{{TraceID: "w", OK: true, GapsMS: []float64{21, 22}}},
+			matched: 1, gap: 2, mean: 0.5, absMax: 1,
 		},
 		{
 			name: "failed requests are left out",
