@@ -362,6 +362,16 @@ func (l *stepLog) after(t time.Time) []time.Time {
 	return out
 }
 
+// submitFixed submits a greedy request for exactly n tokens.
+func submitFixed(t *testing.T, e *Engine, prompt []int, n int) <-chan Event {
+	t.Helper()
+	ch, err := e.Submit(context.Background(), Request{Prompt: prompt, MaxTokens: n, IgnoreEOS: true, Sampling: sample.Params{Greedy: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
 // TestAdmitWait checks the hold after a step that finished a sequence: a
 // request that arrives within AdmitWait joins the very next step, and with
 // nobody arriving the running sequences lose AdmitWait once, not per step.
@@ -379,14 +389,8 @@ func TestAdmitWait(t *testing.T) {
 			log := &stepLog{}
 			e := startObserved(t, synthetic(t), Config{AdmitWait: tc.wait}, log)
 			ctx := context.Background()
-			long, err := e.Submit(ctx, Request{Prompt: []int{1, 2, 3}, MaxTokens: 120, IgnoreEOS: true, Sampling: sample.Params{Greedy: true}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			short, err := e.Submit(ctx, Request{Prompt: []int{4, 5}, MaxTokens: 2, IgnoreEOS: true, Sampling: sample.Params{Greedy: true}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			long := submitFixed(t, e, []int{1, 2, 3}, 120)
+			short := submitFixed(t, e, []int{4, 5}, 2)
 			ended := collect(t, short).stats.Finished
 			time.Sleep(turnaround)
 			next, err := e.Submit(ctx, greedy([]int{6}, 1))
@@ -417,15 +421,8 @@ func TestAdmitWaitBounded(t *testing.T) {
 	const wait = 300 * time.Millisecond
 	log := &stepLog{}
 	e := startObserved(t, synthetic(t), Config{AdmitWait: wait}, log)
-	ctx := context.Background()
-	long, err := e.Submit(ctx, Request{Prompt: []int{1, 2, 3}, MaxTokens: 60, IgnoreEOS: true, Sampling: sample.Params{Greedy: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	short, err := e.Submit(ctx, Request{Prompt: []int{4, 5}, MaxTokens: 2, IgnoreEOS: true, Sampling: sample.Params{Greedy: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	long := submitFixed(t, e, []int{1, 2, 3}, 60)
+	short := submitFixed(t, e, []int{4, 5}, 2)
 	ended := collect(t, short).stats.Finished
 	if r := collect(t, long); r.err != nil || len(r.tokens) != 60 {
 		t.Fatalf("the running sequence: %d tokens, %v", len(r.tokens), r.err)
@@ -457,17 +454,10 @@ func TestAdmitWaitRestarts(t *testing.T) {
 	log := &stepLog{}
 	e := startObserved(t, synthetic(t), Config{AdmitWait: wait}, log)
 	ctx := context.Background()
-	long, err := e.Submit(ctx, Request{Prompt: []int{1, 2, 3}, MaxTokens: 40, IgnoreEOS: true, Sampling: sample.Params{Greedy: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	long := submitFixed(t, e, []int{1, 2, 3}, 40)
 	var shorts []<-chan Event
 	for _, p := range [][]int{{4, 5}, {6, 7}} {
-		ch, err := e.Submit(ctx, Request{Prompt: p, MaxTokens: 2, IgnoreEOS: true, Sampling: sample.Params{Greedy: true}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		shorts = append(shorts, ch)
+		shorts = append(shorts, submitFixed(t, e, p, 2))
 	}
 	var ended time.Time
 	for _, ch := range shorts {
