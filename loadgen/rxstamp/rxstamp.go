@@ -18,7 +18,8 @@
 // stamp.)
 //
 // On systems without receive timestamps (or when the socket refuses them)
-// Dial returns the plain connection, and callers fall back to time.Now.
+// Dialer.DialContext returns the plain connection, and callers fall back to
+// time.Now.
 package rxstamp
 
 import (
