@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"runtime"
+	"runtime/metrics"
 	"sync"
 	"time"
 
@@ -199,6 +200,9 @@ type Engine struct {
 
 	running []*seq // owned by the loop
 	freed   int    // sequences the last step finished; owned by the loop
+	// sched are the scheduler's runnable and running goroutine counts,
+	// read by settle; owned by the loop.
+	sched [2]metrics.Sample
 }
 
 // New returns an engine for m. observer may be nil.
@@ -209,7 +213,8 @@ func New(m *gpt2.Model, vocab Vocab, cfg Config, observer StepObserver) (*Engine
 	cfg = cfg.withDefaults(m.Config.NPositions)
 	return &Engine{m: m, vocab: vocab, cfg: cfg, observer: observer,
 		wake:  make(chan struct{}, 1),
-		state: State{KVTotal: cfg.KVTokens}}, nil
+		state: State{KVTotal: cfg.KVTokens},
+		sched: [2]metrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}, {Name: "/sched/goroutines/running:goroutines"}}}, nil
 }
 
 // Config returns the engine's settings with defaults filled in.
@@ -532,10 +537,32 @@ func (e *Engine) step(pool *nn.Pool, r *gpt2.Runner) error {
 	// those the network has news for (the next requests), run now, between
 	// steps, rather than wait for the end of the next one: the workers park,
 	// which leaves an idle P that polls the network, and this goroutine
-	// yields.
+	// yields until they are done (settle).
 	pool.Rest()
-	runtime.Gosched()
+	e.settle(time.Since(start) / 20)
 	return nil
+}
+
+// settle yields until no other goroutine is running or ready to run, or
+// for at most budget. The goroutines a step wakes (handlers writing the new
+// tokens, and on a shared machine their readers) then finish on both cores
+// before the next step needs them, rather than delay its parallel loops
+// one goroutine at a time. It reads two scheduler counters per yield
+// (runtime/metrics, about 150 ns); with nothing else to run it returns
+// after one yield.
+func (e *Engine) settle(budget time.Duration) {
+	deadline := time.Now().Add(budget)
+	for {
+		runtime.Gosched()
+		metrics.Read(e.sched[:])
+		runnable, running := e.sched[0].Value, e.sched[1].Value
+		if runnable.Kind() != metrics.KindUint64 || running.Kind() != metrics.KindUint64 {
+			return // not measured by this runtime
+		}
+		if runnable.Uint64() == 0 && running.Uint64() <= 1 || !time.Now().Before(deadline) {
+			return
+		}
+	}
 }
 
 // emit sends s's next token and finishes s when it is done (its cache is

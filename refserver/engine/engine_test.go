@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -487,5 +488,37 @@ func TestAdmitWaitRestarts(t *testing.T) {
 	}
 	if r := collect(t, long); r.err != nil || len(r.tokens) != 40 {
 		t.Errorf("the running sequence: %d tokens, %v", len(r.tokens), r.err)
+	}
+}
+
+// TestSettle checks the yield between steps: with no other goroutine to
+// run it returns at once, and while another goroutine keeps running it
+// waits out its budget, no longer.
+func TestSettle(t *testing.T) {
+	const budget = 100 * time.Millisecond
+	e, err := New(synthetic(t), byteVocab{}, Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	e.settle(budget)
+	if took := time.Since(start); took >= budget {
+		t.Errorf("with nothing else to run, settle took %v, want less than its budget %v", took, budget)
+	}
+
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() { // always running or ready to run
+		defer close(done)
+		for !stop.Load() {
+		}
+	}()
+	start = time.Now()
+	e.settle(budget)
+	took := time.Since(start)
+	stop.Store(true)
+	<-done
+	if took < budget || took > 10*budget {
+		t.Errorf("with a goroutine always ready, settle took %v, want its budget %v", took, budget)
 	}
 }
