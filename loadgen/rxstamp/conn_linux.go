@@ -3,11 +3,10 @@
 package rxstamp
 
 import (
-	"errors"
 	"io"
 	"net"
 	"os"
-	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -20,11 +19,25 @@ import (
 type Conn struct {
 	*net.TCPConn
 	raw syscall.RawConn
-	oob []byte // control-message buffer of the reading goroutine
 
-	mu      sync.Mutex
-	arrived time.Time // of the latest read; zero when it had no stamp
+	// The state of the read in progress, owned by the goroutine in Read
+	// (the poller lets one reader in at a time): the system call's
+	// arguments and results live here so that a read allocates nothing.
+	recv  func(fd uintptr) bool // c.recvmsg, bound once
+	msg   unix.Msghdr
+	iov   unix.Iovec
+	oob   []byte // control-message buffer
+	n     int
+	oobn  int
+	errno syscall.Errno
+
+	// arrived is when the bytes of the latest read arrived, in nanoseconds
+	// after epoch (monotonic), plus one; 0 when that read had no stamp.
+	arrived atomic.Int64
 }
+
+// epoch is the origin of Conn.arrived, on the monotonic clock.
+var epoch = time.Now()
 
 // newConn enables receive timestamps on c; ok is false when the socket
 // refuses them.
@@ -39,14 +52,18 @@ func newConn(c *net.TCPConn) (*Conn, bool) {
 	}); err != nil || serr != nil {
 		return nil, false
 	}
-	return &Conn{TCPConn: c, raw: raw, oob: make([]byte, unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{}))))}, true
+	sc := &Conn{TCPConn: c, raw: raw, oob: make([]byte, unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{}))))}
+	sc.recv = sc.recvmsg
+	return sc, true
 }
 
 // Arrived implements Stamper.
 func (c *Conn) Arrived() (time.Time, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.arrived, !c.arrived.IsZero()
+	d := c.arrived.Load()
+	if d == 0 {
+		return time.Time{}, false
+	}
+	return epoch.Add(time.Duration(d - 1)), true
 }
 
 // Read reads into p with recvmsg, as many system calls as a plain
@@ -55,42 +72,46 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n, oobn int
-	var rerr error
-	err := c.raw.Read(func(fd uintptr) bool {
-		for {
-			n, oobn, _, _, rerr = unix.Recvmsg(int(fd), p, c.oob, 0)
-			if rerr != unix.EINTR {
-				return rerr != unix.EAGAIN // EAGAIN: wait until readable
-			}
-		}
-	})
-	if err == nil {
-		err = rerr
+	c.iov.Base = &p[0]
+	c.iov.SetLen(len(p))
+	err := c.raw.Read(c.recv)
+	c.iov.Base = nil // do not keep p alive
+	if err == nil && c.errno != 0 {
+		err = os.NewSyscallError("recvmsg", c.errno)
 	}
 	if err != nil {
-		c.setArrived(time.Time{})
-		var errno syscall.Errno
-		if errors.As(err, &errno) {
-			err = os.NewSyscallError("recvmsg", errno)
-		}
+		c.arrived.Store(0)
 		return 0, &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 	}
-	if n == 0 {
+	if c.n == 0 {
 		return 0, io.EOF
 	}
-	at, ok := monotonic(stampOf(c.oob[:oobn]), time.Now())
-	if !ok {
-		at = time.Time{}
+	if at, ok := monotonic(stampOf(c.oob[:c.oobn]), time.Now()); ok {
+		c.arrived.Store(int64(at.Sub(epoch)) + 1)
+	} else {
+		c.arrived.Store(0)
 	}
-	c.setArrived(at)
-	return n, nil
+	return c.n, nil
 }
 
-func (c *Conn) setArrived(t time.Time) {
-	c.mu.Lock()
-	c.arrived = t
-	c.mu.Unlock()
+// recvmsg is the poller's callback for Read: one recvmsg(2) into c.iov,
+// retried on EINTR; false (wait until readable) on EAGAIN.
+func (c *Conn) recvmsg(fd uintptr) bool {
+	c.msg.Iov = &c.iov
+	c.msg.Iovlen = 1
+	c.msg.Control = &c.oob[0]
+	c.msg.SetControllen(len(c.oob))
+	for {
+		r, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.msg)), 0)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		c.n, c.oobn, c.errno = int(r), int(c.msg.Controllen), e
+		return true
+	}
 }
 
 // stampOf returns the SCM_TIMESTAMPNS stamp among the control messages, or

@@ -159,3 +159,36 @@ func TestThroughHTTP(t *testing.T) {
 		})
 	}
 }
+
+// TestReadAllocatesNothing: a load generator reads tens of thousands of
+// events a second through Read, so a read must not allocate.
+func TestReadAllocatesNothing(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const reads, size = 200, 16
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Write(make([]byte, (reads+10)*size))
+		time.Sleep(time.Second)
+	}()
+	c := dial(t, ln.Addr().String())
+	buf := make([]byte, size)
+	if _, err := io.ReadFull(c, buf); err != nil { // the first read waits for the data
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(reads, func() {
+		if _, err := io.ReadFull(c, buf); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Read allocates %.1f times per call, want 0", allocs)
+	}
+}
