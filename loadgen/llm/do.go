@@ -102,6 +102,9 @@ type attempt struct {
 	timings *timings
 	finish  string
 	model   string
+
+	dec chunkDecoder // the stream's events
+	ch  chunk        // the event being read
 }
 
 // run sends the request and reads the answer into a.
@@ -188,12 +191,15 @@ func (a *attempt) readStream(b *meteredBody) {
 			a.fail(runfmt.ErrorStream, "server error event: "+clip(ev.Data, maxErrorBytes))
 			return
 		}
-		var ch chunk
-		if err := json.Unmarshal([]byte(ev.Data), &ch); err != nil {
-			a.fail(runfmt.ErrorProtocol, fmt.Sprintf("parse event: %v: %s", err, clip(ev.Data, 200)))
-			return
+		ch := &a.ch
+		if !a.dec.decode(ev.Data, ch) {
+			*ch = chunk{}
+			if err := json.Unmarshal([]byte(ev.Data), ch); err != nil {
+				a.fail(runfmt.ErrorProtocol, fmt.Sprintf("parse event: %v: %s", err, clip(ev.Data, 200)))
+				return
+			}
 		}
-		if !a.chunk(&ch, b.last) {
+		if !a.chunk(ch, b.last) {
 			return
 		}
 	}
