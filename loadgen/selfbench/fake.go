@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,8 +106,8 @@ type Timings struct {
 // as JSON (?reset=1 also clears it), and so does Timings in-process.
 // GET /health answers as refserver does.
 //
-// A FakeServer costs one goroutine and one timer per open stream, and each
-// event is one pre-built write. It is safe for concurrent use.
+// A FakeServer costs one goroutine per connection, and each event is one
+// pre-built write on the bare connection. It is safe for concurrent use.
 type FakeServer struct {
 	cfg      FakeConfig
 	inFlight atomic.Int64
@@ -164,43 +165,161 @@ func (s *FakeServer) stream(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":{"message":"POST only","type":"invalid_request_error"}}`, http.StatusMethodNotAllowed)
 		return
 	}
+	n, err := s.tokens(r)
+	if err != nil {
+		http.Error(w, `{"error":{"message":"bad JSON body","type":"invalid_request_error"}}`, http.StatusBadRequest)
+		return
+	}
+	// The events go out through the bare connection: net/http's response
+	// writer cost the fake as much CPU again as its system calls, and on
+	// a small machine the fake shares the cores with the load generator
+	// it measures. The connection stays the client's keep-alive
+	// connection: its next requests are served here.
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil { // not HTTP/1 (tests may use other servers): the plain way
+		s.streamHTTP(w, r, start, n)
+		return
+	}
+	defer conn.Close()
+	for {
+		if n >= 0 && !s.streamRaw(conn, r, start, n) || r.Close {
+			return
+		}
+		if r, err = http.ReadRequest(rw.Reader); err != nil {
+			return
+		}
+		start, n = time.Now(), -1
+		if r.URL.Path == "/generate/stream" && r.Method == http.MethodPost {
+			if n, err = s.tokens(r); err == nil {
+				continue
+			}
+			n = -1
+		}
+		if !s.answerRaw(conn, r) { // anything else, or a bad body: as ServeHTTP answers it
+			return
+		}
+	}
+}
+
+// tokens reads the request's body and returns how many tokens to stream.
+func (s *FakeServer) tokens(r *http.Request) (int, error) {
 	var req struct {
 		MaxTokens int `json:"max_tokens"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
-		http.Error(w, `{"error":{"message":"bad JSON body","type":"invalid_request_error"}}`, http.StatusBadRequest)
-		return
+	err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req)
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20)) // the connection's next request follows
+	if err != nil {
+		return 0, err
 	}
 	n := s.cfg.Tokens
 	if req.MaxTokens > 0 && req.MaxTokens < n {
 		n = req.MaxTokens
 	}
+	return n, nil
+}
+
+// answerRaw answers a request other than a stream on a hijacked
+// connection, through ServeHTTP; false when the connection is done.
+func (s *FakeServer) answerRaw(conn net.Conn, r *http.Request) bool {
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, r)
+	resp := rec.Result()
+	resp.ContentLength = int64(rec.Body.Len()) // else the body would end with the connection
+	resp.Close = r.Close
+	return resp.Write(conn) == nil && !r.Close
+}
+
+// The bytes of a stream on the wire: chunked transfer encoding, one chunk
+// per event.
+var (
+	streamHead = []byte("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n")
+	textChunk  = fmt.Appendf(nil, "%x\r\n%s\r\n", len(textEvent), textEvent)
+	lastChunk  = []byte("0\r\n\r\n")
+)
+
+// begin counts a stream in and returns its record.
+func (s *FakeServer) begin(r *http.Request, start time.Time, n int) *StreamTiming {
 	in := s.inFlight.Add(1)
-	defer s.inFlight.Add(-1)
 	s.mu.Lock()
 	s.maxIn = max(s.maxIn, in)
 	s.mu.Unlock()
-
-	st := StreamTiming{TraceID: traceID(r.Header.Get("traceparent")), Start: start,
+	return &StreamTiming{TraceID: traceID(r.Header.Get("traceparent")), Start: start,
 		FlushNS: make([]int64, 0, n), WriteNS: make([]int64, 0, n), LateNS: make([]int64, 0, n)}
+}
+
+// end records a stream that ended, served to its end or not.
+func (s *FakeServer) end(st *StreamTiming, served bool) {
+	s.inFlight.Add(-1)
+	s.mu.Lock()
+	s.streams = append(s.streams, *st)
+	if served {
+		s.served++
+	}
+	s.mu.Unlock()
+}
+
+// doneEvent is the final usage event and the end marker.
+func (s *FakeServer) doneEvent(n int, start time.Time) []byte {
+	return fmt.Appendf(nil, doneFmt, n, n+1, s.cfg.TTFT.Seconds(), s.cfg.Interval.Seconds(), time.Since(start).Seconds())
+}
+
+// streamRaw streams n events on a hijacked connection, each one write at
+// its time; false when the connection failed.
+func (s *FakeServer) streamRaw(conn net.Conn, r *http.Request, start time.Time, n int) bool {
+	st := s.begin(r, start, n)
+	recorded := false
 	defer func() {
-		s.mu.Lock()
-		s.streams = append(s.streams, st)
-		s.mu.Unlock()
+		if !recorded {
+			s.end(st, false)
+		}
 	}()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	rc := http.NewResponseController(w)
-	timer := time.NewTimer(s.cfg.TTFT)
-	defer timer.Stop()
+	head := streamHead // goes out with the first event, as net/http sends it
+	var buf []byte
 	for i := range n {
 		due := s.cfg.TTFT + time.Duration(i)*s.cfg.Interval
 		if wait := due - time.Since(start); wait > 0 {
-			timer.Reset(wait)
+			time.Sleep(wait)
+		}
+		out := textChunk
+		if head != nil {
+			buf = append(append(buf[:0], head...), textChunk...)
+			out, head = buf, nil
+		}
+		began := time.Since(start)
+		if _, err := conn.Write(out); err != nil {
+			return false
+		}
+		st.FlushNS = append(st.FlushNS, int64(time.Since(start)))
+		st.WriteNS = append(st.WriteNS, int64(began))
+		st.LateNS = append(st.LateNS, int64(began-due))
+	}
+	done := s.doneEvent(n, start)
+	buf = append(buf[:0], head...)
+	buf = fmt.Appendf(buf, "%x\r\n%s\r\n", len(done), done)
+	if _, err := conn.Write(buf); err != nil {
+		return false
+	}
+	s.end(st, true) // recorded before the client sees the body end
+	recorded = true
+	_, err := conn.Write(lastChunk)
+	return err == nil
+}
+
+// streamHTTP streams n events through w.
+func (s *FakeServer) streamHTTP(w http.ResponseWriter, r *http.Request, start time.Time, n int) {
+	st := s.begin(r, start, n)
+	served := false
+	defer func() { s.end(st, served) }()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	rc := http.NewResponseController(w)
+	for i := range n {
+		due := s.cfg.TTFT + time.Duration(i)*s.cfg.Interval
+		if wait := due - time.Since(start); wait > 0 {
 			select {
 			case <-r.Context().Done():
 				return
-			case <-timer.C:
+			case <-time.After(wait):
 			}
 		}
 		began := time.Since(start)
@@ -214,13 +333,8 @@ func (s *FakeServer) stream(w http.ResponseWriter, r *http.Request) {
 		st.WriteNS = append(st.WriteNS, int64(began))
 		st.LateNS = append(st.LateNS, int64(began-due))
 	}
-	total := time.Since(start).Seconds()
-	fmt.Fprintf(w, doneFmt, n, n+1, s.cfg.TTFT.Seconds(), s.cfg.Interval.Seconds(), total)
-	if rc.Flush() == nil {
-		s.mu.Lock()
-		s.served++
-		s.mu.Unlock()
-	}
+	_, _ = w.Write(s.doneEvent(n, start))
+	served = rc.Flush() == nil
 }
 
 // traceID returns the trace id of a W3C traceparent header

@@ -5,8 +5,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"os"
 	"strings"
 	"testing"
@@ -201,5 +203,49 @@ func TestChildFakeServer(t *testing.T) {
 				t.Errorf("stop: got %v, want a clean exit when stdin closes", err)
 			}
 		})
+	}
+}
+
+// TestFakeServerKeepsTheConnection: the fake streams on the bare
+// connection, and the client's next requests on it are still served.
+func TestFakeServerKeepsTheConnection(t *testing.T) {
+	srv := httptest.NewServer(NewFakeServer(FakeConfig{Tokens: 3, Interval: time.Millisecond, TTFT: time.Millisecond}))
+	defer srv.Close()
+	tr := &http.Transport{MaxConnsPerHost: 1}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	tests := []struct {
+		name, method, path, body string
+		want                     int
+		events                   int // data lines of a stream
+	}{
+		{"first stream", http.MethodPost, "/generate/stream", `{"prompt":"x"}`, http.StatusOK, 5},
+		{"second stream", http.MethodPost, "/generate/stream", `{"max_tokens":2}`, http.StatusOK, 4},
+		{"bad JSON", http.MethodPost, "/generate/stream", "{", http.StatusBadRequest, 0},
+		{"stream after an error", http.MethodPost, "/generate/stream", `{}`, http.StatusOK, 5},
+		{"health", http.MethodGet, "/health", "", http.StatusOK, 0},
+		{"GET stream", http.MethodGet, "/generate/stream", "", http.StatusMethodNotAllowed, 0},
+		{"unknown path", http.MethodGet, "/nope", "", http.StatusNotFound, 0},
+		{"timings", http.MethodGet, "/timings", "", http.StatusOK, 0},
+	}
+	for i, tt := range tests {
+		var reused bool
+		ctx := httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) { reused = ci.Reused }})
+		req, _ := http.NewRequestWithContext(ctx, tt.method, srv.URL+tt.path, strings.NewReader(tt.body))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != tt.want {
+			t.Fatalf("%s: got status %d (%v), want %d", tt.name, resp.StatusCode, err, tt.want)
+		}
+		if got := strings.Count(string(body), "data: "); tt.events > 0 && got != tt.events {
+			t.Errorf("%s: got %d events, want %d: %q", tt.name, got, tt.events, body)
+		}
+		if i > 0 && !reused {
+			t.Errorf("%s: the client dialed a new connection; want the first one kept", tt.name)
+		}
 	}
 }
