@@ -65,10 +65,12 @@ type Config struct {
 	Rate         int           // open-loop arrivals per second; 0 means TargetRate
 	RateDuration time.Duration // open-loop phase; 0 means 20s (5s with Quick)
 	Quick        bool          // shorter default phases
-	// Stagger spreads the closed-loop VUs' first requests over one token
-	// interval, so that the streams do not all tick at the same moment.
-	// Without it they start together and stay in lockstep, as the
-	// streams of one decode batch do on a real server: the harder case.
+	// Stagger spreads the closed-loop VUs' first requests over one
+	// stream's length (TTFT + tokens × interval), as if they had arrived
+	// over time: the streams then start, tick and end at different
+	// moments. Without it they start together and stay in lockstep, every
+	// event of every stream due at the same instant and every VU starting
+	// its next request at the same instant: the harder case.
 	Stagger    bool
 	Out        string // also write the Report as JSON here
 	CPUProfile string // write a CPU profile of both phases here
@@ -96,7 +98,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Rate, "rate", TargetRate, "open-loop arrivals per second")
 	fs.DurationVar(&c.RateDuration, "rate-duration", 0, "open-loop phase length (default 20s, 5s with -quick)")
 	fs.BoolVar(&c.Quick, "quick", false, "shorter phases")
-	fs.BoolVar(&c.Stagger, "stagger", false, "spread the closed-loop VUs' first requests over one token interval (default: all start together and tick in lockstep)")
+	fs.BoolVar(&c.Stagger, "stagger", false, "spread the closed-loop VUs' first requests over one stream's length (default: all start together, tick and restart in lockstep)")
 	fs.StringVar(&c.Out, "out", "", "also write the report as JSON to this `file`")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the load generator to this `file`")
 	fs.StringVar(&c.Binary, "fake-binary", "", "the executable with the fake-llm command (default: this one)")
@@ -289,7 +291,7 @@ type phaseSpec struct {
 	stream   FakeConfig
 	duration time.Duration
 	scenario string // the scenario's options object, in JavaScript
-	stagger  bool   // spread the first requests of vus VUs over one interval
+	stagger  bool   // spread the first requests of vus VUs over one stream
 	vus      int
 }
 
@@ -310,7 +312,7 @@ func runPhase(ctx context.Context, cfg Config, work string, ps phaseSpec) (*Phas
 	script := filepath.Join(work, ps.name+".js")
 	var stagger float64
 	if ps.stagger && ps.vus > 0 {
-		stagger = ps.stream.Interval.Seconds() / float64(ps.vus)
+		stagger = (ps.stream.TTFT + time.Duration(ps.stream.Tokens)*ps.stream.Interval).Seconds() / float64(ps.vus)
 	}
 	if err := os.WriteFile(script, fmt.Appendf(nil, scriptTemplate, ps.name, ps.scenario, stagger, ps.stream.Tokens), 0o644); err != nil {
 		return nil, fmt.Errorf("selfbench: write script: %w", err)
