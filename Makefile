@@ -103,6 +103,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzTextOut$$' -fuzztime $(FUZZTIME) ./refserver/engine/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequests$$' -fuzztime $(FUZZTIME) ./refserver/server/
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./loadgen/sse/
+	$(GO) test -run '^$$' -fuzz '^FuzzChunkDecoder$$' -fuzztime $(FUZZTIME) ./loadgen/llm/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./loadgen/threshold/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseKey$$' -fuzztime $(FUZZTIME) ./loadgen/metrics/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseOptions$$' -fuzztime $(FUZZTIME) ./loadgen/executor/
@@ -112,8 +113,10 @@ fuzz:
 bench: build tools
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./refserver/nn/ ./refserver/sample/
 	$(BIN)/refserver bench --http --out $(BIN)/bench.json
-	# The load generator against a fake server on this machine: 1,000 streams, 500 req/s open loop.
+	# The load generator against a fake server on this machine: 1,000 streams, 500 req/s open loop;
+	# the streams in lockstep, then spread as if their requests had arrived over time.
 	$(BIN)/llmbench selfbench --out $(BIN)/selfbench.json
+	$(BIN)/llmbench selfbench --stagger --out $(BIN)/selfbench-stagger.json
 	$(BIN)/llmbench analyze-bench --out $(BIN)/analyze-bench.json
 
 clean:
