@@ -2,6 +2,7 @@ package llm
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -42,34 +43,29 @@ func (d *chunkDecoder) decode(s string, ch *chunk) bool {
 	*ch = chunk{}
 	d.s, d.i = s, 0
 	d.choices, d.msgs, d.strs = d.choices[:0], d.msgs[:0], d.strs[:0]
-	var seen uint32
-	ok := d.object(func(key string) bool {
+	ok := d.members(chunkKeys, 0, func(key string) bool {
 		switch key {
 		case "text":
-			return once(&seen, 1) && d.strPtr(&ch.Text, &d.text)
+			return d.strPtr(&ch.Text, &d.text)
 		case "token_ids":
-			return once(&seen, 2) && d.ints(&ch.TokenIDs)
+			return d.ints(&ch.TokenIDs)
 		case "done":
-			return once(&seen, 4) && d.boolean(&ch.Done)
+			return d.boolean(&ch.Done)
 		case "timings":
-			return once(&seen, 8) && d.timings(&ch.Timings)
+			return d.timings(&ch.Timings)
 		case "choices":
-			return once(&seen, 16) && d.choiceList(&ch.Choices)
+			return d.choiceList(&ch.Choices)
 		case "finish_reason":
-			return once(&seen, 32) && d.strPtr(&ch.Finish, &d.finish)
+			return d.strPtr(&ch.Finish, &d.finish)
 		case "model":
-			return once(&seen, 64) && d.str(&ch.Model)
+			return d.str(&ch.Model)
 		case "usage":
-			return once(&seen, 128) && d.usage(&ch.Usage)
-		case "error":
-			if d.null() {
-				ch.Error = nullJSON
-				return once(&seen, 256)
-			}
-			return false
+			return d.usage(&ch.Usage)
 		}
-		return d.other(key, chunkKeys)
-	}, 0)
+		// "error": kept raw by encoding/json, and rare; only null here.
+		ch.Error = nullJSON
+		return d.null()
+	})
 	d.ws()
 	return ok && d.i == len(d.s)
 }
@@ -117,52 +113,47 @@ func (d *chunkDecoder) next() byte {
 // object decodes an object, calling member for each key with d at its
 // value.
 func (d *chunkDecoder) object(member func(key string) bool, depth int) bool {
-	if d.next() != '{' || depth > maxChunkDepth {
-		return false
-	}
-	d.i++
-	if d.next() == '}' {
-		d.i++
-		return true
-	}
-	for {
+	return d.container('{', '}', depth, func() bool {
 		var key string
 		if d.next() != '"' || !d.str(&key) || d.next() != ':' {
 			return false
 		}
 		d.i++
-		if !member(key) {
-			return false
-		}
-		switch d.next() {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
-			return true
-		default:
-			return false
-		}
-	}
+		return member(key)
+	})
 }
 
-// once marks field bit as seen; false when it was seen before (a key given
-// twice: encoding/json would merge the values, the decoder gives up).
-func once(seen *uint32, bit uint32) bool {
-	if *seen&bit != 0 {
-		return false
-	}
-	*seen |= bit
-	return true
+// members decodes an object whose fields are keys: field decodes the
+// value of each, and any other member is skipped (see other). A field
+// given twice gives up: encoding/json would merge the values.
+func (d *chunkDecoder) members(keys []string, depth int, field func(key string) bool) bool {
+	var seen uint32
+	return d.object(func(key string) bool {
+		i := slices.Index(keys, key)
+		if i < 0 {
+			return d.other(key, keys)
+		}
+		if seen&(1<<i) != 0 {
+			return false
+		}
+		seen |= 1 << i
+		return field(key)
+	}, depth)
 }
 
 // array decodes an array, calling elem with d at each element.
 func (d *chunkDecoder) array(elem func() bool, depth int) bool {
-	if d.next() != '[' || depth > maxChunkDepth {
+	return d.container('[', ']', depth, elem)
+}
+
+// container decodes what lies between open and close: elements separated
+// by commas, each consumed by elem.
+func (d *chunkDecoder) container(open, close byte, depth int, elem func() bool) bool {
+	if d.next() != open || depth > maxChunkDepth {
 		return false
 	}
 	d.i++
-	if d.next() == ']' {
+	if d.next() == close {
 		d.i++
 		return true
 	}
@@ -173,7 +164,7 @@ func (d *chunkDecoder) array(elem func() bool, depth int) bool {
 		switch d.next() {
 		case ',':
 			d.i++
-		case ']':
+		case close:
 			d.i++
 			return true
 		default:
@@ -353,19 +344,14 @@ func (d *chunkDecoder) number() (string, bool) {
 	case j < len(d.s) && d.s[j] == '0':
 		j++
 	case j < len(d.s) && '1' <= d.s[j] && d.s[j] <= '9':
-		for j < len(d.s) && '0' <= d.s[j] && d.s[j] <= '9' {
-			j++
-		}
+		j = d.digits(j)
 	default:
 		return "", false
 	}
 	if j < len(d.s) && d.s[j] == '.' {
-		j++
-		k := j
-		for j < len(d.s) && '0' <= d.s[j] && d.s[j] <= '9' {
-			j++
-		}
-		if j == k {
+		if k := d.digits(j + 1); k > j+1 {
+			j = k
+		} else {
 			return "", false
 		}
 	}
@@ -374,17 +360,23 @@ func (d *chunkDecoder) number() (string, bool) {
 		if j < len(d.s) && (d.s[j] == '+' || d.s[j] == '-') {
 			j++
 		}
-		k := j
-		for j < len(d.s) && '0' <= d.s[j] && d.s[j] <= '9' {
-			j++
-		}
-		if j == k {
+		if k := d.digits(j); k > j {
+			j = k
+		} else {
 			return "", false
 		}
 	}
 	lit := d.s[d.i:j]
 	d.i = j
 	return lit, true
+}
+
+// digits returns the index after the decimal digits that start at j.
+func (d *chunkDecoder) digits(j int) int {
+	for j < len(d.s) && '0' <= d.s[j] && d.s[j] <= '9' {
+		j++
+	}
+	return j
 }
 
 // integer decodes an int (null leaves it as it is).
@@ -453,50 +445,39 @@ func (d *chunkDecoder) ints(p *[]int) bool {
 }
 
 func (d *chunkDecoder) usage(p **usage) bool {
-	if d.null() {
-		*p = nil
-		return true
-	}
-	u := new(usage)
-	var seen uint32
-	if !d.object(func(key string) bool {
-		switch key {
-		case "prompt_tokens":
-			return once(&seen, 1) && d.integer(&u.PromptTokens)
-		case "completion_tokens":
-			return once(&seen, 2) && d.integer(&u.CompletionTokens)
+	return pointerTo(d, p, new(usage), usageKeys, 1, func(u *usage, key string) bool {
+		if key == "prompt_tokens" {
+			return d.integer(&u.PromptTokens)
 		}
-		return d.other(key, usageKeys)
-	}, 1) {
-		return false
-	}
-	*p = u
-	return true
+		return d.integer(&u.CompletionTokens)
+	})
 }
 
 func (d *chunkDecoder) timings(p **timings) bool {
+	return pointerTo(d, p, new(timings), timingKeys, 1, func(t *timings, key string) bool {
+		switch key {
+		case "queue_s":
+			return d.float(&t.Queue)
+		case "ttft_s":
+			return d.float(&t.TTFT)
+		case "tpot_s":
+			return d.float(&t.TPOT)
+		}
+		return d.float(&t.Total)
+	})
+}
+
+// pointerTo decodes a pointer to an object: null sets *p nil; an object
+// fills v (zero) through field, as members does, and sets *p = v.
+func pointerTo[T any](d *chunkDecoder, p **T, v *T, keys []string, depth int, field func(v *T, key string) bool) bool {
 	if d.null() {
 		*p = nil
 		return true
 	}
-	t := new(timings)
-	var seen uint32
-	if !d.object(func(key string) bool {
-		switch key {
-		case "queue_s":
-			return once(&seen, 1) && d.float(&t.Queue)
-		case "ttft_s":
-			return once(&seen, 2) && d.float(&t.TTFT)
-		case "tpot_s":
-			return once(&seen, 4) && d.float(&t.TPOT)
-		case "total_s":
-			return once(&seen, 8) && d.float(&t.Total)
-		}
-		return d.other(key, timingKeys)
-	}, 1) {
+	if !d.members(keys, depth, func(key string) bool { return field(v, key) }) {
 		return false
 	}
-	*p = t
+	*p = v
 	return true
 }
 
@@ -533,20 +514,17 @@ func (d *chunkDecoder) choiceList(p *[]choice) bool {
 			d.choices = append(d.choices, c)
 			return true
 		}
-		var seen uint32
-		if !d.object(func(key string) bool {
+		if !d.members(choiceKeys, 2, func(key string) bool {
 			switch key {
 			case "text":
-				return once(&seen, 1) && d.strPtr(&c.Text, d.newStr())
+				return d.strPtr(&c.Text, d.newStr())
 			case "delta":
-				return once(&seen, 2) && d.msg(&c.Delta)
+				return d.msg(&c.Delta)
 			case "message":
-				return once(&seen, 4) && d.msg(&c.Message)
-			case "finish_reason":
-				return once(&seen, 8) && d.strPtr(&c.Finish, d.newStr())
+				return d.msg(&c.Message)
 			}
-			return d.other(key, choiceKeys)
-		}, 2) {
+			return d.strPtr(&c.Finish, d.newStr())
+		}) {
 			return false
 		}
 		d.choices = append(d.choices, c)
@@ -563,22 +541,11 @@ func (d *chunkDecoder) choiceList(p *[]choice) bool {
 }
 
 func (d *chunkDecoder) msg(p **message) bool {
-	if d.null() {
-		*p = nil
-		return true
+	var m *message
+	if d.next() != 'n' {
+		m = d.newMsg()
 	}
-	m := d.newMsg()
-	var seen uint32
-	if !d.object(func(key string) bool {
-		if key == "content" {
-			return once(&seen, 1) && d.strPtr(&m.Content, d.newStr())
-		}
-		return d.other(key, msgKeys)
-	}, 3) {
-		return false
-	}
-	*p = m
-	return true
+	return pointerTo(d, p, m, msgKeys, 3, func(m *message, _ string) bool { return d.strPtr(&m.Content, d.newStr()) })
 }
 
 // skip consumes any JSON value, checking that it is well formed.
