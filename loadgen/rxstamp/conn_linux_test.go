@@ -5,6 +5,7 @@ package rxstamp
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -190,5 +191,126 @@ func TestReadAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("Read allocates %.1f times per call, want 0", allocs)
+	}
+}
+
+// TestEndWithTheLastBytes: a server that sends its last bytes and closes
+// at once, cleanly (FIN) or by a reset, may leave one readiness event for
+// both; the reader must still see the end. (A reader that saved the
+// receive that finds the socket empty, waiting for the next event after a
+// short one instead, would wait forever here: a version that did so failed
+// both cases.)
+func TestEndWithTheLastBytes(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		reset bool
+	}{
+		{"FIN", false},
+		{"reset", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			for range 30 {
+				go func() {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					if tt.reset {
+						c.(*net.TCPConn).SetLinger(0)
+					}
+					c.Read(make([]byte, 1)) // the client is connected
+					c.Write([]byte("last bytes"))
+					c.Close()
+				}()
+				c := dial(t, ln.Addr().String())
+				c.Write([]byte("!"))
+				done := make(chan error, 1)
+				go func() {
+					_, err := io.ReadAll(c)
+					done <- err
+				}()
+				select {
+				case err := <-done:
+					if tt.reset && err == nil {
+						t.Fatal("the reset was read as a clean end")
+					}
+					if !tt.reset && err != nil {
+						t.Fatalf("reading up to the FIN: %v", err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("the reader never saw the end of the connection")
+				}
+				c.Close()
+			}
+		})
+	}
+}
+
+// TestCloseAndDeadlineWakeRead: a Read waiting for data returns when its
+// connection is closed, and when its read deadline passes (a timeout, after
+// which reading goes on).
+func TestCloseAndDeadlineWakeRead(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peers := make(chan net.Conn, 2)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			peers <- c
+		}
+	}()
+	read := func(c *Conn) chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := c.Read(make([]byte, 16))
+			done <- err
+		}()
+		return done
+	}
+
+	c := dial(t, ln.Addr().String())
+	peer := <-peers
+	defer peer.Close()
+	c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+	select {
+	case err := <-read(c):
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("after the deadline: Read = %v, want a timeout", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read deadline did not end the Read")
+	}
+	c.SetReadDeadline(time.Time{})
+	done := read(c)
+	peer.Write([]byte("x"))
+	if err := <-done; err != nil {
+		t.Fatalf("after clearing the deadline: Read = %v", err)
+	}
+
+	c2 := dial(t, ln.Addr().String())
+	peer2 := <-peers
+	defer peer2.Close()
+	done = read(c2)
+	time.Sleep(20 * time.Millisecond) // let it wait
+	c2.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("after Close: Read = %v, want net.ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not end the Read")
 	}
 }
