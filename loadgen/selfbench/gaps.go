@@ -1,6 +1,7 @@
 package selfbench
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -36,7 +37,20 @@ type GapError struct {
 	// ServerSpreadP99MS is the 99th percentile of the width of the range
 	// the server's record gives each gap: how precisely the truth is known.
 	ServerSpreadP99MS float64 `json:"server_spread_p99_ms"`
+	// WindowP99MS is the p99 of |error| in each Window of the phase, in
+	// order (a gap belongs to the window in which the server sent its
+	// later event; windows with fewer than minWindowGaps gaps are left
+	// out): whether the error was steady through the run or came in
+	// spells.
+	WindowP99MS []float64 `json:"window_p99_ms,omitempty"`
 }
+
+// Window is the span of GapError.WindowP99MS's windows, and minWindowGaps
+// the fewest gaps a window needs for its p99 to be reported.
+const (
+	Window        = 5 * time.Second
+	minWindowGaps = 1000
+)
 
 // compareGaps matches each successful request to the server's stream of
 // the same trace id and computes the gap error over every gap of every
@@ -56,6 +70,13 @@ func compareGaps(reqs []*runfmt.Request, streams []StreamTiming) GapError {
 	var g GapError
 	var abs, srvGaps, spreads []float64
 	var sum float64
+	var origin time.Time // the first matched stream's start: windows count from it
+	for _, r := range reqs {
+		if s := byID[r.TraceID]; r.OK && s != nil && (origin.IsZero() || s.Start.Before(origin)) {
+			origin = s.Start
+		}
+	}
+	windows := map[int][]float64{}
 	for _, r := range reqs {
 		if !r.OK {
 			continue
@@ -78,6 +99,8 @@ func compareGaps(reqs []*runfmt.Request, streams []StreamTiming) GapError {
 			e := c - min(max(c, lo), hi) // 0 within [lo, hi]
 			sum += e
 			abs = append(abs, math.Abs(e))
+			w := int(s.Start.Add(time.Duration(s.FlushNS[i+1])).Sub(origin) / Window)
+			windows[w] = append(windows[w], math.Abs(e))
 		}
 	}
 	g.Gaps = int64(len(abs))
@@ -95,6 +118,12 @@ func compareGaps(reqs []*runfmt.Request, streams []StreamTiming) GapError {
 	g.ServerLateP99MS = quantile(late, 0.99)
 	slices.Sort(spreads)
 	g.ServerSpreadP99MS = quantile(spreads, 0.99)
+	for _, w := range slices.Sorted(maps.Keys(windows)) {
+		if errs := windows[w]; len(errs) >= minWindowGaps {
+			slices.Sort(errs)
+			g.WindowP99MS = append(g.WindowP99MS, quantile(errs, 0.99))
+		}
+	}
 	return g
 }
 

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,43 @@ func TestCompareGaps(t *testing.T) {
 				t.Errorf("got server lateness p99 %v ms, want in (0, 1]", g.ServerLateP99MS)
 			}
 		})
+	}
+}
+
+// TestCompareGapsWindows: the p99 of each window of the phase, in order,
+// for the windows with enough gaps.
+func TestCompareGapsWindows(t *testing.T) {
+	t0 := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	stream := func(id string, start time.Time, events int) StreamTiming {
+		st := StreamTiming{TraceID: id, Start: start}
+		for i := range events {
+			st.FlushNS = append(st.FlushNS, int64(i)*int64(time.Millisecond))
+		}
+		return st
+	}
+	gaps := func(n int, ms float64) []float64 {
+		g := make([]float64, n)
+		for i := range g {
+			g[i] = ms
+		}
+		return g
+	}
+	streams := []StreamTiming{
+		stream("early", t0, minWindowGaps+1),                         // window 0, exact
+		stream("later", t0.Add(Window+time.Second), minWindowGaps+1), // window 1, 3 ms off
+		stream("few", t0.Add(3*Window), 11),                          // window 3: too few gaps
+	}
+	reqs := []*runfmt.Request{
+		{TraceID: "later", OK: true, GapsMS: gaps(minWindowGaps, 4)},
+		{TraceID: "early", OK: true, GapsMS: gaps(minWindowGaps, 1)},
+		{TraceID: "few", OK: true, GapsMS: gaps(10, 9)},
+	}
+	g := compareGaps(reqs, streams)
+	if want := []float64{0, 3}; !slices.Equal(g.WindowP99MS, want) {
+		t.Errorf("got window p99s %v, want %v", g.WindowP99MS, want)
+	}
+	if got := windows(g.WindowP99MS); got != "0.000 / 1.500 / 3.000 ms (1 of 2 windows <= 2 ms)" {
+		t.Errorf("got the summary %q", got)
 	}
 }
 
