@@ -2,7 +2,6 @@ package selfbench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -11,9 +10,6 @@ import (
 	"net/http/httptest"
 	"net/http/httptrace"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -174,45 +170,20 @@ func TestTraceID(t *testing.T) {
 }
 
 // TestChildFakeServer starts the fake as selfbench does, as a child
-// process (this test binary, see TestMain), at its own priority, through
-// nice(1) and in the SCHED_IDLE class through chrt(1), and stops it by
-// closing its stdin.
+// process (this test binary, see TestMain), at its own priority and
+// through nice(1), and stops it by closing its stdin.
 func TestChildFakeServer(t *testing.T) {
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tt := range []struct {
-		name string
-		nice int
-		idle bool
-	}{
-		{"plain", 0, false},
-		{"nice 10", 10, false},
-		{"idle class", 0, true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if _, err := exec.LookPath("chrt"); tt.idle && err != nil {
-				t.Skip("no chrt(1) (util-linux) here")
-			}
-			f, err := startChild(t.Context(), exe, tt.nice, tt.idle, FakeConfig{Addr: "127.0.0.1:0", Tokens: 3, Interval: time.Millisecond, TTFT: time.Millisecond})
+	for _, nice := range []int{0, 10} {
+		t.Run(fmt.Sprintf("nice %d", nice), func(t *testing.T) {
+			f, err := startChild(t.Context(), exe, nice, FakeConfig{Addr: "127.0.0.1:0", Tokens: 3, Interval: time.Millisecond, TTFT: time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer f.stop()
-			if tt.idle {
-				// Every thread of the fake, including those the Go runtime
-				// started after the exec, is in the idle class.
-				threads, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", f.pid))
-				if len(threads) == 0 {
-					t.Fatalf("no threads found for pid %d", f.pid)
-				}
-				for _, th := range threads {
-					if p := schedPolicy(t, th); p != schedIdle {
-						t.Errorf("%s: scheduling policy %d, want SCHED_IDLE (%d)", th, p, schedIdle)
-					}
-				}
-			}
 			if got := len(stream(t, f.url, `{"prompt":"x"}`, testTrace)); got != 5 {
 				t.Errorf("got %d events, want 5", got)
 			}
@@ -277,25 +248,4 @@ func TestFakeServerKeepsTheConnection(t *testing.T) {
 			t.Errorf("%s: the client dialed a new connection; want the first one kept", tt.name)
 		}
 	}
-}
-
-// schedIdle is Linux's SCHED_IDLE policy number.
-const schedIdle = 5
-
-// schedPolicy returns the policy field of a /proc/.../stat file.
-func schedPolicy(t *testing.T, path string) int {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Fields after the command name, which ends at the last ')': state is
-	// field 3, policy field 41.
-	rest := string(b[bytes.LastIndexByte(b, ')')+2:])
-	fields := strings.Fields(rest)
-	p, err := strconv.Atoi(fields[41-3])
-	if err != nil {
-		t.Fatalf("%s: policy field %q", path, fields[41-3])
-	}
-	return p
 }

@@ -86,13 +86,6 @@ type Config struct {
 	// records when it really sent each event, so its own lateness is not
 	// counted against the client. 0 runs it at the same priority.
 	FakeNice int
-	// FakeIdle runs the child fake server in the SCHED_IDLE class
-	// (through chrt(1)), instead of at FakeNice: it then runs only on CPU
-	// the load generator leaves idle. Nice 19 still takes a share, and
-	// wakes up in the middle of the load generator's bursts; in
-	// alternating runs on two cores the idle class halved the client's
-	// gap error p99 (see docs/BENCHMARKS.md).
-	FakeIdle bool
 	// WorkDir keeps the scripts and run folders there; "" means a
 	// temporary folder, removed at the end.
 	WorkDir string
@@ -110,8 +103,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the load generator to this `file`")
 	fs.StringVar(&c.Binary, "fake-binary", "", "the executable with the fake-llm command (default: this one)")
 	fs.BoolVar(&c.InProcess, "in-process", false, "serve the fake LLM from this process (the CPU and memory figures then include it)")
-	fs.BoolVar(&c.FakeIdle, "fake-idle", true, "run the child fake server in the SCHED_IDLE class (chrt --idle), so that it only uses CPU the load generator leaves idle (the fake records its real send times either way); false: at -fake-nice")
-	fs.IntVar(&c.FakeNice, "fake-nice", 19, "with -fake-idle=false, run the child fake server at this niceness, so that the load generator gets the CPU first (0: same priority)")
+	fs.IntVar(&c.FakeNice, "fake-nice", 19, "run the child fake server at this niceness, so that the load generator gets the CPU first (0: same priority; the fake records its real send times either way)")
 	fs.StringVar(&c.WorkDir, "work", "", "keep the scripts and run folders in this `folder` (default: a temporary one, removed)")
 }
 
@@ -247,9 +239,6 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Report, error) {
 	where := "in this process"
 	if !cfg.InProcess {
 		where = fmt.Sprintf("in a child process at nice %d", cfg.FakeNice)
-		if cfg.FakeIdle {
-			where = "in a child process in the SCHED_IDLE class"
-		}
 	}
 	fmt.Fprintf(w, "selfbench: %d CPUs, GOMAXPROCS %d, load average %s, open-file limit %d, fake server %s\n",
 		rep.CPUs, rep.GOMAXPROCS, rep.LoadAvg, lim, where)
@@ -418,7 +407,6 @@ func sentRate(reqs []*runfmt.Request) float64 {
 // fake is a running fake server.
 type fake struct {
 	url     string
-	pid     int // of the child process; 0 in process
 	timings func(ctx context.Context) (Timings, error)
 	// stop stops the server (once; later calls return the first result)
 	// and returns the CPU time it used when it was a child process.
@@ -432,7 +420,7 @@ func startFake(ctx context.Context, cfg Config, fc FakeConfig) (*fake, error) {
 	if cfg.InProcess {
 		return startInProcess(fc)
 	}
-	return startChild(ctx, cfg.Binary, cfg.FakeNice, cfg.FakeIdle, fc)
+	return startChild(ctx, cfg.Binary, cfg.FakeNice, fc)
 }
 
 func startInProcess(fc FakeConfig) (*fake, error) {
@@ -462,30 +450,22 @@ func startInProcess(fc FakeConfig) (*fake, error) {
 	}, nil
 }
 
-func startChild(ctx context.Context, bin string, nice int, idle bool, fc FakeConfig) (*fake, error) {
+func startChild(ctx context.Context, bin string, nice int, fc FakeConfig) (*fake, error) {
 	if bin == "" {
 		var err error
 		if bin, err = os.Executable(); err != nil {
 			return nil, fmt.Errorf("selfbench: find the fake-llm executable: %w", err)
 		}
 	}
-	// nice(1) and chrt(1) exec the fake in their own place: same process,
-	// so its CPU time is still the child's; and every thread of the fake
-	// inherits the class.
-	var wrap []string
-	switch {
-	case idle:
-		wrap = []string{"chrt", "--idle", "0"}
-	case nice != 0:
-		wrap = []string{"nice", "-n", strconv.Itoa(nice)}
-	}
 	cmd := exec.Command(bin, fakeArgs(fc)...)
-	if wrap != nil {
-		p, err := exec.LookPath(wrap[0])
+	if nice != 0 {
+		// nice(1) execs the fake in its own place: same process, so its
+		// CPU time is still the child's.
+		p, err := exec.LookPath("nice")
 		if err != nil {
-			return nil, fmt.Errorf("selfbench: running the fake with %s needs %s(1) (util-linux, coreutils); -fake-idle=false -fake-nice=0 runs it plainly: %w", strings.Join(wrap, " "), wrap[0], err)
+			return nil, fmt.Errorf("selfbench: -fake-nice %d needs nice(1) (coreutils): %w", nice, err)
 		}
-		cmd = exec.Command(p, append(append(wrap[1:len(wrap):len(wrap)], bin), fakeArgs(fc)...)...)
+		cmd = exec.Command(p, append([]string{"-n", strconv.Itoa(nice), bin}, fakeArgs(fc)...)...)
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -535,7 +515,7 @@ func startChild(ctx context.Context, bin string, nice int, idle bool, fc FakeCon
 		return nil, fmt.Errorf("selfbench: start %s fake-llm: no address printed: %s", bin, tail(stderr.String(), 1000))
 	}
 	url := "http://" + addr
-	return &fake{url: url, pid: cmd.Process.Pid, stop: stop, timings: func(ctx context.Context) (Timings, error) {
+	return &fake{url: url, stop: stop, timings: func(ctx context.Context) (Timings, error) {
 		return fetchTimings(ctx, url)
 	}}, nil
 }
