@@ -80,7 +80,7 @@ export default function () { c.generate({ prompt: 'x', max_tokens: 2 }, { tags: 
 			t.Fatal(err)
 		}
 		var buf bytes.Buffer
-		if err := reportgen.Render(&buf, res.Dir, reportgen.Options{}); err != nil {
+		if err := reportgen.Render(t.Context(), &buf, res.Dir, reportgen.Options{}); err != nil {
 			t.Fatalf("render: %v", err)
 		}
 		page := buf.String()

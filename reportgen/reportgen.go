@@ -127,23 +127,24 @@ func libraryFrom(fsys fs.FS) (template.JS, error) {
 
 // Render writes the report of the run folder runDir to w: what
 // `llmbench report` writes to report.html, for the web UI to serve.
-// Nothing is written when it fails.
-func Render(w io.Writer, runDir string, opts Options) error {
+// Nothing is written when it fails; ctx ends the reading of the run.
+func Render(ctx context.Context, w io.Writer, runDir string, opts Options) error {
 	lib, err := library()
 	if err != nil {
 		return fmt.Errorf("render report: %w", err)
 	}
-	return render(context.Background(), w, runDir, opts, lib, time.Now())
+	return render(ctx, w, runDir, opts, lib, time.Now())
 }
 
 // RenderCompare writes the comparison of run B (dirB) against run A
-// (dirA) to w. Nothing is written when it fails.
-func RenderCompare(w io.Writer, dirA, dirB string, opts Options) error {
+// (dirA) to w. Nothing is written when it fails; ctx ends the reading of
+// the runs.
+func RenderCompare(ctx context.Context, w io.Writer, dirA, dirB string, opts Options) error {
 	lib, err := library()
 	if err != nil {
 		return fmt.Errorf("render comparison: %w", err)
 	}
-	return renderCompare(context.Background(), w, dirA, dirB, opts, lib, time.Now())
+	return renderCompare(ctx, w, dirA, dirB, opts, lib, time.Now())
 }
 
 // Write writes runDir/report.html atomically and returns its path.

@@ -256,7 +256,7 @@ func (s *server) report(w http.ResponseWriter, r *http.Request) {
 		// Removed since the index saw it: make one.
 	}
 	var buf bytes.Buffer
-	if err := reportgen.Render(&buf, run.Dir, s.cfg.reportOptions()); err != nil {
+	if err := reportgen.Render(r.Context(), &buf, run.Dir, s.cfg.reportOptions()); err != nil {
 		s.fail(w, r, http.StatusInternalServerError, "the report of run %s cannot be made: %v", id, trimDir(err, s.ix.Dir()))
 		return
 	}
@@ -441,7 +441,7 @@ func (s *server) compareReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
-	if err := reportgen.RenderCompare(&buf, ra.Dir, rb.Dir, s.cfg.reportOptions()); err != nil {
+	if err := reportgen.RenderCompare(r.Context(), &buf, ra.Dir, rb.Dir, s.cfg.reportOptions()); err != nil {
 		s.fail(w, r, http.StatusInternalServerError, "the comparison of %s and %s cannot be made: %v", a, b, trimDir(err, s.ix.Dir()))
 		return
 	}

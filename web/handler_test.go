@@ -122,7 +122,7 @@ func (s *site) rawGet(t *testing.T, target string) (int, string) {
 // ECharts (make assets puts it in), unless LLMBENCH_INTEGRATION=1.
 func needECharts(t *testing.T) {
 	t.Helper()
-	err := reportgen.Render(io.Discard, t.TempDir(), reportgen.Options{})
+	err := reportgen.Render(t.Context(), io.Discard, t.TempDir(), reportgen.Options{})
 	if !errors.Is(err, reportgen.ErrNoECharts) {
 		return
 	}
