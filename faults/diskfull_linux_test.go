@@ -51,7 +51,7 @@ func splitLines(b []byte) (lines [][]byte, rest []byte) {
 // tmpfs, which fills up mid-run. Expected: the run still ends, in bounded
 // time; every line already appended to requests.jsonl is whole and parses,
 // and they are exactly the appends that reported no error (no part of a
-// failed one is left); run.json is still a valid run.json; no temporary
+// failed one is left); run.json is final and says the disk is full; no temporary
 // file is left behind; stderr says "no space left on device" and which
 // file could not be written; and the exit code is 1 (the run folder could
 // not be written). Without a tmpfs (not root) it checks only that
@@ -114,10 +114,12 @@ export default function () { c.generate({ prompt: 'Hello', max_tokens: 20 }, { t
 	if len(rest) > 0 {
 		t.Errorf("requests.jsonl ends with %d bytes of a line cut short: a failed append left part of its line", len(rest))
 	}
+	// run.json is final (rewritten in place when no new file fits) and
+	// says why the run folder is incomplete.
 	if run, err := runfmt.ReadRun(out); err != nil {
 		t.Errorf("run.json: %v", err)
-	} else {
-		t.Logf("run.json after the disk filled: status %q", run.Status)
+	} else if run.Status == runfmt.StatusRunning || run.End.IsZero() || !strings.Contains(run.Error, "no space left on device") {
+		t.Errorf("run.json after the disk filled: status %q, end %v, error %q; want it final, saying the disk is full", run.Status, run.End, run.Error)
 	}
 	entries, _ := os.ReadDir(out)
 	for _, e := range entries {

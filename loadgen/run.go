@@ -348,6 +348,12 @@ func (r *runState) finish(ctx context.Context, status, msg string, o scriptOptio
 		if err := r.log.Close(); err != nil {
 			r.writeFailed(err)
 		}
+		if n, err := r.log.Failed(); n > 0 {
+			if cause := errors.Unwrap(err); cause != nil {
+				err = cause // each failed append was on stderr already
+			}
+			r.writeFailed(fmt.Errorf("%d requests could not be recorded in %s: %w", n, runfmt.RequestsFile, err))
+		}
 	}
 	sum := &runfmt.Summary{Start: start, End: end, Duration: end.Sub(start).Seconds()}
 	sum.Metrics = r.reg.Summary(start, end, o.trendStats(ths))
@@ -373,6 +379,14 @@ func (r *runState) finish(ctx context.Context, status, msg string, o scriptOptio
 		r.writeFailed(err)
 	}
 	r.run.End, r.run.Status, r.run.Error = end, status, msg
+	if r.writeErr != nil {
+		// A full disk: say so where a report or the web UI will look.
+		incomplete := "the run folder is incomplete: " + r.writeErr.Error()
+		if r.run.Error != "" {
+			incomplete = r.run.Error + "; " + incomplete
+		}
+		r.run.Error = incomplete
+	}
 	if t, p := r.env.Target(); t != "" && r.run.Target == "" {
 		r.run.Target, r.run.Protocol = t, p
 	}

@@ -23,6 +23,9 @@ type RequestLog struct {
 	seq  int64
 	size int64 // bytes of whole lines written
 	buf  []byte
+
+	failed   int64 // appends that could not be written
+	firstErr error // the first of them
 }
 
 // CreateRequestLog creates (or truncates) dir/requests.jsonl.
@@ -52,10 +55,23 @@ func (l *RequestLog) Append(r *Request) error {
 		// A short write (ENOSPC after some bytes) leaves part of a line;
 		// remove it, so that the lines after it, if any, stay whole.
 		l.f.Truncate(l.size)
-		return fmt.Errorf("append request %d: %w", r.Seq, err)
+		err = fmt.Errorf("append request %d: %w", r.Seq, err)
+		l.failed++
+		if l.firstErr == nil {
+			l.firstErr = err
+		}
+		return err
 	}
 	l.size += int64(len(l.buf))
 	return nil
+}
+
+// Failed returns how many appends could not be written, and the first
+// one's error.
+func (l *RequestLog) Failed() (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failed, l.firstErr
 }
 
 // Count is the number of lines appended so far.

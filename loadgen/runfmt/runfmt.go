@@ -18,11 +18,13 @@
 package runfmt
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -213,9 +215,62 @@ func Ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func MsPtr(d time.Duration) *float64 { v := Ms(d); return &v }
 
 // WriteRun writes run.json into dir atomically.
+//
+// On a full disk, where the atomic write's temporary file finds no room,
+// it rewrites the existing run.json in place instead, in the room that
+// file already holds, so that a run the disk cut short does not stay
+// "running" (not atomic: only then). For that room, a "running" run.json
+// is padded with spaces to runRoom bytes.
 func WriteRun(dir string, r *Run) error {
 	r.Format = Format
-	return writeJSON(filepath.Join(dir, RunFile), r)
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", RunFile, err)
+	}
+	b = append(b, '\n')
+	if r.Status == StatusRunning && len(b) < runRoom {
+		b = append(b, bytes.Repeat([]byte(" "), runRoom-len(b))...)
+	}
+	path := filepath.Join(dir, RunFile)
+	err = WriteFile(path, b)
+	if err == nil || !errors.Is(err, syscall.ENOSPC) {
+		return err
+	}
+	if ierr := overwrite(path, b); ierr != nil {
+		return fmt.Errorf("%w (nor in place: %v)", err, ierr)
+	}
+	return nil
+}
+
+// runRoom is the size a "running" run.json is padded to: one block of
+// most file systems, more than a finished run.json needs.
+const runRoom = 4096
+
+// overwrite rewrites the file at path with b in place, if b fits in the
+// bytes it has (writing past them might need room a full disk has not).
+func overwrite(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if int64(len(b)) > fi.Size() {
+		return fmt.Errorf("%d bytes do not fit in the %d of the file", len(b), fi.Size())
+	}
+	if _, err := f.WriteAt(b, 0); err != nil {
+		return err
+	}
+	if err := f.Truncate(int64(len(b))); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // ReadRun reads dir/run.json.
