@@ -96,6 +96,14 @@ func requests(t *testing.T, dir string) []*runfmt.Request {
 // with returns env with TARGET set, for a map literal's convenience.
 func with(target string, env map[string]string) map[string]string {
 	out := map[string]string{"TARGET": target}
+	// The scripts' latency thresholds are for a real server on its own
+	// machine; here eight shortened scenarios and their refservers share
+	// the test machine's cores, and a slow CI machine is not a failed
+	// scenario. The bounds stay in place, loose, so that a script that
+	// builds them wrong still fails; an error rate still counts as it is.
+	for _, k := range []string{"TTFT_P95", "E2E_P95", "TTFT_MAX", "SPIKE_TTFT_P95"} {
+		out[k] = "300000"
+	}
 	for k, v := range env {
 		out[k] = v
 	}
