@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -164,6 +165,12 @@ func (a *attempt) run(sc trace.SpanContext) {
 		msg, _ := io.ReadAll(io.LimitReader(b, 64<<10))
 		a.fail(runfmt.ErrorProtocol, "want an event stream, got application/json: "+bodyMessage(msg))
 	case a.c.cfg.Stream:
+		if bc, ok := a.pt.Conn().(rxstamp.Batcher); ok && slices.Contains(resp.TransferEncoding, "chunked") {
+			// Nothing here needs an event before the body's end: the
+			// events keep their arrival stamps however late they are read.
+			bc.Batch(true)
+			defer bc.Batch(false)
+		}
 		a.readStream(b)
 	default:
 		a.readWhole(b)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -14,50 +15,130 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Conn is a TCP connection whose reads are stamped by the kernel; it is
-// the TCP connection in every other respect.
+// Conn is a TCP connection whose reads are stamped by the kernel. It is
+// not the runtime's connection: this package's poller (poller_linux.go)
+// watches its socket and reads it as data arrives, noting each read's
+// stamp, into a queue that Read hands out one read at a time. Readers are
+// woken in batches, and not at all in the middle of a batched body (see
+// Batch): a thousand streams then cost no thread or goroutine wake-up per
+// token, which on a small or virtual machine was most of the load
+// generator's CPU.
 type Conn struct {
-	*net.TCPConn
-	raw syscall.RawConn
+	fd     int
+	id     uint64 // the poller's name for it
+	local  net.Addr
+	remote net.Addr
 
-	// The state of the read in progress, owned by the goroutine in Read
-	// (the poller lets one reader in at a time): the system call's
-	// arguments and results live here so that a read allocates nothing.
-	recv  func(fd uintptr) bool // c.recvmsg, bound once
-	msg   unix.Msghdr
-	iov   unix.Iovec
-	oob   []byte // control-message buffer
-	n     int
-	oobn  int
-	errno syscall.Errno
+	// Tokens: the queue has something for a waiting Read (rtok), or the
+	// socket became writable (wtok). A token may be stale; a waiter that
+	// finds nothing waits again.
+	rtok, wtok chan struct{}
 
-	// arrived is when the bytes of the latest read arrived, in nanoseconds
-	// after epoch (monotonic), plus one; 0 when that read had no stamp.
+	done      chan struct{} // closed by Close
+	closeOnce sync.Once
+
+	// refs counts Close's own reference and the reads and writes in
+	// progress; the last one out closes the descriptor, so that no system
+	// call reaches a descriptor number already reused.
+	mu      sync.Mutex
+	refs    int
+	closing bool
+
+	rdl, wdl deadline
+
+	// fillMu serializes the reads of the socket: the poller's, and a
+	// Read's own when the queue was full.
+	fillMu sync.Mutex
+	msg    unix.Msghdr
+	iov    unix.Iovec
+	oob    []byte // control-message buffer
+
+	// The queue, guarded by qmu: bytes read from the socket and not yet
+	// by Read (buf[off:]), cut where the socket's reads ended, each with
+	// its arrival; then the socket's end (rerr), if it came.
+	qmu     sync.Mutex
+	buf     []byte
+	off     int
+	segs    []segment
+	rerr    error
+	full    bool  // the poller stopped reading: the queue is at queueMax
+	waiting bool  // a Read waits for the queue
+	batch   bool  // see Batch
+	oldest  int64 // while batching: when the oldest unread byte arrived (ns after epoch)
+	tail    [len(chunkedEnd)]byte
+	tailN   int
+
+	// arrived is when the bytes of the latest Read arrived, in nanoseconds
+	// after epoch (monotonic), plus one; 0 before the first.
 	arrived atomic.Int64
 }
 
-// epoch is the origin of Conn.arrived, on the monotonic clock.
+// segment is the end of one read of the socket in Conn.buf, and when its
+// bytes arrived (ns after epoch).
+type segment struct {
+	end int
+	at  int64
+}
+
+const (
+	// queueMax is as much as the poller reads ahead of a Read; past it,
+	// the socket keeps the rest (and the peer's window closes) until Read
+	// takes the queue.
+	queueMax = 4 << 20
+	// batchMax: a batching Read is woken once this much waits.
+	batchMax = 32 << 10
+	// maxLag: a batching Read is woken once its oldest waiting byte is
+	// this old, wherever the body is.
+	maxLag = 100 * time.Millisecond
+)
+
+// chunkedEnd ends an HTTP/1.1 chunked body without trailers: the CRLF
+// after the last chunk (or the response head), then the zero-length
+// chunk.
+const chunkedEnd = "\r\n0\r\n\r\n"
+
+// epoch is the origin of the stamps, on the monotonic clock.
 var epoch = time.Now()
 
-// newConn enables receive timestamps on c; ok is false when the socket
-// refuses them.
+// newConn takes c's socket over: it enables receive timestamps and the
+// kernel's count of bytes left after each read (TCP_INQ), moves the
+// socket from the runtime's poller to this package's, and closes c. ok
+// is false, and c untouched, when the socket refuses.
 func newConn(c *net.TCPConn) (*Conn, bool) {
 	raw, err := c.SyscallConn()
 	if err != nil {
 		return nil, false
 	}
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	fd, serr := -1, error(nil)
+	if err := raw.Control(func(s uintptr) {
+		if serr = unix.SetsockoptInt(int(s), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); serr != nil {
+			return
+		}
+		// Without TCP_INQ (kernels before 4.18) the poller reads each
+		// socket until it finds it empty: one more system call per read.
+		_ = unix.SetsockoptInt(int(s), unix.SOL_TCP, unix.TCP_INQ, 1)
+		fd, serr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0)
 	}); err != nil || serr != nil {
 		return nil, false
 	}
-	sc := &Conn{TCPConn: c, raw: raw, oob: make([]byte, unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{}))))}
-	sc.recv = sc.recvmsg
+	sc := &Conn{
+		fd: fd, local: c.LocalAddr(), remote: c.RemoteAddr(),
+		rtok: make(chan struct{}, 1), wtok: make(chan struct{}, 1), done: make(chan struct{}),
+		refs: 1,
+		oob:  make([]byte, unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{})))+unix.CmsgSpace(4)),
+	}
+	if err := thePoller.add(sc); err != nil {
+		unix.Close(fd)
+		return nil, false
+	}
+	// The runtime forgets its descriptor; the socket lives on in ours.
+	c.Close()
 	return sc, true
 }
 
-// Arrived implements Stamper.
+// Arrived implements Stamper: the kernel's stamp of the bytes of the
+// latest Read, or, for bytes the kernel did not stamp, when the poller
+// read them from the socket (not when Read handed them out).
 func (c *Conn) Arrived() (time.Time, bool) {
 	d := c.arrived.Load()
 	if d == 0 {
@@ -66,51 +147,369 @@ func (c *Conn) Arrived() (time.Time, bool) {
 	return epoch.Add(time.Duration(d - 1)), true
 }
 
-// Read reads into p with recvmsg, as many system calls as a plain
-// connection's Read, and notes the kernel's stamp of the data.
+// Batch implements Batcher.
+func (c *Conn) Batch(on bool) {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	c.batch = on
+	c.tailN = 0
+	if !on && c.waiting && (c.off < len(c.buf) || c.rerr != nil) {
+		c.waiting = false
+		kick(c.rtok)
+	}
+}
+
+// Read hands out the queue's bytes, at most one socket read's worth per
+// call, so that each Read has the arrival of its bytes; it waits while
+// the queue is empty.
 func (c *Conn) Read(p []byte) (int, error) {
+	if !c.incref() {
+		return 0, c.opError("read", net.ErrClosed)
+	}
+	defer c.decref()
 	if len(p) == 0 {
 		return 0, nil
 	}
-	c.iov.Base = &p[0]
-	c.iov.SetLen(len(p))
-	err := c.raw.Read(c.recv)
-	c.iov.Base = nil // do not keep p alive
-	if err == nil && c.errno != 0 {
-		err = os.NewSyscallError("recvmsg", c.errno)
+	for {
+		if c.rdl.expired() {
+			return 0, c.opError("read", os.ErrDeadlineExceeded)
+		}
+		c.qmu.Lock()
+		if c.off < len(c.buf) {
+			seg := &c.segs[0]
+			n := copy(p, c.buf[c.off:seg.end])
+			c.off += n
+			c.arrived.Store(seg.at + 1)
+			if c.off == seg.end {
+				c.segs = c.segs[1:]
+			}
+			if c.off == len(c.buf) {
+				c.buf, c.off, c.segs = c.buf[:0], 0, c.segs[:0]
+			}
+			c.qmu.Unlock()
+			return n, nil
+		}
+		if c.rerr != nil {
+			err := c.rerr
+			c.qmu.Unlock()
+			if err == io.EOF {
+				return 0, io.EOF
+			}
+			return 0, c.opError("read", err)
+		}
+		if c.full {
+			// The socket holds what the queue could not: read it here.
+			c.full = false
+			c.qmu.Unlock()
+			c.fill(int64(time.Since(epoch)), true)
+			continue
+		}
+		c.waiting = true
+		c.qmu.Unlock()
+		err := c.wait(c.rtok, &c.rdl)
+		c.qmu.Lock()
+		c.waiting = false
+		c.qmu.Unlock()
+		if err != nil {
+			return 0, c.opError("read", err)
+		}
 	}
-	if err != nil {
-		c.arrived.Store(0)
-		return 0, &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
-	}
-	if c.n == 0 {
-		return 0, io.EOF
-	}
-	if at, ok := monotonic(stampOf(c.oob[:c.oobn]), time.Now()); ok {
-		c.arrived.Store(int64(at.Sub(epoch)) + 1)
-	} else {
-		c.arrived.Store(0)
-	}
-	return c.n, nil
 }
 
-// recvmsg is the poller's callback for Read: one recvmsg(2) into c.iov,
-// retried on EINTR; false (wait until readable) on EAGAIN.
-func (c *Conn) recvmsg(fd uintptr) bool {
+// fill reads the socket into the queue until the kernel says it is empty
+// (TCP_INQ; with hup, which trusts no count after an end, a reset or an
+// error was seen: until the read says so) or the queue is full, and wakes a waiting Read as Batch says.
+// now is when, in ns after epoch. It returns true when a batching Read
+// was left waiting on bytes.
+func (c *Conn) fill(now int64, hup bool) (lagging bool) {
+	c.fillMu.Lock()
+	defer c.fillMu.Unlock()
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	for {
+		if len(c.buf)-c.off >= queueMax {
+			c.full = true
+			break
+		}
+		if c.off > 0 && c.off == len(c.buf) {
+			c.buf, c.off, c.segs = c.buf[:0], 0, c.segs[:0]
+		}
+		if cap(c.buf)-len(c.buf) < readSize {
+			c.grow()
+		}
+		p := c.buf[len(c.buf):cap(c.buf)]
+		n, oobn, errno := c.recvmsg(p)
+		if errno == unix.EAGAIN {
+			break
+		}
+		if errno != 0 {
+			c.rerr = os.NewSyscallError("recvmsg", errno)
+			break
+		}
+		if n == 0 {
+			c.rerr = io.EOF
+			break
+		}
+		at, ok := monotonic(stampOf(c.oob[:oobn]), time.Now())
+		stamp := int64(at.Sub(epoch))
+		if !ok {
+			stamp = int64(time.Since(epoch))
+		}
+		if len(c.buf) == c.off {
+			c.oldest = stamp
+		}
+		c.noteTail(p[:n])
+		c.buf = c.buf[:len(c.buf)+n]
+		c.segs = append(c.segs, segment{end: len(c.buf), at: stamp})
+		if inq, known := inqOf(c.oob[:oobn]); known && inq == 0 && !hup {
+			break
+		}
+	}
+	return c.wake(now)
+}
+
+// wakeDue wakes a waiting Read if Batch says it is time, as fill does.
+func (c *Conn) wakeDue(now int64) (lagging bool) {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	return c.wake(now)
+}
+
+// wake wakes a waiting Read that has something in the queue, unless it is
+// batching and none of these holds: the body ended, the connection ended,
+// batchMax bytes wait, the oldest waited maxLag. lagging is true when it
+// was left waiting. c.qmu is held; now is in ns after epoch.
+func (c *Conn) wake(now int64) (lagging bool) {
+	if !c.waiting || (c.off == len(c.buf) && c.rerr == nil) {
+		return false
+	}
+	if c.batch && c.rerr == nil && len(c.buf)-c.off < batchMax && !c.bodyEnded() && now-c.oldest < int64(maxLag) {
+		return true
+	}
+	c.waiting = false
+	kick(c.rtok)
+	return false
+}
+
+// readSize is the room fill wants for one read of the socket.
+const readSize = 16 << 10
+
+// grow makes room for readSize more bytes in the queue, moving the unread
+// bytes to the front.
+func (c *Conn) grow() {
+	unread := len(c.buf) - c.off
+	nb := c.buf
+	if cap(nb) < unread+readSize {
+		nb = make([]byte, 0, max(2*cap(c.buf), unread+readSize))
+	}
+	copy(nb[:unread], c.buf[c.off:])
+	for i := range c.segs {
+		c.segs[i].end -= c.off
+	}
+	c.buf, c.off = nb[:unread], 0
+}
+
+// noteTail keeps the last bytes read, to see the end of a chunked body.
+func (c *Conn) noteTail(p []byte) {
+	if len(p) >= len(c.tail) {
+		c.tailN = copy(c.tail[:], p[len(p)-len(c.tail):])
+		return
+	}
+	keep := min(c.tailN, len(c.tail)-len(p))
+	copy(c.tail[:], c.tail[c.tailN-keep:c.tailN])
+	c.tailN = keep + copy(c.tail[keep:], p)
+}
+
+// bodyEnded reports whether the bytes read so far end the way a chunked
+// body ends. A false end (the bytes inside a chunk) only wakes a Read
+// early; a missed one (trailers) wakes it maxLag late.
+func (c *Conn) bodyEnded() bool {
+	return c.tailN == len(c.tail) && string(c.tail[:]) == chunkedEnd
+}
+
+// recvmsg is one recvmsg(2) into p, retried on EINTR.
+func (c *Conn) recvmsg(p []byte) (n, oobn int, errno syscall.Errno) {
+	c.iov.Base = &p[0]
+	c.iov.SetLen(len(p))
 	c.msg.Iov = &c.iov
 	c.msg.Iovlen = 1
 	c.msg.Control = &c.oob[0]
 	c.msg.SetControllen(len(c.oob))
+	defer func() { c.iov.Base = nil }() // do not keep p alive
 	for {
-		r, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.msg)), 0)
-		switch e {
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return false
+		r, _, e := unix.Syscall(unix.SYS_RECVMSG, uintptr(c.fd), uintptr(unsafe.Pointer(&c.msg)), 0)
+		if e != unix.EINTR {
+			return int(r), int(c.msg.Controllen), e
 		}
-		c.n, c.oobn, c.errno = int(r), int(c.msg.Controllen), e
+	}
+}
+
+// Write writes all of p, waiting for room in the socket's buffer as
+// often as it takes.
+func (c *Conn) Write(p []byte) (int, error) {
+	if !c.incref() {
+		return 0, c.opError("write", net.ErrClosed)
+	}
+	defer c.decref()
+	n := 0
+	for n < len(p) {
+		if c.wdl.expired() {
+			return n, c.opError("write", os.ErrDeadlineExceeded)
+		}
+		q := p[n:]
+		// send(2), not write(2): MSG_NOSIGNAL, a closed peer is EPIPE.
+		k, _, err := unix.Syscall6(unix.SYS_SENDTO, uintptr(c.fd), uintptr(unsafe.Pointer(&q[0])), uintptr(len(q)), unix.MSG_NOSIGNAL, 0, 0)
+		if err == 0 {
+			n += int(k)
+		}
+		switch err {
+		case 0, unix.EINTR:
+		case unix.EAGAIN:
+			if err := c.wait(c.wtok, &c.wdl); err != nil {
+				return n, c.opError("write", err)
+			}
+		default:
+			return n, c.opError("write", os.NewSyscallError("write", err))
+		}
+	}
+	return n, nil
+}
+
+// wait waits for a token from the poller, the connection's end or its
+// deadline, whichever comes first.
+func (c *Conn) wait(tok chan struct{}, dl *deadline) error {
+	select {
+	case <-tok:
+		return nil
+	case <-c.done:
+		return net.ErrClosed
+	case <-dl.ch():
+		return os.ErrDeadlineExceeded
+	}
+}
+
+// Close closes the connection; reads and writes waiting on it return
+// net.ErrClosed.
+func (c *Conn) Close() error {
+	err := net.ErrClosed
+	c.closeOnce.Do(func() {
+		err = nil
+		close(c.done)
+		thePoller.remove(c)
+		c.mu.Lock()
+		c.closing = true
+		c.mu.Unlock()
+		c.decref()
+	})
+	if err != nil {
+		return c.opError("close", err)
+	}
+	return nil
+}
+
+func (c *Conn) incref() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return false
+	}
+	c.refs++
+	return true
+}
+
+func (c *Conn) decref() {
+	c.mu.Lock()
+	c.refs--
+	last := c.refs == 0
+	c.mu.Unlock()
+	if last {
+		unix.Close(c.fd)
+	}
+}
+
+// LocalAddr implements net.Conn.
+func (c *Conn) LocalAddr() net.Addr { return c.local }
+
+// RemoteAddr implements net.Conn.
+func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// SetDeadline implements net.Conn.
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.SetReadDeadline(t)
+	return c.SetWriteDeadline(t)
+}
+
+// SetReadDeadline implements net.Conn: a Read waiting when t passes, and
+// every Read after, fails with a timeout, until the deadline moves.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.rdl.set(t)
+	kick(c.rtok) // a waiting Read takes the new deadline
+	return nil
+}
+
+// SetWriteDeadline implements net.Conn, as SetReadDeadline for Write.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.wdl.set(t)
+	kick(c.wtok)
+	return nil
+}
+
+func (c *Conn) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: c.local, Addr: c.remote, Err: err}
+}
+
+// kick leaves a token in tok unless one is there.
+func kick(tok chan struct{}) {
+	select {
+	case tok <- struct{}{}:
+	default:
+	}
+}
+
+// deadline is a connection's read or write deadline: a channel that is
+// closed when it passes, nil while there is none.
+type deadline struct {
+	mu    sync.Mutex
+	c     chan struct{}
+	timer *time.Timer
+}
+
+// set moves the deadline to t; the zero t removes it.
+func (d *deadline) set(t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.timer != nil {
+		d.timer.Stop()
+		d.timer = nil
+	}
+	if t.IsZero() {
+		d.c = nil
+		return
+	}
+	ch := make(chan struct{})
+	d.c = ch
+	if until := time.Until(t); until > 0 {
+		d.timer = time.AfterFunc(until, func() { close(ch) })
+	} else {
+		close(ch)
+	}
+}
+
+// ch returns the channel closed when the deadline passes; nil (never
+// ready) without one.
+func (d *deadline) ch() chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.c
+}
+
+// expired reports whether the deadline has passed.
+func (d *deadline) expired() bool {
+	select {
+	case <-d.ch():
 		return true
+	default:
+		return false
 	}
 }
 
@@ -129,4 +528,22 @@ func stampOf(oob []byte) time.Time {
 		oob = rest
 	}
 	return time.Time{}
+}
+
+// inqOf returns the TCP_CM_INQ count among the control messages: the
+// bytes still queued after the read, and 1 when none are but the peer's
+// end is (so that the reader reads once more, for the end). known is
+// false when the kernel sent none.
+func inqOf(oob []byte) (inq int32, known bool) {
+	for len(oob) > 0 {
+		h, data, rest, err := unix.ParseOneSocketControlMessage(oob)
+		if err != nil {
+			return 0, false
+		}
+		if h.Level == unix.SOL_TCP && h.Type == unix.TCP_CM_INQ && len(data) >= 4 {
+			return *(*int32)(unsafe.Pointer(&data[0])), true
+		}
+		oob = rest
+	}
+	return 0, false
 }

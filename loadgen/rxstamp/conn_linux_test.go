@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -312,5 +313,252 @@ func TestCloseAndDeadlineWakeRead(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not end the Read")
+	}
+}
+
+// serve accepts one connection on a new listener and runs f on it.
+func serve(t *testing.T, f func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		f(c)
+	}()
+	return ln.Addr().String()
+}
+
+// TestLateReadKeepsEachArrival: the poller reads the socket as the data
+// arrives, so a reader that comes late still gets each write of the peer
+// as its own read, with its own arrival. (A reader of the socket itself
+// would get all three in one read, stamped with the last.)
+func TestLateReadKeepsEachArrival(t *testing.T) {
+	events := []string{"data: 1\n\n", "data: 2\n\n", "data: 3\n\n"}
+	type sent struct{ before, after time.Time }
+	wrote := make(chan sent, len(events))
+	next := make(chan struct{})
+	addr := serve(t, func(c net.Conn) {
+		for _, e := range events {
+			<-next
+			before := time.Now()
+			c.Write([]byte(e))
+			wrote <- sent{before, time.Now()}
+		}
+		time.Sleep(time.Second)
+	})
+	c := dial(t, addr)
+	time.Sleep(20 * time.Millisecond) // the kernel's stamping is on
+	for i := range events {
+		next <- struct{}{}
+		// The next write waits until the poller has queued this one, so
+		// that the socket never holds two.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			c.qmu.Lock()
+			queued := len(c.segs)
+			c.qmu.Unlock()
+			if queued > i {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the poller did not read write %d", i)
+			}
+		}
+	}
+	buf := make([]byte, 4096)
+	var prev time.Time
+	for i, e := range events {
+		n, err := c.Read(buf)
+		if err != nil || string(buf[:n]) != e {
+			t.Fatalf("read %d = %q, %v; want %q alone", i, buf[:n], err, e)
+		}
+		at, ok := c.Arrived()
+		w := <-wrote
+		if !ok || at.Before(w.before.Add(-time.Millisecond)) || at.After(w.after.Add(time.Millisecond)) {
+			t.Errorf("read %d: arrived %v after its write began (ok %v), want within the write (%v)", i, at.Sub(w.before), ok, w.after.Sub(w.before))
+		}
+		if i > 0 && !at.After(prev) {
+			t.Errorf("read %d arrived %v after the one before, want later", i, at.Sub(prev))
+		}
+		prev = at
+	}
+}
+
+// TestBatchWakesAtTheBodyEnd: a batching Read sleeps through the chunks of
+// a chunked body and wakes when its last chunk comes; then the queued
+// reads come out one by one, each with its arrival. Without batching, the
+// first chunk wakes it.
+func TestBatchWakesAtTheBodyEnd(t *testing.T) {
+	chunks := []string{"5\r\nhello\r\n", "5\r\nworld\r\n", "1\r\n!\r\n0\r\n\r\n"}
+	for _, batch := range []bool{true, false} {
+		t.Run(fmt.Sprintf("batch=%v", batch), func(t *testing.T) {
+			firstRead, waiting := make(chan struct{}), make(chan struct{})
+			lastWrite := make(chan time.Time, 1)
+			addr := serve(t, func(c net.Conn) {
+				<-waiting
+				c.Write([]byte(chunks[0]))
+				if !batch {
+					// The rest only once the first read returned: a Read
+					// that waited for more would wait for ever.
+					select {
+					case <-firstRead:
+					case <-time.After(10 * time.Second):
+					}
+				}
+				c.Write([]byte(chunks[1]))
+				time.Sleep(30 * time.Millisecond)
+				lastWrite <- time.Now()
+				c.Write([]byte(chunks[2]))
+				time.Sleep(time.Second)
+			})
+			c := dial(t, addr)
+			c.Batch(batch)
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			go func() { // the server writes once the Read waits
+				defer close(waiting)
+				for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+					c.qmu.Lock()
+					w := c.waiting
+					c.qmu.Unlock()
+					if w {
+						return
+					}
+				}
+			}()
+			buf := make([]byte, 4096)
+			n, err := c.Read(buf)
+			returned := time.Now()
+			close(firstRead)
+			if err != nil || !strings.HasPrefix(chunks[0]+chunks[1], string(buf[:n])) {
+				t.Fatalf("first read = %q, %v", buf[:n], err)
+			}
+			if last := <-lastWrite; batch && returned.Before(last) {
+				t.Errorf("batching, the first read returned %v before the body's last chunk was sent", last.Sub(returned))
+			}
+			first, _ := c.Arrived()
+			body, want := string(buf[:n]), strings.Join(chunks, "")
+			for len(body) < len(want) {
+				n, err := c.Read(buf)
+				if err != nil {
+					t.Fatalf("after %q: %v", body, err)
+				}
+				body += string(buf[:n])
+			}
+			if body != want {
+				t.Fatalf("body = %q, want %q", body, want)
+			}
+			if last, _ := c.Arrived(); !last.After(first) {
+				t.Errorf("the last chunk arrived %v after the first, want later", last.Sub(first))
+			}
+		})
+	}
+}
+
+// TestBatchWakesAfterMaxLag: a batching Read whose body does not end
+// still wakes, maxLag after its first waiting byte.
+func TestBatchWakesAfterMaxLag(t *testing.T) {
+	addr := serve(t, func(c net.Conn) {
+		c.Write([]byte("5\r\nhello\r\n"))
+		time.Sleep(2 * time.Second)
+	})
+	c := dial(t, addr)
+	c.Batch(true)
+	began := time.Now()
+	buf := make([]byte, 64)
+	n, err := c.Read(buf)
+	if err != nil || string(buf[:n]) != "5\r\nhello\r\n" {
+		t.Fatalf("read = %q, %v", buf[:n], err)
+	}
+	if d := time.Since(began); d < maxLag/2 || d > maxLag+10*time.Second {
+		t.Errorf("the read returned after %v, want about maxLag (%v)", d, maxLag)
+	}
+}
+
+// TestFullQueueAndFullSocket moves 16 MiB each way, more than the queue
+// holds and the socket buffers take: the reader comes late, the writer
+// waits for room; every byte arrives in order.
+func TestFullQueueAndFullSocket(t *testing.T) {
+	const size = 16 << 20
+	pattern := func(i int) byte { return byte(i*7 + i>>11) }
+	got := make(chan error, 1)
+	addr := serve(t, func(c net.Conn) {
+		out := make([]byte, size)
+		for i := range out {
+			out[i] = pattern(i)
+		}
+		sent := make(chan struct{})
+		go func() {
+			defer close(sent)
+			c.Write(out)
+		}()
+		defer func() { <-sent }() // close after the last byte went out
+		in, err := io.ReadAll(io.LimitReader(c, size))
+		if err == nil && len(in) != size {
+			err = fmt.Errorf("the peer got %d bytes, want %d", len(in), size)
+		}
+		for i := range in {
+			if in[i] != pattern(i) {
+				err = fmt.Errorf("the peer's byte %d is wrong", i)
+				break
+			}
+		}
+		got <- err
+	})
+	c := dial(t, addr)
+	out := make([]byte, size)
+	for i := range out {
+		out[i] = pattern(i)
+	}
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := c.Write(out)
+		wrote <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // the queue fills up
+	in := make([]byte, 0, size)
+	buf := make([]byte, 64<<10)
+	for len(in) < size {
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("after %d bytes: %v", len(in), err)
+		}
+		in = append(in, buf[:n]...)
+	}
+	for i := range in {
+		if in[i] != pattern(i) {
+			t.Fatalf("byte %d is wrong", i)
+		}
+	}
+	if err := <-wrote; err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPollerEnds: the poller's goroutine ends with the last connection.
+func TestPollerEnds(t *testing.T) {
+	addr := serve(t, func(c net.Conn) { time.Sleep(time.Second) })
+	c := dial(t, addr)
+	c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		thePoller.mu.Lock()
+		running, n := thePoller.running, len(thePoller.conns)
+		thePoller.mu.Unlock()
+		if !running {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the poller still runs with %d connections", n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
