@@ -126,7 +126,7 @@ func (p *poller) loop() {
 		return true
 	}
 	lagging := map[*Conn]struct{}{} // batching Reads left waiting on bytes
-	var nextDue int64                 // when to look at them again, ns after epoch
+	var nextDue int64               // when to look at them again, ns after epoch
 	for {
 		k = 0
 		if len(lagging) > 0 {
