@@ -37,26 +37,31 @@ type Conn struct {
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
 
-	// refs counts Close's own reference and the reads and writes in
-	// progress; the last one out closes the descriptor, so that no system
-	// call reaches a descriptor number already reused.
-	mu      sync.Mutex
-	refs    int
-	closing bool
+	// The last one out closes the descriptor, so that no system call
+	// reaches a descriptor number already reused.
+	// refs counts Close's own reference and the reads, writes and fills
+	// in progress, times two; its low bit is set once Close was called.
+	// (Atomic, not a lock: a round must not wait on a preempted holder.)
+	refs atomic.Int64
 
 	rdl, wdl deadline
 
-	// fillMu serializes the reads of the socket: the poller's, and a
-	// Read's own when the queue was full.
-	fillMu sync.Mutex
-	msg    unix.Msghdr
-	iov    unix.Iovec
-	oob    []byte // control-message buffer
-
-	// The queue, guarded by qmu: bytes read from the socket and not yet
-	// by Read (buf[off:]), cut where the socket's reads ended, each with
-	// its arrival; then the socket's end (rerr), if it came.
+	// qmu guards the queue and the reads of the socket. Rounds never
+	// wait for it (see fill): a goroutine preempted while it holds qmu,
+	// a VU in Read as much as a round, must hold up this Conn alone.
+	// Whoever unlocks it does the fills that were asked for meanwhile.
 	qmu     sync.Mutex
+	refill  atomic.Bool // a fill is wanted
+	ended   atomic.Bool // an end, reset or error was seen: trust no TCP_INQ
+	pending atomic.Bool // in the poller's pending queue
+	lagging atomic.Bool // a batching Read was left waiting on bytes
+	msg     unix.Msghdr
+	iov     unix.Iovec
+	oob     []byte // control-message buffer
+
+	// The queue: bytes read from the socket and not yet by Read
+	// (buf[off:]), cut where the socket's reads ended, each with its
+	// arrival; then the socket's end (rerr), if it came.
 	buf     []byte
 	off     int
 	segs    []segment
@@ -124,9 +129,9 @@ func newConn(c *net.TCPConn) (*Conn, bool) {
 	sc := &Conn{
 		fd: fd, local: c.LocalAddr(), remote: c.RemoteAddr(),
 		rtok: make(chan struct{}, 1), wtok: make(chan struct{}, 1), done: make(chan struct{}),
-		refs: 1,
-		oob:  make([]byte, unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{})))+unix.CmsgSpace(4)),
+		oob: make([]byte, unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{})))+unix.CmsgSpace(4)),
 	}
+	sc.refs.Store(2) // Close's reference
 	if err := thePoller.add(sc); err != nil {
 		unix.Close(fd)
 		return nil, false
@@ -150,7 +155,7 @@ func (c *Conn) Arrived() (time.Time, bool) {
 // Batch implements Batcher.
 func (c *Conn) Batch(on bool) {
 	c.qmu.Lock()
-	defer c.qmu.Unlock()
+	defer c.unlock()
 	c.batch = on
 	c.tailN = 0
 	if !on && c.waiting && (c.off < len(c.buf) || c.rerr != nil) {
@@ -170,6 +175,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	thePoller.maybeRound()
 	for {
 		if c.rdl.expired() {
 			return 0, c.opError("read", os.ErrDeadlineExceeded)
@@ -186,12 +192,12 @@ func (c *Conn) Read(p []byte) (int, error) {
 			if c.off == len(c.buf) {
 				c.buf, c.off, c.segs = c.buf[:0], 0, c.segs[:0]
 			}
-			c.qmu.Unlock()
+			c.unlock()
 			return n, nil
 		}
 		if c.rerr != nil {
 			err := c.rerr
-			c.qmu.Unlock()
+			c.unlock()
 			if err == io.EOF {
 				return 0, io.EOF
 			}
@@ -200,33 +206,63 @@ func (c *Conn) Read(p []byte) (int, error) {
 		if c.full {
 			// The socket holds what the queue could not: read it here.
 			c.full = false
-			c.qmu.Unlock()
-			c.fill(int64(time.Since(epoch)), true)
+			c.ended.Store(true) // read until the socket says it is empty
+			c.refill.Store(true)
+			c.unlock()
 			continue
 		}
 		c.waiting = true
-		c.qmu.Unlock()
+		c.unlock()
 		err := c.wait(c.rtok, &c.rdl)
 		c.qmu.Lock()
 		c.waiting = false
-		c.qmu.Unlock()
+		c.unlock()
 		if err != nil {
 			return 0, c.opError("read", err)
 		}
 	}
 }
 
-// fill reads the socket into the queue until the kernel says it is empty
-// (TCP_INQ; with hup, which trusts no count after an end, a reset or an
-// error was seen: until the read says so) or the queue is full, and wakes a waiting Read as Batch says.
-// now is when, in ns after epoch. It returns true when a batching Read
-// was left waiting on bytes.
-func (c *Conn) fill(now int64, hup bool) (lagging bool) {
-	c.fillMu.Lock()
-	defer c.fillMu.Unlock()
-	c.qmu.Lock()
-	defer c.qmu.Unlock()
+// unlock unlocks c.qmu, after doing the fills asked for while it was
+// held.
+func (c *Conn) unlock() {
 	for {
+		if c.refill.Swap(false) {
+			c.fillLocked(int64(time.Since(epoch)))
+			continue
+		}
+		c.qmu.Unlock()
+		// A note left between the check and the unlock: take it, unless
+		// someone else holds the lock and will.
+		if !c.refill.Load() || !c.qmu.TryLock() {
+			return
+		}
+	}
+}
+
+// fill reads the socket into the queue until the kernel says it is empty
+// (TCP_INQ; once c.ended, no count is trusted: until the read says so) or the queue is full, and wakes a
+// waiting Read as Batch says (c.lagging: a batching Read was left
+// waiting). now is when, in ns after epoch.
+//
+// Rounds may run at once, and fills of one Conn run one at a time. A
+// fill that finds another running leaves it a note and returns at once:
+// the running one reads again before it unlocks the queue, so the
+// edge is not lost, and a goroutine preempted in the middle of a fill
+// holds up that one Conn, not every round.
+func (c *Conn) fill(now int64) {
+	c.refill.Store(true)
+	if !c.qmu.TryLock() {
+		return // the one that holds it reads on unlock
+	}
+	c.unlock()
+}
+
+// fillLocked is fill's work, with c.qmu held.
+func (c *Conn) fillLocked(now int64) {
+	hup := c.ended.Load()
+	for c.rerr == nil { // after the end, a reset read again would read as a clean end
+
 		if len(c.buf)-c.off >= queueMax {
 			c.full = true
 			break
@@ -265,14 +301,17 @@ func (c *Conn) fill(now int64, hup bool) (lagging bool) {
 			break
 		}
 	}
-	return c.wake(now)
+	c.lagging.Store(c.wake(now))
 }
 
-// wakeDue wakes a waiting Read if Batch says it is time, as fill does.
-func (c *Conn) wakeDue(now int64) (lagging bool) {
-	c.qmu.Lock()
-	defer c.qmu.Unlock()
-	return c.wake(now)
+// wakeDue wakes a waiting Read if Batch says it is time, as fill does;
+// if c.qmu is held, a later look will.
+func (c *Conn) wakeDue(now int64) {
+	if !c.qmu.TryLock() {
+		return
+	}
+	c.lagging.Store(c.wake(now))
+	c.unlock()
 }
 
 // wake wakes a waiting Read that has something in the queue, unless it is
@@ -351,6 +390,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 		return 0, c.opError("write", net.ErrClosed)
 	}
 	defer c.decref()
+	thePoller.maybeRound()
 	n := 0
 	for n < len(p) {
 		if c.wdl.expired() {
@@ -396,9 +436,7 @@ func (c *Conn) Close() error {
 		err = nil
 		close(c.done)
 		thePoller.remove(c)
-		c.mu.Lock()
-		c.closing = true
-		c.mu.Unlock()
+		c.refs.Add(1) // closing
 		c.decref()
 	})
 	if err != nil {
@@ -407,22 +445,30 @@ func (c *Conn) Close() error {
 	return nil
 }
 
-func (c *Conn) incref() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closing {
+// closed reports whether Close was called.
+func (c *Conn) closed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
 		return false
 	}
-	c.refs++
-	return true
+}
+
+func (c *Conn) incref() bool {
+	for {
+		r := c.refs.Load()
+		if r&1 != 0 {
+			return false
+		}
+		if c.refs.CompareAndSwap(r, r+2) {
+			return true
+		}
+	}
 }
 
 func (c *Conn) decref() {
-	c.mu.Lock()
-	c.refs--
-	last := c.refs == 0
-	c.mu.Unlock()
-	if last {
+	if c.refs.Add(-2) == 1 { // closing, and no one left
 		unix.Close(c.fd)
 	}
 }

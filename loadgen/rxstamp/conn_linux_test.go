@@ -420,17 +420,7 @@ func TestBatchWakesAtTheBodyEnd(t *testing.T) {
 			c := dial(t, addr)
 			c.Batch(batch)
 			c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			go func() { // the server writes once the Read waits
-				defer close(waiting)
-				for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-					c.qmu.Lock()
-					w := c.waiting
-					c.qmu.Unlock()
-					if w {
-						return
-					}
-				}
-			}()
+			go waitForRead(c, waiting) // the server writes once the Read waits
 			buf := make([]byte, 4096)
 			n, err := c.Read(buf)
 			returned := time.Now()
@@ -463,19 +453,23 @@ func TestBatchWakesAtTheBodyEnd(t *testing.T) {
 // TestBatchWakesAfterMaxLag: a batching Read whose body does not end
 // still wakes, maxLag after its first waiting byte.
 func TestBatchWakesAfterMaxLag(t *testing.T) {
+	waiting := make(chan struct{})
+	wrote := make(chan time.Time, 1)
 	addr := serve(t, func(c net.Conn) {
+		<-waiting
+		wrote <- time.Now()
 		c.Write([]byte("5\r\nhello\r\n"))
 		time.Sleep(2 * time.Second)
 	})
 	c := dial(t, addr)
 	c.Batch(true)
-	began := time.Now()
+	go waitForRead(c, waiting)
 	buf := make([]byte, 64)
 	n, err := c.Read(buf)
 	if err != nil || string(buf[:n]) != "5\r\nhello\r\n" {
 		t.Fatalf("read = %q, %v", buf[:n], err)
 	}
-	if d := time.Since(began); d < maxLag/2 || d > maxLag+10*time.Second {
+	if d := time.Since(<-wrote); d < maxLag/2 || d > maxLag+10*time.Second {
 		t.Errorf("the read returned after %v, want about maxLag (%v)", d, maxLag)
 	}
 }
@@ -551,7 +545,7 @@ func TestPollerEnds(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		thePoller.mu.Lock()
-		running, n := thePoller.running, len(thePoller.conns)
+		running, n := thePoller.running, thePoller.n
 		thePoller.mu.Unlock()
 		if !running {
 			break
@@ -560,5 +554,18 @@ func TestPollerEnds(t *testing.T) {
 			t.Fatalf("the poller still runs with %d connections", n)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitForRead closes waiting once a Read of c waits for data (or after 5s).
+func waitForRead(c *Conn, waiting chan struct{}) {
+	defer close(waiting)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		c.qmu.Lock()
+		w := c.waiting
+		c.qmu.Unlock()
+		if w {
+			return
+		}
 	}
 }

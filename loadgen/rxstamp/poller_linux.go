@@ -3,39 +3,55 @@
 package rxstamp
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// coalesce is how long the poller lets arrivals gather after it handed
-// out a batch of them. A load generator at 1,000 streams of 50 tokens a
+// coalesce is how long the poller lets arrivals gather after a round
+// that found some. A load generator at 1,000 streams of 50 tokens a
 // second otherwise wakes a thread for almost every token, and on a small
 // or virtual machine those wake-ups, not the reads, were most of its CPU
 // (about 20 µs of a token's 25). Reading an event up to this much later
-// does not move its time: the kernel stamped its arrival. It only delays
-// the end of a stream, and the next request of a closed loop, by as much.
+// does not move its time: the kernel stamped its arrival.
 const coalesce = time.Millisecond
 
 // thePoller watches every Conn of the process.
 var thePoller poller
 
 // poller is an epoll instance of its own for the Conns' sockets,
-// edge-triggered: each readiness edge leaves a token in the Conn. One
-// goroutine serves it, started with the first Conn and ended when the
-// last one is removed; it waits for the epoll descriptor through the
-// runtime's poller, so no thread sits blocked in epoll_wait.
+// edge-triggered. A round takes the edges that are ready, without
+// waiting, and reads the sockets they name into their Conns' queues
+// (Conn.fill).
+//
+// Rounds come from two places. The poller's goroutine, started with the
+// first Conn and ended when the last one is removed, runs one every
+// coalesce while there is traffic, and blocks in poll(2) while there is
+// none. And a Conn's Read or Write runs one when the latest is coalesce
+// old: when the CPU is busy with the readers' own work (a thousand VUs
+// that end a request and start the next at once), the goroutine may wait
+// that long for its turn, but the readers keep the rounds coming, and no
+// socket waits so long that its next event arrives and the kernel merges
+// the two. Rounds take no lock for long, and none across a fill: a
+// goroutine preempted in a round must not stop the others.
 type poller struct {
-	mu      sync.Mutex
-	ep      *os.File // the epoll descriptor, nil until the first add
-	wake    int      // eventfd that ends a wait when the last Conn leaves
-	conns   map[uint64]*Conn
+	mu      sync.Mutex // add and remove, and the goroutine's start and end
+	ep      int        // the epoll descriptor, 0 until the first add
+	wake    int        // eventfd that ends a wait when the last Conn leaves
+	n       int        // Conns watched
 	next    uint64
 	running bool
+
+	// What rounds use takes no lock that a preempted goroutine could
+	// hold for long: a round must not wait on another.
+	conns   sync.Map     // id → *Conn
+	pending chan *Conn   // sockets with an edge, to read (see round)
+	last    atomic.Int64 // when the latest round began, ns after epoch
+	nextDue atomic.Int64 // when to look at the lagging Reads again
+	bufs    sync.Pool    // *[]unix.EpollEvent, a round's
 }
 
 // add watches c's socket and starts the poller's goroutine if it is not
@@ -43,7 +59,7 @@ type poller struct {
 func (p *poller) add(c *Conn) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.ep == nil {
+	if p.ep == 0 {
 		if err := p.init(); err != nil {
 			return err
 		}
@@ -52,10 +68,11 @@ func (p *poller) add(c *Conn) error {
 	c.id = p.next
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET}
 	setData(&ev, c.id)
-	if err := unix.EpollCtl(int(p.ep.Fd()), unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
+	if err := unix.EpollCtl(p.ep, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
 		return fmt.Errorf("epoll_ctl add: %w", err)
 	}
-	p.conns[c.id] = c
+	p.conns.Store(c.id, c)
+	p.n++
 	if !p.running {
 		p.running = true
 		go p.loop()
@@ -67,19 +84,18 @@ func (p *poller) add(c *Conn) error {
 func (p *poller) remove(c *Conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, ok := p.conns[c.id]; !ok {
+	if _, ok := p.conns.LoadAndDelete(c.id); !ok {
 		return
 	}
-	delete(p.conns, c.id)
-	_ = unix.EpollCtl(int(p.ep.Fd()), unix.EPOLL_CTL_DEL, c.fd, nil)
-	if len(p.conns) == 0 {
+	p.n--
+	_ = unix.EpollCtl(p.ep, unix.EPOLL_CTL_DEL, c.fd, nil)
+	if p.n == 0 {
 		var one = [8]byte{1}
 		_, _ = unix.Write(p.wake, one[:])
 	}
 }
 
-// init creates the epoll descriptor, non-blocking so that the runtime's
-// poller can wait on it, and the wake-up eventfd in it.
+// init creates the epoll descriptor and the wake-up eventfd in it.
 func (p *poller) init() error {
 	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
@@ -97,89 +113,145 @@ func (p *poller) init() error {
 		unix.Close(wake)
 		return fmt.Errorf("epoll_ctl add eventfd: %w", err)
 	}
-	if err := unix.SetNonblock(ep, true); err != nil {
-		unix.Close(ep)
-		unix.Close(wake)
-		return fmt.Errorf("epoll descriptor non-blocking: %w", err)
-	}
-	p.ep, p.wake, p.conns = os.NewFile(uintptr(ep), "rxstamp-epoll"), wake, map[uint64]*Conn{}
+	p.ep, p.wake, p.pending = ep, wake, make(chan *Conn, pendingMax)
 	return nil
 }
 
-// loop reads the sockets that the edges name into their queues, in
-// batches at most every coalesce, until no Conn is left. Between
-// batches it waits on the epoll descriptor, or, while a batching Read
-// waits on bytes, at most until that Read is due.
+// loop runs rounds until no Conn is left: one every coalesce while they
+// find traffic; after one that found none it waits in poll(2) on the
+// epoll descriptor (a blocked system call, which holds no P) for the
+// next edge, or, while a batching Read waits, at most until it may be
+// due.
 func (p *poller) loop() {
-	raw, err := p.ep.SyscallConn()
-	if err != nil {
-		panic("rxstamp: epoll descriptor: " + err.Error()) // an *os.File always has one
-	}
-	evs := make([]unix.EpollEvent, 256)
-	var k int
-	harvest := func(fd uintptr) bool {
-		n, err := unix.EpollWait(int(fd), evs, 0)
-		if err != nil || n == 0 { // EINTR, or nothing yet: wait for the descriptor
-			return false
-		}
-		k = n
-		return true
-	}
-	lagging := map[*Conn]struct{}{} // batching Reads left waiting on bytes
-	var nextDue int64               // when to look at them again, ns after epoch
+	idle := false
 	for {
-		k = 0
-		if len(lagging) > 0 {
-			_ = p.ep.SetReadDeadline(time.Now().Add(maxLag / 8))
-		} else {
-			_ = p.ep.SetReadDeadline(time.Time{})
+		if idle {
+			p.await()
 		}
-		if err := raw.Read(harvest); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			panic("rxstamp: waiting on the epoll descriptor: " + err.Error()) // never closed
-		}
-		now := int64(time.Since(epoch))
+		k := p.round(int64(time.Since(epoch)))
 		p.mu.Lock()
-		for _, ev := range evs[:k] {
-			id := getData(&ev)
-			if id == 0 {
-				var buf [8]byte
-				_, _ = unix.Read(p.wake, buf[:])
-				continue
-			}
-			c, ok := p.conns[id]
-			if !ok {
-				continue // removed after the edge
-			}
-			if ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-				if c.fill(now, ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0) {
-					lagging[c] = struct{}{}
-				} else {
-					delete(lagging, c)
-				}
-			}
-			if ev.Events&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-				kick(c.wtok)
-			}
-		}
-		if now >= nextDue { // not every batch: a thousand streams may be waiting
-			for c := range lagging {
-				if _, ok := p.conns[c.id]; !ok || !c.wakeDue(now) {
-					delete(lagging, c)
-				}
-			}
-			nextDue = now + int64(maxLag/8)
-		}
-		if len(p.conns) == 0 {
+		if p.n == 0 {
 			p.running = false
 			p.mu.Unlock()
 			return
 		}
 		p.mu.Unlock()
-		if k < len(evs) {
+		idle = k == 0
+		if !idle && k < roundEdges {
 			time.Sleep(coalesce)
 		}
 	}
 }
+
+// maybeRound runs a round if the latest began coalesce ago or more and
+// no other goroutine starts one first. Read and Write call it.
+func (p *poller) maybeRound() {
+	now := int64(time.Since(epoch))
+	prev := p.last.Load()
+	if now-prev < int64(coalesce) || !p.last.CompareAndSwap(prev, now) {
+		return
+	}
+	p.round(now)
+}
+
+// await waits until an edge is ready, or until lagging Reads may be due.
+func (p *poller) await() {
+	wait := int(maxLag / 8 / time.Millisecond) // lagging Reads are due at most this late
+	fds := [1]unix.PollFd{{Fd: int32(p.ep), Events: unix.POLLIN}}
+	_, _ = unix.Poll(fds[:], wait) // EINTR or a timeout: a round finds out
+}
+
+// roundEdges is the most edges a round takes.
+const roundEdges = 256
+
+// round takes the edges that are ready and reads the sockets they name
+// into their queues, and any other sockets that rounds left to read;
+// then it wakes the Reads that are due. It returns how many edges it
+// took. now is when it began, ns after epoch.
+//
+// The sockets go through one list, p.pending, a socket at a time: a
+// goroutine preempted in a round (one of a thousand VUs, say, sent to
+// the back of the run queue) delays the one socket it is reading, not
+// the 256 it took edges for, which the next round reads.
+func (p *poller) round(now int64) int {
+	p.last.Store(now)
+	bp, _ := p.bufs.Get().(*[]unix.EpollEvent)
+	if bp == nil {
+		b := make([]unix.EpollEvent, roundEdges)
+		bp = &b
+	}
+	evs := *bp
+	k, err := unix.EpollWait(p.ep, evs, 0)
+	if err != nil { // EINTR
+		k = 0
+	}
+	for _, ev := range evs[:k] {
+		id := getData(&ev)
+		if id == 0 {
+			var buf [8]byte
+			_, _ = unix.Read(p.wake, buf[:])
+			continue
+		}
+		v, ok := p.conns.Load(id)
+		if !ok {
+			continue // removed after the edge
+		}
+		c := v.(*Conn)
+		end := ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
+		if ev.Events&unix.EPOLLOUT != 0 || end {
+			kick(c.wtok)
+		}
+		if ev.Events&unix.EPOLLIN == 0 && !end {
+			continue
+		}
+		if end {
+			c.ended.Store(true)
+		}
+		c.refill.Store(true)
+		if c.pending.CompareAndSwap(false, true) {
+			if !c.incref() {
+				continue // closed
+			}
+			select {
+			case p.pending <- c:
+			default: // never, with fewer than pendingMax Conns: read it here
+				c.pending.Store(false)
+				c.fill(now)
+				c.decref()
+			}
+		}
+	}
+	p.bufs.Put(bp)
+
+	for {
+		var c *Conn
+		select {
+		case c = <-p.pending:
+		default:
+		}
+		if c == nil {
+			break
+		}
+		c.pending.Store(false)
+		c.fill(now)
+		c.decref()
+	}
+
+	if due := p.nextDue.Load(); now >= due && p.nextDue.CompareAndSwap(due, now+int64(maxLag/8)) {
+		// Not every round: a thousand streams may be waiting.
+		p.conns.Range(func(_, v any) bool {
+			if c := v.(*Conn); c.lagging.Load() {
+				c.wakeDue(now)
+			}
+			return true
+		})
+	}
+	return k
+}
+
+// pendingMax bounds the pending queue: more Conns than this with an edge
+// at once are read by the round that took the edge.
+const pendingMax = 1 << 16
 
 // setData stores id in the event's user data (Fd and Pad, on every Linux
 // architecture).
