@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,11 +107,14 @@ type Timings struct {
 // as JSON (?reset=1 also clears it), and so does Timings in-process.
 // GET /health answers as refserver does.
 //
-// A FakeServer costs one goroutine per connection, and each event is one
-// pre-built write on the bare connection. It is safe for concurrent use.
+// A FakeServer costs one goroutine per connection, asleep while it
+// streams, and one goroutine that writes every stream's events when they
+// are due (each one pre-built write on the bare connection). It is safe for concurrent use.
 type FakeServer struct {
 	cfg      FakeConfig
 	inFlight atomic.Int64
+	pacers   []pacer // one per P: the writes are most of the fake's work
+	next     atomic.Uint64
 
 	mu      sync.Mutex
 	maxIn   int64
@@ -120,7 +124,7 @@ type FakeServer struct {
 
 // NewFakeServer returns a FakeServer for cfg (zero fields: the defaults).
 func NewFakeServer(cfg FakeConfig) *FakeServer {
-	return &FakeServer{cfg: cfg.withDefaults()}
+	return &FakeServer{cfg: cfg.withDefaults(), pacers: make([]pacer, runtime.GOMAXPROCS(0))}
 }
 
 // The events every stream sends: one token per text event, as refserver.
@@ -264,45 +268,160 @@ func (s *FakeServer) doneEvent(n int, start time.Time) []byte {
 }
 
 // streamRaw streams n events on a hijacked connection, each one write at
-// its time; false when the connection failed.
+// its time, through the server's pacer; false when the connection failed.
 func (s *FakeServer) streamRaw(conn net.Conn, r *http.Request, start time.Time, n int) bool {
-	st := s.begin(r, start, n)
-	recorded := false
-	defer func() {
-		if !recorded {
-			s.end(st, false)
+	rs := &rawStream{conn: conn, start: start, n: n, st: s.begin(r, start, n), head: streamHead, done: make(chan bool, 1)}
+	s.pacers[s.next.Add(1)%uint64(len(s.pacers))].add(s, rs)
+	return <-rs.done
+}
+
+// pacerTick is the least time the pacer sleeps between its rounds: the
+// events of a round's streams go out together, up to about this late. A
+// goroutine per stream, each sleeping until its next event, cost the fake
+// a thread wake-up per event, most of its CPU on a small machine, where
+// it shares the cores with the load generator it measures.
+const pacerTick = time.Millisecond
+
+// pacer writes its raw streams' events when they are due, from one
+// goroutine, started with the first stream and ended with the last. A
+// FakeServer has one per P (GOMAXPROCS), the streams dealt out in turn,
+// so that the writes can use every core.
+type pacer struct {
+	mu      sync.Mutex
+	streams []*rawStream // added since the goroutine last looked
+	running bool
+	wakeAt  time.Time     // when the goroutine wakes next
+	kick    chan struct{} // wakes it earlier, for a stream due before
+}
+
+// rawStream is one answer the pacer writes: events i..n-1 are to come.
+type rawStream struct {
+	conn  net.Conn
+	start time.Time
+	n, i  int
+	st    *StreamTiming
+	head  []byte    // the response head, sent with the first write
+	buf   []byte    // the first write, or the end
+	done  chan bool // the result: true when the answer went out whole
+}
+
+// add hands rs to the pacer's goroutine, starting it if need be, and
+// waking it if it would sleep past rs's first event.
+func (p *pacer) add(s *FakeServer, rs *rawStream) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.streams = append(p.streams, rs)
+	if p.kick == nil {
+		p.kick = make(chan struct{}, 1)
+	}
+	if !p.running {
+		p.running = true
+		p.wakeAt = time.Time{}
+		go p.run(s)
+		return
+	}
+	if p.wakeAt.After(rs.start.Add(s.cfg.TTFT)) {
+		select {
+		case p.kick <- struct{}{}:
+		default:
 		}
-	}()
-	head := streamHead // goes out with the first event, as net/http sends it
-	var buf []byte
-	for i := range n {
-		due := s.cfg.TTFT + time.Duration(i)*s.cfg.Interval
-		if wait := due - time.Since(start); wait > 0 {
-			time.Sleep(wait)
+	}
+}
+
+// run writes the due events, round after round, until no stream is left.
+func (p *pacer) run(s *FakeServer) {
+	var mine []*rawStream
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		p.mu.Lock()
+		mine = append(mine, p.streams...)
+		clear(p.streams)
+		p.streams = p.streams[:0]
+		if len(mine) == 0 {
+			p.running = false
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+		next := time.Now().Add(time.Hour)
+		kept := mine[:0]
+		for _, rs := range mine {
+			due, more := s.writeDue(rs)
+			if more {
+				kept = append(kept, rs)
+				if due.Before(next) {
+					next = due
+				}
+			}
+		}
+		clear(mine[len(kept):])
+		mine = kept
+		if len(mine) == 0 {
+			continue // new streams, or the end
+		}
+		wait := max(time.Until(next), pacerTick)
+		p.mu.Lock()
+		p.wakeAt = time.Now().Add(wait)
+		p.mu.Unlock()
+		timer.Reset(wait)
+		select {
+		case <-timer.C:
+		case <-p.kick:
+			timer.Stop() // since Go 1.23 no stale tick is left behind
+		}
+	}
+}
+
+// writeDue writes rs's events that are due, and the end after the last
+// one; more is false once rs is done (its result sent), and due is when
+// its next event is.
+func (s *FakeServer) writeDue(rs *rawStream) (due time.Time, more bool) {
+	for rs.i < rs.n {
+		d := s.cfg.TTFT + time.Duration(rs.i)*s.cfg.Interval
+		if time.Since(rs.start) < d {
+			return rs.start.Add(d), true
 		}
 		out := textChunk
-		if head != nil {
-			buf = append(append(buf[:0], head...), textChunk...)
-			out, head = buf, nil
+		if rs.head != nil {
+			rs.buf = append(append(rs.buf[:0], rs.head...), textChunk...)
+			out, rs.head = rs.buf, nil
 		}
-		began := time.Since(start)
-		if _, err := conn.Write(out); err != nil {
-			return false
+		began := time.Since(rs.start)
+		if !s.write(rs, out) {
+			return due, false
 		}
-		st.FlushNS = append(st.FlushNS, int64(time.Since(start)))
-		st.WriteNS = append(st.WriteNS, int64(began))
-		st.LateNS = append(st.LateNS, int64(began-due))
+		rs.st.FlushNS = append(rs.st.FlushNS, int64(time.Since(rs.start)))
+		rs.st.WriteNS = append(rs.st.WriteNS, int64(began))
+		rs.st.LateNS = append(rs.st.LateNS, int64(began-d))
+		rs.i++
 	}
-	done := s.doneEvent(n, start)
-	buf = append(buf[:0], head...)
-	buf = fmt.Appendf(buf, "%x\r\n%s\r\n", len(done), done)
-	if _, err := conn.Write(buf); err != nil {
+	done := s.doneEvent(rs.n, rs.start)
+	rs.buf = append(rs.buf[:0], rs.head...)
+	rs.buf = fmt.Appendf(rs.buf, "%x\r\n%s\r\n", len(done), done)
+	if !s.write(rs, rs.buf) {
+		return due, false
+	}
+	s.end(rs.st, true) // recorded before the client sees the body end
+	_, err := rs.conn.Write(lastChunk)
+	rs.done <- err == nil
+	return due, false
+}
+
+// stalledWrite is how long the pacer waits for room in a stream's socket
+// before it gives the stream up: a client that stopped reading must not
+// hold up every other stream.
+const stalledWrite = time.Second
+
+// write writes p on rs's connection; on failure it ends rs as cut short.
+func (s *FakeServer) write(rs *rawStream, p []byte) bool {
+	_ = rs.conn.SetWriteDeadline(time.Now().Add(stalledWrite))
+	if _, err := rs.conn.Write(p); err != nil {
+		s.end(rs.st, false)
+		rs.done <- false
 		return false
 	}
-	s.end(st, true) // recorded before the client sees the body end
-	recorded = true
-	_, err := conn.Write(lastChunk)
-	return err == nil
+	return true
 }
 
 // streamHTTP streams n events through w.
