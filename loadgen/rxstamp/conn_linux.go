@@ -330,8 +330,10 @@ func (c *Conn) wake(now int64) (lagging bool) {
 	return false
 }
 
-// readSize is the room fill wants for one read of the socket.
-const readSize = 16 << 10
+// readSize is the least room fill wants for one read of the socket. The
+// queue doubles as it needs; a stream's events are a few hundred bytes,
+// and a thousand Conns keep their queues.
+const readSize = 4 << 10
 
 // grow makes room for readSize more bytes in the queue, moving the unread
 // bytes to the front.

@@ -81,10 +81,12 @@ type Config struct {
 	// tests): the CPU and memory measured then include the server's.
 	InProcess bool
 	// FakeNice is the niceness the child fake server runs at (through
-	// nice(1)), so that on a machine without a core to spare the load
-	// generator, which is what is measured, gets the CPU first. The fake
-	// records when it really sent each event, so its own lateness is not
-	// counted against the client. 0 runs it at the same priority.
+	// nice(1)); 0 is the load generator's own. A fake at a lower priority
+	// runs when the load generator is idle, so it sends its events when
+	// they can be read at once, and late: an easier load than the one
+	// named (docs/BENCHMARKS.md). The fake records when it really sent
+	// each event, so its lateness is not counted against the client
+	// either way; the schedule row reports it.
 	FakeNice int
 	// WorkDir keeps the scripts and run folders there; "" means a
 	// temporary folder, removed at the end.
@@ -103,7 +105,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the load generator to this `file`")
 	fs.StringVar(&c.Binary, "fake-binary", "", "the executable with the fake-llm command (default: this one)")
 	fs.BoolVar(&c.InProcess, "in-process", false, "serve the fake LLM from this process (the CPU and memory figures then include it)")
-	fs.IntVar(&c.FakeNice, "fake-nice", 19, "run the child fake server at this niceness, so that the load generator gets the CPU first (0: same priority; the fake records its real send times either way)")
+	fs.IntVar(&c.FakeNice, "fake-nice", 0, "run the child fake server at this niceness (0: the load generator's priority; higher lets the load generator have the CPU first, which also makes its task easier: the fake then sends when the load generator is idle)")
 	fs.StringVar(&c.WorkDir, "work", "", "keep the scripts and run folders in this `folder` (default: a temporary one, removed)")
 }
 
