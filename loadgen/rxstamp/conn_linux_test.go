@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -570,5 +571,97 @@ func waitForRead(c *Conn, waiting chan struct{}) {
 		if w {
 			return
 		}
+	}
+}
+
+// TestCloseEndsTheSocket closes 200 connections while data streams in and
+// reads wait: the peer must see every one of them end, by a FIN or (data
+// left unread) a reset, that is the descriptor closed, whoever held the
+// last reference; and the process must hold no more descriptors than
+// before.
+func TestCloseEndsTheSocket(t *testing.T) {
+	countFDs := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skipf("no /proc/self/fd: %v", err)
+		}
+		return len(ents)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const n = 200
+	ended := make(chan error, n)
+	go func() {
+		for range n {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				go func() { // stream until the client is gone
+					for {
+						if _, err := c.Write([]byte("data: x\n\n")); err != nil {
+							return
+						}
+						time.Sleep(time.Millisecond)
+					}
+				}()
+				c.SetReadDeadline(time.Now().Add(20 * time.Second))
+				_, err := io.Copy(io.Discard, c)
+				ended <- err // nil: the client's FIN; a reset if it closed with data unread
+			}()
+		}
+	}()
+	warm, err := net.Listen("tcp", "127.0.0.1:0") // the poller's own descriptors exist from the first Conn on
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		if c, err := warm.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	dial(t, warm.Addr().String()).Close()
+	warm.Close()
+	time.Sleep(10 * time.Millisecond)
+	before := countFDs()
+	var conns []*Conn
+	for range n {
+		conns = append(conns, dial(t, ln.Addr().String()))
+	}
+	for i, c := range conns {
+		go func() { // a reader that is sometimes waiting, sometimes reading
+			buf := make([]byte, 1+i%64)
+			for {
+				if _, err := c.Read(buf); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	for _, c := range conns {
+		c.Close()
+	}
+	for range n {
+		select {
+		case err := <-ended:
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("the server's side never saw the end: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("a closed connection's socket was never closed")
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for countFDs() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if after := countFDs(); after > before {
+		t.Errorf("descriptors: %d before, %d after closing every connection", before, after)
 	}
 }
