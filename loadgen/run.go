@@ -98,8 +98,10 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Result, er
 	if err != nil {
 		return &Result{Exit: ExitGenericFailure}, err
 	}
+	hc := newHTTPClient()
+	defer hc.CloseIdleConnections() // the run's own; the server sees them end
 	r.env = &script.Env{
-		Program: prog, Vars: cfg.vars(), Recorder: r.rec, HTTPClient: newHTTPClient(),
+		Program: prog, Vars: cfg.vars(), Recorder: r.rec, HTTPClient: hc,
 		TracerProvider: tr.Provider, Log: stderr, Tags: cfg.Tags, Tokens: tokenCounter{tok},
 		OnLLM: r.live.observe, InFlight: &r.live.inflight,
 	}

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/llmbench/llmbench/refserver/gpt2/gpt2test"
 )
@@ -131,4 +135,52 @@ func TestDeviceFlag(t *testing.T) {
 			t.Errorf("--device %q: got %v, want %q", tt.device, err, tt.want)
 		}
 	}
+}
+
+// TestServeEndsWithASilentConnection: a client that connected and sent
+// nothing (net/http leaves such a connection alone for its first 5 s)
+// must not make a clean shutdown fail. It did, with "context deadline
+// exceeded", when a load generator's transport dialed a connection it
+// then did not need.
+func TestServeEndsWithASilentConnection(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, done := make(chan string, 1), make(chan error, 1)
+	cfg := ServeConfig{Model: ModelConfig{Dir: gpt2test.Dir(t)}}
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	var log bytes.Buffer
+	go func() { done <- Serve(ctx, cfg, &syncWriter{w: &log}, func(a string) { addr <- a }) }()
+	var a string
+	select {
+	case a = <-addr:
+	case err := <-done:
+		t.Fatalf("Serve: %v", err)
+	}
+	c, err := net.Dial("tcp", a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(100 * time.Millisecond) // accepted
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve = %v, want nil after closing the silent connection", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+}
+
+// syncWriter serializes writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

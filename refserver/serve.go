@@ -140,7 +140,14 @@ func Serve(ctx context.Context, cfg ServeConfig, stderr io.Writer, ready func(ad
 		stopEngine() // ends whatever is still running, with an error event
 		closeCtx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel2()
-		return hs.Shutdown(closeCtx)
+		if err := hs.Shutdown(closeCtx); err != nil {
+			// Nothing is in flight any more: what is left are
+			// connections that sent no request yet (net/http leaves
+			// those alone for their first 5 s) or will not read.
+			log.Warn("connections still open 5 s after the drain; closing them", "err", err)
+			return hs.Close()
+		}
+		return nil
 	})
 	err = g.Wait()
 	log.Info("refserver stopped")
