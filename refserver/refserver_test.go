@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -148,8 +146,8 @@ func TestServeEndsWithASilentConnection(t *testing.T) {
 	addr, done := make(chan string, 1), make(chan error, 1)
 	cfg := ServeConfig{Model: ModelConfig{Dir: gpt2test.Dir(t)}}
 	cfg.HTTP.Addr = "127.0.0.1:0"
-	var log bytes.Buffer
-	go func() { done <- Serve(ctx, cfg, &syncWriter{w: &log}, func(a string) { addr <- a }) }()
+	var log syncBuffer
+	go func() { done <- Serve(ctx, cfg, &log, func(a string) { addr <- a }) }()
 	var a string
 	select {
 	case a = <-addr:
@@ -171,16 +169,4 @@ func TestServeEndsWithASilentConnection(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("Serve did not return")
 	}
-}
-
-// syncWriter serializes writes to w.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
