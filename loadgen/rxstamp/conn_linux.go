@@ -301,7 +301,7 @@ func (c *Conn) fillLocked(now int64) {
 			break
 		}
 	}
-	c.lagging.Store(c.wake(now))
+	thePoller.setLagging(c, c.wake(now))
 }
 
 // wakeDue wakes a waiting Read if Batch says it is time, as fill does;
@@ -310,7 +310,7 @@ func (c *Conn) wakeDue(now int64) {
 	if !c.qmu.TryLock() {
 		return
 	}
-	c.lagging.Store(c.wake(now))
+	thePoller.setLagging(c, c.wake(now))
 	c.unlock()
 }
 
@@ -438,6 +438,7 @@ func (c *Conn) Close() error {
 		err = nil
 		close(c.done)
 		thePoller.remove(c)
+		thePoller.setLagging(c, false)
 		c.refs.Add(1) // closing
 		c.decref()
 	})

@@ -51,6 +51,7 @@ type poller struct {
 	pending chan *Conn   // sockets with an edge, to read (see round)
 	last    atomic.Int64 // when the latest round began, ns after epoch
 	nextDue atomic.Int64 // when to look at the lagging Reads again
+	lagging atomic.Int64 // how many Conns are marked lagging (a hint)
 	bufs    sync.Pool    // *[]unix.EpollEvent, a round's
 }
 
@@ -154,9 +155,13 @@ func (p *poller) maybeRound() {
 	p.round(now)
 }
 
-// await waits until an edge is ready, or until lagging Reads may be due.
+// await waits until an edge is ready, up to a second, or less while a
+// batching Read waits on bytes (it is due maxLag after them).
 func (p *poller) await() {
-	wait := int(maxLag / 8 / time.Millisecond) // lagging Reads are due at most this late
+	wait := 1000
+	if p.lagging.Load() > 0 {
+		wait = int(maxLag / 8 / time.Millisecond)
+	}
 	fds := [1]unix.PollFd{{Fd: int32(p.ep), Events: unix.POLLIN}}
 	_, _ = unix.Poll(fds[:], wait) // EINTR or a timeout: a round finds out
 }
@@ -252,6 +257,18 @@ func (p *poller) round(now int64) int {
 // pendingMax bounds the pending queue: more Conns than this with an edge
 // at once are read by the round that took the edge.
 const pendingMax = 1 << 16
+
+// setLagging marks c as a batching Read left waiting on bytes, or not,
+// and keeps the count await looks at. c.qmu is held, or c is closed.
+func (p *poller) setLagging(c *Conn, on bool) {
+	if c.lagging.Swap(on) != on {
+		if on {
+			p.lagging.Add(1)
+		} else {
+			p.lagging.Add(-1)
+		}
+	}
+}
 
 // setData stores id in the event's user data (Fd and Pad, on every Linux
 // architecture).
