@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/llmbench/llmbench/refserver/bpe"
 	"github.com/llmbench/llmbench/refserver/engine"
+	"github.com/llmbench/llmbench/refserver/hostcpu"
 	"github.com/llmbench/llmbench/refserver/nn"
 	"github.com/llmbench/llmbench/refserver/server"
 	"github.com/llmbench/llmbench/refserver/telemetry"
@@ -97,7 +99,20 @@ func Serve(ctx context.Context, cfg ServeConfig, stderr io.Writer, ready func(ad
 	if err != nil {
 		return err
 	}
-	info := server.Info{Backend: "cpu", Device: "cpu", Kernels: nn.Kernels(), Threads: eng.Config().Threads}
+	if !cfg.Engine.NoCalibration {
+		costs, err := eng.Calibrate(ctx)
+		if err != nil {
+			return err
+		}
+		var line []any
+		for _, c := range costs {
+			line = append(line, fmt.Sprintf("batch_%d", c.Batch), c.Median.Round(10*time.Microsecond).String())
+		}
+		log.Info("decode step cost by batch size (calibrated; --no-calibration skips this)", line...)
+	}
+	cores := hostcpu.Affinity()
+	info := server.Info{Backend: "cpu", Device: "cpu", Kernels: nn.Kernels(), Threads: eng.Config().Threads,
+		CoresAllowed: cores.String(), NumAllowed: cores.Count, GOMAXPROCS: runtime.GOMAXPROCS(0)}
 	srv, err := server.New(cfg.HTTP, m, tok, eng, info, tracing.Provider, reg)
 	if err != nil {
 		return err
@@ -108,7 +123,7 @@ func Serve(ctx context.Context, cfg ServeConfig, stderr io.Writer, ready func(ad
 		return fmt.Errorf("listen: %w", err)
 	}
 	log.Info("refserver listening", "url", "http://"+ln.Addr().String(), "docs", "http://"+ln.Addr().String()+"/docs",
-		"kernels", info.Kernels, "threads", info.Threads, "max_batch", eng.Config().MaxBatch, "traces", tracing.Endpoint)
+		"kernels", info.Kernels, "threads", info.Threads, "cores_allowed", info.CoresAllowed, "max_batch", eng.Config().MaxBatch, "traces", tracing.Endpoint)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/refserver/gpt2"
+	"github.com/llmbench/llmbench/refserver/hostcpu"
 	"github.com/llmbench/llmbench/refserver/nn"
 	"github.com/llmbench/llmbench/refserver/sample"
 )
@@ -55,6 +56,10 @@ type Config struct {
 	// arrival restarting it (4 × AdmitWait at most); 0 means 2 ms, negative
 	// means never wait.
 	AdmitWait time.Duration
+	// NoCalibration skips Calibrate at start-up (refserver serve calls it
+	// unless this is set): /health then reports no step costs, and the
+	// analyzer falls back to fitting the run's own steps.
+	NoCalibration bool
 }
 
 // RegisterFlags adds the engine's flags to fs.
@@ -65,6 +70,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.KVTokens, "kv-tokens", 0, "KV-cache budget in token positions over all running sequences (0: max-batch × context)")
 	fs.IntVar(&c.Threads, "threads", 0, "compute threads (0: all CPUs Go may use)")
 	fs.DurationVar(&c.AdmitWait, "admit-wait", 0, "after a step that finished sequences, how long to hold the next step for the requests that replace them; each arrival restarts it, up to 4 times as long in all (0: 2ms; negative: never)")
+	fs.BoolVar(&c.NoCalibration, "no-calibration", false, "skip timing decode steps of each batch size at start-up (about a second; the analyzer uses them to split decode time into a request's own and its batch's share)")
 }
 
 // Validate reports a setting that cannot work.
@@ -155,9 +161,14 @@ func (s *Stats) MeanBatch() float64 {
 type StepInfo struct {
 	Start    time.Time
 	Duration time.Duration
-	Prefill  int   // prompt tokens processed
-	Decode   int   // sequences advanced by one generated token
-	Tags     []any // Request.Tag of each sequence in the step
+	// CPU is the CPU time the whole process used during the step (its
+	// compute threads, and whatever else ran meanwhile); 0 where the OS
+	// does not say. Far less than Threads × Duration means the step's
+	// threads waited for cores.
+	CPU     time.Duration
+	Prefill int   // prompt tokens processed
+	Decode  int   // sequences advanced by one generated token
+	Tags    []any // Request.Tag of each sequence in the step
 }
 
 // StepObserver is told about every step. It runs on the engine loop and
@@ -174,6 +185,10 @@ type State struct {
 	KVUsed    int    // KV positions reserved by running sequences
 	KVTotal   int    // KV budget in positions
 	Steps     uint64 // steps run so far
+	// Busy is the wall time spent in steps so far, and BusyCPU the
+	// process's CPU time during them.
+	Busy    time.Duration
+	BusyCPU time.Duration
 }
 
 // KVUsage reports the reserved share of the KV budget, 0 to 1.
@@ -200,6 +215,11 @@ type Engine struct {
 
 	running []*seq // owned by the loop
 	freed   int    // sequences the last step finished; owned by the loop
+	// pool and runner are made by the first of Calibrate and Run; owned
+	// by the loop (Calibrate runs before it).
+	pool   *nn.Pool
+	runner *gpt2.Runner
+	costs  []CostPoint // Calibrate's result, under mu
 	// sched are the scheduler's runnable and running goroutine counts,
 	// read by settle; owned by the loop.
 	sched [2]metrics.Sample
@@ -305,9 +325,8 @@ func (e *Engine) check(req Request) error {
 // Run is the engine loop. It returns when ctx ends, after finishing every
 // queued and running request with FinishError and ErrClosed.
 func (e *Engine) Run(ctx context.Context) error {
-	pool := nn.NewPool(e.cfg.Threads)
+	pool, runner := e.machinery()
 	defer pool.Close()
-	runner := gpt2.NewRunner(e.m, pool, e.cfg.StepTokens)
 	defer e.shutdown()
 	for {
 		if ctx.Err() != nil {
@@ -320,7 +339,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.admit()
 		}
 		if len(e.running) == 0 {
-			e.publish(0, false)
+			e.publish(0, nil)
 			select {
 			case <-e.wake:
 			case <-ctx.Done():
@@ -331,6 +350,16 @@ func (e *Engine) Run(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// machinery returns the kernel threads and the forward-step runner,
+// making them on first use.
+func (e *Engine) machinery() (*nn.Pool, *gpt2.Runner) {
+	if e.pool == nil {
+		e.pool = nn.NewPool(e.cfg.Threads)
+		e.runner = gpt2.NewRunner(e.m, e.pool, e.cfg.StepTokens)
+	}
+	return e.pool, e.runner
 }
 
 // shutdown refuses new requests and ends every pending one.
@@ -344,7 +373,7 @@ func (e *Engine) shutdown() {
 		e.finish(s, FinishError, ErrClosed)
 	}
 	e.running = nil
-	e.publish(0, false)
+	e.publish(0, nil)
 }
 
 // dropCancelled removes the requests whose context has ended, running or
@@ -462,6 +491,7 @@ func (e *Engine) kvUsed() int {
 // prompt chunks for the prefilling ones, within StepTokens.
 func (e *Engine) step(pool *nn.Pool, r *gpt2.Runner) error {
 	start := time.Now()
+	cpu0, _ := hostcpu.ProcessCPU()
 	var rows []gpt2.Row
 	var withLogits []*seq
 	var tags []any
@@ -529,9 +559,13 @@ func (e *Engine) step(pool *nn.Pool, r *gpt2.Runner) error {
 	clear(e.running[len(keep):])
 	e.freed = len(e.running) - len(keep)
 	e.running = keep
-	e.publish(batch, true)
+	info := StepInfo{Start: start, Duration: time.Since(start), Prefill: prefill, Decode: decode, Tags: tags}
+	if cpu1, ok := hostcpu.ProcessCPU(); ok {
+		info.CPU = cpu1 - cpu0
+	}
+	e.publish(batch, &info)
 	if e.observer != nil {
-		e.observer.Step(StepInfo{Start: start, Duration: time.Since(start), Prefill: prefill, Decode: decode, Tags: tags})
+		e.observer.Step(info)
 	}
 	// Let the goroutines this step woke (whoever streams the tokens), and
 	// those the network has news for (the next requests), run now, between
@@ -610,14 +644,17 @@ func (e *Engine) finish(s *seq, reason string, err error) {
 	s.cache = nil
 }
 
-// publish updates the snapshot State returns; stepped counts a step.
-func (e *Engine) publish(batch int, stepped bool) {
+// publish updates the snapshot State returns; a step, when not nil, is
+// counted.
+func (e *Engine) publish(batch int, step *StepInfo) {
 	e.mu.Lock()
 	e.state.Running = len(e.running)
 	e.state.BatchSize = batch
 	e.state.KVUsed = e.kvUsed()
-	if stepped {
+	if step != nil {
 		e.state.Steps++
+		e.state.Busy += step.Duration
+		e.state.BusyCPU += step.CPU
 	}
 	e.mu.Unlock()
 }

@@ -58,6 +58,12 @@ func newMetrics(reg prometheus.Registerer, eng *engine.Engine) (*metrics, error)
 			state(func(s engine.State) float64 { return float64(s.Waiting) })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "llm_kv_cache_usage_ratio", Help: "Share of the KV-cache budget reserved by running sequences."},
 			state(func(s engine.State) float64 { return s.KVUsage() })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "llm_engine_busy_seconds_total",
+			Help: "Wall time the engine spent in batched forward steps."},
+			state(func(s engine.State) float64 { return s.Busy.Seconds() })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "llm_engine_cpu_seconds_total",
+			Help: "CPU time the process used while the engine was in steps; over llm_engine_busy_seconds_total, the cores the busy engine got."},
+			state(func(s engine.State) float64 { return s.BusyCPU.Seconds() })),
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -130,7 +136,8 @@ func (s *Steps) Step(info engine.StepInfo) {
 		trace.WithNewRoot(), trace.WithAttributes(
 			attribute.Int("batch.size", len(info.Tags)),
 			attribute.Int("batch.prefill_tokens", info.Prefill),
-			attribute.Int("batch.decode_sequences", info.Decode)))
+			attribute.Int("batch.decode_sequences", info.Decode),
+			attribute.Float64("cpu.process_ms", float64(info.CPU.Microseconds())/1000)))
 	span.End(trace.WithTimestamp(info.Start.Add(info.Duration)))
 }
 

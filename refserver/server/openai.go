@@ -142,6 +142,7 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		}
 		body := chunk(res.text, &res.finish)
 		body["usage"] = usageOf(res.stats)
+		body["timings"] = j.timings(res.stats)
 		writeJSON(w, http.StatusOK, body)
 		s.metrics.request(j.route, http.StatusOK, "")
 		return
@@ -152,7 +153,12 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, j, e, sse)
 		return
 	}
-	sse.data(chunk("", &res.finish))
+	// The finishing chunk carries the server's own timings, as llama.cpp's
+	// does: a client without traces can still split queue, prefill and
+	// decode.
+	fin := chunk("", &res.finish)
+	fin["timings"] = j.timings(res.stats)
+	sse.data(fin)
 	if req.includeUsage() {
 		sse.data(map[string]any{"id": id, "object": "text_completion", "created": created, "model": s.cfg.ModelName,
 			"choices": []any{}, "usage": usageOf(res.stats)})
@@ -203,7 +209,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"id": id, "object": "chat.completion", "created": created, "model": s.cfg.ModelName,
 			"choices": []map[string]any{{"index": 0, "message": map[string]any{"role": "assistant", "content": strings.TrimPrefix(res.text, " ")},
 				"logprobs": nil, "finish_reason": res.finish}},
-			"usage": usageOf(res.stats)})
+			"usage": usageOf(res.stats), "timings": j.timings(res.stats)})
 		s.metrics.request(j.route, http.StatusOK, "")
 		return
 	}
@@ -228,7 +234,9 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, j, e, sse)
 		return
 	}
-	sse.data(chunk(map[string]any{}, &res.finish))
+	fin := chunk(map[string]any{}, &res.finish)
+	fin["timings"] = j.timings(res.stats)
+	sse.data(fin)
 	if req.includeUsage() {
 		sse.data(map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": s.cfg.ModelName,
 			"choices": []any{}, "usage": usageOf(res.stats)})

@@ -88,7 +88,13 @@ type Info struct {
 	Backend string // e.g. cpu
 	Device  string // e.g. cpu
 	Kernels string // e.g. avx512
-	Threads int
+	Threads int    // the engine's compute threads
+	// CoresAllowed are the cores the process may run on (its affinity,
+	// e.g. "0-3"; "" when the OS does not say), NumAllowed their count,
+	// GOMAXPROCS the Go runtime's limit on parallel threads.
+	CoresAllowed string
+	NumAllowed   int
+	GOMAXPROCS   int
 }
 
 // New builds the API over eng. tp receives the request spans (use
@@ -229,11 +235,35 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		"gpu_available": s.info.Device == "cuda",
 		"kernels":       s.info.Kernels,
 		"threads":       s.info.Threads,
+		"cores_allowed": s.info.CoresAllowed,
+		"num_allowed":   s.info.NumAllowed,
+		"gomaxprocs":    s.info.GOMAXPROCS,
 		"uptime_s":      time.Since(s.started).Seconds(),
 		"engine": map[string]any{
 			"running": st.Running, "waiting": st.Waiting, "batch_size": st.BatchSize,
 			"kv_used_tokens": st.KVUsed, "kv_total_tokens": st.KVTotal, "kv_usage": st.KVUsage(),
 			"steps": st.Steps, "max_batch": s.eng.Config().MaxBatch, "max_queue": s.eng.Config().MaxQueue,
+			"threads": s.eng.Config().Threads, "busy_s": st.Busy.Seconds(), "busy_cpu_s": st.BusyCPU.Seconds(),
+			"step_cost": stepCost(s.eng.StepCost()),
 		},
 	})
+}
+
+// costPoint is one calibrated decode step cost, as /health reports it.
+type costPoint struct {
+	Batch    int     `json:"batch"`
+	MS       float64 `json:"ms"`
+	SpreadMS float64 `json:"spread_ms"`
+	CPUMS    float64 `json:"cpu_ms"`
+}
+
+// stepCost is the engine's calibration for /health: an empty list when it
+// did not calibrate.
+func stepCost(points []engine.CostPoint) []costPoint {
+	out := []costPoint{}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	for _, p := range points {
+		out = append(out, costPoint{Batch: p.Batch, MS: ms(p.Median), SpreadMS: ms(p.Spread), CPUMS: ms(p.CPU)})
+	}
+	return out
 }

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package hostcpu
+
+func affinity() []int { return nil }
