@@ -73,25 +73,30 @@ func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, er
 	slo := sloOf(run)
 	start, end := window(run, reqs)
 
-	// Traces.
+	// Traces, and the engine's steps over the run's window.
 	jaegerAddr := first(cfg.Jaeger, run.Jaeger)
 	a.Jaeger = jaegerAddr
 	traces := map[string]*span.Trace{}
-	var steps map[string][]*span.Span
+	var allSteps []*span.Span
 	if jaegerAddr == "" {
-		a.Coverage.Notes = append(a.Coverage.Notes, "no Jaeger given (--jaeger): attributed from the client's records only")
+		a.Coverage.Notes = append(a.Coverage.Notes, "no Jaeger given (--jaeger): attributed from the client's records and the server's timings only")
 	} else {
-		traces, steps, err = fetchTraces(ctx, cfg, jaegerAddr, reqs, start, end, &a.Coverage)
+		traces, allSteps, err = fetchTraces(ctx, cfg, jaegerAddr, reqs, start, end, &a.Coverage)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, err
 			}
-			a.Coverage.Notes = append(a.Coverage.Notes, fmt.Sprintf("Jaeger at %s: %v; the requests without a trace are attributed from the client's records", jaegerAddr, err))
+			a.Coverage.Notes = append(a.Coverage.Notes, fmt.Sprintf("Jaeger at %s: %v; the requests without a trace are attributed from the client's records and the server's timings", jaegerAddr, err))
 		}
 	}
+	steps := attribution.StepsByTrace(allSteps)
+	health := healthOf(run)
 
-	// Attribution: a first pass finds the clock offset, a second applies
-	// one offset to every request when the spans showed one.
+	// Attribution, in two passes. The first lays each request's spans on
+	// its client's times (estimating a clock offset per request where they
+	// do not nest) with decode whole; from it come the run's clock offset
+	// and mean decode batch, and so the step cost that splits decode. The
+	// second applies both.
 	attribute := func(opts attribution.Options) ([]runfmt.Breakdown, []attribution.Info) {
 		bs := make([]runfmt.Breakdown, len(reqs))
 		infos := make([]attribution.Info, len(reqs))
@@ -102,18 +107,22 @@ func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, er
 		}
 		return bs, infos
 	}
-	var allSteps []*span.Span
-	for _, ss := range steps {
-		allSteps = append(allSteps, ss...)
-	}
-	a.StepFit = attribution.FitStepCost(dedupe(allSteps))
-	bs, infos := attribute(attribution.Options{SLO: slo, StepCost: a.StepFit})
+	bs, infos := attribute(attribution.Options{SLO: slo})
 	a.Clock = attribution.Clock(infos)
+	a.StepFit = attribution.FitStepCost(allSteps)
+	meanBatch := attribution.MeanDecodeBatch(allSteps, bs)
+	if len(health.Engine.StepCost) > 0 {
+		a.StepCost = attribution.StepCostFromCalibration(health.Engine.StepCost, meanBatch)
+	} else if len(allSteps) > 0 || meanBatch > 0 {
+		a.StepCost = attribution.StepCostFromFit(a.StepFit, allSteps, meanBatch)
+	}
+	opts := attribution.Options{SLO: slo, StepCost: attribution.NewCost(a.StepCost)}
 	if a.Clock.Violations > 0 && a.Clock.SkewMS != 0 {
 		skew := time.Duration(a.Clock.SkewMS * float64(time.Millisecond))
-		bs, infos = attribute(attribution.Options{SLO: slo, Skew: &skew, StepCost: a.StepFit})
+		opts.Skew = &skew
 		a.Clock.Note = fmt.Sprintf("%d of %d server spans did not nest in their client spans: the server's clock is taken to be %+.1f ms off, and corrected", a.Clock.Violations, a.Clock.Checked, a.Clock.SkewMS)
 	}
+	bs, infos = attribute(opts)
 	notes := map[string]int{}
 	for i, info := range infos {
 		if !bs[i].OK {
@@ -122,6 +131,9 @@ func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, er
 		if info.ClientOnly {
 			a.Coverage.ClientOnly++
 		}
+		if info.Timings {
+			a.Coverage.ServerTimings++
+		}
 		for _, n := range info.Notes {
 			notes[n]++
 		}
@@ -129,9 +141,12 @@ func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, er
 	for _, n := range sortedKeys(notes) {
 		a.Coverage.Notes = append(a.Coverage.Notes, fmt.Sprintf("%s (%d requests)", n, notes[n]))
 	}
+	if sc := a.StepCost; sc != nil && !sc.Identified {
+		a.Coverage.Notes = append(a.Coverage.Notes, "decode is not split into own and shared: "+sc.Reason)
+	}
 	a.Coverage.Analyzed = len(bs)
 	a.Requests = bs
-	a.Aggregate = attribution.Aggregate(bs)
+	a.Aggregate, a.Others = attribution.BySource(bs)
 	a.PrefillFit = attribution.FitPrefill(bs)
 
 	// Series and the verdict's evidence.
@@ -150,8 +165,9 @@ func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, er
 	} else {
 		a.Coverage.Notes = append(a.Coverage.Notes, "no Prometheus given (--prometheus): no queue depth, batch size or CPU series")
 	}
-	ev := evidence(cfg.Run, run, a)
-	a.Verdict, a.Recommendations = attribution.Verdict(a.Aggregate, ev)
+	ev := evidence(cfg.Run, run, health, a, allSteps, start, end)
+	a.Host, a.Load = ev.Host, ev.Load
+	a.Verdict, a.Recommendations = attribution.Verdict(bs, ev)
 	a.Saturation = saturation(bs, reqs, slo)
 
 	if err := runfmt.WriteAnalysis(cfg.Run, a); err != nil {
@@ -164,10 +180,9 @@ func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, er
 	return a, nil
 }
 
-// fetchTraces gets every request's trace and, for small runs, the
-// engine.step spans of the run's window indexed by the request trace they
-// link to.
-func fetchTraces(ctx context.Context, cfg Config, addr string, reqs []*runfmt.Request, start, end time.Time, cov *runfmt.Coverage) (map[string]*span.Trace, map[string][]*span.Span, error) {
+// fetchTraces gets every request's trace and, for runs of at most
+// cfg.Steps requests, the engine.step spans of the run's window.
+func fetchTraces(ctx context.Context, cfg Config, addr string, reqs []*runfmt.Request, start, end time.Time, cov *runfmt.Coverage) (map[string]*span.Trace, []*span.Span, error) {
 	c, err := jaeger.Dial(ctx, addr)
 	if err != nil {
 		cov.MissingTraces = countTraced(reqs)
@@ -208,19 +223,18 @@ func fetchTraces(ctx context.Context, cfg Config, addr string, reqs []*runfmt.Re
 	if limit == 0 {
 		limit = 5000
 	}
-	var steps map[string][]*span.Span
+	var steps []*span.Span
 	if limit > 0 && len(reqs) <= limit {
 		// One engine.step per batched forward pass; a run of n requests of
 		// t tokens has at most n·t of them.
 		found, err := c.FindTraces(ctx, "refserver", "engine.step", start.Add(-time.Second), end.Add(time.Second), 100000)
 		if err == nil {
-			var all []*span.Span
 			for _, t := range found {
-				all = append(all, t.Spans...)
+				steps = append(steps, t.Spans...)
 			}
-			steps = attribution.StepsByTrace(all)
+			steps = dedupe(steps)
 		} else if ctx.Err() == nil {
-			cov.Notes = append(cov.Notes, fmt.Sprintf("engine.step spans: %v (decode split by the mean batch size instead)", err))
+			cov.Notes = append(cov.Notes, fmt.Sprintf("engine.step spans: %v (decode split by the mean batch size instead, when the step cost is known)", err))
 		}
 	}
 	return traces, steps, nil
@@ -266,10 +280,35 @@ func fetchSeries(ctx context.Context, cfg Config, url string, start, end time.Ti
 	return c.All(ctx, qs, from, to, prom.Step(from, to)), nil
 }
 
-// evidence gathers the measured facts the verdict may rest on.
-func evidence(dir string, run *runfmt.Run, a *runfmt.Analysis) attribution.Evidence {
-	var ev attribution.Evidence
-	ev.PrefillFit = a.PrefillFit
+// health is what the analysis reads of refserver's /health (run.json's
+// server.health); zero where the server did not say.
+type health struct {
+	Threads      int    `json:"threads"`
+	CoresAllowed string `json:"cores_allowed"`
+	NumAllowed   int    `json:"num_allowed"`
+	GOMAXPROCS   int    `json:"gomaxprocs"`
+	Engine       struct {
+		MaxBatch int                    `json:"max_batch"`
+		Threads  int                    `json:"threads"`
+		StepCost []runfmt.StepCostPoint `json:"step_cost"`
+	} `json:"engine"`
+}
+
+func healthOf(run *runfmt.Run) health {
+	var h health
+	if run.Server != nil && len(run.Server.Health) > 0 {
+		_ = json.Unmarshal(run.Server.Health, &h)
+	}
+	if h.Engine.Threads == 0 {
+		h.Engine.Threads = h.Threads
+	}
+	return h
+}
+
+// evidence gathers the measured facts the verdict may rest on: each
+// measured over the run's own window [start, end].
+func evidence(dir string, run *runfmt.Run, h health, a *runfmt.Analysis, steps []*span.Span, start, end time.Time) attribution.Evidence {
+	ev := attribution.Evidence{PrefillFit: a.PrefillFit, StepCost: a.StepCost, MaxBatch: h.Engine.MaxBatch}
 	byName := map[string]runfmt.Series{}
 	for _, s := range a.Series {
 		byName[s.Name] = s
@@ -282,27 +321,64 @@ func evidence(dir string, run *runfmt.Run, a *runfmt.Analysis) attribution.Evide
 	}
 	if run.Server != nil {
 		ev.Device = run.Server.Device
-		var h struct {
-			Threads int `json:"threads"`
-			Engine  struct {
-				MaxBatch int `json:"max_batch"`
-			} `json:"engine"`
+	}
+	hi := attribution.HostInfo{Threads: h.Engine.Threads, CoresAllowed: h.CoresAllowed, NumAllowed: h.NumAllowed, GOMAXPROCS: h.GOMAXPROCS}
+	ev.Host = attribution.HostFromSteps(steps, start, end, hi, h.Engine.StepCost)
+	if ev.Host == nil {
+		busy, _, okB := prom.Increase(byName[prom.EngineBusySeconds], start, end)
+		cpu, _, okC := prom.Increase(byName[prom.EngineCPUSeconds], start, end)
+		if okB && okC {
+			ev.Host = attribution.HostFromCounters(busy, cpu, end.Sub(start), hi)
 		}
-		if json.Unmarshal(run.Server.Health, &h) == nil {
-			ev.MaxBatch = h.Engine.MaxBatch
-			if v, _, ok := prom.Max(byName[prom.RefserverCPU]); ok && h.Threads > 0 {
-				cpu := v / float64(h.Threads)
-				ev.CPU = &cpu
+	}
+	if cpu, span, ok := prom.Increase(byName[prom.RefserverCPUSeconds], start, end); ok && span > 0 {
+		cores := float64(h.NumAllowed)
+		if cores <= 0 {
+			cores = float64(h.Threads)
+		}
+		if cores > 0 {
+			share := cpu / span.Seconds() / cores
+			ev.CPU = &share
+			if ev.Host != nil {
+				ev.Host.CPUShare = share
 			}
 		}
 	}
-	if sum, err := runfmt.ReadSummary(dir); err == nil && sum.LLM != nil {
-		ev.DroppedIterations = sum.LLM.DroppedIterations
+	if sum, err := runfmt.ReadSummary(dir); err == nil {
+		ev.Load = loadOf(sum)
+	}
+	if ev.Load != nil {
+		clientShare := 0.0
+		for _, b := range a.Aggregate.Bands {
+			if b.Name == "p95" && b.TotalMS > 0 {
+				clientShare = b.MeanMS[runfmt.PartClientQueue] / b.TotalMS
+			}
+		}
+		attribution.CheckLoad(ev.Load, clientShare)
 	}
 	if v, _, ok := prom.Max(byName[prom.LoadgenInFlight]); ok {
 		ev.Concurrency = v
 	}
 	return ev
+}
+
+// loadOf reads what the load generator delivered from the run's summary.
+func loadOf(sum *runfmt.Summary) *runfmt.Load {
+	l := &runfmt.Load{
+		Iterations: int64(sum.Metrics["iterations"].Values["count"]),
+		Dropped:    int64(sum.Metrics["dropped_iterations"].Values["count"]),
+		MaxVUs:     int64(max(sum.Metrics["vus_max"].Values["max"], sum.Metrics["vus_max"].Values["value"])),
+	}
+	if sum.LLM != nil {
+		l.DeliveredPerS = sum.LLM.RequestsPerS
+		if sum.LLM.ClientQueue != nil {
+			l.ClientQueueP95MS = sum.LLM.ClientQueue.P95
+		}
+		if l.Dropped == 0 {
+			l.Dropped = sum.LLM.DroppedIterations
+		}
+	}
+	return l
 }
 
 // saturation builds load points when the run had several levels of load:

@@ -20,6 +20,12 @@ import (
 // byte, 20 tokens 10 ms apart.
 func writeRun(t *testing.T, n int, jaegerAddr, promURL string) string {
 	t.Helper()
+	return writeRunWith(t, n, jaegerAddr, promURL, nil)
+}
+
+// writeRunWith is writeRun with each request changed by edit, if not nil.
+func writeRunWith(t *testing.T, n int, jaegerAddr, promURL string, edit func(i int, r *runfmt.Request)) string {
+	t.Helper()
 	dir := t.TempDir()
 	start := time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC)
 	if err := runfmt.WriteRun(dir, &runfmt.Run{ID: "hand", Scenario: "hand", Start: start, End: start.Add(time.Minute),
@@ -36,6 +42,9 @@ func writeRun(t *testing.T, n int, jaegerAddr, promURL string) string {
 		r := &runfmt.Request{Scenario: "hand", Protocol: "generate", TraceID: fmt.Sprintf("%032x", i+1), SpanID: fmt.Sprintf("%016x", i+1),
 			Started: sent.Add(-time.Millisecond), Sent: sent, TTFTMS: &ttft, E2EMS: ptr(ttft + 190), CloseMS: ttft + 200,
 			Status: 200, OK: true, OutputTokens: 20, InputTokens: 5, TokenSource: "usage"}
+		if edit != nil {
+			edit(i, r)
+		}
 		if err := log.Append(r); err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +90,10 @@ func TestDeadServices(t *testing.T) {
 		t.Errorf("the PromQL errors were not counted: %+v", a.Coverage)
 	}
 	text := out.String()
-	for _, want := range []string{"Jaeger at " + dead, "server time not split", "VERDICT"} {
+	if a.Verdict.Kind != "undetermined" || a.Verdict.Bottleneck != "none" {
+		t.Errorf("verdict %q (%s), want undetermined: nothing split the server's time", a.Verdict.Kind, a.Verdict.Summary)
+	}
+	for _, want := range []string{"Jaeger at " + dead, "VERDICT  cannot tell where the server's time went", "unsplit"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the summary lacks %q:\n%s", want, text)
 		}
@@ -93,6 +105,40 @@ func TestDeadServices(t *testing.T) {
 	}
 	if _, err := runfmt.ReadAnalysis(dir); err != nil {
 		t.Errorf("analysis.json: %v", err)
+	}
+}
+
+// TestDeadJaegerServerTimings is the report's case: Jaeger down, but the
+// server sent its own timings in each stream (queue 60–250 ms of about
+// 300). The verdict rests on them, says so, and keeps decode whole.
+func TestDeadJaegerServerTimings(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	dir := writeRunWith(t, 20, dead, "", func(i int, r *runfmt.Request) {
+		queue := 60 + 10*float64(i)
+		r.ServerQueueMS, r.ServerTTFTMS, r.ServerTotalMS = ptr(queue), ptr(queue+20), ptr(queue+20+50)
+		*r.TTFTMS, *r.E2EMS = queue+21, queue+71
+	})
+	var out bytes.Buffer
+	a, err := Analyze(t.Context(), Config{Run: dir, Wait: time.Second}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Coverage.ServerTimings != 20 || a.Coverage.ClientOnly != 0 || a.Aggregate.Source != runfmt.SourceServer {
+		t.Errorf("coverage %+v, aggregate of %q; want all 20 split by the server's timings", a.Coverage, a.Aggregate.Source)
+	}
+	if a.Verdict.Kind != "queue" || !strings.HasPrefix(a.Verdict.Basis, "20 untraced") {
+		t.Errorf("verdict %q from %q (%s), want queue from the 20 untraced requests", a.Verdict.Kind, a.Verdict.Basis, a.Verdict.Summary)
+	}
+	if !strings.Contains(strings.Join(a.Verdict.Qualifications, " "), "decode is not split") {
+		t.Errorf("qualifications %q do not say what the timings cannot split", a.Verdict.Qualifications)
+	}
+	if b := a.Requests[0]; math.Abs(b.Parts[runfmt.PartDecode]-50) > 1e-6 || b.Parts[runfmt.PartDecodeOwn] != 0 {
+		t.Errorf("request 1: decode %.3f, decode_own %.3f; want 50 ms whole", b.Parts[runfmt.PartDecode], b.Parts[runfmt.PartDecodeOwn])
 	}
 }
 

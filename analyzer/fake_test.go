@@ -110,7 +110,11 @@ func TestQueueingThroughFakes(t *testing.T) {
 	f := &fakeJaeger{traces: map[string][]model.Span{}}
 	dir := t.TempDir()
 	start := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
-	health := `{"device":"cpu","threads":2,"engine":{"max_batch":8}}`
+	// The server's start-up calibration: a decode step of one sequence
+	// costs 20 ms, of eight 27 ms, so a sequence's own share of a step of
+	// eight is 20/27.
+	health := `{"device":"cpu","threads":2,"engine":{"max_batch":8,"step_cost":[` +
+		`{"batch":1,"ms":20,"spread_ms":0.2},{"batch":2,"ms":21,"spread_ms":0.2},{"batch":4,"ms":23,"spread_ms":0.2},{"batch":8,"ms":27,"spread_ms":0.2}]}}`
 	promSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.ParseForm()
 		q := r.Form.Get("query")
@@ -159,7 +163,7 @@ func TestQueueingThroughFakes(t *testing.T) {
 	b := a.Requests[0]
 	want := map[string]float64{
 		runfmt.PartConnectSend: 1, runfmt.PartNetwork: 2, runfmt.PartTokenize: 0.5, runfmt.PartServerQueue: 580,
-		runfmt.PartPrefill: 20, runfmt.PartDecodeOwn: 210.0 / 8, runfmt.PartDecodeShared: 210 - 210.0/8,
+		runfmt.PartPrefill: 20, runfmt.PartDecodeOwn: 210.0 * 20 / 27, runfmt.PartDecodeShared: 210 - 210.0*20/27,
 		runfmt.PartServerOther: 0.5,
 	}
 	for part, ms := range want {
@@ -170,7 +174,10 @@ func TestQueueingThroughFakes(t *testing.T) {
 	if b.UnexplainedMS > 0.001 || b.UnexplainedMS < -0.001 {
 		t.Errorf("unexplained %.3f ms, want 0", b.UnexplainedMS)
 	}
-	if a.Verdict.Bottleneck != runfmt.PartServerQueue || !strings.Contains(a.Verdict.Summary, "queue depth peaked at 14") {
+	if sc := a.StepCost; sc == nil || !sc.Identified || sc.Source != "calibration" {
+		t.Errorf("step cost %+v, want the server's calibration, identified", sc)
+	}
+	if a.Verdict.Kind != "queue" || a.Verdict.Bottleneck != runfmt.PartServerQueue || !strings.Contains(a.Verdict.Summary, "queue depth peaked at 14") {
 		t.Errorf("verdict %+v, want queue-bound with the queue depth", a.Verdict)
 	}
 	found := false

@@ -19,6 +19,12 @@ func WriteText(w io.Writer, a *runfmt.Analysis) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "\nVERDICT  %s\n", a.Verdict.Summary)
+	for _, q := range a.Verdict.Qualifications {
+		fmt.Fprintf(w, "         but: %s\n", q)
+	}
+	if a.Verdict.Basis != "" {
+		fmt.Fprintf(w, "         (shares from %s)\n", a.Verdict.Basis)
+	}
 	for _, e := range a.Verdict.Evidence {
 		fmt.Fprintf(w, "         - %s\n", e)
 	}
@@ -33,7 +39,7 @@ func WriteText(w io.Writer, a *runfmt.Analysis) {
 	}
 	ag := a.Aggregate
 	if ag.Requests > 0 {
-		fmt.Fprintln(w, "\nWHERE THE TIME WENT (mean share of each request's latency, and the mean ms of the requests around each percentile)")
+		fmt.Fprintf(w, "\nWHERE THE TIME WENT (%s requests: mean share of each request's latency, and the mean ms of the requests around each percentile)\n", sourceName(ag.Source))
 		parts := activeParts(ag)
 		fmt.Fprintf(w, "  %-15s %7s", "part", "share")
 		for _, b := range ag.Bands {
@@ -60,8 +66,33 @@ func WriteText(w io.Writer, a *runfmt.Analysis) {
 	if f := a.PrefillFit; f != nil {
 		fmt.Fprintf(w, "\nprefill: %.2f ms per input token + %.1f ms (R² %.2f, %d requests)\n", f.Slope, f.Intercept, f.R2, f.N)
 	}
-	if f := a.StepFit; f != nil {
-		fmt.Fprintf(w, "decode step: %.1f ms + %.2f ms per sequence in the batch (R² %.2f, %d steps): a sequence's own share of a step is what a batch of one costs\n", f.Intercept, f.Slope, f.R2, f.N)
+	if sc := a.StepCost; sc != nil {
+		if sc.Identified {
+			fmt.Fprintf(w, "decode split into own and shared (%s): %s\n", sc.Source, sc.Reason)
+		} else {
+			fmt.Fprintf(w, "decode not split into own and shared (%s): %s\n", sc.Source, sc.Reason)
+		}
+	}
+	if f := a.StepFit; f != nil && (a.StepCost == nil || a.StepCost.Source != "fit") {
+		fmt.Fprintf(w, "this run's decode steps: %.2f + %.3f ± %.3f ms per sequence in the batch (R² %.2f, %d steps of %d batch sizes)\n", f.Intercept, f.Slope, f.SlopeSE, f.R2, f.N, f.Distinct)
+	}
+	for _, o := range a.Others {
+		var top []string
+		for _, p := range activeParts(o) {
+			top = append(top, fmt.Sprintf("%s %.0f %%", p, 100*o.MeanShare[p]))
+		}
+		fmt.Fprintf(w, "%d %s requests, kept apart: mean shares %s\n", o.Requests, sourceName(o.Source), strings.Join(top, ", "))
+	}
+	if h := a.Host; h != nil {
+		fmt.Fprintf(w, "host: while busy (%.0f %% of the run) the engine's process got %.2f of %.0f cores asked for (%d threads, cores allowed %q, GOMAXPROCS %d; from %s)",
+			100*h.BusyShare, h.GotCores, h.AskedCores, h.Threads, h.CoresAllowed, h.GOMAXPROCS, h.Source)
+		if h.StepSlowdown > 0 {
+			fmt.Fprintf(w, "; decode steps at %.2f× their calibrated time", h.StepSlowdown)
+		}
+		fmt.Fprintln(w)
+	}
+	if l := a.Load; l != nil && (l.Dropped > 0 || l.Short) {
+		fmt.Fprintf(w, "load: %d iterations run, %d dropped (%.0f %%), client_queue %.0f %% of p95 latency\n", l.Iterations, l.Dropped, 100*l.DroppedShare, 100*l.ClientQueueShare)
 	}
 	if s := a.Saturation; s != nil && len(s.Points) > 0 {
 		fmt.Fprintln(w, "\nSATURATION")
@@ -80,8 +111,8 @@ func WriteText(w io.Writer, a *runfmt.Analysis) {
 		}
 	}
 	c := a.Coverage
-	fmt.Fprintf(w, "\ncoverage: %d traces missing, %d partial, %d client-only, %d PromQL queries failed",
-		c.MissingTraces, c.PartialTraces, c.ClientOnly, c.SeriesErrors)
+	fmt.Fprintf(w, "\ncoverage: %d traces missing, %d partial, %d split by server timings, %d client-only, %d PromQL queries failed",
+		c.MissingTraces, c.PartialTraces, c.ServerTimings, c.ClientOnly, c.SeriesErrors)
 	if a.Clock.Violations > 0 || a.Clock.SkewMS != 0 {
 		fmt.Fprintf(w, "; clock: %d of %d server spans outside their client span, skew %.1f ms", a.Clock.Violations, a.Clock.Checked, a.Clock.SkewMS)
 	}
@@ -89,6 +120,19 @@ func WriteText(w io.Writer, a *runfmt.Analysis) {
 	for _, n := range c.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)
 	}
+}
+
+// sourceName says what a source's requests are, for a heading.
+func sourceName(src string) string {
+	switch src {
+	case runfmt.SourceTrace:
+		return "traced"
+	case runfmt.SourceServer:
+		return "untraced, split by the server's timings"
+	case runfmt.SourceClient:
+		return "client-only"
+	}
+	return "all"
 }
 
 // activeParts are the parts with any time, in timeline order.

@@ -287,8 +287,28 @@ func buildAttribution(pg *page, a *runfmt.Analysis) *attributionView {
 		}
 		at.Parts = append(at.Parts, r)
 	}
-	at.Notes = append(at.Notes, fmt.Sprintf("%d successful requests; the parts add up to the total up to %.2f %% on average (%.2f %% at most)",
-		agg.Requests, agg.UnexplainedMeanPct, agg.UnexplainedMaxPct))
+	src := map[string]string{runfmt.SourceTrace: " traced", runfmt.SourceServer: " untraced (split by the server's timings)", runfmt.SourceClient: " client-only"}[agg.Source]
+	at.Notes = append(at.Notes, fmt.Sprintf("%d successful%s requests; the parts add up to the total up to %.2f %% on average (%.2f %% at most)",
+		agg.Requests, src, agg.UnexplainedMeanPct, agg.UnexplainedMaxPct))
+	for _, o := range a.Others {
+		at.Notes = append(at.Notes, fmt.Sprintf("%d other%s requests are kept out of these shares: a request split by spans and one that was not do not add up",
+			o.Requests, map[string]string{runfmt.SourceTrace: " traced", runfmt.SourceServer: " untraced", runfmt.SourceClient: " client-only"}[o.Source]))
+	}
+	if sc := a.StepCost; sc != nil {
+		if sc.Identified {
+			at.Notes = append(at.Notes, "decode split into own and shared ("+sc.Source+"): "+sc.Reason)
+		} else {
+			at.Notes = append(at.Notes, "decode not split into own and shared ("+sc.Source+"): "+sc.Reason)
+		}
+	}
+	if h := a.Host; h != nil {
+		n := fmt.Sprintf("host: while its engine was busy (%.0f %% of the run), the server's process got %.2f of the %.0f cores it asked for (%d threads, cores allowed %s; from %s)",
+			100*h.BusyShare, h.GotCores, h.AskedCores, h.Threads, h.CoresAllowed, h.Source)
+		if h.StepSlowdown > 0 {
+			n += fmt.Sprintf("; its decode steps took %.2f× their calibrated time", h.StepSlowdown)
+		}
+		at.Notes = append(at.Notes, n)
+	}
 	if a.Clock.Note != "" {
 		at.Notes = append(at.Notes, "clocks: "+a.Clock.Note)
 	}
@@ -296,7 +316,11 @@ func buildAttribution(pg *page, a *runfmt.Analysis) *attributionView {
 		at.Notes = append(at.Notes, fmt.Sprintf("%s = %.2f + %.3f × %s (R² %.2f, %d requests)", f.Y, f.Intercept, f.Slope, f.X, f.R2, f.N))
 	}
 	if f := a.StepFit; f != nil {
-		at.Notes = append(at.Notes, fmt.Sprintf("%s = %.2f + %.3f × %s (R² %.2f, %d steps)", f.Y, f.Intercept, f.Slope, f.X, f.R2, f.N))
+		se := ""
+		if f.SlopeSE > 0 {
+			se = fmt.Sprintf(" ± %.3f", f.SlopeSE)
+		}
+		at.Notes = append(at.Notes, fmt.Sprintf("this run's decode steps: %s = %.2f + %.3f%s × %s (R² %.2f, %d steps)", f.Y, f.Intercept, f.Slope, se, f.X, f.R2, f.N))
 	}
 	if s := a.Saturation; s != nil {
 		n := fmt.Sprintf("capacity at the SLOs: %.2f requests/s", s.CapacityAtSLO)

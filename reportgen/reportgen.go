@@ -105,7 +105,9 @@ var assets embed.FS
 //go:embed templates/*.html
 var templateFS embed.FS
 
-var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"pct": func(x float64) string { return fmt.Sprintf("%.0f %%", 100*x) },
+}).ParseFS(templateFS, "templates/*.html"))
 
 // library is the ECharts library to inline.
 func library() (template.JS, error) { return libraryFrom(assets) }

@@ -45,6 +45,7 @@ func Aggregate(bs []runfmt.Breakdown) runfmt.Aggregate {
 		}
 	}
 	a := runfmt.Aggregate{
+		Source:    sourceOf(ok),
 		Requests:  len(ok),
 		MeanShare: make(map[string]float64, len(runfmt.Parts)),
 		MeanMS:    meanParts(ok),
@@ -129,6 +130,81 @@ func Aggregate(bs []runfmt.Breakdown) runfmt.Aggregate {
 		return cmp.Or(cmp.Compare(y.Requests, x.Requests), byPartOrder(x.Dominant, y.Dominant))
 	})
 	return a
+}
+
+// sourceOf is the source the breakdowns share; "" when they mix sources.
+func sourceOf(bs []*runfmt.Breakdown) string {
+	src := ""
+	for i, b := range bs {
+		if i > 0 && b.Source != src {
+			return ""
+		}
+		src = b.Source
+	}
+	return src
+}
+
+// Only returns the breakdowns of one source.
+func Only(bs []runfmt.Breakdown, source string) []runfmt.Breakdown {
+	var out []runfmt.Breakdown
+	for _, b := range bs {
+		if b.Source == source {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Primary is the source a run's shares and verdict rest on: the richest
+// source (trace, then server, then client) that at least half of the
+// successful requests have, or, when none has half, the one most of them
+// have (the richer on a tie). "" when no request succeeded. Shares are
+// never taken over a mix of sources: a request whose server time is split
+// by spans and one whose is not do not add up to one composition.
+func Primary(bs []runfmt.Breakdown) string {
+	count := map[string]int{}
+	ok := 0
+	for _, b := range bs {
+		if b.OK {
+			count[b.Source]++
+			ok++
+		}
+	}
+	if ok == 0 {
+		return ""
+	}
+	for _, src := range sources {
+		if 2*count[src] >= ok {
+			return src
+		}
+	}
+	best := ""
+	for _, src := range sources {
+		if best == "" || count[src] > count[best] {
+			best = src
+		}
+	}
+	return best
+}
+
+// BySource aggregates the primary source's breakdowns (Primary), and
+// separately each other source that some successful request has, richest
+// first.
+func BySource(bs []runfmt.Breakdown) (runfmt.Aggregate, []runfmt.Aggregate) {
+	prim := Primary(bs)
+	if prim == "" {
+		return Aggregate(nil), nil
+	}
+	var others []runfmt.Aggregate
+	for _, src := range sources {
+		if src == prim {
+			continue
+		}
+		if o := Only(bs, src); slices.ContainsFunc(o, func(b runfmt.Breakdown) bool { return b.OK }) {
+			others = append(others, Aggregate(o))
+		}
+	}
+	return Aggregate(Only(bs, prim)), others
 }
 
 // meanParts returns the mean of each part over bs (zeros when bs is

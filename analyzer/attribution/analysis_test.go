@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmbench/llmbench/analyzer/span"
 	"github.com/llmbench/llmbench/loadgen/runfmt"
 )
 
@@ -136,132 +135,12 @@ func TestAggregateSLOAndUnexplained(t *testing.T) {
 	}
 }
 
-// p95 returns an aggregate whose p95 band has the given mean composition.
-func p95(parts map[string]float64) runfmt.Aggregate {
-	b := breakdown(1, parts)
-	return runfmt.Aggregate{Requests: 20, MeanMS: b.Parts, Bands: []runfmt.Band{{Name: "p95", Requests: 2, TotalMS: b.TotalMS, MeanMS: b.Parts}}}
-}
-
 func actions(recs []runfmt.Recommendation) []string {
 	var out []string
 	for _, r := range recs {
 		out = append(out, r.Action)
 	}
 	return out
-}
-
-const raiseVUs = "the load generator could not keep up: raise maxVUs (or preAllocatedVUs), or split the load with --execution-segment"
-
-func TestVerdict(t *testing.T) {
-	queueBound := p95(map[string]float64{runfmt.PartServerQueue: 610, runfmt.PartPrefill: 200, runfmt.PartDecodeOwn: 190})
-	prefillBound := p95(map[string]float64{runfmt.PartPrefill: 700, runfmt.PartDecodeOwn: 200, runfmt.PartNetwork: 100})
-	decodeBound := p95(map[string]float64{runfmt.PartPrefill: 100, runfmt.PartDecodeOwn: 750, runfmt.PartNetwork: 150})
-	sharedBound := p95(map[string]float64{runfmt.PartDecodeOwn: 100, runfmt.PartDecodeShared: 800, runfmt.PartPrefill: 100})
-	clientBound := p95(map[string]float64{runfmt.PartClientQueue: 600, runfmt.PartPrefill: 400})
-	networkBound := p95(map[string]float64{runfmt.PartNetwork: 600, runfmt.PartPrefill: 400})
-	fit := &runfmt.Fit{X: "input_tokens", Y: "prefill_ms", Slope: 0.5, Intercept: 5, R2: 0.98, N: 200}
-
-	tests := []struct {
-		name       string
-		a          runfmt.Aggregate
-		ev         Evidence
-		bottleneck string
-		summary    string // a prefix of the summary
-		actions    []string
-	}{
-		{name: "queue-bound, batch at its cap", a: queueBound,
-			ev:         Evidence{PeakQueueDepth: ptr(14), PeakBatch: ptr(8), MaxBatch: 8},
-			bottleneck: runfmt.PartServerQueue,
-			summary:    "queue-bound: server_queue is 61 % of p95 latency; queue depth peaked at 14 while the batch was capped at 8",
-			actions:    []string{"raise the max batch size"}},
-		{name: "queue-bound, batch below its cap", a: queueBound,
-			ev:         Evidence{PeakQueueDepth: ptr(14), PeakBatch: ptr(5), MaxBatch: 8},
-			bottleneck: runfmt.PartServerQueue, summary: "queue-bound: server_queue is 61 %"},
-		{name: "queue-bound, no evidence", a: queueBound,
-			bottleneck: runfmt.PartServerQueue, summary: "queue-bound: server_queue is 61 % of p95 latency"},
-		{name: "queue-bound, batch size unknown", a: queueBound, ev: Evidence{PeakQueueDepth: ptr(14), PeakBatch: ptr(8)},
-			bottleneck: runfmt.PartServerQueue, summary: "queue-bound: server_queue is 61 % of p95 latency; queue depth peaked at 14"},
-		{name: "queue-bound, CPU saturated on a CPU", a: queueBound, ev: Evidence{CPU: ptr(0.97), Device: "cpu"},
-			bottleneck: runfmt.PartServerQueue, summary: "queue-bound", actions: []string{"add a replica", "move to a GPU"}},
-		{name: "queue-bound, CPU saturated on a GPU", a: queueBound, ev: Evidence{CPU: ptr(0.95), Device: "cuda"},
-			bottleneck: runfmt.PartServerQueue, summary: "queue-bound", actions: []string{"add a replica"}},
-		{name: "queue-bound, CPU not saturated", a: queueBound, ev: Evidence{CPU: ptr(0.4), Device: "cpu"},
-			bottleneck: runfmt.PartServerQueue, summary: "queue-bound"},
-		{name: "prefill-bound with a fit", a: prefillBound, ev: Evidence{PrefillFit: fit},
-			bottleneck: runfmt.PartPrefill, summary: "compute-bound: prefill and decode are 90 % of p95 latency, prefill alone 70 %",
-			actions: []string{"shorten prompts"}},
-		{name: "prefill-bound, no fit", a: prefillBound, bottleneck: runfmt.PartPrefill, summary: "compute-bound"},
-		{name: "prefill-bound, poor fit", a: prefillBound, ev: Evidence{PrefillFit: &runfmt.Fit{Slope: 0.5, R2: 0.2, N: 50}},
-			bottleneck: runfmt.PartPrefill, summary: "compute-bound"},
-		{name: "decode-bound on a CPU", a: decodeBound, ev: Evidence{Device: "cpu"},
-			bottleneck: runfmt.PartDecodeOwn, summary: "compute-bound: prefill and decode are 85 % of p95 latency", actions: []string{"move to a GPU"}},
-		{name: "decode-bound, device unknown", a: decodeBound, bottleneck: runfmt.PartDecodeOwn, summary: "compute-bound"},
-		{name: "decode-bound on a GPU", a: decodeBound, ev: Evidence{Device: "cuda"}, bottleneck: runfmt.PartDecodeOwn, summary: "compute-bound"},
-		{name: "batch contention", a: sharedBound, bottleneck: runfmt.PartDecodeShared, summary: "batch-bound: decode_shared",
-			actions: []string{"lower the max batch size, or add a replica"}},
-		{name: "client-bound", a: clientBound, bottleneck: runfmt.PartClientQueue, summary: "client-bound: client_queue is 60 %",
-			actions: []string{raiseVUs}},
-		{name: "dropped iterations", a: decodeBound, ev: Evidence{DroppedIterations: 120}, bottleneck: runfmt.PartDecodeOwn,
-			summary: "compute-bound", actions: []string{raiseVUs}},
-		{name: "network-bound", a: networkBound, bottleneck: runfmt.PartNetwork, summary: "network-bound: network is 60 %",
-			actions: []string{"bring the load generator closer to the server (same host or zone), or check the link"}},
-		{name: "no requests", a: runfmt.Aggregate{}, bottleneck: "unknown", summary: "no successful requests"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			v, recs := Verdict(tt.a, tt.ev)
-			if v.Bottleneck != tt.bottleneck {
-				t.Errorf("bottleneck = %q, want %q", v.Bottleneck, tt.bottleneck)
-			}
-			if !strings.HasPrefix(v.Summary, tt.summary) {
-				t.Errorf("summary = %q, want it to start %q", v.Summary, tt.summary)
-			}
-			if got := actions(recs); !slices.Equal(got, tt.actions) {
-				t.Errorf("actions = %q, want %q", got, tt.actions)
-			}
-			for _, r := range recs {
-				if len(r.Evidence) == 0 || r.Because == "" {
-					t.Errorf("recommendation %q has evidence %q and because %q, want both", r.Action, r.Evidence, r.Because)
-				}
-			}
-			if tt.bottleneck != "unknown" && len(v.Evidence) == 0 {
-				t.Errorf("verdict has no evidence")
-			}
-		})
-	}
-}
-
-func TestVerdictFromTraces(t *testing.T) {
-	// Twenty refserver requests queued 500–880 ms behind a full batch.
-	var bs []runfmt.Breakdown
-	for i := range 20 {
-		s := with(base, func(s *shape) { s.seq, s.queue, s.batch = int64(i+1), 500+20*float64(i), 8 })
-		r, tr := s.build()
-		b, _ := Attribute(r, tr, Options{})
-		bs = append(bs, b)
-	}
-	a := Aggregate(bs)
-	if a.UnexplainedMaxPct >= 1 {
-		t.Errorf("unexplained max = %g %%, want < 1 %%", a.UnexplainedMaxPct)
-	}
-	for _, tc := range []struct {
-		name    string
-		ev      Evidence
-		actions []string
-	}{
-		{"batch at its cap", Evidence{PeakBatch: ptr(8), MaxBatch: 8, PeakQueueDepth: ptr(12), Concurrency: 20}, []string{"raise the max batch size"}},
-		{"batch below its cap", Evidence{PeakBatch: ptr(6), MaxBatch: 8, PeakQueueDepth: ptr(12), Concurrency: 20}, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			v, recs := Verdict(a, tc.ev)
-			if v.Bottleneck != runfmt.PartServerQueue || !strings.HasPrefix(v.Summary, "queue-bound: server_queue is ") {
-				t.Errorf("verdict = %q, %q; want server_queue, queue-bound", v.Bottleneck, v.Summary)
-			}
-			if got := actions(recs); !slices.Equal(got, tc.actions) {
-				t.Errorf("actions = %q, want %q", got, tc.actions)
-			}
-		})
-	}
 }
 
 func TestFitPrefill(t *testing.T) {
@@ -324,7 +203,7 @@ func TestFitPrefill(t *testing.T) {
 
 	// The fit feeds "shorten prompts" when prefill dominates.
 	bs := line(100, 200, 300, 400, 500, 600, 700, 800, 900, 1000)
-	_, recs := Verdict(Aggregate(bs), Evidence{PrefillFit: FitPrefill(bs)})
+	_, recs := Verdict(bs, Evidence{PrefillFit: FitPrefill(bs)})
 	if got := actions(recs); !slices.Equal(got, []string{"shorten prompts"}) {
 		t.Fatalf("actions = %q, want [shorten prompts]", got)
 	}
@@ -531,38 +410,5 @@ func TestLoadPoints(t *testing.T) {
 			math.Abs(g.Concurrent-w.Concurrent) > 1e-9 || math.Abs(g.TTFTP95MS-w.TTFTP95MS) > 1e-9 || g.TotalP95MS != w.TotalP95MS {
 			t.Errorf("point %d = %+v, want %+v", i, g, w)
 		}
-	}
-}
-
-func TestFitStepCost(t *testing.T) {
-	step := func(batch, prefill int64, ms float64) *span.Span {
-		return &span.Span{Name: "engine.step", Duration: time.Duration(ms * float64(time.Millisecond)),
-			Attrs: map[string]any{"batch.size": batch, "batch.prefill_tokens": prefill}}
-	}
-	tests := []struct {
-		name    string
-		steps   []*span.Span
-		wantNil bool
-		a, b    float64
-		share4  float64 // ownShare at batch 4 with the fit
-	}{
-		{"memory-bound: batching nearly free", []*span.Span{step(1, 0, 10), step(2, 0, 11), step(4, 0, 13), step(8, 0, 17), step(4, 128, 90)}, false, 9, 1, 10.0 / 13},
-		{"compute-bound: cost per sequence", []*span.Span{step(1, 0, 10), step(2, 0, 20), step(4, 0, 40)}, false, 0, 10, 0.25},
-		{"one batch size: nothing to fit", []*span.Span{step(4, 0, 13), step(4, 0, 14)}, true, 0, 0, 0.25},
-		{"only prefill steps", []*span.Span{step(1, 64, 40), step(2, 64, 50)}, true, 0, 0, 0.25},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := FitStepCost(tt.steps)
-			if (f == nil) != tt.wantNil {
-				t.Fatalf("got %+v, want nil %v", f, tt.wantNil)
-			}
-			if f != nil && (math.Abs(f.Intercept-tt.a) > 1e-9 || math.Abs(f.Slope-tt.b) > 1e-9) {
-				t.Errorf("got %.3f + %.3f·batch, want %.3f + %.3f·batch", f.Intercept, f.Slope, tt.a, tt.b)
-			}
-			if got := ownShare(4, f); math.Abs(got-tt.share4) > 1e-9 {
-				t.Errorf("own share at batch 4: got %.4f, want %.4f", got, tt.share4)
-			}
-		})
 	}
 }

@@ -25,20 +25,27 @@ import (
 // client span before Attribute takes it for clock skew.
 const DefaultTolerance = time.Millisecond
 
-// Sources of runfmt.Breakdown.Source.
+// Sources of runfmt.Breakdown.Source, from the richest to the poorest.
 const (
-	SourceTrace  = "trace"  // client record and server spans
-	SourceClient = "client" // client record only: server time is not split
+	SourceTrace  = runfmt.SourceTrace  // client record and server spans
+	SourceServer = runfmt.SourceServer // client record and the server's timings from its stream
+	SourceClient = runfmt.SourceClient // client record only: server time is not split
 )
+
+// sources lists the sources from the richest to the poorest.
+var sources = []string{SourceTrace, SourceServer, SourceClient}
 
 // Notes of Info.Notes. They are fixed sentences, with no per-request
 // numbers, so a caller can count them into runfmt.Coverage.Notes.
 const (
-	NoteClientOnly     = "server spans missing: server time not split"
+	NoteClientOnly     = "neither server spans nor server timings: the server's time and the network's are one part, unsplit"
+	NoteServerTimings  = "no server spans: split by the timings the server sent in its last event (queue, time to first token, total); tokenize is in prefill, decode is not split"
+	NoteTimingsClipped = "the server's timings exceed the client's request: scaled to it"
 	NoteNoChildren     = "server span has neither child spans nor gen_ai.latency attributes: server time not split"
 	NotePartial        = "server span lacks some of queue_wait, prefill, decode: their time is in server_other"
-	NoteVLLM           = "vLLM-style trace (gen_ai.latency attributes, no child spans): decode not split, counted as decode_own"
-	NoteDecodeUnsplit  = "decode has no mean_batch_size and no engine.step links: decode not split, counted as decode_own"
+	NoteVLLM           = "vLLM-style trace (gen_ai.latency attributes, no child spans): decode not split"
+	NoteDecodeUnsplit  = "decode not split into own and shared: the step cost by batch size is not identified"
+	NoteDecodeByMean   = "no engine.step spans linked: decode split by its mean batch size, the time between steps included"
 	NoteSummedClipped  = "summed decode_output and stream_write exceed the decode window: clipped to it"
 	NoteSkewCorrected  = "server span did not nest in the client's times: server clock offset estimated (NTP-style) and corrected"
 	NoteSkewImposed    = "server times shifted by the run's clock offset"
@@ -75,20 +82,23 @@ type Options struct {
 	// are ignored, so passing a whole run's steps works, and
 	// StepsByTrace(all)[traceID] is the fast way.
 	Steps []*span.Span
-	// StepCost is the run's decode step cost against batch size
-	// (FitStepCost). With it, a sequence's own share of a step of batch n
-	// is what a batch of one would cost, (Intercept+Slope) /
-	// (Intercept+Slope·n) of the step; without it, 1/n of the step.
-	StepCost *runfmt.Fit
+	// StepCost is the run's identified decode step cost against batch
+	// size (NewCost). With it, a sequence's own share of a step of batch
+	// n is what a batch of one costs over what a batch of n costs; without
+	// it decode is not split, and its steps' time is one part, decode.
+	StepCost *Cost
 }
 
 // Info is what Attribute found out besides the breakdown: how it laid the
 // server's spans against the client's times, and what it could not split.
 type Info struct {
 	ServerSpan string // the name of the server span used; "" when none
-	// ClientOnly is set when no server span was found: the breakdown's
-	// Source is "client" and server time is one part, server_other.
+	// ClientOnly is set when neither a server span nor the server's
+	// timings were found: the breakdown's Source is "client" and the time
+	// after the request was written is one part, unsplit. Timings is set
+	// when the server's timings split it instead (Source "server").
 	ClientOnly bool
+	Timings    bool
 	// Partial is set when the server span lacks spans its conventions
 	// promise (refserver: queue_wait, prefill, decode), or has neither
 	// child spans nor latency attributes.
@@ -146,7 +156,7 @@ type server struct {
 	detok, write                     time.Duration // summed spans: durations only
 	meanBatch                        float64       // decode's mean batch size; 0 when unknown
 	steps                            []step
-	stepCost                         *runfmt.Fit // the run's step cost fit, if any
+	stepCost                         *Cost // the run's identified step cost, if any
 	vllm, partial                    bool
 	notes                            []string
 }
@@ -230,10 +240,14 @@ func Attribute(r *runfmt.Request, t *span.Trace, opts Options) (runfmt.Breakdown
 		sv.stepCost = opts.StepCost
 	}
 	if sv == nil {
+		if fromTimings(&b, r, max(end.Sub(r.Sent), 0), &info) {
+			finish(&b)
+			return b, info
+		}
 		b.Source = SourceClient
 		info.ClientOnly = true
 		info.Notes = append(info.Notes, NoteClientOnly)
-		b.Parts[runfmt.PartServerOther] = ms(max(end.Sub(r.Sent), 0))
+		b.Parts[runfmt.PartUnsplit] = ms(max(end.Sub(r.Sent), 0))
 		finish(&b)
 		return b, info
 	}
@@ -289,43 +303,97 @@ func Attribute(r *runfmt.Request, t *span.Trace, opts Options) (runfmt.Breakdown
 	return b, info
 }
 
+// fromTimings splits the request written → last token (window) with the
+// server's own timings, when it sent them: the server's total is its
+// received → finished, so the rest of the window is network (and the
+// HTTP handling outside the server's clock); within it, the queue, then
+// up to the first token (tokenize and prefill), then decode, whole. It
+// reports whether the request had the timings.
+func fromTimings(b *runfmt.Breakdown, r *runfmt.Request, window time.Duration, info *Info) bool {
+	if r.ServerTotalMS == nil || r.ServerTTFTMS == nil || *r.ServerTotalMS <= 0 {
+		return false
+	}
+	win := ms(window)
+	total, ttft := *r.ServerTotalMS, min(*r.ServerTTFTMS, *r.ServerTotalMS)
+	queue := 0.0
+	if r.ServerQueueMS != nil {
+		queue = min(max(*r.ServerQueueMS, 0), ttft)
+	}
+	scale := 1.0
+	if total > win {
+		scale = win / total
+		info.Notes = append(info.Notes, NoteTimingsClipped)
+	}
+	b.Source = SourceServer
+	info.Timings = true
+	info.Notes = append(info.Notes, NoteServerTimings)
+	b.Parts[runfmt.PartServerQueue] = queue * scale
+	b.Parts[runfmt.PartPrefill] = (ttft - queue) * scale
+	b.Parts[runfmt.PartDecode] = (total - ttft) * scale
+	b.Parts[runfmt.PartNetwork] = win - total*scale
+	return true
+}
+
 // splitDecode fills the decode parts from the decode window dec (clipped)
 // and returns the number of engine steps it used.
+//
+// With engine steps linked to the request, a step of one sequence is all
+// its own (decode_own); a bigger step is split into this request's own
+// share and the other sequences' (decode_shared) by Options.StepCost, or,
+// with no identified step cost, kept whole (decode). Detokenizing and
+// stream writes happen between the steps (or beside them, on other
+// goroutines), so they take their time from the gaps between steps, and
+// what is left of the gaps is between_steps: the engine loop's own work,
+// never the other sequences'.
+//
+// Without linked steps, the decode span's mean batch size splits what is
+// left after detokenize and stream_write, gaps included (with a note),
+// when it is 1 or the step cost is identified; otherwise it is decode,
+// whole, with a note.
 func splitDecode(b *runfmt.Breakdown, sv *server, dec interval, info *Info) int {
 	win := ms(dec.dur())
 	detok, write := ms(sv.detok), ms(sv.write)
 
-	// With the engine's steps: the steps' time is this request's share
-	// (duration / batch size) and the others'; detokenizing and stream
-	// writes happen between the steps (or beside them, on other
-	// goroutines), so they take their time from the gaps between steps
-	// and never from the steps themselves.
-	var own, stepped, batches float64
+	var own, shared, whole, batches float64
 	n := 0
 	for _, st := range sv.steps {
 		c := st.iv.clip(dec.from, dec.to)
 		if c.dur() <= 0 {
 			continue
 		}
-		own += ms(c.dur()) * ownShare(st.batch, sv.stepCost)
-		stepped += ms(c.dur())
+		d := ms(c.dur())
+		switch {
+		case st.batch <= 1:
+			own += d
+		case sv.stepCost != nil:
+			o := d * sv.stepCost.Own(st.batch)
+			own += o
+			shared += d - o
+		default:
+			whole += d
+		}
 		batches += st.batch
 		n++
 	}
 	if n > 0 {
-		if stepped > win { // steps overlapping each other: clock rounding
-			own *= win / stepped
-			stepped = win
+		if stepped := own + shared + whole; stepped > win { // steps overlapping each other: clock rounding
+			f := win / stepped
+			own, shared, whole = own*f, shared*f, whole*f
 			info.Notes = append(info.Notes, NoteStepsOverShare)
 		}
-		gaps := win - stepped
+		gaps := max(win-own-shared-whole, 0)
 		d := min(detok, gaps)
 		w := min(write, gaps-d)
 		b.MeanBatch = batches / float64(n)
 		b.Parts[runfmt.PartDetokenize] = d
 		b.Parts[runfmt.PartStreamWrite] = w
+		b.Parts[runfmt.PartBetweenSteps] = gaps - d - w
 		b.Parts[runfmt.PartDecodeOwn] = own
-		b.Parts[runfmt.PartDecodeShared] = win - own - d - w
+		b.Parts[runfmt.PartDecodeShared] = shared
+		b.Parts[runfmt.PartDecode] = whole
+		if whole > 0 {
+			info.Notes = append(info.Notes, NoteDecodeUnsplit)
+		}
 		return n
 	}
 
@@ -339,33 +407,18 @@ func splitDecode(b *runfmt.Breakdown, sv *server, dec interval, info *Info) int 
 	b.Parts[runfmt.PartDetokenize] = detok
 	b.Parts[runfmt.PartStreamWrite] = write
 	switch {
-	case sv.meanBatch >= 1:
-		own = rest * ownShare(sv.meanBatch, sv.stepCost)
+	case sv.vllm:
+		b.Parts[runfmt.PartDecode] = rest
+	case sv.meanBatch >= 1 && (sv.meanBatch <= 1 || sv.stepCost != nil):
+		own = rest * sv.stepCost.Own(sv.meanBatch)
+		b.Parts[runfmt.PartDecodeOwn] = own
+		b.Parts[runfmt.PartDecodeShared] = rest - own
+		info.Notes = append(info.Notes, NoteDecodeByMean)
 	default:
-		own = rest
-		if !sv.vllm {
-			info.Notes = append(info.Notes, NoteDecodeUnsplit)
-		}
+		b.Parts[runfmt.PartDecode] = rest
+		info.Notes = append(info.Notes, NoteDecodeUnsplit)
 	}
-	b.Parts[runfmt.PartDecodeOwn] = own
-	b.Parts[runfmt.PartDecodeShared] = rest - own
 	return n
-}
-
-// ownShare is the fraction of a batch step of n sequences that is one
-// sequence's own: 1/n, or, with the run's step cost fit, what a batch of
-// one costs over what a batch of n costs.
-func ownShare(n float64, cost *runfmt.Fit) float64 {
-	if n <= 1 {
-		return 1
-	}
-	if cost != nil {
-		one, all := cost.Intercept+cost.Slope, cost.Intercept+cost.Slope*n
-		if one > 0 && all >= one {
-			return one / all
-		}
-	}
-	return 1 / n
 }
 
 // finish sets the breakdown's unexplained remainder and dominant part.

@@ -1,6 +1,7 @@
 package attribution
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"testing"
@@ -105,21 +106,34 @@ func (s shape) build() (*runfmt.Request, *span.Trace) {
 	return r, &span.Trace{ID: traceID, Spans: spans}
 }
 
-// want is the breakdown shape's construction implies.
-func (s shape) want() map[string]float64 {
+// want is the breakdown shape's construction implies with no step cost:
+// a batch of one is all the request's own, a bigger (or unknown) batch is
+// decode, whole.
+func (s shape) want() map[string]float64 { return s.wantWith(nil) }
+
+// wantWith is want with the step cost c splitting a batched decode.
+func (s shape) wantWith(c *Cost) map[string]float64 {
 	rest := s.decode - s.detok - s.write
-	own := rest
-	if s.batch > 0 {
-		own = rest / s.batch
-	}
-	return map[string]float64{
+	m := map[string]float64{
 		runfmt.PartClientQueue: s.clientQueue, runfmt.PartConnectSend: s.connect,
 		runfmt.PartNetwork: s.up + s.down, runfmt.PartServerOther: s.pre + s.gap,
 		runfmt.PartTokenize: s.tokenize, runfmt.PartServerQueue: s.queue, runfmt.PartPrefill: s.prefill,
-		runfmt.PartDecodeOwn: own, runfmt.PartDecodeShared: rest - own,
 		runfmt.PartDetokenize: s.detok, runfmt.PartStreamWrite: s.write,
 	}
+	switch {
+	case s.batch == 1 || s.batch > 1 && c != nil:
+		own := rest * c.Own(s.batch)
+		m[runfmt.PartDecodeOwn], m[runfmt.PartDecodeShared] = own, rest-own
+	default:
+		m[runfmt.PartDecode] = rest
+	}
+	return m
 }
+
+// calibrated is a memory-bound decode's step cost: a batch of one costs
+// 20 ms, of four 23 ms.
+var calibrated = NewCost(&runfmt.StepCost{Identified: true, Points: []runfmt.StepCostPoint{
+	{Batch: 1, MS: 20}, {Batch: 2, MS: 21}, {Batch: 4, MS: 23}, {Batch: 8, MS: 27}}})
 
 // base is a small refserver request: mostly decode, single sequence.
 var base = shape{seq: 1, connect: 0.3, up: 0.2, pre: 0.1, tokenize: 0.4, gap: 0.1, queue: 0.2, prefill: 120,
@@ -153,6 +167,7 @@ func checkParts(t *testing.T, got, want map[string]float64) {
 }
 
 func TestAttributeRefserver(t *testing.T) {
+	byMean := []string{NoteDecodeByMean}
 	tests := []struct {
 		name         string
 		shape        shape
@@ -165,25 +180,29 @@ func TestAttributeRefserver(t *testing.T) {
 		notes        []string
 		maxUnexplPct float64 // 0: 1 %
 	}{
-		{name: "compute-bound single request", shape: base, dominant: runfmt.PartDecodeOwn},
-		{name: "batched decode", shape: with(base, func(s *shape) { s.batch = 4 }), dominant: runfmt.PartDecodeShared},
-		{name: "queueing", shape: with(base, func(s *shape) { s.queue = 800 }), dominant: runfmt.PartServerQueue},
-		{name: "slow prefill", shape: with(base, func(s *shape) { s.prefill = 900; s.input = 1000 }), dominant: runfmt.PartPrefill},
+		{name: "compute-bound single request", shape: base, dominant: runfmt.PartDecodeOwn, notes: byMean},
+		{name: "batched decode, no step cost", shape: with(base, func(s *shape) { s.batch = 4 }), dominant: runfmt.PartDecode,
+			notes: []string{NoteDecodeUnsplit}},
+		{name: "batched decode, calibrated step cost", shape: with(base, func(s *shape) { s.batch = 4 }),
+			opts: Options{StepCost: calibrated}, want: with(base, func(s *shape) { s.batch = 4 }).wantWith(calibrated),
+			dominant: runfmt.PartDecodeOwn, notes: byMean},
+		{name: "queueing", shape: with(base, func(s *shape) { s.queue = 800 }), dominant: runfmt.PartServerQueue, notes: byMean},
+		{name: "slow prefill", shape: with(base, func(s *shape) { s.prefill = 900; s.input = 1000 }), dominant: runfmt.PartPrefill, notes: byMean},
 		{name: "slow network", shape: with(base, func(s *shape) { s.up, s.down, s.prefill, s.decode = 150, 120, 50, 100 }),
-			dominant: runfmt.PartNetwork},
-		{name: "late arrival-rate start", shape: with(base, func(s *shape) { s.clientQueue = 700 }), dominant: runfmt.PartClientQueue},
-		{name: "no decode split", shape: with(base, func(s *shape) { s.batch = 0 }), dominant: runfmt.PartDecodeOwn,
+			dominant: runfmt.PartNetwork, notes: byMean},
+		{name: "late arrival-rate start", shape: with(base, func(s *shape) { s.clientQueue = 700 }), dominant: runfmt.PartClientQueue, notes: byMean},
+		{name: "no batch size", shape: with(base, func(s *shape) { s.batch = 0 }), dominant: runfmt.PartDecode,
 			notes: []string{NoteDecodeUnsplit}},
 		{name: "clock skew +250 ms", shape: with(base, func(s *shape) { s.up, s.down, s.skew = 2, 2, 250*time.Millisecond }),
-			dominant: runfmt.PartDecodeOwn, skewMS: 250, violation: true, notes: []string{NoteSkewCorrected}},
+			dominant: runfmt.PartDecodeOwn, skewMS: 250, violation: true, notes: []string{NoteSkewCorrected, NoteDecodeByMean}},
 		// With asymmetric one-way delays the estimate is off by half the
 		// asymmetry, which moves time between the two halves of network:
 		// the parts are still right.
 		{name: "clock skew −250 ms, asymmetric network", shape: with(base, func(s *shape) { s.up, s.down, s.skew = 3, 1, -250*time.Millisecond }),
-			dominant: runfmt.PartDecodeOwn, skewMS: -249, violation: true, notes: []string{NoteSkewCorrected}},
+			dominant: runfmt.PartDecodeOwn, skewMS: -249, violation: true, notes: []string{NoteSkewCorrected, NoteDecodeByMean}},
 		{name: "clock skew imposed by the caller", shape: with(base, func(s *shape) { s.up, s.down, s.skew = 3, 1, 250*time.Millisecond }),
 			opts: Options{Skew: new(250 * time.Millisecond)}, dominant: runfmt.PartDecodeOwn, skewMS: 250, violation: true,
-			notes: []string{NoteSkewImposed}},
+			notes: []string{NoteSkewImposed, NoteDecodeByMean}},
 		// −1.5 ms of skew with 1 ms up puts the server span 0.5 ms before
 		// Sent: within the tolerance, so not corrected. The server's window
 		// is clipped at Sent, which cuts off tokenize_input (now before
@@ -191,7 +210,7 @@ func TestAttributeRefserver(t *testing.T) {
 		// network.
 		{name: "skew within tolerance", shape: with(base, func(s *shape) { s.up, s.down, s.skew = 1, 3, -1500*time.Microsecond }),
 			want:     with(base, func(s *shape) { s.up, s.down, s.pre, s.gap, s.tokenize = 0, 4.5, 0.1, 0, 0 }).want(),
-			dominant: runfmt.PartDecodeOwn},
+			dominant: runfmt.PartDecodeOwn, notes: byMean},
 		{name: "partial trace: no decode span", shape: with(base, func(s *shape) { s.noDecode = true }),
 			want:     with(base, func(s *shape) { s.pre += s.decode; s.decode, s.detok, s.write = 0, 0, 0 }).want(),
 			dominant: runfmt.PartServerOther, partial: true, notes: []string{NotePartial}},
@@ -199,7 +218,7 @@ func TestAttributeRefserver(t *testing.T) {
 		// window and are scaled into it.
 		{name: "summed spans exceed decode", shape: with(base, func(s *shape) { s.decode, s.detok, s.write = 1, 0.5, 1.5 }),
 			want:     with(base, func(s *shape) { s.decode, s.detok, s.write = 1, 0.25, 0.75 }).want(),
-			dominant: runfmt.PartPrefill, notes: []string{NoteSummedClipped}},
+			dominant: runfmt.PartPrefill, notes: []string{NoteSummedClipped, NoteDecodeByMean}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -262,7 +281,7 @@ func TestAttributeClientOnly(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b, info := Attribute(r, tc.trace, Options{})
 			checkSum(t, b)
-			want := map[string]float64{runfmt.PartClientQueue: 5, runfmt.PartConnectSend: base.connect, runfmt.PartServerOther: *r.E2EMS}
+			want := map[string]float64{runfmt.PartClientQueue: 5, runfmt.PartConnectSend: base.connect, runfmt.PartUnsplit: *r.E2EMS}
 			checkParts(t, b.Parts, want)
 			if b.Source != SourceClient || !info.ClientOnly || info.Checked {
 				t.Errorf("source %q, client only %v, checked %v; want %q, true, false", b.Source, info.ClientOnly, info.Checked, SourceClient)
@@ -270,8 +289,52 @@ func TestAttributeClientOnly(t *testing.T) {
 			if !slices.Equal(info.Notes, []string{NoteClientOnly}) {
 				t.Errorf("notes = %q, want %q", info.Notes, NoteClientOnly)
 			}
-			if b.Dominant != runfmt.PartServerOther {
-				t.Errorf("dominant = %q, want server_other", b.Dominant)
+			if b.Dominant != runfmt.PartUnsplit {
+				t.Errorf("dominant = %q, want unsplit", b.Dominant)
+			}
+		})
+	}
+}
+
+func TestAttributeServerTimings(t *testing.T) {
+	// No spans, but the server's own timings from its last event: 300 ms
+	// queued, first token 420 ms after it received the request, done at
+	// 900 ms; the client saw 905 ms from Sent to the last token.
+	req := func(queue, ttft, total *float64) *runfmt.Request {
+		return &runfmt.Request{Seq: 3, OK: true, Started: t0, Sent: t0.Add(dur(1)), E2EMS: ptr(905), TTFTMS: ptr(423),
+			ServerQueueMS: queue, ServerTTFTMS: ttft, ServerTotalMS: total}
+	}
+	tests := []struct {
+		name   string
+		r      *runfmt.Request
+		source string
+		want   map[string]float64
+		notes  []string
+	}{
+		{"queue, TTFT and total", req(ptr(300), ptr(420), ptr(900)), SourceServer,
+			map[string]float64{runfmt.PartConnectSend: 1, runfmt.PartNetwork: 5, runfmt.PartServerQueue: 300, runfmt.PartPrefill: 120, runfmt.PartDecode: 480},
+			[]string{NoteServerTimings}},
+		{"no queue reported", req(nil, ptr(420), ptr(900)), SourceServer,
+			map[string]float64{runfmt.PartConnectSend: 1, runfmt.PartNetwork: 5, runfmt.PartPrefill: 420, runfmt.PartDecode: 480},
+			[]string{NoteServerTimings}},
+		// The server's total outlasts the client's request (clocks of
+		// different resolution): its parts are scaled to fit.
+		{"server total exceeds the request", req(ptr(0), ptr(181), ptr(1810)), SourceServer,
+			map[string]float64{runfmt.PartConnectSend: 1, runfmt.PartPrefill: 90.5, runfmt.PartDecode: 814.5},
+			[]string{NoteTimingsClipped, NoteServerTimings}},
+		{"no TTFT: client-only", req(ptr(300), nil, ptr(900)), SourceClient,
+			map[string]float64{runfmt.PartConnectSend: 1, runfmt.PartUnsplit: 905}, []string{NoteClientOnly}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, info := Attribute(tt.r, nil, Options{})
+			checkSum(t, b)
+			checkParts(t, b.Parts, tt.want)
+			if b.Source != tt.source || info.Timings != (tt.source == SourceServer) {
+				t.Errorf("source %q, timings %v; want %q", b.Source, info.Timings, tt.source)
+			}
+			if !slices.Equal(info.Notes, tt.notes) {
+				t.Errorf("notes = %q, want %q", info.Notes, tt.notes)
 			}
 		})
 	}
@@ -301,7 +364,7 @@ func TestAttributeVLLM(t *testing.T) {
 	checkSum(t, b)
 	checkParts(t, b.Parts, map[string]float64{
 		runfmt.PartConnectSend: 0.5, runfmt.PartNetwork: 2, runfmt.PartServerOther: 2,
-		runfmt.PartServerQueue: 300, runfmt.PartPrefill: 100, runfmt.PartDecodeOwn: 500,
+		runfmt.PartServerQueue: 300, runfmt.PartPrefill: 100, runfmt.PartDecode: 500,
 	})
 	if !info.VLLM || info.Partial || info.ServerSpan != "llm_request" {
 		t.Errorf("vllm %v, partial %v, server span %q; want true, false, llm_request", info.VLLM, info.Partial, info.ServerSpan)
@@ -335,32 +398,45 @@ func TestAttributeEngineSteps(t *testing.T) {
 	mine := span.Link{TraceID: traceID, SpanID: serverID}
 	other := span.Link{TraceID: "0af7651916cd43dd8448eb211c80319c", SpanID: serverID}
 	var steps []*span.Span
-	wantOwn := 0.0
+	// The fit's cost: 10 + 10 ms per sequence, so a sequence's own share
+	// is 20/30 of a batch of 2 and 20/40 of a batch of 3.
+	line := NewCost(&runfmt.StepCost{Identified: true, Fit: &runfmt.Fit{Intercept: 10, Slope: 10}})
+	stepped, wantOwn := 0.0, 0.0
 	for i := range 10 {
 		batch := int64(2 + i%2) // 2, 3, 2, 3, ...
 		steps = append(steps, step(first.Add(dur(40*float64(i))), 30, batch, mine, other))
-		wantOwn += 30 / float64(batch)
+		stepped += 30
+		wantOwn += 30 * 20 / (10 + 10*float64(batch))
 	}
 	steps = append(steps,
 		step(first.Add(-dur(30)), 30, 1, mine),        // the prefill step: outside the decode window
 		step(first.Add(dur(5)), 30, 1, other),         // another request's step
 		step(first.Add(dur(405)), 30, 1, mine),        // after the last token
 		step(first.Add(dur(395)), 10, 0, mine, other)) // no batch.size: its links count, 2; 5 ms in the window
-	wantOwn += 5.0 / 2
+	stepped += 5
+	wantOwn += 5 * 20.0 / 30
+	rest := s.decode - s.detok - s.write
 
 	for _, tc := range []struct {
 		name  string
 		steps []*span.Span
+		cost  *Cost
+		want  map[string]float64
+		notes []string
 	}{
-		{"all of the run's steps", steps},
-		{"indexed by trace", StepsByTrace(steps)[traceID]},
+		{"all of the run's steps, no step cost", steps, nil,
+			map[string]float64{runfmt.PartDecode: stepped, runfmt.PartBetweenSteps: rest - stepped}, []string{NoteDecodeUnsplit}},
+		{"indexed by trace, no step cost", StepsByTrace(steps)[traceID], nil,
+			map[string]float64{runfmt.PartDecode: stepped, runfmt.PartBetweenSteps: rest - stepped}, []string{NoteDecodeUnsplit}},
+		{"with a step cost", steps, line,
+			map[string]float64{runfmt.PartDecodeOwn: wantOwn, runfmt.PartDecodeShared: stepped - wantOwn, runfmt.PartBetweenSteps: rest - stepped}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b, info := Attribute(r, tr, Options{Steps: tc.steps})
+			b, info := Attribute(r, tr, Options{Steps: tc.steps, StepCost: tc.cost})
 			checkSum(t, b)
-			rest := s.decode - s.detok - s.write
 			want := s.want()
-			want[runfmt.PartDecodeOwn], want[runfmt.PartDecodeShared] = wantOwn, rest-wantOwn
+			delete(want, runfmt.PartDecode)
+			maps.Copy(want, tc.want)
 			checkParts(t, b.Parts, want)
 			if info.Steps != 11 {
 				t.Errorf("steps used = %d, want 11", info.Steps)
@@ -368,7 +444,25 @@ func TestAttributeEngineSteps(t *testing.T) {
 			if wantBatch := (5*2 + 5*3 + 2) / 11.0; math.Abs(b.MeanBatch-wantBatch) > 1e-9 {
 				t.Errorf("mean batch = %g, want %g", b.MeanBatch, wantBatch)
 			}
+			if !slices.Equal(info.Notes, tc.notes) {
+				t.Errorf("notes = %q, want %q", info.Notes, tc.notes)
+			}
 		})
+	}
+
+	// A batch of one is the request's own, with or without a step cost;
+	// the gaps between the steps are between_steps, never decode_shared.
+	var single []*span.Span
+	for i := range 10 {
+		single = append(single, step(first.Add(dur(40*float64(i))), 30, 1, mine))
+	}
+	b, info := Attribute(r, tr, Options{Steps: single})
+	want := s.want()
+	delete(want, runfmt.PartDecode)
+	maps.Copy(want, map[string]float64{runfmt.PartDecodeOwn: 300, runfmt.PartBetweenSteps: rest - 300})
+	checkParts(t, b.Parts, want)
+	if len(info.Notes) != 0 {
+		t.Errorf("notes = %q, want none", info.Notes)
 	}
 }
 

@@ -29,7 +29,10 @@ func ExampleAttribute() {
 		sp("w1", "s1", "stream_write", "internal", 210, 230, map[string]any{"summed": true}),
 	}}
 
-	b, info := attribution.Attribute(r, trace, attribution.Options{})
+	// The server timed its decode steps at start-up: one sequence 20 ms,
+	// four 25 ms, so a sequence's own share of a step of four is 0.8.
+	cost := attribution.NewCost(&runfmt.StepCost{Identified: true, Points: []runfmt.StepCostPoint{{Batch: 1, MS: 20}, {Batch: 4, MS: 25}}})
+	b, info := attribution.Attribute(r, trace, attribution.Options{StepCost: cost})
 	for _, p := range runfmt.Parts {
 		if b.Parts[p] != 0 {
 			fmt.Printf("%-14s %6.1f ms\n", p, b.Parts[p])
@@ -42,8 +45,8 @@ func ExampleAttribute() {
 	// server_other      1.0 ms
 	// server_queue    148.0 ms
 	// prefill          60.0 ms
-	// decode_own      120.0 ms
-	// decode_shared   360.0 ms
+	// decode_own      384.0 ms
+	// decode_shared    96.0 ms
 	// stream_write     20.0 ms
-	// total 713.0 ms, unexplained 0.0 ms, dominant decode_shared, server span "POST /generate/stream"
+	// total 713.0 ms, unexplained 0.0 ms, dominant decode_own, server span "POST /generate/stream"
 }

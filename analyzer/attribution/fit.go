@@ -35,26 +35,14 @@ func FitPrefill(bs []runfmt.Breakdown) *runfmt.Fit {
 	if f == nil {
 		return nil
 	}
-	f.X, f.Y = "input_tokens", "prefill_ms"
+	f.X, f.Y, f.Distinct = "input_tokens", "prefill_ms", len(distinct)
 	return f
 }
 
-// MinStepBatches is the least number of distinct batch sizes FitStepCost
-// fits a line to.
-const MinStepBatches = 2
-
-// FitStepCost fits step_ms = Intercept + Slope·batch_size over the
-// engine.step spans that only decoded (batch.prefill_tokens 0): what a
-// decode step costs for its batch. Intercept + Slope is then what one
-// sequence alone would cost, the rest of a bigger batch's step the other
-// sequences' share. A memory-bound decode has a large intercept and a small
-// slope: batching is nearly free, and dividing a step by its batch size
-// would call most of it waiting. It returns nil with fewer than
-// MinStepBatches distinct batch sizes, or when the fit is degenerate or
-// not increasing.
-func FitStepCost(steps []*span.Span) *runfmt.Fit {
-	var xs, ys []float64
-	distinct := map[float64]bool{}
+// DecodeSteps returns the engine.step spans that only decoded
+// (batch.prefill_tokens 0) with their batch sizes: the steps whose cost
+// depends on the batch alone.
+func DecodeSteps(steps []*span.Span) (out []*span.Span, batch []float64) {
 	for _, st := range steps {
 		if st == nil || st.Name != "engine.step" {
 			continue
@@ -66,23 +54,45 @@ func FitStepCost(steps []*span.Span) *runfmt.Fit {
 		if !ok || b < 1 || st.Duration <= 0 {
 			continue
 		}
-		xs = append(xs, b)
+		out, batch = append(out, st), append(batch, b)
+	}
+	return out, batch
+}
+
+// FitStepCost fits step_ms = Intercept + Slope·batch_size, with the
+// coefficients' standard errors, over the engine.step spans that only
+// decoded: what a decode step costs for its batch. Intercept + Slope is
+// then what one sequence alone would cost, the rest of a bigger batch's
+// step the other sequences' share. A memory-bound decode has a large
+// intercept and a small slope: batching is nearly free, R² is small
+// however well the line is known, and the slope's standard error, not R²,
+// says whether the split is identified (StepCostFromFit). It returns nil
+// with fewer than two distinct batch sizes, or when the numbers are
+// degenerate; a negative slope is returned as it is.
+func FitStepCost(steps []*span.Span) *runfmt.Fit {
+	ds, batch := DecodeSteps(steps)
+	var ys []float64
+	distinct := map[float64]bool{}
+	for i, st := range ds {
 		ys = append(ys, ms(st.Duration))
-		distinct[b] = true
+		distinct[batch[i]] = true
 	}
-	if len(distinct) < MinStepBatches {
+	if len(distinct) < 2 {
 		return nil
 	}
-	f := fitLine(xs, ys)
-	if f == nil || f.Slope < 0 || f.Intercept+f.Slope <= 0 {
+	f := fitLine(batch, ys)
+	if f == nil {
 		return nil
 	}
-	f.X, f.Y = "batch_size", "step_ms"
+	f.X, f.Y, f.Distinct = "batch_size", "step_ms", len(distinct)
 	return f
 }
 
-// fitLine is a least-squares line through (xs, ys); nil when degenerate.
+// fitLine is a least-squares line through (xs, ys), with the standard
+// errors of slope and intercept when there are more than two points; nil
+// when degenerate.
 func fitLine(xs, ys []float64) *runfmt.Fit {
+	n := float64(len(xs))
 	mx, my := mean(xs), mean(ys)
 	var sxx, sxy, syy float64
 	for i := range xs {
@@ -98,6 +108,12 @@ func fitLine(xs, ys []float64) *runfmt.Fit {
 	f := &runfmt.Fit{Slope: slope, Intercept: my - slope*mx, N: len(xs), R2: 1}
 	if syy > 0 {
 		f.R2 = sxy * sxy / (sxx * syy)
+	}
+	if len(xs) > 2 {
+		sse := max(syy-slope*sxy, 0)
+		s2 := sse / (n - 2)
+		f.SlopeSE = math.Sqrt(s2 / sxx)
+		f.InterceptSE = math.Sqrt(s2 * (1/n + mx*mx/sxx))
 	}
 	return f
 }

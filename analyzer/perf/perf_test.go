@@ -135,22 +135,26 @@ func TestAnalysisMatchesSimulation(t *testing.T) {
 	}
 	// The decode steps of each request, and the analyzer's rule for a
 	// request's own share of a step of n sequences: what a batch of one
-	// costs over what the batch costs, by the run's step-cost fit (1/n
-	// without one).
+	// costs over what the batch costs, by the run's step-cost fit, which
+	// the simulated steps identify.
 	if f := a.StepFit; f == nil || math.Abs(f.Intercept-ms(stepBase)) > 0.1*ms(stepBase) || math.Abs(f.Slope-ms(stepPerSeq)) > 0.1*ms(stepPerSeq) {
 		t.Errorf("got step-cost fit %+v, want about %.1f ms + %.1f ms per sequence, as simulated", f, ms(stepBase), ms(stepPerSeq))
 	}
+	if sc := a.StepCost; sc == nil || !sc.Identified || sc.Source != "fit" {
+		t.Fatalf("step cost %+v: want the run's fit, identified", sc)
+	}
 	share := func(n float64) float64 {
-		if f := a.StepFit; f != nil {
-			return (f.Intercept + f.Slope) / (f.Intercept + f.Slope*n)
-		}
-		return 1 / n
+		f := a.StepFit
+		return (f.Intercept + f.Slope) / (f.Intercept + f.Slope*n)
 	}
 	own := make([]float64, len(wl.reqs))
+	stepped := make([]float64, len(wl.reqs))
 	for _, st := range wl.steps {
 		for _, m := range st.members {
 			if st.start >= wl.reqs[m].firstToken {
-				own[m] += ms(st.dur) * share(float64(len(st.members)))
+				n := float64(len(st.members))
+				own[m] += ms(st.dur) * min(share(n), 1)
+				stepped[m] += ms(st.dur)
 			}
 		}
 	}
@@ -175,7 +179,8 @@ func TestAnalysisMatchesSimulation(t *testing.T) {
 			runfmt.PartServerQueue:  ms(r.scheduled - r.submitted),
 			runfmt.PartPrefill:      ms(r.firstToken - r.scheduled),
 			runfmt.PartDecodeOwn:    own[i],
-			runfmt.PartDecodeShared: ms(r.finished-r.firstToken-r.detok-r.write) - own[i],
+			runfmt.PartDecodeShared: stepped[i] - own[i],
+			runfmt.PartBetweenSteps: ms(r.finished-r.firstToken-r.detok-r.write) - stepped[i],
 			runfmt.PartDetokenize:   ms(r.detok),
 			runfmt.PartStreamWrite:  ms(r.write),
 		}

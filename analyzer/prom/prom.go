@@ -152,6 +152,31 @@ func Mean(s runfmt.Series) (v float64, ok bool) {
 	return total / float64(len(s.Points)), true
 }
 
+// Increase returns how much the counter series s grew within [from, to]:
+// its last point in the window less its first, and the time between them.
+// ok is false with fewer than two points in the window, or when the
+// counter went down (a restart). Unlike Max of a rate(), it sees nothing
+// from before or after the window.
+func Increase(s runfmt.Series, from, to time.Time) (delta float64, span time.Duration, ok bool) {
+	lo, hi := float64(from.UnixMilli())/1e3, float64(to.UnixMilli())/1e3
+	var first, last [2]float64
+	n := 0
+	for _, p := range s.Points {
+		if p[0] < lo || p[0] > hi {
+			continue
+		}
+		if n == 0 {
+			first = p
+		}
+		last = p
+		n++
+	}
+	if n < 2 || last[1] < first[1] || last[0] <= first[0] {
+		return 0, 0, false
+	}
+	return last[1] - first[1], unix(last[0]).Sub(unix(first[0])), true
+}
+
 // unix converts unix seconds to a time, to the millisecond (Prometheus'
 // resolution).
 func unix(sec float64) time.Time {

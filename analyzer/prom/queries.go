@@ -21,20 +21,24 @@ type Query struct {
 
 // Names of default queries that the analysis refers to.
 const (
-	RequestRate     = "request_rate"
-	ErrorRate       = "error_rate"
-	TokenRate       = "token_rate"
-	QueueDepth      = "queue_depth"
-	Running         = "running"
-	BatchSize       = "batch_size"
-	KVCacheUsage    = "kv_cache_usage"
-	TTFTP50         = "ttft_p50"
-	TTFTP95         = "ttft_p95"
-	TPOTP95         = "tpot_p95"
-	QueueWaitP95    = "queue_wait_p95"
-	RefserverCPU    = "refserver_cpu"
-	RefserverMemory = "refserver_memory"
-	LoadgenInFlight = "loadgen_in_flight"
+	RequestRate  = "request_rate"
+	ErrorRate    = "error_rate"
+	TokenRate    = "token_rate"
+	QueueDepth   = "queue_depth"
+	Running      = "running"
+	BatchSize    = "batch_size"
+	KVCacheUsage = "kv_cache_usage"
+	TTFTP50      = "ttft_p50"
+	TTFTP95      = "ttft_p95"
+	TPOTP95      = "tpot_p95"
+	QueueWaitP95 = "queue_wait_p95"
+	RefserverCPU = "refserver_cpu"
+	// Counters, read with Increase over the run's own window.
+	RefserverCPUSeconds = "refserver_cpu_seconds"
+	EngineBusySeconds   = "engine_busy_seconds"
+	EngineCPUSeconds    = "engine_cpu_seconds"
+	RefserverMemory     = "refserver_memory"
+	LoadgenInFlight     = "loadgen_in_flight"
 )
 
 //go:embed queries.json
