@@ -84,7 +84,7 @@ func WriteText(w io.Writer, a *runfmt.Analysis) {
 		fmt.Fprintf(w, "%d %s requests, kept apart: mean shares %s\n", o.Requests, sourceName(o.Source), strings.Join(top, ", "))
 	}
 	if h := a.Host; h != nil {
-		fmt.Fprintf(w, "host: while busy (%.0f %% of the run) the engine's process got %.2f of %.0f cores asked for (%d threads, cores allowed %q, GOMAXPROCS %d; from %s)",
+		fmt.Fprintf(w, "host: while its engine was busy (%.0f %% of the run) the server's process got %.2f of the %.0f cores it asked for (compute threads %d, cores allowed %q, GOMAXPROCS %d; from %s)",
 			100*h.BusyShare, h.GotCores, h.AskedCores, h.Threads, h.CoresAllowed, h.GOMAXPROCS, h.Source)
 		if h.StepSlowdown > 0 {
 			fmt.Fprintf(w, "; decode steps at %.2f× their calibrated time", h.StepSlowdown)

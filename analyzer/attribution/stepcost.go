@@ -100,6 +100,10 @@ func StepCostFromCalibration(points []runfmt.StepCostPoint, meanBatch float64) *
 	slices.SortFunc(ps, func(a, b runfmt.StepCostPoint) int { return a.Batch - b.Batch })
 	sc := &runfmt.StepCost{Source: "calibration", Points: ps, MeanBatch: meanBatch}
 	switch {
+	case meanBatch > 0 && meanBatch <= 1:
+		sc.Identified, sc.OwnShare, sc.OwnLo, sc.OwnHi = true, 1, 1, 1
+		sc.Reason = "every decode step had one sequence: all of it is the request's own"
+		return sc
 	case ps[0].Batch != 1 || ps[0].MS <= 0:
 		sc.Reason = "the calibration has no batch of one"
 		return sc
@@ -127,7 +131,7 @@ func StepCostFromCalibration(points []runfmt.StepCostPoint, meanBatch float64) *
 		return sc
 	}
 	sc.Identified = true
-	sc.Reason = fmt.Sprintf("the server timed decode steps of %s sequences at start-up: a batch of one costs %.2f ms, a batch of %.1f %.2f ms, so a sequence's own share is %.2f [%.2f, %.2f]",
+	sc.Reason = fmt.Sprintf("the server timed decode steps of %s sequences at start-up: one sequence costs %.2f ms, the run's mean batch of %.1f %.2f ms, so a sequence's own share is %.2f [%.2f, %.2f]",
 		batchList(ps), one, n, all, sc.OwnShare, sc.OwnLo, sc.OwnHi)
 	return sc
 }
@@ -163,9 +167,15 @@ func batchList(ps []runfmt.StepCostPoint) string {
 // something besides the batch set it); an own share whose 95 % interval
 // (slope ± 2 SE, clamped at 0) is wider than MaxOwnWidth. A slope within
 // noise of zero is not a failure: batching then costs nothing measurable
-// and a sequence's own share is about 1.
+// and a sequence's own share is about 1. A run whose decode steps all had
+// one sequence needs no fit: all of a step is the request's own.
 func StepCostFromFit(f *runfmt.Fit, steps []*span.Span, meanBatch float64) *runfmt.StepCost {
 	sc := &runfmt.StepCost{Source: "fit", Fit: f, MeanBatch: meanBatch}
+	if meanBatch > 0 && meanBatch <= 1 {
+		sc.Identified, sc.OwnShare, sc.OwnLo, sc.OwnHi = true, 1, 1, 1
+		sc.Reason = "every decode step had one sequence: all of it is the request's own"
+		return sc
+	}
 	_, batch := DecodeSteps(steps)
 	per := map[float64]int{}
 	for _, b := range batch {

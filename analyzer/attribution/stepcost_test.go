@@ -100,6 +100,8 @@ func TestStepCostFromFit(t *testing.T) {
 			"within noise", 0},
 		{"a clear memory-bound line", stepsOf(6, map[int64]int{1: 50, 2: 50, 4: 50, 8: 50}, 0.3, memoryBound), 4, true,
 			"own share is", 18.5 / 20},
+		{"every step a batch of one", stepsOf(8, map[int64]int{1: 50}, 0.3, memoryBound), 1, true,
+			"every decode step had one sequence", 1},
 		{"a clear compute-bound line", stepsOf(7, map[int64]int{1: 50, 2: 50, 4: 50}, 0.3, func(b float64) float64 { return 10 * b }), 2, true,
 			"own share is", 0.5},
 	}
@@ -148,7 +150,8 @@ func TestStepCostFromCalibration(t *testing.T) {
 	}{
 		{"memory-bound", pts(0.01, 18, 18.4, 19.2, 21), 2, true, "own share is", 18 / 18.4},
 		{"between points", pts(0.01, 18, 18.4, 19.2, 21), 3, true, "own share is", 18 / 18.8},
-		{"batch of one only", pts(0.01, 18), 1, false, "one batch size only", 0},
+		{"batch of one only", pts(0.01, 18), 2, false, "one batch size only", 0},
+		{"every step a batch of one", pts(0.01, 18), 1, true, "every decode step had one sequence", 1},
 		{"no batch of one", []runfmt.StepCostPoint{{Batch: 2, MS: 20}, {Batch: 4, MS: 22}}, 2, false, "no batch of one", 0},
 		{"noisy calibration", pts(0.3, 18, 18.4, 19.2, 21), 2, false, "varied by", 0},
 		{"a bigger batch timed cheaper: batching free", pts(0.01, 18, 17.9, 18.1), 2, true, "own share is", 1},

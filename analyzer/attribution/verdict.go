@@ -365,11 +365,13 @@ func shareText(s runfmt.Share) string {
 
 // basisText says which requests the shares come from.
 func basisText(src string, n, all int) string {
-	what := map[string]string{SourceTrace: "traced", SourceServer: "untraced (split by the server's timings)", SourceClient: "client-only"}[src]
-	if n == all {
-		return fmt.Sprintf("%d %s requests", n, what)
+	what := map[string]string{SourceTrace: "traced", SourceServer: "untraced", SourceClient: "client-only"}[src]
+	of := ""
+	if n != all {
+		of = fmt.Sprintf(" of %d", all)
 	}
-	return fmt.Sprintf("%d %s requests of %d", n, what, all)
+	how := map[string]string{SourceServer: " (split by the server's timings)"}[src]
+	return fmt.Sprintf("%d %s requests%s%s", n, what, of, how)
 }
 
 // basisQualifications say what the shares leave out: the requests of the

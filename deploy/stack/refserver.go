@@ -19,8 +19,9 @@ type Refserver struct {
 }
 
 // StartRefserver starts bin/refserver on a free 127.0.0.1 port with the
-// extra args given (e.g. --otlp-endpoint, --max-batch), logging to
-// Options.Dir/refserver.log, and returns once GET /health answers.
+// extra args given (e.g. --otlp-endpoint, --max-batch), pinned to
+// Options.Cores when set, logging to Options.Dir/refserver.log, and
+// returns once GET /health answers.
 func StartRefserver(ctx context.Context, opt Options, args ...string) (*Refserver, error) {
 	bin, err := opt.find("refserver")
 	if err != nil {
@@ -40,7 +41,11 @@ func StartRefserver(ctx context.Context, opt Options, args ...string) (*Refserve
 		}
 		addr := net.JoinHostPort("127.0.0.1", ports[0])
 		r := &Refserver{Addr: addr, URL: "http://" + addr, Log: filepath.Join(opt.Dir, "refserver.log")}
-		r.proc, err = startProcess("refserver", bin, append([]string{"--addr", addr}, args...), nil, opt.Dir, r.Log)
+		prog, argv, err := opt.command(bin, append([]string{"--addr", addr}, args...))
+		if err != nil {
+			return nil, err
+		}
+		r.proc, err = startProcess("refserver", prog, argv, nil, opt.Dir, r.Log)
 		if err != nil {
 			return nil, err
 		}

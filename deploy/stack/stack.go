@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -43,6 +44,23 @@ type Options struct {
 	// log (jaeger.log, prometheus.log), e.g. runs/<id>/stack or t.TempDir().
 	// It is created if missing. Required.
 	Dir string
+	// Cores, when set, pins the child to these cores, in taskset's list
+	// form (e.g. "0", "2-3"), as a user pins a server; empty: any core
+	// this process may use.
+	Cores string
+}
+
+// command is the program and arguments that run bin with args, pinned to
+// o.Cores with taskset(1) when they are set.
+func (o Options) command(bin string, args []string) (string, []string, error) {
+	if o.Cores == "" {
+		return bin, args, nil
+	}
+	taskset, err := exec.LookPath("taskset")
+	if err != nil {
+		return "", nil, fmt.Errorf("pin to cores %s: %w (taskset is in util-linux)", o.Cores, err)
+	}
+	return taskset, append([]string{"-c", o.Cores, bin}, args...), nil
 }
 
 // Find returns the path of the binary called name ("jaeger",

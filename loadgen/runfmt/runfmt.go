@@ -116,8 +116,8 @@ type Request struct {
 	VU       int               `json:"vu"`
 	Iter     int64             `json:"iter"` // the VU's iteration in this scenario (__ITER)
 	Tags     map[string]string `json:"tags,omitempty"`
-	TraceID  string            `json:"trace_id,omitempty"`
-	SpanID   string            `json:"span_id,omitempty"` // the client span (llm.request)
+	TraceID  string            `json:"trace_id,omitempty"` // W3C trace ID, when the request was sampled (a trace is expected)
+	SpanID   string            `json:"span_id,omitempty"`  // the client span (llm.request)
 	Stream   bool              `json:"stream"`
 
 	// Scheduled is when an arrival-rate executor meant the iteration to
