@@ -91,7 +91,9 @@ func ownFromLine(a, b, n float64) float64 {
 }
 
 // StepCostFromCalibration judges the server's start-up calibration (its
-// /health engine.step_cost) at the run's mean decode batch size.
+// /health engine.step_cost) at the run's mean decode batch size: the own
+// share's 95 % interval comes from the standard errors of the calibrated
+// medians (from each point's spread and step count).
 func StepCostFromCalibration(points []runfmt.StepCostPoint, meanBatch float64) *runfmt.StepCost {
 	if len(points) == 0 {
 		return nil
@@ -121,11 +123,12 @@ func StepCostFromCalibration(points []runfmt.StepCostPoint, meanBatch float64) *
 	n := max(meanBatch, 1)
 	sc.OwnShare = c.Own(n)
 	one, all := c.at(1), c.at(n)
-	s1, sn := spreadAt(ps, 1), spreadAt(ps, n)
-	sc.OwnLo, sc.OwnHi = clamp01((one-2*s1)/(all+2*sn)), clamp01((one+2*s1)/max(all-2*sn, 1e-9))
-	if n <= 1 {
-		sc.OwnLo, sc.OwnHi = 1, 1
-	}
+	// The medians' standard errors, from their spreads: σ ≈ IQR/1.349 =
+	// 1.483·spread, and a median of N has SE ≈ 1.2533·σ/√N. Their
+	// relative errors add in quadrature in the ratio.
+	se1, sen := medianSE(ps, 1), medianSE(ps, n)
+	rel := math.Hypot(se1/one, sen/all)
+	sc.OwnLo, sc.OwnHi = clamp01(sc.OwnShare*(1-2*rel)), clamp01(sc.OwnShare*(1+2*rel))
 	if sc.OwnHi-sc.OwnLo > MaxOwnWidth {
 		sc.Reason = fmt.Sprintf("at the run's mean batch of %.1f a sequence's own share is %.2f, anywhere in [%.2f, %.2f]: the calibration is too noisy to split decode", n, sc.OwnShare, sc.OwnLo, sc.OwnHi)
 		return sc
@@ -136,11 +139,14 @@ func StepCostFromCalibration(points []runfmt.StepCostPoint, meanBatch float64) *
 	return sc
 }
 
-// spreadAt interpolates the calibration's spread at batch n.
-func spreadAt(ps []runfmt.StepCostPoint, n float64) float64 {
+// medianSE interpolates the standard error of the calibration's medians
+// at batch n. A point that does not say how many steps it timed counts as
+// one: its spread is then the whole uncertainty.
+func medianSE(ps []runfmt.StepCostPoint, n float64) float64 {
 	sp := make([]runfmt.StepCostPoint, len(ps))
 	for i, p := range ps {
-		sp[i] = runfmt.StepCostPoint{Batch: p.Batch, MS: p.SpreadMS}
+		steps := float64(max(p.N, 1))
+		sp[i] = runfmt.StepCostPoint{Batch: p.Batch, MS: 1.2533 * 1.4826 * p.SpreadMS / math.Sqrt(steps)}
 	}
 	return max((&Cost{points: sp}).at(n), 0)
 }

@@ -133,13 +133,14 @@ func TestStepCostFromFit(t *testing.T) {
 }
 
 func TestStepCostFromCalibration(t *testing.T) {
-	pts := func(spread float64, ms ...float64) []runfmt.StepCostPoint {
+	ptsN := func(n int, spread float64, ms ...float64) []runfmt.StepCostPoint {
 		var out []runfmt.StepCostPoint
 		for i, m := range ms {
-			out = append(out, runfmt.StepCostPoint{Batch: 1 << i, MS: m, SpreadMS: spread * m})
+			out = append(out, runfmt.StepCostPoint{Batch: 1 << i, N: n, MS: m, SpreadMS: spread * m})
 		}
 		return out
 	}
+	pts := func(spread float64, ms ...float64) []runfmt.StepCostPoint { return ptsN(15, spread, ms...) }
 	tests := []struct {
 		name       string
 		points     []runfmt.StepCostPoint
@@ -154,6 +155,10 @@ func TestStepCostFromCalibration(t *testing.T) {
 		{"every step a batch of one", pts(0.01, 18), 1, true, "every decode step had one sequence", 1},
 		{"no batch of one", []runfmt.StepCostPoint{{Batch: 2, MS: 20}, {Batch: 4, MS: 22}}, 2, false, "no batch of one", 0},
 		{"noisy calibration", pts(0.3, 18, 18.4, 19.2, 21), 2, false, "varied by", 0},
+		// A 5 % spread is fine over 15 steps (each median known to about
+		// 2 %), too much over one.
+		{"5 % spread, 15 steps", ptsN(15, 0.05, 18, 18.4, 19.2, 21), 4, true, "own share is", 18 / 19.2},
+		{"5 % spread, one step", ptsN(1, 0.05, 18, 18.4, 19.2, 21), 4, false, "too noisy", 0},
 		{"a bigger batch timed cheaper: batching free", pts(0.01, 18, 17.9, 18.1), 2, true, "own share is", 1},
 	}
 	for _, tt := range tests {

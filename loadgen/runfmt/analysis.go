@@ -110,10 +110,11 @@ type StepCost struct {
 }
 
 // StepCostPoint is the calibrated cost of a decode step of Batch
-// sequences: the median of the timed steps and their spread (half the
+// sequences: the median of the N timed steps and their spread (half the
 // interquartile range), in milliseconds.
 type StepCostPoint struct {
 	Batch    int     `json:"batch"`
+	N        int     `json:"n,omitempty"`
 	MS       float64 `json:"ms"`
 	SpreadMS float64 `json:"spread_ms"`
 	CPUMS    float64 `json:"cpu_ms,omitempty"` // the process's CPU time per step

@@ -12,10 +12,11 @@ import (
 )
 
 // CostPoint is the measured cost of a decode-only step of Batch sequences:
-// the median wall time of the timed steps, their spread (half the
+// the median wall time of the N timed steps, their spread (half the
 // interquartile range) and the median CPU time the process used per step.
 type CostPoint struct {
 	Batch  int
+	N      int
 	Median time.Duration
 	Spread time.Duration
 	CPU    time.Duration
@@ -27,7 +28,7 @@ type CostPoint struct {
 // is slow, so that calibrating stays near calibBudget.
 const (
 	calibContext = 32
-	calibRounds  = 7
+	calibRounds  = 15
 	calibMin     = 3
 	calibBudget  = 1500 * time.Millisecond
 )
@@ -110,7 +111,7 @@ func (e *Engine) Calibrate(ctx context.Context) ([]CostPoint, error) {
 		slices.Sort(walls[i])
 		slices.Sort(cpus[i])
 		w := walls[i]
-		points[i] = CostPoint{Batch: n, Median: quantile(w, 0.5), Spread: (quantile(w, 0.75) - quantile(w, 0.25)) / 2, CPU: quantile(cpus[i], 0.5)}
+		points[i] = CostPoint{Batch: n, N: len(w), Median: quantile(w, 0.5), Spread: (quantile(w, 0.75) - quantile(w, 0.25)) / 2, CPU: quantile(cpus[i], 0.5)}
 	}
 	e.mu.Lock()
 	e.costs = points

@@ -252,6 +252,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 // costPoint is one calibrated decode step cost, as /health reports it.
 type costPoint struct {
 	Batch    int     `json:"batch"`
+	N        int     `json:"n"` // steps timed
 	MS       float64 `json:"ms"`
 	SpreadMS float64 `json:"spread_ms"`
 	CPUMS    float64 `json:"cpu_ms"`
@@ -263,7 +264,7 @@ func stepCost(points []engine.CostPoint) []costPoint {
 	out := []costPoint{}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	for _, p := range points {
-		out = append(out, costPoint{Batch: p.Batch, MS: ms(p.Median), SpreadMS: ms(p.Spread), CPUMS: ms(p.CPU)})
+		out = append(out, costPoint{Batch: p.Batch, N: p.N, MS: ms(p.Median), SpreadMS: ms(p.Spread), CPUMS: ms(p.CPU)})
 	}
 	return out
 }
