@@ -76,7 +76,7 @@ var matrix = []verdictCase{
 		kind: "host-contended", evidence: []string{"of the 1 core it asked for", "their calibrated time"}, noAction: "move to a GPU"},
 	{name: "traces missing: Jaeger down, queue-bound", server: []string{"--max-batch", "1"},
 		env: map[string]string{"VUS": "8", "N": "24", "TOKENS": "12"}, traces: "dead",
-		kind: "queue", evidence: []string{"untraced (split by the server's timings)", "decode is not split"}},
+		kind: "queue", evidence: []string{"untraced requests (split by the server's timings)", "decode is not split"}},
 	{name: "traces partial: half sampled, queue-bound", server: []string{"--max-batch", "1"},
 		env: map[string]string{"VUS": "8", "N": "24", "TOKENS": "12"}, traces: "half",
 		kind: "queue", evidence: []string{"other requests"}},
