@@ -65,6 +65,12 @@ var matrix = []verdictCase{
 	{name: "compute-bound: one user, long outputs",
 		env: map[string]string{"VUS": "1", "N": "3", "TOKENS": "48"}, traces: "on",
 		kind: "compute", evidence: []string{"compute-bound: prefill and decode are", "decode split into own and shared"}},
+	// The report's flip: with a fit over a handful of batch-1 steps and
+	// hundreds of batch-2 steps, identical runs came out batch-bound and
+	// compute-bound.
+	{name: "compute-bound: two users, default batch (the case that flipped)",
+		env: map[string]string{"VUS": "2", "N": "8", "TOKENS": "32"}, traces: "on",
+		kind: "compute", evidence: []string{"compute-bound: prefill and decode are"}},
 	{name: "network-bound: 150 ms each way",
 		env: map[string]string{"VUS": "1", "N": "6", "TOKENS": "4"}, delay: 150 * time.Millisecond, traces: "on",
 		kind: "network", evidence: []string{"network-bound: network is"}},
