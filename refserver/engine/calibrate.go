@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/llmbench/llmbench/refserver/gpt2"
+	"github.com/llmbench/llmbench/refserver/backend"
 	"github.com/llmbench/llmbench/refserver/hostcpu"
 	"github.com/llmbench/llmbench/refserver/sample"
 )
@@ -41,15 +41,22 @@ const (
 // is one sequence's own: the analyzer splits decode time with it rather
 // than fit the few batch sizes a run happens to have.
 func (e *Engine) Calibrate(ctx context.Context) ([]CostPoint, error) {
-	pool, runner := e.machinery()
-	c := e.m.Config
+	pool := e.samplers()
+	c := e.model
 	ctxLen := min(calibContext, c.NPositions/2)
 	sizes := calibSizes(e.cfg.MaxBatch)
 	maxN := sizes[len(sizes)-1]
-	caches := make([]*gpt2.Cache, maxN)
+	caches := make([]backend.Cache, maxN)
 	samplers := make([]*sample.Sampler, maxN)
+	defer func() {
+		for _, c := range caches {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
 	for i := range caches {
-		cache, err := e.m.NewCache(min(ctxLen+calibRounds+8, c.NPositions))
+		cache, err := e.be.NewCache(min(ctxLen+calibRounds+8, c.NPositions))
 		if err != nil {
 			return nil, fmt.Errorf("calibrate: %w", err)
 		}
@@ -57,16 +64,16 @@ func (e *Engine) Calibrate(ctx context.Context) ([]CostPoint, error) {
 		samplers[i] = sample.New(sample.Params{Temperature: 1, HasSeed: true, Seed: uint64(i)}, c.VocabSize)
 	}
 	pos := ctxLen
-	rows := make([]gpt2.Row, 0, maxN)
+	rows := make([]backend.Row, 0, maxN)
 	next := make([]int, maxN)
 	step := func(n int) (time.Duration, time.Duration, error) {
 		rows = rows[:0]
 		for i := range n {
-			rows = append(rows, gpt2.Row{Cache: caches[i], Pos: pos, Token: (i*7919 + pos) % c.VocabSize, Logits: true})
+			rows = append(rows, backend.Row{Cache: caches[i], Pos: pos, Token: (i*7919 + pos) % c.VocabSize, Logits: true})
 		}
 		cpu0, _ := hostcpu.ProcessCPU()
 		start := time.Now()
-		logits, err := runner.Forward(rows)
+		logits, err := e.be.Forward(rows)
 		if err != nil {
 			return 0, 0, fmt.Errorf("calibrate batch %d: %w", n, err)
 		}

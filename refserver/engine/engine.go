@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/llmbench/llmbench/refserver/backend"
 	"github.com/llmbench/llmbench/refserver/gpt2"
 	"github.com/llmbench/llmbench/refserver/hostcpu"
 	"github.com/llmbench/llmbench/refserver/nn"
@@ -199,10 +200,12 @@ func (s State) KVUsage() float64 {
 	return float64(s.KVUsed) / float64(s.KVTotal)
 }
 
-// Engine batches requests onto one model. Submit and State are safe for
-// concurrent use; Run is the loop and must be called once.
+// Engine batches requests onto one model on one backend. Submit and State
+// are safe for concurrent use; Run is the loop and must be called once.
 type Engine struct {
-	m        *gpt2.Model
+	be       backend.Backend
+	model    gpt2.Config
+	ownsBE   bool // the engine made be (New) and closes it when Run ends
 	vocab    Vocab
 	cfg      Config
 	observer StepObserver
@@ -215,27 +218,48 @@ type Engine struct {
 
 	running []*seq // owned by the loop
 	freed   int    // sequences the last step finished; owned by the loop
-	// pool and runner are made by the first of Calibrate and Run; owned
-	// by the loop (Calibrate runs before it).
-	pool   *nn.Pool
-	runner *gpt2.Runner
-	costs  []CostPoint // Calibrate's result, under mu
+	// pool samples the next tokens in parallel: the CPU backend's own, or
+	// one the engine makes on first use; owned by the loop (Calibrate runs
+	// before it).
+	pool     *nn.Pool
+	ownsPool bool
+	rows     []backend.Row // reused by step
+	costs    []CostPoint   // Calibrate's result, under mu
 	// sched are the scheduler's runnable and running goroutine counts,
 	// read by settle; owned by the loop.
 	sched [2]metrics.Sample
 }
 
-// New returns an engine for m. observer may be nil.
+// New returns an engine for m on the CPU, with Config.Threads kernel
+// threads; Run closes the backend it makes. observer may be nil.
 func New(m *gpt2.Model, vocab Vocab, cfg Config, observer StepObserver) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults(m.Config.NPositions)
-	return &Engine{m: m, vocab: vocab, cfg: cfg, observer: observer,
+	d := cfg.withDefaults(m.Config.NPositions)
+	e, err := NewOn(backend.NewCPU(m, d.Threads, d.StepTokens), vocab, cfg, observer)
+	if err != nil {
+		return nil, err
+	}
+	e.ownsBE = true
+	return e, nil
+}
+
+// NewOn returns an engine for the model that b runs; the caller closes b
+// after Run returns. observer may be nil.
+func NewOn(b backend.Backend, vocab Vocab, cfg Config, observer StepObserver) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults(b.Config().NPositions)
+	return &Engine{be: b, model: b.Config(), vocab: vocab, cfg: cfg, observer: observer,
 		wake:  make(chan struct{}, 1),
 		state: State{KVTotal: cfg.KVTokens},
 		sched: [2]metrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}, {Name: "/sched/goroutines/running:goroutines"}}}, nil
 }
+
+// Backend returns what the engine runs on.
+func (e *Engine) Backend() backend.Backend { return e.be }
 
 // Config returns the engine's settings with defaults filled in.
 func (e *Engine) Config() Config { return e.cfg }
@@ -255,7 +279,7 @@ type seq struct {
 	out     chan Event
 	tokens  []int // prompt, then generated
 	cached  int   // positions in the KV cache
-	cache   *gpt2.Cache
+	cache   backend.Cache
 	sampler *sample.Sampler
 	text    textOut
 	stats   Stats
@@ -294,7 +318,7 @@ func (e *Engine) Submit(ctx context.Context, req Request) (<-chan Event, error) 
 }
 
 func (e *Engine) check(req Request) error {
-	c := e.m.Config
+	c := e.model
 	if len(req.Prompt) == 0 {
 		return fmt.Errorf("%w: the prompt is empty", ErrBadRequest)
 	}
@@ -325,8 +349,15 @@ func (e *Engine) check(req Request) error {
 // Run is the engine loop. It returns when ctx ends, after finishing every
 // queued and running request with FinishError and ErrClosed.
 func (e *Engine) Run(ctx context.Context) error {
-	pool, runner := e.machinery()
-	defer pool.Close()
+	pool := e.samplers()
+	defer func() {
+		if e.ownsPool {
+			pool.Close()
+		}
+		if e.ownsBE {
+			e.be.Close()
+		}
+	}()
 	defer e.shutdown()
 	for {
 		if ctx.Err() != nil {
@@ -346,20 +377,24 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		if err := e.step(pool, runner); err != nil {
+		if err := e.step(pool); err != nil {
 			return err
 		}
 	}
 }
 
-// machinery returns the kernel threads and the forward-step runner,
-// making them on first use.
-func (e *Engine) machinery() (*nn.Pool, *gpt2.Runner) {
+// samplers returns the threads that sample the next tokens: the
+// backend's own pool when it has one (the CPU's), else one the engine
+// makes on first use.
+func (e *Engine) samplers() *nn.Pool {
 	if e.pool == nil {
-		e.pool = nn.NewPool(e.cfg.Threads)
-		e.runner = gpt2.NewRunner(e.m, e.pool, e.cfg.StepTokens)
+		if p, ok := e.be.(interface{ Pool() *nn.Pool }); ok {
+			e.pool = p.Pool()
+		} else {
+			e.pool, e.ownsPool = nn.NewPool(e.cfg.Threads), true
+		}
 	}
-	return e.pool, e.runner
+	return e.pool
 }
 
 // shutdown refuses new requests and ends every pending one.
@@ -464,14 +499,14 @@ func (e *Engine) admit() {
 		if used+need > e.cfg.KVTokens {
 			break
 		}
-		cache, err := e.m.NewCache(need)
+		cache, err := e.be.NewCache(need)
 		if err != nil { // checked in Submit; kept as a guard
 			e.waiting = e.waiting[1:]
 			e.finish(s, FinishError, err)
 			continue
 		}
 		s.cache = cache
-		s.sampler = sample.New(s.req.Sampling, e.m.Config.VocabSize)
+		s.sampler = sample.New(s.req.Sampling, e.model.VocabSize)
 		s.stats.Scheduled = time.Now()
 		e.waiting = e.waiting[1:]
 		e.running = append(e.running, s)
@@ -489,10 +524,10 @@ func (e *Engine) kvUsed() int {
 
 // step runs one forward pass: one token for every decoding sequence, then
 // prompt chunks for the prefilling ones, within StepTokens.
-func (e *Engine) step(pool *nn.Pool, r *gpt2.Runner) error {
+func (e *Engine) step(pool *nn.Pool) error {
 	start := time.Now()
 	cpu0, _ := hostcpu.ProcessCPU()
-	var rows []gpt2.Row
+	rows := e.rows[:0]
 	var withLogits []*seq
 	var tags []any
 	type feed struct {
@@ -505,7 +540,7 @@ func (e *Engine) step(pool *nn.Pool, r *gpt2.Runner) error {
 	// Decoding sequences first, so a long prompt never stalls them.
 	for _, s := range e.running {
 		if s.stats.OutputTokens > 0 {
-			rows = append(rows, gpt2.Row{Cache: s.cache, Pos: s.cached, Token: s.tokens[s.cached], Logits: true})
+			rows = append(rows, backend.Row{Cache: s.cache, Pos: s.cached, Token: s.tokens[s.cached], Logits: true})
 			withLogits = append(withLogits, s)
 			fed = append(fed, feed{s, 1})
 			tags = append(tags, s.req.Tag)
@@ -520,7 +555,7 @@ func (e *Engine) step(pool *nn.Pool, r *gpt2.Runner) error {
 		n := min(len(s.tokens)-s.cached, budget)
 		for i := 0; i < n; i++ {
 			pos := s.cached + i
-			rows = append(rows, gpt2.Row{Cache: s.cache, Pos: pos, Token: s.tokens[pos], Logits: pos == len(s.tokens)-1})
+			rows = append(rows, backend.Row{Cache: s.cache, Pos: pos, Token: s.tokens[pos], Logits: pos == len(s.tokens)-1})
 		}
 		if s.cached+n == len(s.tokens) {
 			withLogits = append(withLogits, s)
@@ -530,7 +565,8 @@ func (e *Engine) step(pool *nn.Pool, r *gpt2.Runner) error {
 		budget -= n
 		prefill += n
 	}
-	logits, err := r.Forward(rows)
+	e.rows = rows
+	logits, err := e.be.Forward(rows)
 	if err != nil {
 		return fmt.Errorf("engine step: %w", err)
 	}
@@ -609,7 +645,7 @@ func (e *Engine) emit(s *seq, tok int, now time.Time, batch int) {
 		s.stats.batchSum += batch
 	}
 	s.stats.OutputTokens++
-	if tok == e.m.Config.EOSTokenID && !s.req.IgnoreEOS {
+	if tok == e.model.EOSTokenID && !s.req.IgnoreEOS {
 		e.finish(s, FinishEOS, nil)
 		return
 	}
@@ -641,6 +677,9 @@ func (e *Engine) finish(s *seq, reason string, err error) {
 	stats := s.stats
 	s.out <- Event{Token: -1, Text: text, Done: true, Finish: reason, Err: err, Stats: &stats}
 	close(s.out)
+	if s.cache != nil {
+		s.cache.Release() // a device's memory comes back now, not at the next GC
+	}
 	s.cache = nil
 }
 
