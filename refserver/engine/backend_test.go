@@ -242,4 +242,3 @@ func TestBackendForwardError(t *testing.T) {
 		t.Errorf("%d caches live after the engine stopped, want 0", d.liveCaches())
 	}
 }
-
