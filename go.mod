@@ -24,6 +24,8 @@ require (
 	gorgonia.org/tensor v0.9.24
 )
 
+require github.com/ebitengine/purego v0.11.3 // indirect
+
 require (
 	github.com/apache/arrow/go/arrow v0.0.0-20201229220542-30ce2eb5d4dc // indirect
 	github.com/beorn7/perks v1.0.1 // indirect

@@ -301,3 +301,28 @@ func TestSum(t *testing.T) {
 		}
 	}
 }
+
+func TestPackedRows(t *testing.T) {
+	for _, n := range []int{1, 31, 32, 33, 70} {
+		p := NewPacked(3, n, false)
+		want := make([]float32, 3*n)
+		for i := range want {
+			want[i] = float32(i) + 0.5
+		}
+		if err := p.SetRows(want); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float32, 3*n)
+		if err := p.Rows(got); err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("N=%d: Rows()[%d] = %g, want %g", n, i, got[i], want[i])
+			}
+		}
+		if err := p.Rows(make([]float32, 3*n+1)); err == nil {
+			t.Errorf("N=%d: Rows into a slice of the wrong size: no error", n)
+		}
+	}
+}

@@ -99,5 +99,21 @@ func (p *Packed) SetBias(b []float32) error {
 	return nil
 }
 
+// Rows writes W into dst row after row (K rows of N floats, in × out), the
+// layout a device's matrix library reads.
+func (p *Packed) Rows(dst []float32) error {
+	if len(dst) != p.K*p.N {
+		return fmt.Errorf("rows of a %d×%d matrix: got %d floats, want %d", p.K, p.N, len(dst), p.K*p.N)
+	}
+	for pn := range p.Panels() {
+		for k := range p.K {
+			src := p.data[(pn*p.K+k)*panel : (pn*p.K+k+1)*panel]
+			n0 := pn * panel
+			copy(dst[k*p.N+n0:k*p.N+min(n0+panel, p.N)], src[:min(panel, p.N-n0)])
+		}
+	}
+	return nil
+}
+
 // Data returns the packed backing slice; for filling with synthetic values.
 func (p *Packed) Data() []float32 { return p.data }

@@ -35,11 +35,11 @@ func BFloat16ToFloat32(b uint16) float32 {
 	return math.Float32frombits(uint32(b) << 16)
 }
 
-// float32ToFloat16 converts f to half precision, rounding to nearest with
+// Float32ToFloat16 converts f to half precision, rounding to nearest with
 // ties to even. Values too large for a half become infinity, values too
 // small become signed zero, and NaNs stay NaN (quiet) with their sign and
 // the top of their payload.
-func float32ToFloat16(f float32) uint16 {
+func Float32ToFloat16(f float32) uint16 {
 	b := math.Float32bits(f)
 	sign := uint16(b>>16) & 0x8000
 	exp := int32(b>>23) & 0xff
@@ -86,9 +86,9 @@ func roundBit(m, s, q uint32) uint32 {
 	return 0
 }
 
-// float32ToBFloat16 converts f to bfloat16, rounding to nearest with ties to
+// Float32ToBFloat16 converts f to bfloat16, rounding to nearest with ties to
 // even. NaNs stay NaN (quiet) with their sign.
-func float32ToBFloat16(f float32) uint16 {
+func Float32ToBFloat16(f float32) uint16 {
 	b := math.Float32bits(f)
 	if b&0x7fffffff > 0x7f800000 {
 		return uint16(b>>16) | 0x40

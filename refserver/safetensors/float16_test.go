@@ -93,15 +93,15 @@ func TestFloat32ToFloat16(t *testing.T) {
 	for i := range 1 << 16 {
 		h := uint16(i)
 		f := Float16ToFloat32(h)
-		got := float32ToFloat16(f)
+		got := Float32ToFloat16(f)
 		if math.IsNaN(float64(f)) {
 			if got&0x7c00 != 0x7c00 || got&0x3ff == 0 || got&0x8000 != h&0x8000 {
-				t.Errorf("float32ToFloat16(NaN %#04x) = %#04x, want a NaN of the same sign", h, got)
+				t.Errorf("Float32ToFloat16(NaN %#04x) = %#04x, want a NaN of the same sign", h, got)
 			}
 			continue
 		}
 		if got != h {
-			t.Errorf("float32ToFloat16(%v) = %#04x, want %#04x", f, got, h)
+			t.Errorf("Float32ToFloat16(%v) = %#04x, want %#04x", f, got, h)
 		}
 	}
 	for h := uint16(0); h < 0x7c00; h++ {
@@ -125,11 +125,11 @@ func TestFloat32ToFloat16(t *testing.T) {
 			{math.Nextafter32(mid, 0), h},
 			{math.Nextafter32(mid, float32(math.Inf(1))), h + 1},
 		} {
-			if got := float32ToFloat16(c.f); got != c.want {
-				t.Errorf("float32ToFloat16(%v) = %#04x, want %#04x", c.f, got, c.want)
+			if got := Float32ToFloat16(c.f); got != c.want {
+				t.Errorf("Float32ToFloat16(%v) = %#04x, want %#04x", c.f, got, c.want)
 			}
-			if got, want := float32ToFloat16(-c.f), c.want|0x8000; got != want {
-				t.Errorf("float32ToFloat16(%v) = %#04x, want %#04x", -c.f, got, want)
+			if got, want := Float32ToFloat16(-c.f), c.want|0x8000; got != want {
+				t.Errorf("Float32ToFloat16(%v) = %#04x, want %#04x", -c.f, got, want)
 			}
 		}
 	}
@@ -156,8 +156,8 @@ func TestFloat32ToFloat16Values(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.f), func(t *testing.T) {
-			if got := float32ToFloat16(tt.f); got != tt.want {
-				t.Errorf("float32ToFloat16(%v) = %#04x, want %#04x", tt.f, got, tt.want)
+			if got := Float32ToFloat16(tt.f); got != tt.want {
+				t.Errorf("Float32ToFloat16(%v) = %#04x, want %#04x", tt.f, got, tt.want)
 			}
 		})
 	}
@@ -169,15 +169,15 @@ func TestFloat32ToBFloat16(t *testing.T) {
 	for i := range 1 << 16 {
 		b := uint16(i)
 		f := BFloat16ToFloat32(b)
-		got := float32ToBFloat16(f)
+		got := Float32ToBFloat16(f)
 		if math.IsNaN(float64(f)) {
 			if got&0x7f80 != 0x7f80 || got&0x7f == 0 || got&0x8000 != b&0x8000 {
-				t.Errorf("float32ToBFloat16(NaN %#04x) = %#04x, want a NaN of the same sign", b, got)
+				t.Errorf("Float32ToBFloat16(NaN %#04x) = %#04x, want a NaN of the same sign", b, got)
 			}
 			continue
 		}
 		if got != b {
-			t.Errorf("float32ToBFloat16(%v) = %#04x, want %#04x", f, got, b)
+			t.Errorf("Float32ToBFloat16(%v) = %#04x, want %#04x", f, got, b)
 		}
 	}
 	for b := uint16(0); b < 0x7f80; b++ {
@@ -195,14 +195,14 @@ func TestFloat32ToBFloat16(t *testing.T) {
 			{mid + 1, b + 1},
 			{mid | 0x80000000, even | 0x8000},
 		} {
-			if got := float32ToBFloat16(math.Float32frombits(c.bits)); got != c.want {
-				t.Errorf("float32ToBFloat16(%#08x) = %#04x, want %#04x", c.bits, got, c.want)
+			if got := Float32ToBFloat16(math.Float32frombits(c.bits)); got != c.want {
+				t.Errorf("Float32ToBFloat16(%#08x) = %#04x, want %#04x", c.bits, got, c.want)
 			}
 		}
 	}
 	// A NaN whose payload is only in the low bits must not truncate to
 	// infinity.
-	if got, want := float32ToBFloat16(math.Float32frombits(0x7f800001)), uint16(0x7fc0); got != want {
-		t.Errorf("float32ToBFloat16(NaN 0x7f800001) = %#04x, want %#04x", got, want)
+	if got, want := Float32ToBFloat16(math.Float32frombits(0x7f800001)), uint16(0x7fc0); got != want {
+		t.Errorf("Float32ToBFloat16(NaN 0x7f800001) = %#04x, want %#04x", got, want)
 	}
 }

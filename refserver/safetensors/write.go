@@ -136,7 +136,7 @@ func EncodeFloat32s(v []float32) []byte {
 func EncodeFloat16s(v []float32) []byte {
 	b := make([]byte, 2*len(v))
 	for i, x := range v {
-		binary.LittleEndian.PutUint16(b[2*i:], float32ToFloat16(x))
+		binary.LittleEndian.PutUint16(b[2*i:], Float32ToFloat16(x))
 	}
 	return b
 }
@@ -146,7 +146,7 @@ func EncodeFloat16s(v []float32) []byte {
 func EncodeBFloat16s(v []float32) []byte {
 	b := make([]byte, 2*len(v))
 	for i, x := range v {
-		binary.LittleEndian.PutUint16(b[2*i:], float32ToBFloat16(x))
+		binary.LittleEndian.PutUint16(b[2*i:], Float32ToBFloat16(x))
 	}
 	return b
 }
