@@ -30,7 +30,7 @@ type emulator struct {
 	next    devPtr
 	allocs  map[devPtr][]byte
 	bases   []devPtr // sorted; nil after an allocation or a free
-	failAt  int // the allocation that fails with out of memory; 0: none
+	failAt  int      // the allocation that fails with out of memory; 0: none
 	nAlloc  int
 	calls   []string
 	entered int
