@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmbench/llmbench/refserver/cuda"
 	"github.com/llmbench/llmbench/refserver/gpt2/gpt2test"
 )
 
@@ -121,14 +123,15 @@ func TestBenchQuick(t *testing.T) {
 
 func TestDeviceFlag(t *testing.T) {
 	tests := []struct {
-		device, want string // want: "" for no error, else a substring
+		device, dtype, want string // want: "" for no error, else a substring
 	}{
-		{"", ""}, {"cpu", ""}, {"auto", ""},
-		{"cuda", "no CUDA backend"},
-		{"tpu", `want cpu, cuda or auto`},
+		{"", "", ""}, {"cpu", "", ""}, {"auto", "", ""}, {"cuda", "", ""}, {"cuda", "bf16", ""}, {"cpu", "f32", ""},
+		{"cpu", "f16", "the CPU backend keeps its weights in f32"},
+		{"cuda", "int4", `want f16, bf16 or f32`},
+		{"tpu", "", `want cpu, cuda or auto`},
 	}
 	for _, tt := range tests {
-		err := ServeConfig{Device: tt.device}.Validate()
+		err := ServeConfig{Device: tt.device, DType: tt.dtype}.Validate()
 		if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
 			t.Errorf("--device %q: got %v, want %q", tt.device, err, tt.want)
 		}
@@ -168,5 +171,55 @@ func TestServeEndsWithASilentConnection(t *testing.T) {
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("Serve did not return")
+	}
+}
+
+// TestServeWithoutGPU: on a machine without a GPU, --device cuda fails
+// with one line that names what is missing, and --device auto serves on
+// the CPU and logs why.
+func TestServeWithoutGPU(t *testing.T) {
+	if n, err := cuda.Probe(); err == nil {
+		t.Skipf("this machine has %d CUDA device(s)", n)
+	}
+	cfg := ServeConfig{Device: "cuda", Model: ModelConfig{Dir: gpt2test.Dir(t)}}
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Engine.NoCalibration = true
+	var log syncBuffer
+	err := Serve(t.Context(), cfg, &log, nil)
+	if err == nil || !strings.HasPrefix(err.Error(), "--device cuda: cuda: ") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("--device cuda without a GPU: %v, want one line naming the cause", err)
+	}
+	t.Logf("--device cuda: %v", err)
+
+	cfg.Device = "auto"
+	ctx, cancel := context.WithCancel(context.Background())
+	addr, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- Serve(ctx, cfg, &log, func(a string) { addr <- a }) }()
+	var a string
+	select {
+	case a = <-addr:
+	case err := <-done:
+		t.Fatalf("--device auto: %v", err)
+	}
+	resp, err := http.Get("http://" + a + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct {
+		Device string `json:"device"`
+		GPU    bool   `json:"gpu_available"`
+		DType  string `json:"dtype"`
+	}
+	json.NewDecoder(resp.Body).Decode(&h)
+	resp.Body.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+	if h.Device != "cpu" || h.GPU || h.DType != "f32" {
+		t.Errorf("/health says device %q, gpu %v, dtype %q; want cpu, false, f32", h.Device, h.GPU, h.DType)
+	}
+	if !strings.Contains(log.String(), "--device auto: serving on the CPU") || !strings.Contains(log.String(), "why=") {
+		t.Errorf("the log does not say why auto chose the CPU:\n%s", log.String())
 	}
 }

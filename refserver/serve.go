@@ -17,7 +17,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/llmbench/llmbench/refserver/bpe"
+	"github.com/llmbench/llmbench/refserver/cuda"
 	"github.com/llmbench/llmbench/refserver/engine"
+	"github.com/llmbench/llmbench/refserver/gpt2"
 	"github.com/llmbench/llmbench/refserver/hostcpu"
 	"github.com/llmbench/llmbench/refserver/nn"
 	"github.com/llmbench/llmbench/refserver/server"
@@ -26,10 +28,15 @@ import (
 
 // ServeConfig is `refserver serve`, the default command.
 type ServeConfig struct {
-	// Device is where the model runs: "cpu" (and "" ), "cuda", or "auto".
-	// There is no CUDA backend yet: cuda is refused, auto serves on the
-	// CPU and says so.
-	Device    string
+	// Device is where the model runs: "cpu" (and ""), "cuda" (a GPU, or
+	// an error naming what is missing), or "auto" (cuda when it starts,
+	// else the CPU, saying why).
+	Device string
+	// GPU is the CUDA device ordinal, e.g. 0.
+	GPU int
+	// DType is the weights' type: "" means f16 on a GPU and f32 on the
+	// CPU; the GPU also takes bf16 and f32, the CPU only f32.
+	DType     string
 	Model     ModelConfig
 	Engine    engine.Config
 	HTTP      server.Config
@@ -38,7 +45,9 @@ type ServeConfig struct {
 
 // RegisterFlags adds every serve flag to fs.
 func (c *ServeConfig) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Device, "device", "cpu", "where the model runs: cpu, cuda, or auto (cuda when a GPU backend and a GPU are there, else cpu, said at start-up)")
+	fs.StringVar(&c.Device, "device", "cpu", "where the model runs: cpu, cuda, or auto (cuda when a GPU and its libraries are there, else cpu, saying why)")
+	fs.IntVar(&c.GPU, "gpu", 0, "the CUDA device to use (its ordinal)")
+	fs.StringVar(&c.DType, "dtype", "", "the weights' type: f16 (the GPU's default), bf16 or f32 (the CPU's only type)")
 	c.HTTP.RegisterFlags(fs)
 	c.Model.RegisterFlags(fs)
 	c.Engine.RegisterFlags(fs)
@@ -49,13 +58,51 @@ func (c *ServeConfig) RegisterFlags(fs *flag.FlagSet) {
 func (c ServeConfig) Validate() error {
 	var dev error
 	switch c.Device {
-	case "", "cpu", "auto":
-	case "cuda":
-		dev = errors.New("--device cuda: this refserver has no CUDA backend yet; use --device cpu, or auto to fall back to the CPU")
+	case "", "cpu":
+		if c.DType != "" && c.DType != "f32" {
+			dev = fmt.Errorf("--dtype %s: the CPU backend keeps its weights in f32; %s weights need --device cuda", c.DType, c.DType)
+		}
+	case "cuda", "auto":
 	default:
 		dev = fmt.Errorf("--device %q: want cpu, cuda or auto", c.Device)
 	}
+	switch c.DType {
+	case "", "f32", "f16", "bf16":
+	default:
+		dev = errors.Join(dev, fmt.Errorf("--dtype %q: want f16, bf16 or f32", c.DType))
+	}
+	if c.GPU < 0 {
+		dev = errors.Join(dev, fmt.Errorf("--gpu %d: want a device ordinal, 0 or more", c.GPU))
+	}
 	return errors.Join(dev, c.Engine.Validate(), c.HTTP.Validate(), c.Telemetry.Validate())
+}
+
+// newEngine puts the model on the device cfg asks for and returns the
+// engine and what closes its backend after the engine's Run has returned.
+// --device cuda fails with the reason when the GPU cannot be used;
+// --device auto logs it and serves on the CPU.
+func newEngine(cfg ServeConfig, m *gpt2.Model, tok *bpe.Tokenizer, steps *server.Steps, log *slog.Logger) (*engine.Engine, func(), error) {
+	if cfg.Device == "cuda" || cfg.Device == "auto" {
+		ec := cfg.Engine.WithDefaults(m.Config.NPositions)
+		g, err := cuda.Open(cuda.Config{Device: cfg.GPU, DType: cfg.DType, MaxRows: ec.StepTokens, Slots: ec.MaxBatch}, m)
+		if err == nil {
+			in := g.Info()
+			log.Info("serving on the GPU", "gpu", in.Name, "compute_capability", in.ComputeCapability, "dtype", in.DType,
+				"memory_used_mib", in.MemUsed>>20, "memory_total_mib", in.MemTotal>>20)
+			e, err := engine.NewOn(g, tok, cfg.Engine, steps)
+			if err != nil {
+				g.Close()
+				return nil, nil, err
+			}
+			return e, func() { g.Close() }, nil
+		}
+		if cfg.Device == "cuda" {
+			return nil, nil, fmt.Errorf("--device cuda: %w", err)
+		}
+		log.Info("--device auto: serving on the CPU", "why", err.Error())
+	}
+	e, err := engine.New(m, tok, cfg.Engine, steps)
+	return e, func() {}, err
 }
 
 // Serve runs refserver until ctx ends (SIGTERM or Ctrl-C), then drains: it
@@ -78,9 +125,6 @@ func Serve(ctx context.Context, cfg ServeConfig, stderr io.Writer, ready func(ad
 			log.Warn("flush traces", "err", err)
 		}
 	}()
-	if cfg.Device == "auto" {
-		log.Info("--device auto: no CUDA backend in this refserver, serving on the CPU")
-	}
 	m, err := cfg.Model.Load(stderr)
 	if err != nil {
 		return err
@@ -95,10 +139,11 @@ func Serve(ctx context.Context, cfg ServeConfig, stderr io.Writer, ready func(ad
 	if err != nil {
 		return err
 	}
-	eng, err := engine.New(m, tok, cfg.Engine, steps)
+	eng, closeBackend, err := newEngine(cfg, m, tok, steps, log)
 	if err != nil {
 		return err
 	}
+	defer closeBackend()
 	if !cfg.Engine.NoCalibration {
 		costs, err := eng.Calibrate(ctx)
 		if err != nil {
@@ -111,8 +156,9 @@ func Serve(ctx context.Context, cfg ServeConfig, stderr io.Writer, ready func(ad
 		log.Info("decode step cost by batch size (calibrated; --no-calibration skips this)", line...)
 	}
 	cores := hostcpu.Affinity()
-	info := server.Info{Backend: "cpu", Device: "cpu", Kernels: nn.Kernels(), Threads: eng.Config().Threads,
-		CoresAllowed: cores.String(), NumAllowed: cores.Count, GOMAXPROCS: runtime.GOMAXPROCS(0)}
+	bi := eng.Backend().Info()
+	info := server.Info{Backend: bi.Backend, Device: bi.Device, Kernels: nn.Kernels(), Threads: eng.Config().Threads,
+		CoresAllowed: cores.String(), NumAllowed: cores.Count, GOMAXPROCS: runtime.GOMAXPROCS(0), Live: eng.Backend().Info}
 	srv, err := server.New(cfg.HTTP, m, tok, eng, info, tracing.Provider, reg)
 	if err != nil {
 		return err

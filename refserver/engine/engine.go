@@ -86,6 +86,10 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// WithDefaults returns c with its zero fields set to their defaults, for
+// a model of nPositions positions.
+func (c Config) WithDefaults(nPositions int) Config { return c.withDefaults(nPositions) }
+
 func (c Config) withDefaults(nPositions int) Config {
 	if c.MaxBatch == 0 {
 		c.MaxBatch = defaultConfig.MaxBatch
@@ -167,7 +171,8 @@ type StepInfo struct {
 	// does not say. Far less than Threads × Duration means the step's
 	// threads waited for cores.
 	CPU     time.Duration
-	Prefill int   // prompt tokens processed
+	Device  string // where the step ran: the backend's device, e.g. cpu or cuda
+	Prefill int    // prompt tokens processed
 	Decode  int   // sequences advanced by one generated token
 	Tags    []any // Request.Tag of each sequence in the step
 }
@@ -204,6 +209,7 @@ func (s State) KVUsage() float64 {
 // are safe for concurrent use; Run is the loop and must be called once.
 type Engine struct {
 	be       backend.Backend
+	device   string // be's device, for the steps' spans
 	model    gpt2.Config
 	ownsBE   bool // the engine made be (New) and closes it when Run ends
 	vocab    Vocab
@@ -252,7 +258,7 @@ func NewOn(b backend.Backend, vocab Vocab, cfg Config, observer StepObserver) (*
 		return nil, err
 	}
 	cfg = cfg.withDefaults(b.Config().NPositions)
-	return &Engine{be: b, model: b.Config(), vocab: vocab, cfg: cfg, observer: observer,
+	return &Engine{be: b, device: b.Info().Device, model: b.Config(), vocab: vocab, cfg: cfg, observer: observer,
 		wake:  make(chan struct{}, 1),
 		state: State{KVTotal: cfg.KVTokens},
 		sched: [2]metrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}, {Name: "/sched/goroutines/running:goroutines"}}}, nil
@@ -595,7 +601,7 @@ func (e *Engine) step(pool *nn.Pool) error {
 	clear(e.running[len(keep):])
 	e.freed = len(e.running) - len(keep)
 	e.running = keep
-	info := StepInfo{Start: start, Duration: time.Since(start), Prefill: prefill, Decode: decode, Tags: tags}
+	info := StepInfo{Start: start, Duration: time.Since(start), Device: e.device, Prefill: prefill, Decode: decode, Tags: tags}
 	if cpu1, ok := hostcpu.ProcessCPU(); ok {
 		info.CPU = cpu1 - cpu0
 	}

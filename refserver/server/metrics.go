@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/llmbench/llmbench/refserver/backend"
 	"github.com/llmbench/llmbench/refserver/engine"
 )
 
@@ -58,6 +59,11 @@ func newMetrics(reg prometheus.Registerer, eng *engine.Engine) (*metrics, error)
 			state(func(s engine.State) float64 { return float64(s.Waiting) })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "llm_kv_cache_usage_ratio", Help: "Share of the KV-cache budget reserved by running sequences."},
 			state(func(s engine.State) float64 { return s.KVUsage() })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "llm_device_memory_bytes", Help: "The device's memory in use (all processes), on a GPU; 0 on the CPU.",
+			ConstLabels: prometheus.Labels{"state": "used"}}, func() float64 { return float64(eng.Backend().Info().MemUsed) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "llm_device_memory_bytes", Help: "The device's memory in use (all processes), on a GPU; 0 on the CPU.",
+			ConstLabels: prometheus.Labels{"state": "total"}}, func() float64 { return float64(eng.Backend().Info().MemTotal) }),
+		backendInfo(eng.Backend().Info()),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "llm_engine_busy_seconds_total",
 			Help: "Wall time the engine spent in batched forward steps."},
 			state(func(s engine.State) float64 { return s.Busy.Seconds() })),
@@ -74,6 +80,16 @@ func newMetrics(reg prometheus.Registerer, eng *engine.Engine) (*metrics, error)
 		m.tokens.WithLabelValues(kind)
 	}
 	return m, nil
+}
+
+// backendInfo is llm_backend_info: 1, labelled with where the model runs.
+func backendInfo(in backend.Info) prometheus.Collector {
+	dtype := in.DType
+	if dtype == "" {
+		dtype = "f32"
+	}
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "llm_backend_info", Help: "Where the model runs: backend, device, its name and the weights' type.",
+		ConstLabels: prometheus.Labels{"backend": in.Backend, "device": in.Device, "name": in.Name, "dtype": dtype}}, func() float64 { return 1 })
 }
 
 // request counts one answered request.
@@ -137,7 +153,8 @@ func (s *Steps) Step(info engine.StepInfo) {
 			attribute.Int("batch.size", len(info.Tags)),
 			attribute.Int("batch.prefill_tokens", info.Prefill),
 			attribute.Int("batch.decode_sequences", info.Decode),
-			attribute.Float64("cpu.process_ms", float64(info.CPU.Microseconds())/1000)))
+			attribute.Float64("cpu.process_ms", float64(info.CPU.Microseconds())/1000),
+			attribute.String("device", info.Device)))
 	span.End(trace.WithTimestamp(info.Start.Add(info.Duration)))
 }
 

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/llmbench/llmbench/refserver/backend"
 	"github.com/llmbench/llmbench/refserver/bpe"
 	"github.com/llmbench/llmbench/refserver/engine"
 	"github.com/llmbench/llmbench/refserver/gpt2"
@@ -95,6 +96,9 @@ type Info struct {
 	CoresAllowed string
 	NumAllowed   int
 	GOMAXPROCS   int
+	// Live, when not nil, says what the backend runs on now: the GPU's
+	// name, the weights' type, the device memory.
+	Live func() backend.Info
 }
 
 // New builds the API over eng. tp receives the request spans (use
@@ -224,6 +228,19 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		status, code = "draining", http.StatusServiceUnavailable
 	}
 	c := s.model.Config
+	var bi backend.Info
+	if s.info.Live != nil {
+		bi = s.info.Live()
+	}
+	gpu := map[string]any(nil)
+	if bi.Device == "cuda" {
+		gpu = map[string]any{"name": bi.Name, "compute_capability": bi.ComputeCapability,
+			"memory_used_bytes": bi.MemUsed, "memory_total_bytes": bi.MemTotal, "memory_free_bytes": bi.MemTotal - bi.MemUsed}
+	}
+	dtype := bi.DType
+	if dtype == "" {
+		dtype = "f32"
+	}
 	writeJSON(w, code, map[string]any{
 		"status":        status,
 		"model":         s.cfg.ModelName,
@@ -233,6 +250,8 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		"backend":       s.info.Backend,
 		"device":        s.info.Device,
 		"gpu_available": s.info.Device == "cuda",
+		"gpu":           gpu,
+		"dtype":         dtype,
 		"kernels":       s.info.Kernels,
 		"threads":       s.info.Threads,
 		"cores_allowed": s.info.CoresAllowed,
