@@ -173,8 +173,8 @@ type StepInfo struct {
 	CPU     time.Duration
 	Device  string // where the step ran: the backend's device, e.g. cpu or cuda
 	Prefill int    // prompt tokens processed
-	Decode  int   // sequences advanced by one generated token
-	Tags    []any // Request.Tag of each sequence in the step
+	Decode  int    // sequences advanced by one generated token
+	Tags    []any  // Request.Tag of each sequence in the step
 }
 
 // StepObserver is told about every step. It runs on the engine loop and
