@@ -41,7 +41,9 @@ check-generated:
 
 # The integration tests run the real Jaeger and Prometheus from $(BIN)/.
 # LLMBENCH_INTEGRATION=1 makes them fail, not skip, when those are missing.
-test: vet check-generated build tools assets chromium
+test: vet check-generated build tools assets chromium nvrtc
+	# refserver loads CUDA at run time (purego): it must build, and run, without cgo.
+	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/refserver ./cmd/llmbench
 	LLMBENCH_INTEGRATION=1 $(GO) test $(RACE) -timeout 15m ./...
 	# The pure-Go kernels must stay correct on machines without AVX2.
 	$(GO) test -tags purego -count=1 ./refserver/nn/ ./refserver/gpt2/
@@ -104,6 +106,13 @@ chromium:
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null || \
 	{ sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+# NVIDIA's runtime compiler, from Debian's non-free component, installed only
+# when no libnvrtc is on the machine: the CUDA kernels are compiled by it in
+# make test (refserver/cuda), which needs no GPU.
+.PHONY: nvrtc
+nvrtc:
+	@sh tools/nvrtc/install.sh
 
 FUZZTIME ?= 20s
 fuzz:
