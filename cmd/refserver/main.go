@@ -3,6 +3,7 @@
 //	refserver [serve] --addr 127.0.0.1:8000 [--model DIR]   serve the HTTP API (the default)
 //	refserver generate --prompt "Hello" --max-tokens 20     one prompt on the console
 //	refserver bench                                         the engine against the memory-bandwidth floor
+//	refserver device-bench --device cuda                    the engine on a CPU or a GPU, as hf_bench.py measures transformers
 package main
 
 import (
@@ -40,6 +41,10 @@ func main() {
 		var cfg refserver.BenchConfig
 		cfg.RegisterFlags(fs)
 		run = func() error { return refserver.Bench(ctx, cfg, os.Stdout) }
+	case "device-bench":
+		var cfg refserver.DeviceBenchConfig
+		cfg.RegisterFlags(fs)
+		run = func() error { _, err := refserver.DeviceBench(ctx, cfg, os.Stdout); return err }
 	case "help":
 		fmt.Print(refserver.Help["serve"], "\n")
 		return

@@ -53,13 +53,14 @@ type Row struct {
 // Info describes a backend for /health: where the model runs and in what
 // precision.
 type Info struct {
-	Backend string // "cpu" or "cuda"
-	Device  string // "cpu" or "cuda"
-	Name    string // e.g. "NVIDIA H100 80GB HBM3", or the CPU's kernels, "avx512"
-	DType   string // weights: "f32", "f16" or "bf16"
+	Backend string `json:"backend"` // "cpu" or "cuda"
+	Device  string `json:"device"`  // "cpu" or "cuda"
+	Name    string `json:"name"`    // e.g. "NVIDIA H100 80GB HBM3", or the CPU's kernels, "avx512"
+	DType   string `json:"dtype"`   // weights: "f32", "f16" or "bf16"
 	// MemUsed and MemTotal are the device memory in bytes that the process
 	// uses and that the device has; 0 when unknown (the CPU).
-	MemUsed, MemTotal int64
+	MemUsed  int64 `json:"memory_used_bytes,omitempty"`
+	MemTotal int64 `json:"memory_total_bytes,omitempty"`
 	// ComputeCapability is a GPU's, e.g. "9.0"; "" on the CPU.
-	ComputeCapability string
+	ComputeCapability string `json:"compute_capability,omitempty"`
 }
