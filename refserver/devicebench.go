@@ -55,11 +55,11 @@ func (c *DeviceBenchConfig) RegisterFlags(fs *flag.FlagSet) {
 type DeviceBenchResult struct {
 	Backend    backend.Info       `json:"backend"`
 	Model      string             `json:"model"`
-	Prefill128 float64            `json:"prefill_128_ms"`  // one sequence's 128-token prompt, one forward step
-	TPOT       float64            `json:"single_tpot_ms"`  // one sequence, after its first token
-	Decode     []DeviceBenchPoint `json:"decode"`          // aggregate decode throughput by concurrency
-	Tokens     int                `json:"tokens_per_seq"`  // new tokens per sequence
-	Prompt     int                `json:"prompt_per_seq"`  // prompt tokens per sequence
+	Prefill128 float64            `json:"prefill_128_ms"` // one sequence's 128-token prompt, one forward step
+	TPOT       float64            `json:"single_tpot_ms"` // one sequence, after its first token
+	Decode     []DeviceBenchPoint `json:"decode"`         // aggregate decode throughput by concurrency
+	Tokens     int                `json:"tokens_per_seq"` // new tokens per sequence
+	Prompt     int                `json:"prompt_per_seq"` // prompt tokens per sequence
 	Definition string             `json:"decode_definition"`
 }
 
@@ -242,4 +242,3 @@ func generateN(ctx context.Context, be backend.Backend, tok *bpe.Tokenizer, n, p
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
