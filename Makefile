@@ -7,7 +7,7 @@ RACE    := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && echo -race)
 PROMPT  ?= The latency of a language model server is
 TOKENS  ?= 40
 
-.PHONY: all build demo test e2e vet fuzz bench generate check-generated help clean tools assets
+.PHONY: all build demo test e2e gpu-bundle vet fuzz bench generate check-generated help clean tools assets
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make fuzz     run each fuzz target for FUZZTIME (default 20s)"
 	@echo "make build    build the binaries into $(BIN)/"
 	@echo "make tools    build the pinned Jaeger and Prometheus into $(BIN)/ (once; the tests need them)"
+	@echo "make gpu-bundle  $(BIN)/gpu-bundle.tar.gz: what deploy/gpu/verify.sh runs on a GPU machine without Go"
 
 build: assets
 	$(GO) build -o $(BIN)/refserver ./cmd/refserver
@@ -58,6 +59,22 @@ test: vet check-generated build tools assets chromium nvrtc
 # machine rightly changes verdicts (a contended host is a finding).
 e2e: build tools
 	LLMBENCH_E2E=1 LLMBENCH_INTEGRATION=1 $(GO) test -count=1 -v -run '^TestVerdictMatrix$$' -timeout 20m ./e2e/
+
+# Everything deploy/gpu/verify.sh runs on a GPU machine, which has CUDA and
+# PyTorch but no Go and no network: refserver, llmbench and the cuda
+# package's test binary (stripped), the scenarios, the verify scripts and
+# the GPT-2 fixture, in one archive to carry over.
+FIXTURES ?= ../shared/fixtures
+gpu-bundle: assets
+	rm -rf $(BIN)/gpu-bundle && mkdir -p $(BIN)/gpu-bundle/bin $(BIN)/gpu-bundle/deploy $(BIN)/gpu-bundle/fixtures
+	$(GO) build -trimpath -ldflags="-s -w" -o $(BIN)/gpu-bundle/bin/refserver ./cmd/refserver
+	$(GO) build -trimpath -ldflags="-s -w" -o $(BIN)/gpu-bundle/bin/llmbench ./cmd/llmbench
+	$(GO) test -c -trimpath -ldflags="-s -w" -o $(BIN)/gpu-bundle/bin/cuda.test ./refserver/cuda
+	cp -r deploy/gpu $(BIN)/gpu-bundle/deploy/
+	cp -r scenarios $(BIN)/gpu-bundle/ && rm -rf $(BIN)/gpu-bundle/scenarios/*_test.go $(BIN)/gpu-bundle/scenarios/testdata
+	cp -r $(FIXTURES)/gpt2-tiny $(BIN)/gpu-bundle/fixtures/
+	tar -C $(BIN) -czf $(BIN)/gpu-bundle.tar.gz gpu-bundle
+	@ls -l $(BIN)/gpu-bundle.tar.gz
 
 # Jaeger and Prometheus, pinned by tools/*/go.mod, built from source into
 # $(BIN)/. Each is rebuilt only when missing or older than its go.mod.
