@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/refserver/bpe"
+	"github.com/llmbench/llmbench/refserver/cuda"
 	"github.com/llmbench/llmbench/refserver/engine"
 	"github.com/llmbench/llmbench/refserver/gpt2"
 	"github.com/llmbench/llmbench/refserver/nn"
@@ -37,6 +39,11 @@ type BenchConfig struct {
 	HTTPRounds  int    // requests per client in the HTTP benchmark; 0 means 4
 	HTTPPairs   int    // engine/HTTP pairs of runs per concurrency; 0 means 4
 	CPUProfile  string // write a CPU profile of the whole run here
+	// Device, GPU and DType put the HTTP benchmark's engine on a GPU
+	// (--only-http --device cuda); the other measurements are the CPU's.
+	Device string
+	GPU    int
+	DType  string
 }
 
 // RegisterFlags adds bench's flags to fs.
@@ -51,6 +58,9 @@ func (c *BenchConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.HTTPRounds, "http-rounds", 4, "requests per client in each HTTP benchmark run (more: steadier figures, longer run)")
 	fs.IntVar(&c.HTTPPairs, "http-pairs", 4, "engine/HTTP pairs of runs per concurrency, in alternating order; the overhead is the median of their ratios")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	fs.StringVar(&c.Device, "device", "cpu", "with --only-http: cpu, or cuda to run the engine on a GPU")
+	fs.IntVar(&c.GPU, "gpu", 0, "with --device cuda: the CUDA device ordinal")
+	fs.StringVar(&c.DType, "dtype", "", "with --device cuda: f16 (default), bf16 or f32")
 }
 
 // BenchResult is what `refserver bench` measured, in one process.
@@ -203,7 +213,24 @@ func runHTTPBench(ctx context.Context, cfg BenchConfig, m *gpt2.Model, tok *bpe.
 	if cfg.Quick {
 		pairs = 1
 	}
-	return benchHTTP(ctx, m, tok, threads, clients, rounds, pairs, prompt, out, func(s string) { step("HTTP: " + s) })
+	mk := func() (*engine.Engine, error) { return engine.New(m, tok, engine.Config{Threads: threads, NoCalibration: true}, nil) }
+	switch cfg.Device {
+	case "", "cpu":
+	case "cuda":
+		if !cfg.OnlyHTTP {
+			return nil, errors.New("--device cuda: only the HTTP benchmark runs on a GPU; add --only-http (refserver device-bench measures the engine on a GPU)")
+		}
+		ec := engine.Config{NoCalibration: true}.WithDefaults(m.Config.NPositions)
+		g, err := cuda.Open(cuda.Config{Device: cfg.GPU, DType: cfg.DType, MaxRows: ec.StepTokens, Slots: ec.MaxBatch}, m)
+		if err != nil {
+			return nil, err
+		}
+		defer g.Close()
+		mk = func() (*engine.Engine, error) { return engine.NewOn(g, tok, engine.Config{NoCalibration: true}, nil) }
+	default:
+		return nil, fmt.Errorf("--device %q: want cpu or cuda", cfg.Device)
+	}
+	return benchHTTP(ctx, m, tok, mk, clients, rounds, pairs, prompt, out, func(s string) { step("HTTP: " + s) })
 }
 
 func benchHTTPOnly(ctx context.Context, cfg BenchConfig, m *gpt2.Model, tok *bpe.Tokenizer, threads int, w io.Writer, res BenchResult, step func(string)) error {

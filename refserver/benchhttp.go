@@ -65,7 +65,7 @@ type sampleReq struct {
 // side's best run, latencies pool every request of a side; what HTTP adds
 // (to tok/s, TTFT p50 and TPOT p50) is the median over the pairs of the
 // per-pair ratio, since the two runs of a pair see the same machine.
-func benchHTTP(ctx context.Context, m *gpt2.Model, tok *bpe.Tokenizer, threads int, clients []int, rounds, pairs, prompt, out int, progress func(string)) ([]HTTPResult, error) {
+func benchHTTP(ctx context.Context, m *gpt2.Model, tok *bpe.Tokenizer, mk engineMaker, clients []int, rounds, pairs, prompt, out int, progress func(string)) ([]HTTPResult, error) {
 	var results []HTTPResult
 	for _, c := range clients {
 		r := HTTPResult{Clients: c, Requests: c * rounds, PromptTokens: prompt, OutputTokens: out, Pairs: pairs}
@@ -78,7 +78,7 @@ func benchHTTP(ctx context.Context, m *gpt2.Model, tok *bpe.Tokenizer, threads i
 			for k := 0; k < 2; k++ {
 				side := k ^ try&1 // ABBA: alternate which side runs first, so neither gains from the order
 				progress(fmt.Sprintf("%d clients, %s, run %d of %d", c, [...]string{"engine", "HTTP"}[side], try+1, pairs))
-				samples, toks, err := loadRun(ctx, m, tok, threads, c, rounds, prompt, out, side == 1)
+				samples, toks, err := loadRun(ctx, m, tok, mk, c, rounds, prompt, out, side == 1)
 				if err != nil {
 					return nil, err
 				}
@@ -124,11 +124,16 @@ func pct(xs []float64, p float64) float64 {
 	return s[min(max(i, 0), len(s)-1)]
 }
 
+// engineMaker makes a fresh engine for one run of the HTTP benchmark: on
+// the CPU a new one each time; on a GPU over the one backend opened for the
+// whole benchmark.
+type engineMaker func() (*engine.Engine, error)
+
 // loadRun starts a fresh engine (and, overHTTP, a server on a loopback
 // port), runs clients closed loops of rounds requests, and returns every
 // request's sample and the output tokens per second over the run.
-func loadRun(ctx context.Context, m *gpt2.Model, tok *bpe.Tokenizer, threads, clients, rounds, prompt, out int, overHTTP bool) ([]sampleReq, float64, error) {
-	e, err := engine.New(m, tok, engine.Config{Threads: threads}, nil)
+func loadRun(ctx context.Context, m *gpt2.Model, tok *bpe.Tokenizer, mk engineMaker, clients, rounds, prompt, out int, overHTTP bool) ([]sampleReq, float64, error) {
+	e, err := mk()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -140,7 +145,8 @@ func loadRun(ctx context.Context, m *gpt2.Model, tok *bpe.Tokenizer, threads, cl
 
 	var do func(ctx context.Context, text string) (sampleReq, error)
 	if overHTTP {
-		srv, err := server.New(server.Config{}, m, tok, e, server.Info{Backend: "cpu", Device: "cpu"}, noop.NewTracerProvider(), prometheus.NewRegistry())
+		bi := e.Backend().Info()
+		srv, err := server.New(server.Config{}, m, tok, e, server.Info{Backend: bi.Backend, Device: bi.Device}, noop.NewTracerProvider(), prometheus.NewRegistry())
 		if err != nil {
 			return nil, 0, err
 		}

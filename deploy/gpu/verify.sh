@@ -21,7 +21,8 @@
 #      weights, 124M config, generate with the KV cache): prefill of 128
 #      tokens, single-stream TPOT, decode throughput at 1..128 sequences;
 #      refserver on 2 CPU cores for scale                -> engine.md, *.json
-#   3. through HTTP and the load generator: scenarios/baseline.js and
+#   3. through HTTP and the load generator: refserver bench --http (what
+#      HTTP adds to the engine, on the device), scenarios/baseline.js and
 #      concurrency-sweep.js against refserver on the GPU, analyzed and
 #      reported; scenarios/cpu-vs-gpu.sh against refserver on 2 CPU cores of
 #      this machine and on the GPU                      -> runs/, http.md
@@ -103,6 +104,11 @@ python3 "$here/table.py" "$OUT" > "$OUT/engine.md" 2>&1 || fail "table.py"
 sed 's/^/   /' "$OUT/engine.md"
 
 say "3. through HTTP and the load generator -> $OUT/runs"
+if [ "$QUICK" = 1 ]; then httpflags=(--quick); else httpflags=(--http-clients 1,8,16 --http-rounds 4 --http-pairs 2); fi
+"$REFSERVER" bench --only-http --device "$DEVICE" "${httpflags[@]}" --out "$OUT/bench-http-$DEVICE.json" > "$OUT/bench-http-$DEVICE.txt" 2>&1 \
+  || fail "refserver bench --only-http --device $DEVICE (see bench-http-$DEVICE.txt)"
+grep -E '^ +[0-9]+ +[0-9]+ ' "$OUT/bench-http-$DEVICE.txt" | sed 's/^/   bench --http: /'
+
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 start_server() { # name device cores -> sets URL
   local name=$1 dev=$2 cores=$3 p
