@@ -213,7 +213,9 @@ func runHTTPBench(ctx context.Context, cfg BenchConfig, m *gpt2.Model, tok *bpe.
 	if cfg.Quick {
 		pairs = 1
 	}
-	mk := func() (*engine.Engine, error) { return engine.New(m, tok, engine.Config{Threads: threads, NoCalibration: true}, nil) }
+	mk := func() (*engine.Engine, error) {
+		return engine.New(m, tok, engine.Config{Threads: threads, NoCalibration: true}, nil)
+	}
 	switch cfg.Device {
 	case "", "cpu":
 	case "cuda":

@@ -92,7 +92,7 @@ func (n *nvrtc) compile(name, src string, arch int) ([]byte, error) {
 	}
 	res := n.compileProgram(prog, int32(len(cOpts)), &cOpts[0])
 	if res != 0 {
-		return nil, fmt.Errorf("compile %s for compute_%d with NVRTC %s: %s\n%s", name, arch, n.Version(), goString(n.getErrorString(res)), strings.TrimSpace(n.log(prog)))
+		return nil, fmt.Errorf("compile %s for compute_%d with NVRTC %s: %s: %s", name, arch, n.Version(), goString(n.getErrorString(res)), firstError(n.log(prog)))
 	}
 	var size uint64
 	if res := n.getPTXSize(prog, &size); res != 0 || size == 0 {
@@ -103,6 +103,24 @@ func (n *nvrtc) compile(name, src string, arch int) ([]byte, error) {
 		return nil, fmt.Errorf("nvrtcGetPTX: %s", goString(n.getErrorString(res)))
 	}
 	return ptx, nil // NUL-terminated, as cuModuleLoadData wants it
+}
+
+// firstError is the first error line of an NVRTC log, with how many more
+// there are: one line for an error message.
+func firstError(log string) string {
+	var errs []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "error") {
+			errs = append(errs, strings.TrimSpace(l))
+		}
+	}
+	switch len(errs) {
+	case 0:
+		return strings.Join(strings.Fields(log), " ")
+	case 1:
+		return errs[0]
+	}
+	return fmt.Sprintf("%s (and %d more errors)", errs[0], len(errs)-1)
 }
 
 func (n *nvrtc) log(prog uintptr) string {
