@@ -82,3 +82,45 @@ func TestProbeWithoutGPU(t *testing.T) {
 	}
 	t.Logf("without a GPU: %v", err)
 }
+
+// TestNoDevice is the driver present with no GPU: cuInit's answer, as
+// libcuda gives it, becomes ErrNoDevice or a one-line start failure. (The
+// driver library cannot be installed on this CI machine without a GPU's
+// packages, so its functions are stand-ins here.)
+func TestNoDevice(t *testing.T) {
+	name := func(s string) *byte { return &append([]byte(s), 0)[0] }
+	for _, tc := range []struct {
+		what   string
+		init   int32
+		count  int32
+		noDev  bool
+		substr string
+	}{
+		{"cuInit says no device", cudaErrorNoDevice, 0, true, "no CUDA device: cuInit: CUDA_ERROR_NO_DEVICE"},
+		{"cuInit fails otherwise", 999, 0, false, "the driver did not start: cuInit: CUDA_ERROR_UNKNOWN"},
+		{"no devices counted", cudaSuccess, 0, true, "no CUDA device: the driver found none"},
+		{"one device", cudaSuccess, 1, false, ""},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			d := &driver{
+				cuInit:           func(uint32) int32 { return tc.init },
+				cuDeviceGetCount: func(n *int32) int32 { *n = tc.count; return cudaSuccess },
+				cuGetErrorName: func(res int32, s **byte) int32 {
+					*s = name(map[int32]string{cudaErrorNoDevice: "CUDA_ERROR_NO_DEVICE", 999: "CUDA_ERROR_UNKNOWN"}[res])
+					return cudaSuccess
+				},
+				cuGetErrorString: func(res int32, s **byte) int32 { *s = name("a description"); return cudaSuccess },
+			}
+			n, err := countDevices(d)
+			if tc.substr == "" {
+				if err != nil || n != int(tc.count) {
+					t.Errorf("countDevices = %d, %v; want %d, nil", n, err, tc.count)
+				}
+				return
+			}
+			if err == nil || errors.Is(err, ErrNoDevice) != tc.noDev || !strings.Contains(err.Error(), tc.substr) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("countDevices: %v; want one line with %q (no device: %v)", err, tc.substr, tc.noDev)
+			}
+		})
+	}
+}
