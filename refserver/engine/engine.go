@@ -342,9 +342,11 @@ func (e *Engine) check(req Request) error {
 	if n := len(req.Prompt); n >= c.NPositions {
 		return fmt.Errorf("%w: the prompt has %d tokens and the context holds %d", ErrTooLong, n, c.NPositions)
 	}
-	if n := len(req.Prompt) + req.MaxTokens; n > c.NPositions {
-		return fmt.Errorf("%w: %d prompt tokens + max_tokens %d = %d, the context holds %d (max_tokens can be at most %d)",
-			ErrTooLong, len(req.Prompt), req.MaxTokens, n, c.NPositions, c.NPositions-len(req.Prompt))
+	// Compare without adding: a max_tokens near the int's limit would wrap
+	// the sum negative and pass.
+	if room := c.NPositions - len(req.Prompt); req.MaxTokens > room {
+		return fmt.Errorf("%w: %d prompt tokens + max_tokens %d exceed the context of %d (max_tokens can be at most %d)",
+			ErrTooLong, len(req.Prompt), req.MaxTokens, c.NPositions, room)
 	}
 	if n := len(req.Prompt) + req.MaxTokens; n > e.cfg.KVTokens {
 		return fmt.Errorf("%w: %d positions exceed the KV-cache budget of %d", ErrTooLong, n, e.cfg.KVTokens)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -521,4 +522,43 @@ func TestSettle(t *testing.T) {
 	if took < budget || took > 10*budget {
 		t.Errorf("with a goroutine always ready, settle took %v, want its budget %v", took, budget)
 	}
+}
+
+// FuzzSubmit: no prompt length, token id or max_tokens may panic Submit;
+// what it accepts fits the context. max_tokens near the int's limit once
+// wrapped a sum negative and panicked in makechan.
+func FuzzSubmit(f *testing.F) {
+	for _, seed := range []struct {
+		prompt int
+		tok    int
+		max    int
+	}{{3, 5, 10}, {1, 0, math.MaxInt}, {1, 0, math.MaxInt - 1}, {100, 7, math.MaxInt / 2}, {0, 0, 1}, {1, -1, 1}, {1, 1 << 30, 1}, {127, 1, 1}, {128, 1, 1}} {
+		f.Add(seed.prompt, seed.tok, seed.max)
+	}
+	e, err := New(synthetic(f), byteVocab{}, Config{MaxBatch: 2}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, promptLen, tok, maxTokens int) {
+		if promptLen < 0 || promptLen > 4096 {
+			return
+		}
+		prompt := make([]int, promptLen)
+		for i := range prompt {
+			prompt[i] = tok
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ch, err := e.Submit(ctx, Request{Prompt: prompt, MaxTokens: maxTokens, Sampling: sample.Params{Greedy: true}})
+		if err != nil {
+			if !errors.Is(err, ErrBadRequest) && !errors.Is(err, ErrTooLong) && !errors.Is(err, ErrQueueFull) {
+				t.Fatalf("Submit(%d tokens, max_tokens %d): %v, want a bad-request or too-long error", promptLen, maxTokens, err)
+			}
+			return
+		}
+		if promptLen+maxTokens > tiny.NPositions || maxTokens < 1 {
+			t.Fatalf("Submit accepted %d prompt tokens with max_tokens %d, the context holds %d", promptLen, maxTokens, tiny.NPositions)
+		}
+		_ = ch
+	})
 }
