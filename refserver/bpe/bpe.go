@@ -51,6 +51,7 @@ var ErrInvalidID = errors.New("token id out of range")
 // bytes each, emptied when full) is guarded by a mutex. The zero value has
 // no vocabulary and is not usable; get one from [New].
 type Tokenizer struct {
+	maxLen int // the longest ordinary token, in bytes
 	ranks  map[string]int // token bytes -> rank (= id), ordinary tokens only
 	tokens [][]byte       // id -> token bytes, including EndOfText
 
@@ -130,6 +131,7 @@ func parseRanks(data []byte) (*Tokenizer, error) {
 		}
 		t.tokens[rank] = tok
 		t.ranks[string(tok)] = rank
+		t.maxLen = max(t.maxLen, len(tok))
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
@@ -187,6 +189,33 @@ func (t *Tokenizer) EncodeSpecial(text string) []int {
 		ids = append(ids, EndOfText)
 		text = after
 	}
+}
+
+// MaxTokenBytes is the length in bytes of the longest ordinary token: a
+// text of n bytes has at least n / MaxTokenBytes tokens, which bounds a
+// prompt's length before it is encoded.
+func (t *Tokenizer) MaxTokenBytes() int { return t.maxLen }
+
+// EncodeLimit is [Tokenizer.Encode] that stops once the text is known to
+// have limit tokens or more: complete is false then, and ids holds at
+// least limit tokens (a prefix of the encoding, give or take the last
+// piece). A piece of n bytes has at least n / MaxTokenBytes tokens, so a
+// long run of one class of characters is not merged when it alone would
+// reach the limit. It bounds the work a prompt too long for the context
+// costs before it is refused.
+func (t *Tokenizer) EncodeLimit(text string, limit int) (ids []int, complete bool) {
+	ids = make([]int, 0, min(len(text)/4+1, limit+1))
+	for piece := range pieces(text) {
+		if len(ids) >= limit || len(ids)+(len(piece)+t.maxLen-1)/t.maxLen > limit {
+			return ids, false
+		}
+		if rank, ok := t.ranks[piece]; ok {
+			ids = append(ids, rank)
+			continue
+		}
+		ids = t.appendPiece(ids, piece)
+	}
+	return ids, len(ids) < limit
 }
 
 // appendEncoded appends the ids of text, without special tokens, to ids.

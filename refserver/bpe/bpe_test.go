@@ -350,3 +350,42 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+func TestEncodeLimit(t *testing.T) {
+	tok, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := tok.MaxTokenBytes(); n < 16 || n > 1024 {
+		t.Errorf("MaxTokenBytes = %d, want a longest GPT-2 token of a few dozen bytes", n)
+	}
+	text := strings.Repeat("The latency of a language model server is ", 20)
+	all := tok.Encode(text)
+	tests := []struct {
+		name     string
+		text     string
+		limit    int
+		complete bool
+	}{
+		{"under the limit", text, len(all) + 1, true},
+		{"exactly the limit", text, len(all), false},
+		{"over the limit", text, 10, false},
+		{"one huge piece", strings.Repeat("a", 1<<20), 1024, false},
+		{"empty", "", 5, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ids, complete := tok.EncodeLimit(tt.text, tt.limit)
+			if complete != tt.complete {
+				t.Fatalf("complete = %v, want %v (%d ids, limit %d)", complete, tt.complete, len(ids), tt.limit)
+			}
+			if complete {
+				if want := tok.Encode(tt.text); !slices.Equal(ids, want) {
+					t.Errorf("complete encoding %v differs from Encode's %v", ids, want)
+				}
+			} else if tt.text == text && !slices.Equal(ids, all[:len(ids)]) {
+				t.Errorf("the partial encoding is not a prefix of Encode's")
+			}
+		})
+	}
+}

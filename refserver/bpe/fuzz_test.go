@@ -114,3 +114,36 @@ func FuzzStreamDecoder(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEncodeLimit: EncodeLimit agrees with Encode. Complete, it is Encode's
+// result; stopped, Encode has at least limit tokens and the partial ids are
+// a prefix of them.
+func FuzzEncodeLimit(f *testing.F) {
+	for _, s := range []string{"", "Hello world", "a  b\n\nc", strings.Repeat("a", 600), strings.Repeat("ab ", 300), "😀🤖 x\xff"} {
+		f.Add(s, 3)
+		f.Add(s, 100)
+	}
+	tok, err := New()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, text string, limit int) {
+		if limit < 1 || limit > 1<<20 {
+			return
+		}
+		ids, complete := tok.EncodeLimit(text, limit)
+		all := tok.Encode(text)
+		if complete {
+			if !slices.Equal(ids, all) {
+				t.Fatalf("complete EncodeLimit(%q, %d) = %v, Encode = %v", text, limit, ids, all)
+			}
+			return
+		}
+		if len(all) < limit {
+			t.Fatalf("EncodeLimit(%q, %d) stopped, but Encode has only %d tokens", text, limit, len(all))
+		}
+		if len(ids) > len(all) || !slices.Equal(ids, all[:len(ids)]) {
+			t.Fatalf("EncodeLimit(%q, %d) = %v is not a prefix of Encode's %v", text, limit, ids, all)
+		}
+	})
+}

@@ -99,18 +99,29 @@ func (s *Server) run(ctx context.Context, j *job, onPiece piece) (*result, *apiE
 	}
 	defer s.inflight.Add(-1)
 
+	// The cheap checks first: a prompt too long for the context is refused
+	// before it costs a full tokenization (its bytes bound its tokens from
+	// below, and tokenizing stops at the context).
+	ctxLen := s.model.Config.NPositions
 	prompt := j.ids
 	if prompt == nil {
+		if least := len(j.text) / s.tok.MaxTokenBytes(); least >= ctxLen {
+			return nil, badRequest("prompt", "prompt is %d bytes, so at least %d tokens, and the context holds %d (at most %d prompt tokens leave room for one generated token)", len(j.text), least, ctxLen, ctxLen-1)
+		}
 		_, span := s.tracer.Start(ctx, "tokenize_input")
-		prompt = s.tok.Encode(j.text)
+		var complete bool
+		prompt, complete = s.tok.EncodeLimit(j.text, ctxLen)
 		span.SetAttributes(attribute.Int("gen_ai.usage.input_tokens", len(prompt)), attribute.Int("prompt.bytes", len(j.text)))
 		span.End()
+		if !complete {
+			return nil, badRequest("prompt", "prompt is at least %d tokens long and the context holds %d (at most %d prompt tokens leave room for one generated token)", len(prompt), ctxLen, ctxLen-1)
+		}
 	}
 	if len(prompt) == 0 {
 		return nil, badRequest("prompt", "prompt is empty")
 	}
-	if n, max := len(prompt), s.model.Config.NPositions; n >= max {
-		return nil, badRequest("prompt", "prompt is %d tokens long and the context holds %d (at most %d prompt tokens leave room for one generated token)", n, max, max-1)
+	if n := len(prompt); n >= ctxLen {
+		return nil, badRequest("prompt", "prompt is %d tokens long and the context holds %d (at most %d prompt tokens leave room for one generated token)", n, ctxLen, ctxLen-1)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
