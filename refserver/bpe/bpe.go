@@ -51,7 +51,7 @@ var ErrInvalidID = errors.New("token id out of range")
 // bytes each, emptied when full) is guarded by a mutex. The zero value has
 // no vocabulary and is not usable; get one from [New].
 type Tokenizer struct {
-	maxLen int // the longest ordinary token, in bytes
+	maxLen int            // the longest ordinary token, in bytes
 	ranks  map[string]int // token bytes -> rank (= id), ordinary tokens only
 	tokens [][]byte       // id -> token bytes, including EndOfText
 
