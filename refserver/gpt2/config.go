@@ -79,6 +79,15 @@ func (c Config) Params() int {
 	return c.VocabSize*C + c.NPositions*C + L*perLayer + 2*C
 }
 
+// Bounds of Validate: well above GPT-2 XL (48 layers, 1600 wide, 1024
+// positions, 50257 tokens), far below what would exhaust a machine.
+const (
+	maxLayers    = 1024
+	maxEmbd      = 1 << 16
+	maxPositions = 1 << 17
+	maxVocab     = 1 << 20
+)
+
 // Validate reports whether the configuration describes a GPT-2 this
 // package can run.
 func (c Config) Validate() error {
@@ -94,6 +103,12 @@ func (c Config) Validate() error {
 	check(c.NHead > 0 && c.NEmbd%max(c.NHead, 1) == 0, "n_embd %d is not a multiple of n_head %d", c.NEmbd, c.NHead)
 	check(c.NPositions > 0, "n_positions is %d, want > 0", c.NPositions)
 	check(c.VocabSize > 0, "vocab_size is %d, want > 0", c.VocabSize)
+	// Sane bounds, far above any GPT-2, so that a corrupt config cannot
+	// make refserver allocate without end.
+	check(c.NLayer <= maxLayers, "n_layer is %d, more than %d", c.NLayer, maxLayers)
+	check(c.NEmbd <= maxEmbd, "n_embd is %d, more than %d", c.NEmbd, maxEmbd)
+	check(c.NPositions <= maxPositions, "n_positions is %d, more than %d", c.NPositions, maxPositions)
+	check(c.VocabSize <= maxVocab, "vocab_size is %d, more than %d", c.VocabSize, maxVocab)
 	check(c.LNEps > 0, "layer_norm_epsilon is %g, want > 0", c.LNEps)
 	check(c.Activation == "gelu_new" || c.Activation == "gelu_pytorch_tanh",
 		"activation_function is %q, want gelu_new", c.Activation)

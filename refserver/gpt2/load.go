@@ -34,12 +34,56 @@ func Load(dir string) (*Model, error) {
 		return nil, fmt.Errorf("load model: %w", err)
 	}
 	defer f.Close()
+	// config.json is checked against the checkpoint before anything is
+	// allocated from it: a config that claims a billion positions must
+	// not allocate them.
+	if err := checkShapes(f, cfg); err != nil {
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
+	}
 	m := newModel(cfg)
 	m.Source = dir
 	if err := (&loader{f: f, m: m, used: map[string]bool{}}).load(); err != nil {
 		return nil, fmt.Errorf("load model %s: %w", path, err)
 	}
 	return m, nil
+}
+
+// checkShapes compares the embeddings' shapes and the number of layers in
+// the checkpoint with cfg.
+func checkShapes(f *safetensors.File, cfg Config) error {
+	prefix := ""
+	if _, ok := f.Info("transformer.wte.weight"); ok {
+		prefix = "transformer."
+	}
+	for _, want := range []struct {
+		name       string
+		rows, cols int
+		what       string
+	}{
+		{"wte.weight", cfg.VocabSize, cfg.NEmbd, "vocab_size × n_embd"},
+		{"wpe.weight", cfg.NPositions, cfg.NEmbd, "n_positions × n_embd"},
+	} {
+		t, ok := f.Info(prefix + want.name)
+		if !ok {
+			return fmt.Errorf("the checkpoint has no %s", prefix+want.name)
+		}
+		if len(t.Shape) != 2 || t.Shape[0] != want.rows || t.Shape[1] != want.cols {
+			return fmt.Errorf("config.json says %s is %d × %d, but %q has shape %v", want.what, want.rows, want.cols, prefix+want.name, t.Shape)
+		}
+	}
+	layers := 0
+	for _, name := range f.Names() {
+		var l int
+		if _, err := fmt.Sscanf(strings.TrimPrefix(name, prefix), "h.%d.", &l); err == nil {
+			layers = max(layers, l+1)
+		}
+	}
+	// More layers than the config are reported by name once loaded (as
+	// unexpected tensors); fewer must not be allocated first.
+	if layers < cfg.NLayer {
+		return fmt.Errorf("config.json says n_layer %d, the checkpoint has %d layers", cfg.NLayer, layers)
+	}
+	return nil
 }
 
 // maskBuffer matches the attention-mask buffers that old checkpoints store

@@ -525,6 +525,17 @@ func TestLoadErrors(t *testing.T) {
 		{"config n_embd does not match weights", func(t testing.TB) []byte {
 			return configWith(t, fw.config, "n_embd", 128)
 		}, func(t testing.TB) []byte { return file(t, f32(t)) }, []string{`"wte.weight"`, "shape"}},
+		// A config that claims far more than the checkpoint holds is refused
+		// before anything is allocated from it.
+		{"config claims a billion positions", func(t testing.TB) []byte {
+			return configWith(t, fw.config, "n_positions", 1_000_000_000)
+		}, func(t testing.TB) []byte { return file(t, f32(t)) }, []string{"n_positions is 1000000000, more than"}},
+		{"config claims more positions than wpe", func(t testing.TB) []byte {
+			return configWith(t, fw.config, "n_positions", 100000)
+		}, func(t testing.TB) []byte { return file(t, f32(t)) }, []string{"n_positions × n_embd is 100000 × 64", `"wpe.weight" has shape [128 64]`}},
+		{"config claims more layers than the checkpoint", func(t testing.TB) []byte {
+			return configWith(t, fw.config, "n_layer", 1000)
+		}, func(t testing.TB) []byte { return file(t, f32(t)) }, []string{"n_layer 1000, the checkpoint has 2 layers"}},
 		{"config is not json", func(t testing.TB) []byte {
 			return []byte(`{"n_layer": 2, "n_embd": `)
 		}, func(t testing.TB) []byte { return file(t, f32(t)) }, []string{"config.json"}},
