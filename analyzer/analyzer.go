@@ -56,9 +56,17 @@ func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, er
 	}
 	a := &runfmt.Analysis{Run: run.ID, Created: time.Now().UTC()}
 	var reqs []*runfmt.Request
+	firstImplausible := ""
 	for r, err := range runfmt.Requests(cfg.Run) {
 		if err != nil {
 			a.Coverage.BadLines++
+			continue
+		}
+		if why := r.Implausible(); why != "" {
+			a.Coverage.Implausible++
+			if firstImplausible == "" {
+				firstImplausible = why
+			}
 			continue
 		}
 		reqs = append(reqs, r)
@@ -66,6 +74,9 @@ func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, er
 	a.Coverage.Requests = len(reqs)
 	if a.Coverage.BadLines > 0 {
 		a.Coverage.Notes = append(a.Coverage.Notes, fmt.Sprintf("%d unreadable lines in requests.jsonl were skipped", a.Coverage.BadLines))
+	}
+	if a.Coverage.Implausible > 0 {
+		a.Coverage.Notes = append(a.Coverage.Notes, fmt.Sprintf("%d requests with implausible timings were left out, the first with %s", a.Coverage.Implausible, firstImplausible))
 	}
 	if len(reqs) == 0 {
 		return nil, fmt.Errorf("analyze %s: requests.jsonl holds no request", cfg.Run)

@@ -14,12 +14,13 @@ import (
 // run.json is required: a run that never finished has no summary, and one
 // that was not analyzed has no analysis, and its report says so.
 type runData struct {
-	Dir      string
-	Run      *runfmt.Run
-	Summary  *runfmt.Summary  // nil when missing or unreadable
-	Analysis *runfmt.Analysis // nil when not analyzed or unreadable
-	Requests []*runfmt.Request
-	BadLines int // unreadable lines of requests.jsonl
+	Dir         string
+	Run         *runfmt.Run
+	Summary     *runfmt.Summary  // nil when missing or unreadable
+	Analysis    *runfmt.Analysis // nil when not analyzed or unreadable
+	Requests    []*runfmt.Request
+	BadLines    int // unreadable lines of requests.jsonl
+	Implausible int // requests left out for a duration that is negative, not finite or beyond runfmt.MaxPlausibleMS
 	// Notes say what is missing and why, for the top of the report.
 	Notes []string
 }
@@ -48,6 +49,7 @@ func load(ctx context.Context, dir string) (*runData, error) {
 		}
 	}
 	var firstBad error
+	firstImplausible := ""
 	n := 0
 	for r, err := range runfmt.Requests(dir) {
 		if n++; n%1000 == 0 && ctx.Err() != nil {
@@ -64,6 +66,13 @@ func load(ctx context.Context, dir string) (*runData, error) {
 			}
 			continue
 		}
+		if why := r.Implausible(); why != "" {
+			d.Implausible++
+			if firstImplausible == "" {
+				firstImplausible = why
+			}
+			continue
+		}
 		d.Requests = append(d.Requests, r)
 	}
 	if err := ctx.Err(); err != nil {
@@ -71,6 +80,9 @@ func load(ctx context.Context, dir string) (*runData, error) {
 	}
 	if d.BadLines > 0 {
 		d.Notes = append(d.Notes, fmt.Sprintf("%d unreadable lines in requests.jsonl, the first: %v", d.BadLines, firstBad))
+	}
+	if d.Implausible > 0 {
+		d.Notes = append(d.Notes, fmt.Sprintf("%d requests with implausible timings were left out, the first with %s", d.Implausible, firstImplausible))
 	}
 	return d, nil
 }

@@ -623,3 +623,40 @@ func TestRenderConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestImplausibleValues: one request with a duration of 1e308 ms (or a
+// negative one) used to put +Inf in a histogram and fail the whole report.
+// Such requests are left out, counted and named.
+func TestImplausibleValues(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{runfmt.RunFile, runfmt.SummaryFile, runfmt.RequestsFile} {
+		b, err := os.ReadFile(filepath.Join("testdata/run-a", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.OpenFile(filepath.Join(dir, runfmt.RequestsFile), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		`{"seq": 9001, "scenario": "x", "protocol": "generate", "url": "u", "vu": 1, "iter": 0, "stream": true, "started": "2026-11-28T08:11:40Z", "sent": "2026-11-28T08:11:40Z", "ttft_ms": 1e308, "e2e_ms": 1e308, "close_ms": 1e308, "chunks": 1, "status": 200, "ok": true, "input_tokens": 1, "output_tokens": 1, "token_source": "usage", "client_output_tokens": 1}`,
+		`{"seq": 9002, "scenario": "x", "protocol": "generate", "url": "u", "vu": 1, "iter": 1, "stream": true, "started": "2026-11-28T08:11:40Z", "sent": "2026-11-28T08:11:40Z", "ttft_ms": 12, "e2e_ms": -5, "close_ms": 20, "chunks": 1, "status": 200, "ok": true, "input_tokens": 1, "output_tokens": 1, "token_source": "usage", "client_output_tokens": 1}`,
+	} {
+		if _, err := f.WriteString(line + "\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	var buf bytes.Buffer
+	if err := render(t.Context(), &buf, dir, Options{}, stubLibrary, testNow); err != nil {
+		t.Fatalf("render with implausible values: %v", err)
+	}
+	if page := buf.String(); !strings.Contains(page, "2 requests with implausible timings were left out, the first with ttft_ms = 1e&#43;308") {
+		i := strings.Index(page, "implausible")
+		t.Errorf("the page does not say which requests were left out: %q", page[max(0, i-100):min(len(page), i+200)])
+	}
+}

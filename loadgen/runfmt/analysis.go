@@ -179,6 +179,7 @@ type Coverage struct {
 	ClientOnly     int      `json:"client_only"`
 	FailedRequests int      `json:"failed_requests"` // errors: not in the aggregates
 	BadLines       int      `json:"bad_lines"`       // unreadable lines of requests.jsonl
+	Implausible    int      `json:"implausible"`     // requests left out for a duration beyond runfmt.MaxPlausibleMS, negative or not finite
 	SeriesErrors   int      `json:"series_errors"`   // PromQL queries that failed
 	Notes          []string `json:"notes,omitempty"` // what could not be split, and why
 }

@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -206,6 +207,37 @@ func (r *Request) MissedSLOs(slo map[string]float64) []string {
 		}
 	}
 	return out
+}
+
+// MaxPlausibleMS bounds the durations of a Request: about 11.6 days. A
+// value beyond it (or negative, or not finite) comes from a corrupt or
+// hand-edited file, and readers leave the request out rather than let one
+// value break an aggregate.
+const MaxPlausibleMS = 1e9
+
+// Implausible describes the first duration of r that is not finite, is
+// negative, or exceeds MaxPlausibleMS, e.g. "ttft_ms = 1e+308"; "" when
+// every one is plausible.
+func (r *Request) Implausible() string {
+	bad := func(v float64) bool { return math.IsNaN(v) || v < 0 || v > MaxPlausibleMS }
+	for _, f := range []struct {
+		name string
+		v    *float64
+	}{{"client_queue_ms", r.ClientQueueMS}, {"first_byte_ms", r.FirstByteMS}, {"ttft_ms", r.TTFTMS}, {"ttst_ms", r.TTSTMS},
+		{"e2e_ms", r.E2EMS}, {"tpot_ms", r.TPOTMS}, {"close_ms", &r.CloseMS}, {"server_queue_ms", r.ServerQueueMS},
+		{"server_ttft_ms", r.ServerTTFTMS}, {"server_tpot_ms", r.ServerTPOTMS}, {"server_total_ms", r.ServerTotalMS},
+		{"blocked_ms", &r.BlockedMS}, {"connecting_ms", &r.ConnectingMS}, {"tls_ms", &r.TLSMS}, {"sending_ms", &r.SendingMS},
+		{"waiting_ms", &r.WaitingMS}, {"receiving_ms", &r.ReceivingMS}} {
+		if f.v != nil && bad(*f.v) {
+			return fmt.Sprintf("%s = %g", f.name, *f.v)
+		}
+	}
+	for i, g := range r.GapsMS {
+		if bad(g) {
+			return fmt.Sprintf("gaps_ms[%d] = %g", i, g)
+		}
+	}
+	return ""
 }
 
 // Ms converts a duration to the milliseconds of the *_ms fields.
