@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 )
 
@@ -15,6 +16,12 @@ import (
 // syntax error, trailing data or an oversized body is an apiError naming
 // the problem.
 func decodeJSON(r *http.Request, limit int64, v any) *apiError {
+	// A body announced as too large is refused before it is read, so a
+	// client that waits for 100 Continue gets its answer at once.
+	if r.ContentLength > limit {
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error",
+			Message: fmt.Sprintf("request body is over %d bytes (Content-Length %d)", limit, r.ContentLength), kind: "too_large"}
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -31,6 +38,9 @@ func decodeBody(body []byte, v any) *apiError {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return badRequest("", "request body is empty: want a JSON object")
 	}
+	if e := checkKeys(body, v); e != nil {
+		return e
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
@@ -41,6 +51,7 @@ func decodeBody(body []byte, v any) *apiError {
 			if field == "" {
 				return badRequest("", "request body must be a JSON object, not %s", typeErr.Value)
 			}
+			field = jsonPath(field)
 			return badRequest(field, "%s must be %s, not %s", field, jsonType(typeErr.Type.String()), typeErr.Value)
 		case errors.As(err, &syntaxErr):
 			return badRequest("", "invalid JSON at byte %d: %v", syntaxErr.Offset, err)
@@ -57,6 +68,74 @@ func decodeBody(body []byte, v any) *apiError {
 		return badRequest("", "invalid JSON: more than one value in the body")
 	}
 	return nil
+}
+
+// jsonPath is a decoding error's field path as the client wrote it: the
+// Go names of embedded structs (openaiCommon.stream) left out.
+func jsonPath(field string) string {
+	var keep []string
+	for _, seg := range strings.Split(field, ".") {
+		if strings.ToLower(seg) == seg {
+			keep = append(keep, seg)
+		}
+	}
+	if len(keep) == 0 {
+		return field
+	}
+	return strings.Join(keep, ".")
+}
+
+// checkKeys refuses a top-level key that matches a field of v only when
+// case is ignored ("PROMPT"): encoding/json would take it for the field,
+// where the API's keys are case-sensitive. Other unknown keys are left
+// alone, as OpenAI clients send many.
+func checkKeys(body []byte, v any) *apiError {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(body, &obj) != nil {
+		return nil // not an object: Decode says what is wrong
+	}
+	known := jsonFields(reflect.TypeOf(v))
+	for key := range obj {
+		if known[key] {
+			continue
+		}
+		for name := range known {
+			if strings.EqualFold(name, key) {
+				return badRequest(key, "unknown field %q: JSON keys are case-sensitive; did you mean %q?", key, name)
+			}
+		}
+	}
+	return nil
+}
+
+// jsonFields are the JSON names of a struct's fields, embedded structs'
+// included.
+func jsonFields(t reflect.Type) map[string]bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	out := map[string]bool{}
+	if t.Kind() != reflect.Struct {
+		return out
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && name == "" {
+			for k := range jsonFields(f.Type) {
+				out[k] = true
+			}
+			continue
+		}
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = true
+	}
+	return out
 }
 
 func jsonType(goType string) string {

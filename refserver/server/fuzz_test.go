@@ -14,6 +14,8 @@ func FuzzDecodeRequests(f *testing.F) {
 		`{"prompt": ["one"], "n": 1, "stop": "x"}`,
 		`{"messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 3}`,
 		`{"prompt": 5}`, `[]`, `{`, `null`, `{"stop": [1]}`, `{"top_p": -1, "max_tokens": -5}`,
+		`{"PROMPT": "hi", "Max_Tokens": 3}`, `{"prompt": "hi", "stream": "yes", "logprobs": 3, "echo": true, "best_of": 2}`,
+		`{"prompt": "hi", "max_tokens": 9223372036854775807}`,
 	} {
 		f.Add([]byte(seed))
 	}

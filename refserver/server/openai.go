@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -15,9 +16,11 @@ const (
 	chatMaxTokens     = 256
 )
 
-// openaiCommon are the fields both OpenAI routes share. Fields refserver
-// does not implement (logprobs, penalties, user, ...) are accepted and
-// ignored, so that benchmark tools work unchanged; n > 1 is refused.
+// openaiCommon are the fields both OpenAI routes share. Fields that do
+// not change what is generated (penalties at their defaults, user, ...)
+// are accepted and ignored, so that benchmark tools work unchanged; those
+// that ask for more than refserver returns (n > 1, best_of > 1, echo,
+// logprobs) are refused with a 400 rather than silently ignored.
 type openaiCommon struct {
 	Model         string   `json:"model"`
 	MaxTokens     *int     `json:"max_tokens"`
@@ -32,11 +35,29 @@ type openaiCommon struct {
 	Stop      stringList `json:"stop"`
 	Seed      *int64     `json:"seed"`
 	IgnoreEOS bool       `json:"ignore_eos"` // vLLM's extension, for benchmarks
+
+	// Refused unless left at their defaults.
+	BestOf      *int            `json:"best_of"`
+	Echo        *bool           `json:"echo"`
+	Logprobs    json.RawMessage `json:"logprobs"` // an int (completions) or a bool (chat)
+	TopLogprobs *int            `json:"top_logprobs"`
 }
 
 func (c *openaiCommon) job(j *job, defMax int, maxTokens *int) *apiError {
 	if c.N != nil && *c.N != 1 {
 		return badRequest("n", "n is %d; refserver returns one choice per request", *c.N)
+	}
+	if c.BestOf != nil && *c.BestOf != 1 {
+		return badRequest("best_of", "best_of is %d; refserver generates one completion per request", *c.BestOf)
+	}
+	if c.Echo != nil && *c.Echo {
+		return badRequest("echo", "echo is not supported: the response holds the completion only")
+	}
+	if lp := strings.TrimSpace(string(c.Logprobs)); lp != "" && lp != "null" && lp != "false" && lp != "0" {
+		return badRequest("logprobs", "logprobs (%s) are not supported by refserver", lp)
+	}
+	if c.TopLogprobs != nil && *c.TopLogprobs != 0 {
+		return badRequest("top_logprobs", "top_logprobs is %d; logprobs are not supported by refserver", *c.TopLogprobs)
 	}
 	if maxTokens == nil {
 		maxTokens = c.MaxTokens

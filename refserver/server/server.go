@@ -171,7 +171,11 @@ func (s *Server) routes(tp trace.TracerProvider, reg prometheus.Registerer) http
 		// ("POST /generate"), continuing the client's traceparent.
 		h = otelhttp.NewHandler(h, name, otelhttp.WithTracerProvider(tp),
 			otelhttp.WithSpanNameFormatter(func(string, *http.Request) string { return name }))
-		r.Handle(rt.Path, h).Methods(rt.Method)
+		methods := []string{rt.Method}
+		if rt.Method == http.MethodGet {
+			methods = append(methods, http.MethodHead) // HEAD /health, for probes
+		}
+		r.Handle(rt.Path, h).Methods(methods...)
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Type: "not_found_error",

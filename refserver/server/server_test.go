@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -125,6 +127,14 @@ func TestBadInput(t *testing.T) {
 		{"max_tokens past the context", "POST", "/generate", `{"prompt": "Hello world", "max_tokens": 500}`, 400, "max_tokens can be at most 126"},
 		{"max_tokens at the int's limit", "POST", "/generate/stream", `{"prompt": "Hello world", "max_tokens": 9223372036854775807}`, 400, "max_tokens can be at most 126"},
 		{"max_tokens one below the limit", "POST", "/v1/completions", `{"prompt": "Hello world", "max_tokens": 9223372036854775806}`, 400, "max_tokens can be at most 126"},
+		{"a case-folded key", "POST", "/generate", `{"PROMPT": "hi"}`, 400, `unknown field "PROMPT": JSON keys are case-sensitive; did you mean "prompt"?`},
+		{"a case-folded OpenAI key", "POST", "/v1/completions", `{"prompt": "hi", "Max_Tokens": 3}`, 400, `did you mean "max_tokens"?`},
+		{"a wrong type in an embedded field", "POST", "/v1/completions", `{"prompt": "hi", "stream": "yes"}`, 400, "stream must be true or false"},
+		{"echo", "POST", "/v1/completions", `{"prompt": "hi", "echo": true}`, 400, "echo is not supported"},
+		{"best_of", "POST", "/v1/completions", `{"prompt": "hi", "best_of": 3}`, 400, "best_of is 3"},
+		{"logprobs on completions", "POST", "/v1/completions", `{"prompt": "hi", "logprobs": 5}`, 400, "logprobs (5) are not supported"},
+		{"logprobs on chat", "POST", "/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "logprobs": true}`, 400, "logprobs (true) are not supported"},
+		{"top_logprobs", "POST", "/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "top_logprobs": 2}`, 400, "top_logprobs is 2"},
 		{"max_tokens past the int's limit", "POST", "/generate", `{"prompt": "Hello world", "max_tokens": 9223372036854775808}`, 400, "max_tokens"},
 		{"prompt longer than the context", "POST", "/generate", long, 400, "tokens long and the context holds 128"},
 		{"a megabyte of prompt", "POST", "/generate", `{"prompt": "` + strings.Repeat("a", 900<<10) + `"}`, 400, "bytes, so at least"},
@@ -498,5 +508,53 @@ func TestSpans(t *testing.T) {
 	}
 	if !attrs["steps"] || !attrs["mean_batch_size"] {
 		t.Errorf("decode attributes %v: want steps and mean_batch_size", d.Attributes())
+	}
+}
+
+// TestRefusedBeforeTheBody: a body announced as too large gets 413 at once,
+// without the server reading it, also when the client waits for 100
+// Continue before sending it; HEAD /health answers as GET does.
+func TestRefusedBeforeTheBody(t *testing.T) {
+	f := start(t, engine.Config{}, true)
+	addr := strings.TrimPrefix(f.http.URL, "http://")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(c, "POST /v1/completions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 52428800\r\nExpect: 100-continue\r\n\r\n", addr)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to a 50 MB body announced with Expect: 100-continue: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("status %d, want 413 before the body is sent", resp.StatusCode)
+	}
+
+	req, _ := http.NewRequest(http.MethodHead, f.http.URL+"/health", nil)
+	hr, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.Body.Close()
+	if hr.StatusCode != http.StatusOK {
+		t.Errorf("HEAD /health: %d, want 200", hr.StatusCode)
+	}
+
+	// The defaults of the refused fields are accepted.
+	for _, body := range []string{
+		`{"prompt": "hi", "max_tokens": 1, "logprobs": null, "echo": false, "best_of": 1}`,
+		`{"prompt": "hi", "max_tokens": 1, "logprobs": 0}`,
+	} {
+		r, err := http.Post(f.http.URL+"/v1/completions", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != http.StatusOK {
+			t.Errorf("%s: %d, want 200", body, r.StatusCode)
+		}
 	}
 }
