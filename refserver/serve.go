@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/llmbench/llmbench/internal/connguard"
 	"github.com/llmbench/llmbench/refserver/bpe"
 	"github.com/llmbench/llmbench/refserver/cuda"
 	"github.com/llmbench/llmbench/refserver/engine"
@@ -174,7 +175,10 @@ func Serve(ctx context.Context, cfg ServeConfig, stderr io.Writer, ready func(ad
 		ready(ln.Addr().String())
 	}
 
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// No ReadTimeout: it would end a request's context while a long answer
+	// streams; the body has its own deadline (--body-timeout).
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: srv.Config().IdleTimeout}
+	ln = connguard.New(ln, srv.Config().MaxConns)
 	engCtx, stopEngine := context.WithCancel(context.Background())
 	defer stopEngine()
 	g := new(errgroup.Group)

@@ -31,6 +31,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/llmbench/llmbench/internal/connguard"
 	"github.com/llmbench/llmbench/reportgen"
 	"github.com/llmbench/llmbench/web/index"
 )
@@ -112,9 +113,15 @@ func Serve(ctx context.Context, cfg Config, log io.Writer, ready func(addr strin
 	if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
 		logger.Warn("listening beyond loopback: anyone who reaches this address can read the runs", "addr", addr)
 	}
+	// Read and idle timeouts, and a cap on open connections that answers
+	// 503 at once: the browser holds a few, an attacker or a leaky client
+	// must not hold them all.
+	ln = connguard.New(ln, 0)
 	srv := &http.Server{
 		Handler:           Handler(ix, cfg, logger),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       60 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("llmbench web listening", "url", "http://"+addr+"/", "runs", ix.Dir())

@@ -6,16 +6,54 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
+	"time"
 )
+
+// bodyDeadline gives a request's body bodyTimeout to arrive: it sets the
+// connection's read deadline when the request comes in and clears it once
+// the body has been read to its end. (http.Server's ReadTimeout would also
+// end the request's context while a long answer streams.) It must wrap the
+// handlers from the outside, where w is still net/http's own.
+func bodyDeadline(next http.Handler, bodyTimeout time.Duration) http.Handler {
+	if bodyTimeout <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			rc := http.NewResponseController(w)
+			if rc.SetReadDeadline(time.Now().Add(bodyTimeout)) == nil {
+				r.Body = &untilEOF{ReadCloser: r.Body, done: func() { rc.SetReadDeadline(time.Time{}) }}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// untilEOF calls done once its reader reaches the end.
+type untilEOF struct {
+	io.ReadCloser
+	done func()
+	once sync.Once
+}
+
+func (u *untilEOF) Read(p []byte) (int, error) {
+	n, err := u.ReadCloser.Read(p)
+	if errors.Is(err, io.EOF) {
+		u.once.Do(u.done)
+	}
+	return n, err
+}
 
 // decodeJSON reads a JSON request body of at most limit bytes into v.
 // Unknown fields are ignored, as OpenAI clients send many; a wrong type, a
 // syntax error, trailing data or an oversized body is an apiError naming
 // the problem.
-func decodeJSON(r *http.Request, limit int64, v any) *apiError {
+func decodeJSON(r *http.Request, limit int64, bodyTimeout time.Duration, v any) *apiError {
 	// A body announced as too large is refused before it is read, so a
 	// client that waits for 100 Continue gets its answer at once.
 	if r.ContentLength > limit {
@@ -24,6 +62,11 @@ func decodeJSON(r *http.Request, limit int64, v any) *apiError {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return &apiError{Status: http.StatusRequestTimeout, Type: "invalid_request_error",
+				Message: fmt.Sprintf("the request body did not arrive within %v", bodyTimeout), kind: "timeout"}
+		}
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return &apiError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error",

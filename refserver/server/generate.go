@@ -54,7 +54,7 @@ func (s *Server) handleGenerate(stream bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		j := &job{route: route, received: time.Now()}
 		var req generateRequest
-		if e := decodeJSON(r, s.cfg.MaxBodyBytes, &req); e != nil {
+		if e := decodeJSON(r, s.cfg.MaxBodyBytes, s.cfg.BodyTimeout, &req); e != nil {
 			s.fail(w, j, e)
 			return
 		}

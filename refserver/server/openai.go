@@ -130,7 +130,7 @@ func newID(prefix string) string {
 func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 	j := &job{route: "completions", received: time.Now()}
 	var req completionRequest
-	if e := decodeJSON(r, s.cfg.MaxBodyBytes, &req); e != nil {
+	if e := decodeJSON(r, s.cfg.MaxBodyBytes, s.cfg.BodyTimeout, &req); e != nil {
 		s.fail(w, j, e)
 		return
 	}
@@ -191,7 +191,7 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	j := &job{route: "chat_completions", received: time.Now()}
 	var req chatRequest
-	if e := decodeJSON(r, s.cfg.MaxBodyBytes, &req); e != nil {
+	if e := decodeJSON(r, s.cfg.MaxBodyBytes, s.cfg.BodyTimeout, &req); e != nil {
 		s.fail(w, j, e)
 		return
 	}

@@ -33,6 +33,14 @@ type Config struct {
 	ModelName    string        // the model id in responses and /v1/models, e.g. gpt2
 	MaxBodyBytes int64         // largest request body, e.g. 1 MiB
 	DrainTimeout time.Duration // how long shutdown waits for requests in flight
+	// BodyTimeout bounds reading a request's body (a slow body is cut off
+	// with 408), IdleTimeout how long a keep-alive connection may sit
+	// idle, MaxConns how many connections are open at once (those over it
+	// get 503 at once). Zero means 30 s, 60 s, and half the process's
+	// file-descriptor limit (between 16 and 4096).
+	BodyTimeout time.Duration
+	IdleTimeout time.Duration
+	MaxConns    int
 }
 
 // RegisterFlags adds the HTTP flags to fs.
@@ -41,12 +49,15 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ModelName, "model-name", "gpt2", "model id reported by the API")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted; larger ones get 413")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long to let requests in flight finish")
+	fs.DurationVar(&c.BodyTimeout, "body-timeout", 30*time.Second, "longest time to read a request's body; a slower one gets 408")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 60*time.Second, "how long a keep-alive connection may sit idle before it is closed")
+	fs.IntVar(&c.MaxConns, "max-conns", 0, "most connections open at once; more get 503 at once (0: half the file-descriptor limit, 16..4096)")
 }
 
 // Validate reports a setting that cannot work.
 func (c Config) Validate() error {
-	if c.MaxBodyBytes < 0 || c.DrainTimeout < 0 {
-		return fmt.Errorf("server: negative body limit or drain timeout")
+	if c.MaxBodyBytes < 0 || c.DrainTimeout < 0 || c.BodyTimeout < 0 || c.IdleTimeout < 0 || c.MaxConns < 0 {
+		return fmt.Errorf("server: negative body limit, timeout or connection cap")
 	}
 	return nil
 }
@@ -63,6 +74,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 30 * time.Second
+	}
+	if c.BodyTimeout == 0 {
+		c.BodyTimeout = 30 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 60 * time.Second
 	}
 	return c
 }
@@ -171,6 +188,7 @@ func (s *Server) routes(tp trace.TracerProvider, reg prometheus.Registerer) http
 		// ("POST /generate"), continuing the client's traceparent.
 		h = otelhttp.NewHandler(h, name, otelhttp.WithTracerProvider(tp),
 			otelhttp.WithSpanNameFormatter(func(string, *http.Request) string { return name }))
+		h = bodyDeadline(h, s.cfg.BodyTimeout)
 		methods := []string{rt.Method}
 		if rt.Method == http.MethodGet {
 			methods = append(methods, http.MethodHead) // HEAD /health, for probes
