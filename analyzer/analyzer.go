@@ -27,13 +27,14 @@ import (
 // Config is `llmbench analyze`'s configuration. The zero value analyzes Run
 // with the Jaeger and Prometheus that run.json names, if any.
 type Config struct {
-	Run        string        // the run folder
-	Jaeger     string        // Jaeger's gRPC query address, e.g. 127.0.0.1:16685 (default: run.json's)
-	Prometheus string        // Prometheus' URL, e.g. http://127.0.0.1:9090 (default: run.json's)
-	Queries    string        // a PromQL queries file merged over the defaults
-	Wait       time.Duration // how long after the run's end to wait for traces still arriving (default 10 s)
-	Steps      int           // fetch engine.step spans for the decode split when the run has at most this many requests (default 5,000; 0 uses the default, <0 never)
-	Quiet      bool          // no text summary
+	Run         string        // the run folder
+	Jaeger      string        // Jaeger's gRPC query address, e.g. 127.0.0.1:16685 (default: run.json's)
+	Prometheus  string        // Prometheus' URL, e.g. http://127.0.0.1:9090 (default: run.json's)
+	Queries     string        // a PromQL queries file merged over the defaults
+	Wait        time.Duration // how long after the run's end to wait for traces still arriving (default 10 s)
+	Steps       int           // fetch engine.step spans for the decode split when the run has at most this many requests (default 5,000; 0 uses the default, <0 never)
+	PromTimeout time.Duration // the whole Prometheus phase's deadline (default 20 s)
+	Quiet       bool          // no text summary
 }
 
 // RegisterFlags adds analyze's flags to fs.
@@ -42,6 +43,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Prometheus, "prometheus", "", "Prometheus' `URL` (default: the one run.json names; none: no series)")
 	fs.StringVar(&c.Queries, "queries", "", "a `file` of PromQL queries merged over the built-in ones ({\"queries\": [{name, query, unit, description}]})")
 	fs.DurationVar(&c.Wait, "wait", 10*time.Second, "how long after the run's end to wait for traces still being exported")
+	fs.DurationVar(&c.PromTimeout, "prom-timeout", 20*time.Second, "how long all the PromQL queries together may take; past it the series are missing and the analysis says why")
 	fs.IntVar(&c.Steps, "steps", 5000, "fetch engine.step spans (decode own vs shared, exactly) for runs of at most this many requests; above, the decode span's mean batch size is used")
 	fs.BoolVar(&c.Quiet, "quiet", false, "write analysis.json only, print nothing")
 }
@@ -168,10 +170,18 @@ func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, er
 		if err != nil {
 			a.Coverage.Notes = append(a.Coverage.Notes, err.Error())
 		}
+		firstErr := ""
 		for _, s := range a.Series {
 			if s.Error != "" {
 				a.Coverage.SeriesErrors++
+				if firstErr == "" {
+					firstErr = s.Error
+				}
 			}
+		}
+		if a.Coverage.SeriesErrors > 0 {
+			a.Coverage.Notes = append(a.Coverage.Notes, fmt.Sprintf("Prometheus at %s: %d of %d queries failed, the first: %s",
+				promURL, a.Coverage.SeriesErrors, len(a.Series), firstErr))
 		}
 	} else {
 		a.Coverage.Notes = append(a.Coverage.Notes, "no Prometheus given (--prometheus): no queue depth, batch size or CPU series")
@@ -288,7 +298,21 @@ func fetchSeries(ctx context.Context, cfg Config, url string, start, end time.Ti
 	// Prometheus scrapes every few seconds: widen a short run's window so
 	// that it holds samples.
 	from, to := start.Add(-5*time.Second), end.Add(5*time.Second)
-	return c.All(ctx, qs, from, to, prom.Step(from, to)), nil
+	timeout := cfg.PromTimeout
+	if timeout <= 0 {
+		timeout = 20 * time.Second
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("no answer within %v (--prom-timeout)", timeout))
+	defer cancel()
+	series := c.All(ctx, qs, from, to, prom.Step(from, to))
+	if cause := context.Cause(ctx); cause != nil && ctx.Err() == context.DeadlineExceeded {
+		for i := range series {
+			if series[i].Error != "" {
+				series[i].Error = fmt.Sprintf("%s: %v", series[i].Name, cause)
+			}
+		}
+	}
+	return series, nil
 }
 
 // health is what the analysis reads of refserver's /health (run.json's

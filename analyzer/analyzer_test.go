@@ -263,3 +263,37 @@ func TestSaturationFromSweep(t *testing.T) {
 		t.Errorf("capacity at the SLO %.2f req/s, want about 10 (vus_4 meets e2e ≤ 500 ms at 10 req/s)", s.CapacityAtSLO)
 	}
 }
+
+// TestSilentPrometheus: a Prometheus that accepts connections and never
+// answers cost analyze two minutes, and the text said only "14 PromQL
+// queries failed". The phase has a deadline, and the text says why.
+func TestSilentPrometheus(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // held open, never answered
+		}
+	}()
+	dir := writeRun(t, 3, "", "http://"+ln.Addr().String())
+	var out bytes.Buffer
+	start := time.Now()
+	a, err := Analyze(t.Context(), Config{Run: dir, PromTimeout: 500 * time.Millisecond}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Minute {
+		t.Errorf("analyze took %v against a silent Prometheus with a 0.5 s phase deadline", d)
+	}
+	if a.Coverage.SeriesErrors == 0 || !strings.Contains(out.String(), "no answer within 500ms (--prom-timeout)") {
+		t.Errorf("the text does not say why the series are missing:\n%s", out.String())
+	}
+}

@@ -102,7 +102,7 @@ func (l *RequestLog) Close() error {
 // newline (a write cut short) is reported the same way.
 func Requests(dir string) iter.Seq2[*Request, error] {
 	return func(yield func(*Request, error) bool) {
-		f, err := os.Open(filepath.Join(dir, RequestsFile))
+		f, err := openRegular(filepath.Join(dir, RequestsFile))
 		if err != nil {
 			yield(nil, fmt.Errorf("read requests: %w", err))
 			return

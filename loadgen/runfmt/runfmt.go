@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -369,8 +370,30 @@ func WriteFile(path string, b []byte) error {
 	return nil
 }
 
+// ErrNotRegular is returned for a run-folder file that is not a regular
+// file (a FIFO, a device, a folder): opening a FIFO would block for ever.
+var ErrNotRegular = errors.New("not a regular file")
+
+// openRegular opens path for reading if it is a regular file (following
+// symbolic links), without blocking on a FIFO.
+func openRegular(path string) (*os.File, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
+	}
+	return os.Open(path)
+}
+
 func readJSON(path string, v any, format *int) error {
-	b, err := os.ReadFile(path)
+	f, err := openRegular(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	b, err := io.ReadAll(f)
+	f.Close()
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
