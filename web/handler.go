@@ -257,10 +257,21 @@ func (s *server) report(w http.ResponseWriter, r *http.Request) {
 	}
 	var buf bytes.Buffer
 	if err := reportgen.Render(r.Context(), &buf, run.Dir, s.cfg.reportOptions()); err != nil {
-		s.fail(w, r, http.StatusInternalServerError, "the report of run %s cannot be made: %v", id, trimDir(err, s.ix.Dir()))
+		s.fail(w, r, renderStatus(err), "the report of run %s cannot be made: %v", id, trimDir(err, s.ix.Dir()))
 		return
 	}
 	serveReport(w, r, buf.Bytes())
+}
+
+// renderStatus is the status of a report that could not be made: 404 when
+// the run's folder or its run.json went away since the lookup (folders
+// churn while the web UI runs), or a file is not a regular one; 500
+// otherwise.
+func renderStatus(err error) int {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, runfmt.ErrNotRegular) {
+		return http.StatusNotFound
+	}
+	return http.StatusInternalServerError
 }
 
 // trimDir shows paths inside the runs folder relative to it.
@@ -442,7 +453,7 @@ func (s *server) compareReport(w http.ResponseWriter, r *http.Request) {
 	}
 	var buf bytes.Buffer
 	if err := reportgen.RenderCompare(r.Context(), &buf, ra.Dir, rb.Dir, s.cfg.reportOptions()); err != nil {
-		s.fail(w, r, http.StatusInternalServerError, "the comparison of %s and %s cannot be made: %v", a, b, trimDir(err, s.ix.Dir()))
+		s.fail(w, r, renderStatus(err), "the comparison of %s and %s cannot be made: %v", a, b, trimDir(err, s.ix.Dir()))
 		return
 	}
 	serveReport(w, r, buf.Bytes())

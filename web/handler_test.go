@@ -265,8 +265,9 @@ func TestRunPage(t *testing.T) {
 	t.Run("broken run", func(t *testing.T) {
 		needECharts(t)
 		status, _, body := s.get(t, "/runs/broken")
-		if status != 500 || !strings.Contains(body, "cannot be made") || !strings.Contains(body, "run.json") {
-			t.Errorf("got %d, want 500 with the error; body:\n%s", status, body)
+		// A folder without run.json is not a run: 404, saying what is missing.
+		if status != 404 || !strings.Contains(body, "cannot be made") || !strings.Contains(body, "run.json") {
+			t.Errorf("got %d, want 404 with the error; body:\n%s", status, body)
 		}
 		if strings.Contains(body, s.runs) {
 			t.Errorf("error page shows the runs folder's path")
@@ -563,5 +564,31 @@ func TestValidID(t *testing.T) {
 		if got := validID(tt.id); got != tt.want {
 			t.Errorf("validID(%q): got %v, want %v", tt.id, got, tt.want)
 		}
+	}
+}
+
+// TestVanishingRun: a run folder removed, or its run.json, between the
+// lookup and the render gave 500; it is a 404 that says so.
+func TestVanishingRun(t *testing.T) {
+	s := newSite(t, false, listSpecs...)
+	for _, tc := range []struct {
+		name, path string
+		remove     func()
+	}{
+		{"run.json removed", "/runs/20261128-090000-smoke", func() {
+			os.Remove(filepath.Join(s.runs, "20261128-090000-smoke", runfmt.RunFile))
+		}},
+		{"folder removed, compare", "/compare/report?a=20261128-070000-baseline&b=20261128-080000-baseline", func() {
+			os.RemoveAll(filepath.Join(s.runs, "20261128-080000-baseline"))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s.get(t, "/") // the index sees the run
+			tc.remove()
+			status, _, body := s.get(t, tc.path)
+			if status != http.StatusNotFound {
+				t.Errorf("got %d (%.200s), want 404", status, body)
+			}
+		})
 	}
 }
