@@ -22,6 +22,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/llmbench/llmbench/internal/hostguard"
 	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/reportgen"
 	"github.com/llmbench/llmbench/web/index"
@@ -31,8 +32,11 @@ import (
 // reports run their inline script (ECharts and the charts). Neither may
 // load anything, so a page can never reach outside the server.
 const (
-	pageCSP   = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
-	reportCSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+	pageCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
+	// sandbox: a report.html found in a run folder is the run's, not ours;
+	// its scripts run (the charts) in an opaque origin, with no access to
+	// this server's.
+	reportCSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'; sandbox allow-scripts"
 )
 
 // runFiles are the files of a run folder that a page may read: each must
@@ -78,7 +82,9 @@ func Handler(ix *index.Index, cfg Config, log *slog.Logger) http.Handler {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		s.fail(w, req, http.StatusMethodNotAllowed, "this server is read-only: %s is not allowed", req.Method)
 	})
-	return r
+	return hostguard.New(cfg.addr(), cfg.AllowedHosts).Wrap(r, func(w http.ResponseWriter, req *http.Request, status int, msg string) {
+		s.fail(w, req, status, "%s", msg)
+	})
 }
 
 func parsePages() map[string]*template.Template {

@@ -105,7 +105,7 @@ func (s *site) rawGet(t *testing.T, target string) (int, string) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n", target)
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", target)
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatalf("GET %s: %v", target, err)
@@ -590,5 +590,26 @@ func TestVanishingRun(t *testing.T) {
 				t.Errorf("got %d (%.200s), want 404", status, body)
 			}
 		})
+	}
+}
+
+// TestForeignHost: a page whose name was rebound to 127.0.0.1 must not
+// read the runs: a Host that does not name the server is refused.
+func TestForeignHost(t *testing.T) {
+	s := newSite(t, false, listSpecs...)
+	conn, err := net.Dial("tcp", s.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || strings.Contains(string(body), "20261128-070000-baseline") {
+		t.Errorf("Host evil.example: %d, want 403 and no run listed", resp.StatusCode)
 	}
 }

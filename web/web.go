@@ -27,6 +27,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -46,6 +47,10 @@ type Config struct {
 	Runs     string // the runs folder, e.g. runs
 	Addr     string // the address to listen on (default 127.0.0.1:8080; port 0 picks a free one)
 	JaegerUI string // the Jaeger UI's base URL for the reports' trace links, e.g. http://127.0.0.1:16686 (default: no links)
+	// AllowedHosts are Host names the server answers besides loopback ones
+	// (a guard against DNS rebinding; a listener beyond loopback answers
+	// any name unless these are given).
+	AllowedHosts []string
 }
 
 // RegisterFlags adds the web command's flags to fs.
@@ -53,6 +58,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Runs, "runs", "runs", "the runs `folder` to browse")
 	fs.StringVar(&c.Addr, "addr", DefaultAddr, "the `host:port` to listen on; anything but loopback shows the runs to the network")
 	fs.StringVar(&c.JaegerUI, "jaeger-ui", "", "the Jaeger UI's base `URL`, to link each trace in the reports (e.g. http://127.0.0.1:16686)")
+	fs.Func("allowed-hosts", "comma-separated Host `names` to answer besides loopback ones (a guard against DNS rebinding)", func(v string) error {
+		c.AllowedHosts = append(c.AllowedHosts, strings.Split(v, ",")...)
+		return nil
+	})
 }
 
 // Validate checks the configuration.

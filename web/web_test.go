@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -50,10 +51,10 @@ func TestConfig(t *testing.T) {
 	if cfg.Addr != DefaultAddr {
 		t.Errorf("default addr: got %q, want %q", cfg.Addr, DefaultAddr)
 	}
-	if err := fs.Parse([]string{"--runs", runs, "--addr", "127.0.0.1:9", "--jaeger-ui", "http://j:16686"}); err != nil {
+	if err := fs.Parse([]string{"--runs", runs, "--addr", "127.0.0.1:9", "--jaeger-ui", "http://j:16686", "--allowed-hosts", "a.lab,b.lab"}); err != nil {
 		t.Fatal(err)
 	}
-	if want := (Config{Runs: runs, Addr: "127.0.0.1:9", JaegerUI: "http://j:16686"}); cfg != want {
+	if want := (Config{Runs: runs, Addr: "127.0.0.1:9", JaegerUI: "http://j:16686", AllowedHosts: []string{"a.lab", "b.lab"}}); !reflect.DeepEqual(cfg, want) {
 		t.Errorf("flags: got %+v, want %+v", cfg, want)
 	}
 	if got := (Config{}).addr(); got != DefaultAddr {

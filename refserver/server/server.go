@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/llmbench/llmbench/internal/hostguard"
 	"github.com/llmbench/llmbench/refserver/backend"
 	"github.com/llmbench/llmbench/refserver/bpe"
 	"github.com/llmbench/llmbench/refserver/engine"
@@ -41,6 +43,11 @@ type Config struct {
 	BodyTimeout time.Duration
 	IdleTimeout time.Duration
 	MaxConns    int
+	// AllowedHosts are Host names the server answers besides loopback
+	// ones: a guard against DNS rebinding, with cross-origin POSTs from
+	// web pages refused. A listener beyond loopback answers any name
+	// unless these are given.
+	AllowedHosts []string
 }
 
 // RegisterFlags adds the HTTP flags to fs.
@@ -51,6 +58,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long to let requests in flight finish")
 	fs.DurationVar(&c.BodyTimeout, "body-timeout", 30*time.Second, "longest time to read a request's body; a slower one gets 408")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 60*time.Second, "how long a keep-alive connection may sit idle before it is closed")
+	fs.Func("allowed-hosts", "comma-separated Host `names` to answer besides loopback ones (a guard against DNS rebinding; a listener beyond loopback answers any name unless these are given)", func(v string) error {
+		c.AllowedHosts = append(c.AllowedHosts, strings.Split(v, ",")...)
+		return nil
+	})
 	fs.IntVar(&c.MaxConns, "max-conns", 0, "most connections open at once; more get 503 at once (0: half the file-descriptor limit, 16..4096)")
 }
 
@@ -130,7 +141,9 @@ func New(cfg Config, m *gpt2.Model, tok *bpe.Tokenizer, eng *engine.Engine, info
 	}
 	s := &Server{cfg: cfg.withDefaults(), model: m, tok: tok, eng: eng, info: info,
 		tracer: tp.Tracer("github.com/llmbench/llmbench/refserver"), metrics: met, started: time.Now()}
-	s.handler = s.routes(tp, reg)
+	s.handler = hostguard.New(s.cfg.Addr, s.cfg.AllowedHosts).Wrap(s.routes(tp, reg), func(w http.ResponseWriter, r *http.Request, status int, msg string) {
+		writeError(w, &apiError{Status: status, Type: "permission_error", Message: msg, kind: "forbidden"})
+	})
 	return s, nil
 }
 

@@ -558,3 +558,45 @@ func TestRefusedBeforeTheBody(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserBorneRequests: a web page may not make refserver generate
+// (a POST from another origin), nor reach it through a rebound name; the
+// docs page's own requests and tools without an Origin go through.
+func TestBrowserBorneRequests(t *testing.T) {
+	f := start(t, engine.Config{}, true)
+	body := `{"prompt": "hi", "max_tokens": 1}`
+	tests := []struct {
+		name, host, origin string
+		status             int
+	}{
+		{"a tool (no Origin)", "", "", 200},
+		{"the docs page, same origin", "", "SAME", 200},
+		{"a page elsewhere", "", "https://evil.example", 403},
+		{"a rebound name", "evil.example", "", 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", f.http.URL+"/generate", strings.NewReader(body))
+			req.Header.Set("Content-Type", "text/plain") // what a page can send without a preflight
+			if tt.host != "" {
+				req.Host = tt.host
+			}
+			switch tt.origin {
+			case "":
+			case "SAME":
+				req.Header.Set("Origin", f.http.URL)
+			default:
+				req.Header.Set("Origin", tt.origin)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Errorf("got %d (%s), want %d", resp.StatusCode, b, tt.status)
+			}
+		})
+	}
+}
