@@ -131,7 +131,7 @@ export default function () { c.generate({ prompt: 'x', max_tokens: 2 }, { tags: 
 			}
 		}
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, "/runs/20261128-080000-ok", nil))
+		h.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1/runs/20261128-080000-ok", nil))
 		if rec.Code != http.StatusOK {
 			t.Errorf("GET the run inside: got %d, want 200", rec.Code)
 		}

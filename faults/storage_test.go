@@ -82,7 +82,7 @@ func TestCorruptRunFolder(t *testing.T) {
 			}
 
 			rec := httptest.NewRecorder()
-			web.Handler(ix, web.Config{Runs: runs}, nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+			web.Handler(ix, web.Config{Runs: runs}, nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/", nil))
 			page := rec.Body.String()
 			if rec.Code != http.StatusOK || !contains(page, "20261128-080000-good", "20261128-090000-good", `id="run-20261128-100000-bad" class="broken"`) {
 				t.Errorf("GET /: got %d, want 200 listing the three runs, the bad one marked broken:\n%.2000s", rec.Code, page)
