@@ -67,9 +67,10 @@ e2e: build tools
 FIXTURES ?= ../shared/fixtures
 gpu-bundle: assets
 	rm -rf $(BIN)/gpu-bundle && mkdir -p $(BIN)/gpu-bundle/bin $(BIN)/gpu-bundle/deploy $(BIN)/gpu-bundle/fixtures
-	$(GO) build -trimpath -ldflags="-s -w" -o $(BIN)/gpu-bundle/bin/refserver ./cmd/refserver
-	$(GO) build -trimpath -ldflags="-s -w" -o $(BIN)/gpu-bundle/bin/llmbench ./cmd/llmbench
-	$(GO) test -c -trimpath -ldflags="-s -w" -o $(BIN)/gpu-bundle/bin/cuda.test ./refserver/cuda
+	# Without cgo: no dependence on this machine's C library version.
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN)/gpu-bundle/bin/refserver ./cmd/refserver
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN)/gpu-bundle/bin/llmbench ./cmd/llmbench
+	CGO_ENABLED=0 $(GO) test -c -trimpath -ldflags="-s -w" -o $(BIN)/gpu-bundle/bin/cuda.test ./refserver/cuda
 	cp -r deploy/gpu $(BIN)/gpu-bundle/deploy/
 	cp -r scenarios $(BIN)/gpu-bundle/ && rm -rf $(BIN)/gpu-bundle/scenarios/*_test.go $(BIN)/gpu-bundle/scenarios/testdata
 	cp -r $(FIXTURES)/gpt2-tiny $(BIN)/gpu-bundle/fixtures/

@@ -66,6 +66,11 @@ fi
 [ "$DEVICE" = cpu ] && LEVELS=1,8
 DTYPES=f16,f32
 [ "$DEVICE" = cpu ] && DTYPES=f32
+# The CUDA libraries: the driver's are where the loader looks; cuBLAS and
+# NVRTC may be only in the toolkit (refserver also looks there) or inside
+# PyTorch's wheels.
+extra=$(python3 -c 'import glob, os, nvidia; print(":".join(sorted({os.path.dirname(p) for p in glob.glob(os.path.join(list(nvidia.__path__)[0], "*", "lib", "lib*.so*"))})))' 2>/dev/null || true)
+export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}/usr/local/cuda/lib64${extra:+:$extra}
 status=0
 fail() { echo "verify.sh: $*" | tee -a "$OUT/failures.txt" >&2; status=1; }
 say() { echo "== $(date +%H:%M:%S) $*"; }
@@ -76,7 +81,7 @@ trap cleanup EXIT INT TERM
 say "environment -> $OUT/env.txt"
 {
   echo "device: $DEVICE  quick: $QUICK  date: $(date -u +%FT%TZ)"
-  uname -a; echo "cpus: $(nproc)"
+  uname -a; echo "cpus: $(nproc)"; echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv
   python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__, "cuda", torch.cuda.is_available())' 2>&1
 } > "$OUT/env.txt" 2>&1

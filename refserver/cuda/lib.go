@@ -3,6 +3,8 @@ package cuda
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"unsafe"
 )
@@ -25,8 +27,10 @@ type library struct {
 	handle uintptr
 }
 
-// open tries names in order and returns the first that loads; the error
-// names every one tried and wraps ErrNoLibrary.
+// open tries names in order, first where the system's loader looks, then
+// in the CUDA toolkit's library folders (which the loader often does not
+// search), and returns the first that loads; the error names every one
+// tried and wraps ErrNoLibrary.
 func open(what string, names []string) (*library, error) {
 	var why []string
 	for _, n := range names {
@@ -36,7 +40,31 @@ func open(what string, names []string) (*library, error) {
 		}
 		why = append(why, err.Error())
 	}
+	for _, dir := range toolkitDirs() {
+		for _, n := range names {
+			p := filepath.Join(dir, n)
+			if _, err := os.Stat(p); err != nil {
+				continue
+			}
+			if h, err := dlopen(p); err == nil {
+				return &library{name: p, handle: h}, nil
+			}
+		}
+	}
 	return nil, fmt.Errorf("%s: %w: tried %s (%s)", what, ErrNoLibrary, strings.Join(names, ", "), strings.Join(why, "; "))
+}
+
+// toolkitDirs are the CUDA toolkit's library folders: $CUDA_HOME and
+// $CUDA_PATH's lib64, then /usr/local/cuda's.
+func toolkitDirs() []string {
+	var dirs []string
+	for _, root := range []string{os.Getenv("CUDA_HOME"), os.Getenv("CUDA_PATH"), "/usr/local/cuda"} {
+		if root != "" {
+			dirs = append(dirs, filepath.Join(root, "lib64"), filepath.Join(root, "targets", "x86_64-linux", "lib"),
+				filepath.Join(root, "targets", "sbsa-linux", "lib"))
+		}
+	}
+	return dirs
 }
 
 // bind registers each function pointer in fns under its symbol name,
