@@ -66,6 +66,9 @@ func load(ctx context.Context, dir string) (*runData, error) {
 			}
 			continue
 		}
+		if len(r.Error) > maxShownText {
+			r.Error = fmt.Sprintf("%s… (%d bytes in all)", r.Error[:maxShownText], len(r.Error))
+		}
 		if why := r.Implausible(); why != "" {
 			d.Implausible++
 			if firstImplausible == "" {
@@ -86,6 +89,10 @@ func load(ctx context.Context, dir string) (*runData, error) {
 	}
 	return d, nil
 }
+
+// maxShownText bounds a request's error text on a page: a run folder may
+// hold one of any length.
+const maxShownText = 1000
 
 // start is when the run began: run.json's start, or the first request's
 // when run.json has none.

@@ -650,10 +650,19 @@ func TestImplausibleValues(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// And an error text of 200,000 bytes: shown cut, not in full.
+	long := fmt.Sprintf(`{"seq": 9003, "scenario": "x", "protocol": "generate", "url": "u", "vu": 1, "iter": 2, "stream": true, "started": "2026-11-28T08:11:40Z", "sent": "2026-11-28T08:11:40Z", "close_ms": 20, "chunks": 0, "status": 500, "ok": false, "error": "%s", "error_class": "http", "input_tokens": 1, "output_tokens": 0, "token_source": "usage", "client_output_tokens": 0}`,
+		strings.Repeat("E", 200000))
+	if _, err := f.WriteString(long + "\n"); err != nil {
+		t.Fatal(err)
+	}
 	f.Close()
 	var buf bytes.Buffer
 	if err := render(t.Context(), &buf, dir, Options{}, stubLibrary, testNow); err != nil {
 		t.Fatalf("render with implausible values: %v", err)
+	}
+	if page := buf.String(); strings.Contains(page, strings.Repeat("E", 1001)) || !strings.Contains(page, "(200000 bytes in all)") {
+		t.Errorf("a 200,000-byte error is not shown cut (the page has %d bytes)", len(page))
 	}
 	if page := buf.String(); !strings.Contains(page, "2 requests with implausible timings were left out, the first with ttft_ms = 1e&#43;308") {
 		i := strings.Index(page, "implausible")

@@ -49,10 +49,11 @@ var templateFS embed.FS
 // server holds what the handlers share. It is safe for concurrent use:
 // the index is, and the rest is read-only after Handler.
 type server struct {
-	ix    *index.Index
-	cfg   Config
-	log   *slog.Logger
-	pages map[string]*template.Template
+	ix      *index.Index
+	cfg     Config
+	log     *slog.Logger
+	pages   map[string]*template.Template
+	renders *renders
 }
 
 // Handler returns the web UI's HTTP handler over the open index ix. Every
@@ -63,7 +64,7 @@ func Handler(ix *index.Index, cfg Config, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &server{ix: ix, cfg: cfg, log: log, pages: parsePages()}
+	s := &server{ix: ix, cfg: cfg, log: log, pages: parsePages(), renders: newRenders()}
 	r := mux.NewRouter()
 	// No cleaning (and no redirect) of paths such as /runs/../x: they
 	// reach the handlers, which refuse them.
@@ -261,12 +262,16 @@ func (s *server) report(w http.ResponseWriter, r *http.Request) {
 		}
 		// Removed since the index saw it: make one.
 	}
-	var buf bytes.Buffer
-	if err := reportgen.Render(r.Context(), &buf, run.Dir, s.cfg.reportOptions()); err != nil {
+	page, err := s.renders.get(r.Context(), "run|"+folderKey(run.Dir), func(ctx context.Context) ([]byte, error) {
+		var buf bytes.Buffer
+		err := reportgen.Render(ctx, &buf, run.Dir, s.cfg.reportOptions())
+		return buf.Bytes(), err
+	})
+	if err != nil {
 		s.fail(w, r, renderStatus(err), "the report of run %s cannot be made: %v", id, trimDir(err, s.ix.Dir()))
 		return
 	}
-	serveReport(w, r, buf.Bytes())
+	serveReport(w, r, page)
 }
 
 // renderStatus is the status of a report that could not be made: 404 when
@@ -457,12 +462,16 @@ func (s *server) compareReport(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var buf bytes.Buffer
-	if err := reportgen.RenderCompare(r.Context(), &buf, ra.Dir, rb.Dir, s.cfg.reportOptions()); err != nil {
+	page, err := s.renders.get(r.Context(), "compare|"+folderKey(ra.Dir)+"||"+folderKey(rb.Dir), func(ctx context.Context) ([]byte, error) {
+		var buf bytes.Buffer
+		err := reportgen.RenderCompare(ctx, &buf, ra.Dir, rb.Dir, s.cfg.reportOptions())
+		return buf.Bytes(), err
+	})
+	if err != nil {
 		s.fail(w, r, renderStatus(err), "the comparison of %s and %s cannot be made: %v", a, b, trimDir(err, s.ix.Dir()))
 		return
 	}
-	serveReport(w, r, buf.Bytes())
+	serveReport(w, r, page)
 }
 
 // formatMetric formats run metric name for the list: "—" when absent.
