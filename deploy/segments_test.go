@@ -146,6 +146,10 @@ export default function () {
 //     the two controls already differ at that level, the machine is too
 //     noisy for the test to tell, and it is skipped with a log line.
 //
+// That comparison is a comparison of timings, so it runs only in make
+// bench (LLMBENCH_BENCH=1); make test runs one control and the split run
+// and checks what must be exact.
+//
 // These say that the split run measures what one process measures; they
 // are not what finds load in the wrong place: against this light load even
 // every part running the whole load moved TTFT p50 by only about 10 % in a
@@ -231,6 +235,16 @@ func TestSegmentsMergeLikeOneProcess(t *testing.T) {
 		return readRun(t, out), parts
 	}
 
+	if os.Getenv("LLMBENCH_BENCH") != "1" {
+		// make test: the exact checks only. Timings are compared in make
+		// bench, never in make test, which must pass on a busy machine.
+		a := single("single-a")
+		m, parts := split("split")
+		t.Logf("network: %s; setup and runs took %v; TTFT p50 single %.2f ms, split %.2f ms (not compared here: make bench compares them)",
+			tn.desc, time.Since(start).Round(time.Millisecond), median(ttfts(a.reqs)), median(ttfts(m.reqs)))
+		checkSplit(t, a, a, m, parts)
+		return
+	}
 	// A first run is slower than the ones after it (refserver's pools and,
 	// under the race detector, its shadow memory grow): warm up with two
 	// VUs for two seconds, not measured.

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,7 +24,10 @@ import (
 const (
 	truthP50 = 1.0
 	truthP99 = 3.0
-	// Under the race detector the bounds are not checked, only logged. On
+	// The bounds are timings: they are checked only in make bench
+	// (LLMBENCH_BENCH=1, without the race detector), never in make test,
+	// which must pass on a busy machine. Under the race detector they are
+	// not checked even there. On
 	// a 2-core machine, 200 streams × 20 events at 10–20 ms gaps are about
 	// 13,000 events a second, each costing a few goroutine switches, and
 	// the race detector's bookkeeping of switches nearly saturates both
@@ -33,8 +37,7 @@ const (
 	// with the next. Measured there alone, with the stamps: p50 0.001 ms,
 	// p99 0.05 ms under -race, p99 0.04 ms without it (before the stamps:
 	// p99 4–6 and 0.4–1.8 ms; with other test packages running beside it,
-	// 25–65 ms). `make test` runs this test once more without -race, on
-	// its own, where the bounds apply.
+	// 25–65 ms).
 	// truthAttempts is how many times the measurement may run before the
 	// test fails: other processes on a shared machine can stall the
 	// client for milliseconds, which a measurement bug would not need.
@@ -45,12 +48,15 @@ const (
 // that sends 20 tokens each at 10–20 ms gaps and records when each event's
 // flush returned. The client's TTFT and gaps must match the flush times
 // within 1 ms at the median and 3 ms at the 99th percentile over every
-// event of every stream (checked without the race detector only).
+// event of every stream (checked in make bench only, without the race
+// detector; make test checks the counts and logs the errors).
 func TestMeasurementTruth(t *testing.T) {
 	p99Bound := truthP99
-	if raceEnabled {
+	if raceEnabled || os.Getenv("LLMBENCH_BENCH") != "1" {
+		// The counts and successes are checked in measureTruth; the error
+		// bounds are timings, which make test never asserts.
 		med, p99 := measureTruth(t)
-		t.Logf("race detector on: |error| p50 %.3f ms, p99 %.3f ms, not checked against %.0f/%.0f ms (see the constants)", med, p99, truthP50, truthP99)
+		t.Logf("|error| p50 %.3f ms, p99 %.3f ms, not checked against %.0f/%.0f ms here: make bench checks them (LLMBENCH_BENCH=1, no race detector)", med, p99, truthP50, truthP99)
 		return
 	}
 	var got []string
@@ -59,11 +65,11 @@ func TestMeasurementTruth(t *testing.T) {
 		if t.Failed() {
 			return
 		}
+		t.Logf("attempt %d: |error| p50 %.3f ms, p99 %.3f ms (bounds %.0f/%.0f ms)", attempt, med, p99, truthP50, p99Bound)
 		if med <= truthP50 && p99 <= p99Bound {
 			return
 		}
 		got = append(got, fmt.Sprintf("p50 %.3f ms, p99 %.3f ms", med, p99))
-		t.Logf("attempt %d: |error| p50 %.3f ms, p99 %.3f ms: over the bounds, trying again", attempt, med, p99)
 	}
 	t.Errorf("got |error| %s in %d attempts, want p50 ≤ %.0f ms and p99 ≤ %.0f ms in one",
 		strings.Join(got, "; "), truthAttempts, truthP50, p99Bound)

@@ -627,18 +627,23 @@ func (e *Engine) step(pool *nn.Pool) error {
 // before the next step needs them, rather than delay its parallel loops
 // one goroutine at a time. It reads two scheduler counters per yield
 // (runtime/metrics, about 150 ns); with nothing else to run it returns
-// after one yield.
-func (e *Engine) settle(budget time.Duration) {
+// after one yield. It reports whether it stopped because nothing else
+// was left to run (true) rather than at the end of its budget, or because
+// the runtime does not measure the counters (both false).
+func (e *Engine) settle(budget time.Duration) (settled bool) {
 	deadline := time.Now().Add(budget)
 	for {
 		runtime.Gosched()
 		metrics.Read(e.sched[:])
 		runnable, running := e.sched[0].Value, e.sched[1].Value
 		if runnable.Kind() != metrics.KindUint64 || running.Kind() != metrics.KindUint64 {
-			return // not measured by this runtime
+			return false // not measured by this runtime
 		}
-		if runnable.Uint64() == 0 && running.Uint64() <= 1 || !time.Now().Before(deadline) {
-			return
+		if runnable.Uint64() == 0 && running.Uint64() <= 1 {
+			return true
+		}
+		if !time.Now().Before(deadline) {
+			return false
 		}
 	}
 }

@@ -493,18 +493,18 @@ func TestAdmitWaitRestarts(t *testing.T) {
 }
 
 // TestSettle checks the yield between steps: with no other goroutine to
-// run it returns at once, and while another goroutine keeps running it
-// waits out its budget, no longer.
+// run it stops because nothing is left to run, and while another goroutine
+// keeps running it stops at the end of its budget. Its time is not
+// asserted (make test asserts no timing), only a bound that a hang would
+// break.
 func TestSettle(t *testing.T) {
 	const budget = 100 * time.Millisecond
 	e, err := New(synthetic(t), byteVocab{}, Config{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	e.settle(budget)
-	if took := time.Since(start); took >= budget {
-		t.Errorf("with nothing else to run, settle took %v, want less than its budget %v", took, budget)
+	if !e.settle(budget) {
+		t.Errorf("with nothing else to run, settle ran out its budget, want it to stop at once")
 	}
 
 	var stop atomic.Bool
@@ -514,13 +514,16 @@ func TestSettle(t *testing.T) {
 		for !stop.Load() {
 		}
 	}()
-	start = time.Now()
-	e.settle(budget)
+	start := time.Now()
+	settled := e.settle(budget)
 	took := time.Since(start)
 	stop.Store(true)
 	<-done
-	if took < budget || took > 10*budget {
-		t.Errorf("with a goroutine always ready, settle took %v, want its budget %v", took, budget)
+	if settled {
+		t.Errorf("with a goroutine always ready, settle said nothing else was running")
+	}
+	if took > time.Minute {
+		t.Errorf("with a goroutine always ready, settle took %v, want it to end with its budget %v", took, budget)
 	}
 }
 

@@ -293,8 +293,11 @@ func TestCollectorDown(t *testing.T) {
 		_, span := tracer.Start(t.Context(), "POST /generate")
 		span.End()
 	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("5000 spans took %v with the collector down", d)
+	// A bound that only a blocking exporter breaks (each span waiting out
+	// the exporter's retries would take hours), not a timing: make test
+	// asserts none.
+	if d := time.Since(start); d > time.Minute {
+		t.Errorf("5000 spans took %v with the collector down: ending a span waits on the exporter", d)
 	}
 	// The first failure is logged once the exporter's retries give up.
 	const failing = "trace export failing"
