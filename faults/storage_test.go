@@ -1,13 +1,17 @@
 package faults
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -180,5 +184,101 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHugeRunFolder renders the report of a run whose requests.jsonl is
+// large and holds one 40 MiB line (a server's error text that no client
+// would keep). A report once loaded every request and a whole line at a
+// time: 430 MB a view for a 200 MB file, and a 150 MB error made a 158 MB
+// page. Expected: a 200 with every sound request counted, the long line
+// skipped and named, a page of a few hundred KiB, and a heap that grows by
+// far less than the file's size while the report is made.
+func TestHugeRunFolder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes and renders a 60 MB run folder")
+	}
+	const (
+		requests = 60_000
+		badAt    = 1000 // the long line comes after this many requests
+	)
+	runs := t.TempDir()
+	dir := writeRunFolder(t, runs, "20261128-080000-huge", 0)
+	f, err := os.OpenFile(filepath.Join(dir, runfmt.RequestsFile), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	start := time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC)
+	gaps := "[" + strings.TrimSuffix(strings.Repeat("12.5,", 16), ",") + "]"
+	for i := range requests {
+		if i == badAt {
+			fmt.Fprintf(w, `{"seq":%d,"ok":false,"error_class":"http","status":500,"error":"%s"}`+"\n", requests+1, strings.Repeat("x", 40<<20))
+		}
+		sent := start.Add(time.Duration(i) * time.Millisecond).Format(time.RFC3339Nano)
+		fmt.Fprintf(w, `{"seq":%d,"scenario":"smoke","vu":%d,"started":%q,"sent":%q,"ttft_ms":%d,"tpot_ms":12.5,"e2e_ms":230,"close_ms":231,"gaps_ms":%s,"status":200,"ok":true,"output_tokens":17,"tags":{"user":"u%d"}}`+"\n",
+			i+1, i%50, sent, sent, 20+i%30, gaps, i%7)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := f.Stat()
+	f.Close()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	ix, err := index.Open(ctx, runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	h := web.Handler(ix, web.Config{Runs: runs}, nil)
+
+	// The live heap's peak while the report is made: the heap that the
+	// last garbage collection left, sampled every 2 ms (a sample can only
+	// miss a peak, never invent one). Garbage not yet collected is not
+	// counted: it depends on GOGC, not on what the report holds.
+	runtime.GC()
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(live)
+	base := live[0].Value.Uint64()
+	peak := base
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+				metrics.Read(s)
+				peak = max(peak, s[0].Value.Uint64())
+			}
+		}
+	}()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/runs/20261128-080000-huge", nil).WithContext(ctx))
+	close(stop)
+	<-sampled
+	grew := int64(peak) - int64(base)
+	page := rec.Body.String()
+	t.Logf("requests.jsonl %d MiB; page %d KiB; live heap grew by at most %d MiB while the report was made", fi.Size()>>20, len(page)>>10, grew>>20)
+
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET the report: %d, want 200:\n%.2000s", rec.Code, page)
+	}
+	if want := fmt.Sprintf("%d requests, %d successful, 1 unreadable lines", requests, requests); !strings.Contains(page, want) {
+		t.Errorf("the page does not say %q", want)
+	}
+	if want := fmt.Sprintf("requests.jsonl line %d: %d bytes, over the %d-byte bound", badAt+1, 40<<20+len(`{"seq":60001,"ok":false,"error_class":"http","status":500,"error":""}`)+1, runfmt.MaxRequestLine); !strings.Contains(page, want) {
+		t.Errorf("the page does not name the long line: want %q", want)
+	}
+	if len(page) > 2<<20 {
+		t.Errorf("the page is %d KiB, want well under 2 MiB", len(page)>>10)
+	}
+	if grew > 40<<20 {
+		t.Errorf("the live heap grew by %d MiB while the report was made from a %d MiB file, want it bounded (under 40 MiB)", grew>>20, fi.Size()>>20)
 	}
 }

@@ -224,8 +224,10 @@ func compareBands(pg *page, a, b *runfmt.Analysis) *chart {
 }
 
 func compareDistributions(pg *page, a, b *runData, la, lb string) ([]*chart, []string) {
-	ta, pa, _, ea := values(a.Requests)
-	tb, pb, _, eb := values(b.Requests)
+	ra, pra, _, rea := values(a.Reqs)
+	rb, prb, _, reb := values(b.Reqs)
+	ta, pa, ea := ra.sorted(), pra.sorted(), rea.sorted()
+	tb, pb, eb := rb.sorted(), prb.sorted(), reb.sorted()
 	var cs []*chart
 	var notes []string
 	for _, m := range []struct {

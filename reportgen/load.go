@@ -18,15 +18,16 @@ type runData struct {
 	Run         *runfmt.Run
 	Summary     *runfmt.Summary  // nil when missing or unreadable
 	Analysis    *runfmt.Analysis // nil when not analyzed or unreadable
-	Requests    []*runfmt.Request
-	BadLines    int // unreadable lines of requests.jsonl
-	Implausible int // requests left out for a duration that is negative, not finite or beyond runfmt.MaxPlausibleMS
+	Reqs        *requestStats    // what the report shows of requests.jsonl, gathered in one bounded pass
+	BadLines    int              // unreadable lines of requests.jsonl
+	Implausible int              // requests left out for a duration that is negative, not finite or beyond runfmt.MaxPlausibleMS
 	// Notes say what is missing and why, for the top of the report.
 	Notes []string
 }
 
-// load reads the run folder dir.
-func load(ctx context.Context, dir string) (*runData, error) {
+// load reads the run folder dir, its requests line by line into bounded
+// statistics (see requestStats).
+func load(ctx context.Context, dir string, o Options) (*runData, error) {
 	run, err := runfmt.ReadRun(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load run: %w", err)
@@ -48,6 +49,19 @@ func load(ctx context.Context, dir string) (*runData, error) {
 			d.Notes = append(d.Notes, fmt.Sprintf("analysis unreadable: %v (run llmbench analyze %s again)", err, dir))
 		}
 	}
+	start := run.Start
+	if start.IsZero() {
+		// Only the time buckets need it before the pass: read the start
+		// times first. run.json written by llmbench always has one.
+		start = firstStarted(ctx, dir)
+	}
+	var show []int64
+	if d.Analysis != nil {
+		for _, b := range slowest(d.Analysis, o.slowest()) {
+			show = append(show, b.Seq)
+		}
+	}
+	d.Reqs = newRequestStats(start, o.interval(), show)
 	var firstBad error
 	firstImplausible := ""
 	n := 0
@@ -76,7 +90,7 @@ func load(ctx context.Context, dir string) (*runData, error) {
 			}
 			continue
 		}
-		d.Requests = append(d.Requests, r)
+		d.Reqs.add(r)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("load run %s: %w", dir, err)
@@ -100,9 +114,19 @@ func (d *runData) start() time.Time {
 	if !d.Run.Start.IsZero() {
 		return d.Run.Start
 	}
+	return d.Reqs.first
+}
+
+// firstStarted is the earliest start of the requests in dir, read in a
+// pass of its own; zero when there are none.
+func firstStarted(ctx context.Context, dir string) time.Time {
 	var t time.Time
-	for _, r := range d.Requests {
-		if t.IsZero() || r.Started.Before(t) {
+	n := 0
+	for r, err := range runfmt.Requests(dir) {
+		if n++; n%1000 == 0 && ctx.Err() != nil {
+			break
+		}
+		if err == nil && r.Implausible() == "" && !r.Started.IsZero() && (t.IsZero() || r.Started.Before(t)) {
 			t = r.Started
 		}
 	}

@@ -157,7 +157,7 @@ func buildReport(d *runData, o Options) *reportPage {
 	p.TimeSeries, p.TimeSeriesNotes = buildTimeSeries(&p.page, d, o)
 	p.Meta, p.Options = buildMeta(d)
 	p.Coverage = buildCoverage(d)
-	p.Errors, p.Tags = tallies(d.Requests)
+	p.Errors, p.Tags = d.Reqs.errs.top(20), d.Reqs.tags.top(20)
 	return p
 }
 
@@ -338,16 +338,9 @@ func buildAttribution(pg *page, a *runfmt.Analysis) *attributionView {
 var traceIDRe = regexp.MustCompile(`^[0-9a-fA-F]{1,32}$`)
 
 func buildWaterfall(pg *page, d *runData, o Options) *waterfall {
-	a := d.Analysis
-	bs := slices.Clone(a.Requests)
+	bs := slowest(d.Analysis, o.slowest())
 	if len(bs) == 0 {
 		return nil
-	}
-	slices.SortStableFunc(bs, func(x, y runfmt.Breakdown) int { return cmp.Compare(y.TotalMS, x.TotalMS) })
-	bs = bs[:min(len(bs), o.slowest())]
-	reqs := make(map[int64]*runfmt.Request, len(d.Requests))
-	for _, r := range d.Requests {
-		reqs[r.Seq] = r
 	}
 	var partMaps []map[string]float64
 	for _, b := range bs {
@@ -374,7 +367,7 @@ func buildWaterfall(pg *page, d *runData, o Options) *waterfall {
 		if b.MeanBatch > 0 {
 			row.Batch = fmt.Sprintf("%.1f", b.MeanBatch)
 		}
-		if r := reqs[b.Seq]; r != nil {
+		if r, ok := d.Reqs.shown[b.Seq]; ok {
 			row.Tags = formatTags(r.Tags)
 			row.Error = r.Error
 		}
@@ -414,6 +407,13 @@ func buildWaterfall(pg *page, d *runData, o Options) *waterfall {
 	return w
 }
 
+// slowest is the analysis's n slowest requests, slowest first.
+func slowest(a *runfmt.Analysis, n int) []runfmt.Breakdown {
+	bs := slices.Clone(a.Requests)
+	slices.SortStableFunc(bs, func(x, y runfmt.Breakdown) int { return cmp.Compare(y.TotalMS, x.TotalMS) })
+	return bs[:min(len(bs), n)]
+}
+
 func formatTags(tags map[string]string) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
@@ -422,32 +422,14 @@ func formatTags(tags map[string]string) string {
 	return strings.Join(parts, " ")
 }
 
-// values collects the successful requests' TTFT, TPOT, ITL gaps and e2e,
-// each sorted.
-func values(reqs []*runfmt.Request) (ttft, tpot, itl, e2e []float64) {
-	for _, r := range reqs {
-		if !r.OK {
-			continue
-		}
-		if r.TTFTMS != nil {
-			ttft = append(ttft, *r.TTFTMS)
-		}
-		if r.TPOTMS != nil {
-			tpot = append(tpot, *r.TPOTMS)
-		}
-		if r.E2EMS != nil {
-			e2e = append(e2e, *r.E2EMS)
-		}
-		itl = append(itl, r.GapsMS...)
-	}
-	for _, s := range [][]float64{ttft, tpot, itl, e2e} {
-		slices.Sort(s)
-	}
-	return ttft, tpot, itl, e2e
+// values is the successful requests' TTFT, TPOT, ITL gaps and e2e, each a
+// sample of at most maxValues, sorted.
+func values(s *requestStats) (ttft, tpot, itl, e2e *reservoir) {
+	return &s.ttft, &s.tpot, &s.itl, &s.e2e
 }
 
 func buildDistributions(pg *page, d *runData) ([]*chart, []string) {
-	ttft, tpot, itl, e2e := values(d.Requests)
+	ttft, tpot, itl, e2e := values(d.Reqs)
 	var slos map[string]float64
 	if l := d.llm(); l != nil {
 		slos = l.SLOs
@@ -456,21 +438,26 @@ func buildDistributions(pg *page, d *runData) ([]*chart, []string) {
 	var notes []string
 	for _, m := range []struct {
 		key, name, unit string
-		v               []float64
+		r               *reservoir
 	}{
 		{"ttft", "TTFT", "requests", ttft},
 		{"tpot", "TPOT", "requests", tpot},
 		{"itl", "ITL (inter-chunk gaps)", "gaps", itl},
 		{"e2e", "e2e", "requests", e2e},
 	} {
-		if len(m.v) == 0 {
+		v := m.r.sorted()
+		if len(v) == 0 {
 			notes = append(notes, fmt.Sprintf("no %s values: no successful request measured it", m.name))
 			continue
 		}
 		id := "chart-dist-" + m.key
-		caption := fmt.Sprintf("%s: histogram and CDF of %d values, p50 %s ms, p95 %s ms, p99 %s ms",
-			m.name, len(m.v), ms(quantile(m.v, .5)), ms(quantile(m.v, .95)), ms(quantile(m.v, .99)))
-		cs = append(cs, pg.add(newChart(id, caption, distribution(id, m.unit, m.v, sloFor(slos, m.key)))))
+		of := fmt.Sprintf("%d values", len(v))
+		if m.r.sampled() {
+			of = fmt.Sprintf("a uniform sample of %d of the %d values", len(v), m.r.seen)
+		}
+		caption := fmt.Sprintf("%s: histogram and CDF of %s, p50 %s ms, p95 %s ms, p99 %s ms",
+			m.name, of, ms(quantile(v, .5)), ms(quantile(v, .95)), ms(quantile(v, .99)))
+		cs = append(cs, pg.add(newChart(id, caption, distribution(id, m.unit, v, sloFor(slos, m.key)))))
 	}
 	return cs, notes
 }
@@ -478,9 +465,9 @@ func buildDistributions(pg *page, d *runData) ([]*chart, []string) {
 func buildTimeSeries(pg *page, d *runData, o Options) ([]*chart, []string) {
 	var cs []*chart
 	var notes []string
-	width := o.interval()
+	width := d.Reqs.ivs.width // wider than asked when the run had more than maxIntervals
 	start := d.start()
-	if ivs := intervals(d.Requests, start, width); len(ivs) > 0 {
+	if ivs := d.Reqs.ivs.intervals(); len(ivs) > 0 {
 		var rate, errs, ttft50, ttft95, tpot50, tpot95 []xy
 		for _, iv := range ivs {
 			t := iv.Start + width.Seconds()/2
@@ -625,13 +612,7 @@ func timeText(t time.Time) string {
 }
 
 func buildCoverage(d *runData) []kv {
-	okN := 0
-	for _, r := range d.Requests {
-		if r.OK {
-			okN++
-		}
-	}
-	cov := []kv{{Key: "requests.jsonl", Value: fmt.Sprintf("%d requests, %d successful, %d unreadable lines", len(d.Requests), okN, d.BadLines)}}
+	cov := []kv{{Key: "requests.jsonl", Value: fmt.Sprintf("%d requests, %d successful, %d unreadable lines", d.Reqs.N, d.Reqs.OK, d.BadLines)}}
 	a := d.Analysis
 	if a == nil {
 		return append(cov, kv{Key: "analysis", Value: fmt.Sprintf("not analyzed: run llmbench analyze %s", d.Dir)})
@@ -653,25 +634,7 @@ func buildCoverage(d *runData) []kv {
 	return cov
 }
 
-// tallies counts the failed requests' errors (by class and message) and
-// the requests' tags, most frequent first, at most 20 of each.
-func tallies(reqs []*runfmt.Request) (errs, tags []count) {
-	e, t := map[string]int{}, map[string]int{}
-	for _, r := range reqs {
-		if !r.OK {
-			status := ""
-			if r.Status > 0 {
-				status = fmt.Sprintf(" (HTTP %d)", r.Status)
-			}
-			e[fmt.Sprintf("%s%s: %s", cmp.Or(r.ErrorClass, "error"), status, r.Error)]++
-		}
-		for k, v := range r.Tags {
-			t[k+"="+v]++
-		}
-	}
-	return top(e, 20), top(t, 20)
-}
-
+// top is the n most frequent texts of m, most frequent first.
 func top(m map[string]int, n int) []count {
 	var out []count
 	for k, v := range m {

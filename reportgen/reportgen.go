@@ -194,7 +194,7 @@ func render(ctx context.Context, w io.Writer, runDir string, opts Options, lib t
 	if err := opts.Validate(); err != nil {
 		return fmt.Errorf("render report: %w", err)
 	}
-	d, err := load(ctx, runDir)
+	d, err := load(ctx, runDir, opts)
 	if err != nil {
 		return fmt.Errorf("render report: %w", err)
 	}
@@ -206,11 +206,11 @@ func renderCompare(ctx context.Context, w io.Writer, dirA, dirB string, opts Opt
 	if err := opts.Validate(); err != nil {
 		return fmt.Errorf("render comparison: %w", err)
 	}
-	a, err := load(ctx, dirA)
+	a, err := load(ctx, dirA, opts)
 	if err != nil {
 		return fmt.Errorf("render comparison: %w", err)
 	}
-	b, err := load(ctx, dirB)
+	b, err := load(ctx, dirB, opts)
 	if err != nil {
 		return fmt.Errorf("render comparison: %w", err)
 	}

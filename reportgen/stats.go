@@ -2,10 +2,6 @@ package reportgen
 
 import (
 	"math"
-	"slices"
-	"time"
-
-	"github.com/llmbench/llmbench/loadgen/runfmt"
 )
 
 // quantile is the q-quantile (0–1) of sorted values, interpolated
@@ -81,44 +77,6 @@ type interval struct {
 	Errors    int
 	TTFT      []float64 // sorted
 	TPOT      []float64 // sorted
-}
-
-// intervals buckets the requests by when they completed (Sent + CloseMS),
-// in steps of width from start, the way a k6 metric is counted when its
-// sample is emitted. Buckets run from start to the last completion, empty
-// ones included.
-func intervals(reqs []*runfmt.Request, start time.Time, width time.Duration) []interval {
-	if len(reqs) == 0 || width <= 0 {
-		return nil
-	}
-	var out []interval
-	for _, r := range reqs {
-		done := r.Sent.Add(time.Duration(r.CloseMS * float64(time.Millisecond)))
-		i := int(done.Sub(start) / width)
-		if i < 0 {
-			i = 0
-		}
-		for len(out) <= i {
-			out = append(out, interval{Start: (time.Duration(len(out)) * width).Seconds()})
-		}
-		b := &out[i]
-		b.Completed++
-		if !r.OK {
-			b.Errors++
-			continue
-		}
-		if r.TTFTMS != nil {
-			b.TTFT = append(b.TTFT, *r.TTFTMS)
-		}
-		if r.TPOTMS != nil {
-			b.TPOT = append(b.TPOT, *r.TPOTMS)
-		}
-	}
-	for i := range out {
-		slices.Sort(out[i].TTFT)
-		slices.Sort(out[i].TPOT)
-	}
-	return out
 }
 
 // round rounds to d decimals, so that the page carries no more digits

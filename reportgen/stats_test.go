@@ -1,7 +1,9 @@
 package reportgen
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -110,7 +112,11 @@ func TestIntervals(t *testing.T) {
 		req(14.0, 100, 70, true), // done at 14.1 s: bucket 2
 		req(-1.0, 100, 10, true), // before the start: bucket 0
 	}
-	ivs := intervals(reqs, start, 5*time.Second)
+	set := newRequestStats(start, 5*time.Second, nil).ivs
+	for _, r := range reqs {
+		set.add(r)
+	}
+	ivs := set.intervals()
 	if len(ivs) != 3 {
 		t.Fatalf("got %d intervals, want 3", len(ivs))
 	}
@@ -127,6 +133,89 @@ func TestIntervals(t *testing.T) {
 		if iv.Start != want.start || iv.Completed != want.completed || iv.Errors != want.errors || !slices.Equal(iv.TTFT, want.ttft) {
 			t.Errorf("interval %d = %+v, want start %v, %d completed, %d errors, TTFT %v", i, iv, want.start, want.completed, want.errors, want.ttft)
 		}
+	}
+}
+
+// TestIntervalsWiden: a run longer than maxIntervals buckets keeps at
+// most maxIntervals, each twice as wide per doubling, and loses no count.
+func TestIntervalsWiden(t *testing.T) {
+	start := time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC)
+	set := newRequestStats(start, time.Second, nil).ivs
+	const n = 3 * maxIntervals // one request a second, 3×maxIntervals seconds
+	ttft := 1.0
+	for i := range n {
+		set.add(&runfmt.Request{Sent: start.Add(time.Duration(i) * time.Second), OK: i%10 != 0, TTFTMS: &ttft})
+	}
+	ivs := set.intervals()
+	if set.width != 4*time.Second || len(ivs) > maxIntervals {
+		t.Fatalf("width %v, %d intervals; want 4s (two doublings) and at most %d", set.width, len(ivs), maxIntervals)
+	}
+	completed, errs, ttfts := 0, 0, 0
+	for i, iv := range ivs {
+		if iv.Start != float64(4*i) {
+			t.Errorf("interval %d starts at %v s, want %d", i, iv.Start, 4*i)
+		}
+		completed += iv.Completed
+		errs += iv.Errors
+		ttfts += len(iv.TTFT)
+	}
+	if completed != n || errs != n/10 || ttfts != n-n/10 {
+		t.Errorf("%d completed, %d errors, %d TTFTs; want %d, %d, %d", completed, errs, ttfts, n, n/10, n-n/10)
+	}
+}
+
+// TestReservoir: a stream within the bound is kept whole; past it, the
+// sample has the bound's size and the stream's distribution, and a merge
+// draws from each side in proportion to what it saw.
+func TestReservoir(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	small := reservoir{max: 100, rng: rng}
+	for i := range 50 {
+		small.add(float64(i))
+	}
+	if small.sampled() || len(small.vals) != 50 {
+		t.Errorf("50 values under a bound of 100: kept %d, sampled %v", len(small.vals), small.sampled())
+	}
+	big := reservoir{max: 1000, rng: rng}
+	for i := range 100_000 {
+		big.add(float64(i % 100)) // uniform over 0..99
+	}
+	v := big.sorted()
+	if len(v) != 1000 || big.seen != 100_000 || !big.sampled() {
+		t.Fatalf("kept %d of %d, want 1000 of 100000", len(v), big.seen)
+	}
+	if med := quantile(v, .5); med < 40 || med > 60 {
+		t.Errorf("median of the sample %v, want about 49.5", med)
+	}
+	// 9,000 ones merged with 1,000 zeros: about 90 % ones.
+	ones := reservoir{max: 1000, rng: rng}
+	for range 9000 {
+		ones.add(1)
+	}
+	zeros := reservoir{max: 1000, rng: rng}
+	for range 1000 {
+		zeros.add(0)
+	}
+	ones.merge(&zeros)
+	sum := 0.0
+	for _, x := range ones.vals {
+		sum += x
+	}
+	if len(ones.vals) != 1000 || ones.seen != 10_000 || sum != 900 {
+		t.Errorf("merged: %d values of %d seen, %v ones; want 1000 of 10000, 900 ones", len(ones.vals), ones.seen, sum)
+	}
+}
+
+// TestTallyBound: past maxDistinct texts, new ones are counted together.
+func TestTallyBound(t *testing.T) {
+	tl := tally{counts: map[string]int{}}
+	for i := range maxDistinct + 5 {
+		tl.add(fmt.Sprint("error ", i))
+	}
+	tl.add("error 0")
+	got := tl.top(1)
+	if len(got) != 2 || got[0] != (count{Text: "error 0", N: 2}) || got[1].N != 5 {
+		t.Errorf("top(1) = %+v, want error 0 twice, then the 5 uncounted together", got)
 	}
 }
 

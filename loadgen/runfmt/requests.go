@@ -116,33 +116,67 @@ func Requests(dir string) iter.Seq2[*Request, error] {
 	}
 }
 
+// MaxRequestLine bounds one line of requests.jsonl. The load generator
+// writes far less (a server's error text is cut at 1 KiB, and a 100,000
+// token stream's gaps take about 1 MiB); a longer line is skipped, not
+// held in memory, and reported with its line number.
+const MaxRequestLine = 16 << 20
+
 // DecodeRequests reads requests.jsonl lines from rd; see Requests.
 func DecodeRequests(rd io.Reader) iter.Seq2[*Request, error] {
+	return decodeRequests(rd, MaxRequestLine)
+}
+
+func decodeRequests(rd io.Reader, maxLine int) iter.Seq2[*Request, error] {
 	return func(yield func(*Request, error) bool) {
 		br := bufio.NewReaderSize(rd, 64<<10)
+		var buf []byte
 		for line := 1; ; line++ {
-			b, err := br.ReadBytes('\n')
-			if len(b) == 0 && err == io.EOF {
+			b, n, err := readLine(br, buf[:0], maxLine)
+			buf = b[:0]
+			if n == 0 && err == io.EOF {
 				return
 			}
 			if err != nil && err != io.EOF {
 				yield(nil, fmt.Errorf("read requests line %d: %w", line, err))
 				return
 			}
-			if len(b) == 1 && b[0] == '\n' {
-				continue
-			}
-			var r Request
-			if jerr := json.Unmarshal(b, &r); jerr != nil {
-				if !yield(nil, fmt.Errorf("requests.jsonl line %d: %w", line, jerr)) {
+			switch {
+			case n > maxLine:
+				if !yield(nil, fmt.Errorf("requests.jsonl line %d: %d bytes, over the %d-byte bound on a request's line: skipped", line, n, maxLine)) {
 					return
 				}
-			} else if !yield(&r, nil) {
-				return
+			case n == 1 && b[0] == '\n':
+			default:
+				var r Request
+				if jerr := json.Unmarshal(b, &r); jerr != nil {
+					if !yield(nil, fmt.Errorf("requests.jsonl line %d: %w", line, jerr)) {
+						return
+					}
+				} else if !yield(&r, nil) {
+					return
+				}
 			}
 			if err == io.EOF {
 				return
 			}
+		}
+	}
+}
+
+// readLine appends the next line of br, newline included, to buf and
+// returns it with the line's length. A line longer than maxLine is read to
+// its end but not kept: its length is returned beside what was kept.
+func readLine(br *bufio.Reader, buf []byte, maxLine int) ([]byte, int, error) {
+	n := 0
+	for {
+		chunk, err := br.ReadSlice('\n')
+		n += len(chunk)
+		if n <= maxLine {
+			buf = append(buf, chunk...)
+		}
+		if err != bufio.ErrBufferFull {
+			return buf, n, err
 		}
 	}
 }

@@ -387,15 +387,23 @@ func openRegular(path string) (*os.File, error) {
 	return os.Open(path)
 }
 
+// MaxJSONFile bounds run.json, summary.json and analysis.json: a reader
+// refuses a larger one rather than hold it in memory. The largest,
+// analysis.json, takes about 1 KiB a request.
+const MaxJSONFile = 512 << 20
+
 func readJSON(path string, v any, format *int) error {
 	f, err := openRegular(path)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
-	b, err := io.ReadAll(f)
+	b, err := io.ReadAll(io.LimitReader(f, MaxJSONFile+1))
 	f.Close()
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(b) > MaxJSONFile {
+		return fmt.Errorf("read %s: over the %d MiB bound on an llmbench JSON file", path, MaxJSONFile>>20)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("read %s: %w", path, err)

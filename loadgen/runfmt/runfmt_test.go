@@ -1,8 +1,12 @@
 package runfmt
 
 import (
+	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func TestImplausible(t *testing.T) {
@@ -23,6 +27,42 @@ func TestImplausible(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := tt.r.Implausible(); got != tt.want {
 				t.Errorf("Implausible() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestDecodeRequestsLines: each line is a request or an error naming its
+// line; a line over the bound is skipped without being kept, and the lines
+// after it still read.
+func TestDecodeRequestsLines(t *testing.T) {
+	long := `{"seq":2,"error":"` + strings.Repeat("x", 300) + `"}`
+	tests := []struct {
+		name, in string
+		want     []string // "seq N" or the error's text
+	}{
+		{"two lines", "{\"seq\":1}\n{\"seq\":2}\n", []string{"seq 1", "seq 2"}},
+		{"blank line", "{\"seq\":1}\n\n{\"seq\":3}\n", []string{"seq 1", "seq 3"}},
+		{"no final newline", "{\"seq\":1}\n{\"seq\":2}", []string{"seq 1", "seq 2"}},
+		{"cut short", "{\"seq\":1}\n{\"seq\":", []string{"seq 1", "requests.jsonl line 2: unexpected end of JSON input"}},
+		{"malformed", "{\"seq\":1}\nnot json\n{\"seq\":3}\n", []string{"seq 1", "requests.jsonl line 2: invalid character 'o' in literal null (expecting 'u')", "seq 3"}},
+		{"too long", "{\"seq\":1}\n" + long + "\n{\"seq\":3}\n", []string{"seq 1", "requests.jsonl line 2: 321 bytes, over the 200-byte bound on a request's line: skipped", "seq 3"}},
+		{"too long at the end", "{\"seq\":1}\n" + long, []string{"seq 1", "requests.jsonl line 2: 320 bytes, over the 200-byte bound on a request's line: skipped"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			// A bound of 200 bytes, and a reader smaller than the long line,
+			// so that it arrives in several pieces.
+			for r, err := range decodeRequests(iotest.HalfReader(strings.NewReader(tt.in)), 200) {
+				if err != nil {
+					got = append(got, err.Error())
+				} else {
+					got = append(got, fmt.Sprintf("seq %d", r.Seq))
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got %q\nwant %q", got, tt.want)
 			}
 		})
 	}
