@@ -21,7 +21,7 @@ import (
 	"github.com/llmbench/llmbench/analyzer/jaeger"
 	"github.com/llmbench/llmbench/analyzer/prom"
 	"github.com/llmbench/llmbench/analyzer/span"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // Config is `llmbench analyze`'s configuration. The zero value analyzes Run

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // writeRun makes a run folder of n requests by hand: 100 ms to the first

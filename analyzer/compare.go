@@ -5,7 +5,7 @@ import (
 	"io"
 
 	"github.com/llmbench/llmbench/analyzer/attribution"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // Compare compares two analyzed runs, B against A (e.g. CPU then GPU,

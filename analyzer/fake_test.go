@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/llmbench/llmbench/analyzer/jaeger"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // fakeJaeger is an in-process Jaeger query service holding hand-built

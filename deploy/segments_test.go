@@ -25,9 +25,9 @@ import (
 	"github.com/llmbench/llmbench/analyzer/attribution"
 	"github.com/llmbench/llmbench/loadgen"
 	"github.com/llmbench/llmbench/loadgen/executor"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/refserver"
 	"github.com/llmbench/llmbench/refserver/refservertest"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // childEnv makes the test binary act as llmbench (see TestMain).

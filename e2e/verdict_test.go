@@ -18,9 +18,9 @@ import (
 	"github.com/llmbench/llmbench/analyzer"
 	"github.com/llmbench/llmbench/deploy/stack"
 	"github.com/llmbench/llmbench/loadgen"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/refserver/hostcpu"
 	"github.com/llmbench/llmbench/refserver/telemetry"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // repeats is how many runs each case of the matrix makes: every one must

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/loadgen"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // tinyDisk mounts a 64 KiB tmpfs on a fresh folder and unmounts it when the

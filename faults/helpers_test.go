@@ -16,10 +16,10 @@ import (
 
 	"github.com/llmbench/llmbench/deploy/stack"
 	"github.com/llmbench/llmbench/loadgen"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/refserver"
 	"github.com/llmbench/llmbench/refserver/refservertest"
 	"github.com/llmbench/llmbench/refserver/telemetry"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // lockedBuffer is a bytes.Buffer that goroutines may write concurrently.

@@ -9,9 +9,9 @@ import (
 
 	"github.com/llmbench/llmbench/analyzer"
 	"github.com/llmbench/llmbench/loadgen"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/refserver"
 	"github.com/llmbench/llmbench/refserver/telemetry"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // TestJaegerKilledMidRun kills Jaeger (SIGKILL) halfway through a 7 s run

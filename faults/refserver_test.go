@@ -21,9 +21,9 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/loadgen"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/refserver"
 	"github.com/llmbench/llmbench/refserver/gpt2/gpt2test"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // refserverProcess is refserver running as a child process, so that a test

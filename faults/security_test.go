@@ -16,12 +16,12 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/loadgen"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/loadgen/sse"
 	"github.com/llmbench/llmbench/refserver"
 	"github.com/llmbench/llmbench/reportgen"
+	"github.com/llmbench/llmbench/runfmt"
+	"github.com/llmbench/llmbench/runfmt/index"
 	"github.com/llmbench/llmbench/web"
-	"github.com/llmbench/llmbench/web/index"
 )
 
 // TestSecurityDefaults checks the security promises of issue 7, one

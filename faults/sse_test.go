@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/loadgen"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // hostile answers POST /generate/stream with 200 and a text/event-stream

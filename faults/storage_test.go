@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
+	"github.com/llmbench/llmbench/runfmt/index"
 	"github.com/llmbench/llmbench/web"
-	"github.com/llmbench/llmbench/web/index"
 )
 
 // TestCorruptRunFolder lists a runs folder where one run folder is broken

@@ -12,10 +12,10 @@ import (
 	model "github.com/jaegertracing/jaeger-idl/model/v1"
 
 	"github.com/llmbench/llmbench/deploy/stack"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/refserver"
 	"github.com/llmbench/llmbench/refserver/refservertest"
 	"github.com/llmbench/llmbench/refserver/telemetry"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 type lockedBuffer struct {

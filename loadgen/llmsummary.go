@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/loadgen/metrics"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // LLMSummary computes a run's headline numbers from its requests.jsonl:

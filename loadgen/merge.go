@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/loadgen/metrics"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/loadgen/threshold"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // Merge combines run folders that ran parts of one test (execution

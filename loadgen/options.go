@@ -6,8 +6,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/loadgen/threshold"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // scriptOptions are the parts of a script's options the runner reads

@@ -13,7 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/llmbench/llmbench/loadgen/metrics"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // liveStats are the counters the progress line and the loadgen's own

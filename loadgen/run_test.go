@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // fakeLLM is a refserver-shaped /generate/stream endpoint that streams n

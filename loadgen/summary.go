@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/loadgen/threshold"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // applyThresholds checks every threshold against the summary's metrics,

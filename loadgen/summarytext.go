@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/llmbench/llmbench/loadgen/metrics"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // writeLLMText prints the run's headline after k6's metric list: LLM

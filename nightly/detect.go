@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/llmbench/llmbench/analyzer/attribution"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // Detector holds the regression detector's settings (the suite's
@@ -134,35 +135,18 @@ type Observation struct {
 	LastGoodNight string
 }
 
-// Verdict statuses.
+// Verdict statuses (runfmt's NightlyVerdict statuses).
 const (
-	VerdictOK         = "ok"          // within noise, or a change too small to matter
-	VerdictRegression = "regression"  // significant, beyond the noise, and large enough
-	VerdictImproved   = "improved"    // the same, in the good direction
-	VerdictNoBaseline = "no-baseline" // too few nights to judge: no verdict
-	VerdictNoData     = "no-data"     // tonight has no value for the metric
+	VerdictOK         = runfmt.NightlyVerdictOK
+	VerdictRegression = runfmt.NightlyVerdictRegression
+	VerdictImproved   = runfmt.NightlyVerdictImproved
+	VerdictNoBaseline = runfmt.NightlyVerdictNoBaseline
+	VerdictNoData     = runfmt.NightlyVerdictNoData
 )
 
-// Verdict is the detector's judgement of one metric on one night.
-type Verdict struct {
-	Metric  string  `json:"metric"`
-	Status  string  `json:"status"` // see the Verdict constants
-	Tonight float64 `json:"tonight"`
-	// Baseline is the median of the baseline nights' values, and MAD
-	// their median absolute deviation from it.
-	Baseline float64 `json:"baseline_median"`
-	MAD      float64 `json:"mad"`
-	Nights   int     `json:"nights"`   // baseline nights used
-	Z        float64 `json:"robust_z"` // (tonight − median) / (1.4826 · MAD), signed
-	// P is the Mann-Whitney p-value of tonight's per-request values
-	// against the last good night's (two-sided); 1 when not tested.
-	P float64 `json:"p_value"`
-	// EffectPct is tonight's change from the baseline median, signed: in
-	// % of it, or in percentage points for error_rate.
-	EffectPct  float64 `json:"effect_pct"`
-	Regression bool    `json:"regression"`
-	Why        string  `json:"why"`
-}
+// Verdict is the detector's judgement of one metric on one night, as
+// nightly.json records it (runfmt.NightlyVerdict).
+type Verdict = runfmt.NightlyVerdict
 
 // Detect judges one metric. It is a pure function of its arguments.
 func (d Detector) Detect(o Observation) Verdict {

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // point is one run's value of a metric.
@@ -141,7 +141,7 @@ func loadBaseline(ctx context.Context, src historySource, runsDir, suite, night 
 			if rec.Status == StatusFailed {
 				continue
 			}
-			good = rec.good()
+			good = goodNight(rec)
 		case errors.Is(err, fs.ErrNotExist):
 			// Not judged (the job stopped before its verdict): use it if
 			// the run itself finished.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/loadgen/metrics"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // DefaultMetrics are the metrics a suite compares when its detector names

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/reportgen"
-	"github.com/llmbench/llmbench/web/index"
+	"github.com/llmbench/llmbench/runfmt"
+	"github.com/llmbench/llmbench/runfmt/index"
 )
 
 // fakeLLM is a refserver-shaped /generate/stream endpoint: it waits ttft

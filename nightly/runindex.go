@@ -3,7 +3,7 @@ package nightly
 import (
 	"context"
 
-	"github.com/llmbench/llmbench/web/index"
+	"github.com/llmbench/llmbench/runfmt/index"
 )
 
 // runIndex is the run index (web/index) as the nightly job uses it: the

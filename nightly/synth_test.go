@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // synthConfig describes one synthetic night: a closed-loop run of VUs

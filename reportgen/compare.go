@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/llmbench/llmbench/analyzer/attribution"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // comparePage is what templates/compare.html shows: run B against run A.

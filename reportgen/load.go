@@ -7,7 +7,7 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // runData is what a run folder holds, as far as it could be read. Only

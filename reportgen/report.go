@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // reportPage is what templates/report.html shows, top to bottom.

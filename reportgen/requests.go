@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // What a report keeps of a run's requests is bounded, whatever the size

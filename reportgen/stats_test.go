@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 func TestQuantile(t *testing.T) {

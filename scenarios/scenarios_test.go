@@ -25,12 +25,12 @@ import (
 	"github.com/llmbench/llmbench/analyzer"
 	"github.com/llmbench/llmbench/deploy/stack"
 	"github.com/llmbench/llmbench/loadgen"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/nightly"
 	"github.com/llmbench/llmbench/refserver"
 	"github.com/llmbench/llmbench/refserver/refservertest"
 	"github.com/llmbench/llmbench/refserver/telemetry"
 	"github.com/llmbench/llmbench/reportgen"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // lockedBuffer collects a refserver's log from its goroutines.

@@ -115,7 +115,7 @@ func TestBrowser(t *testing.T) {
 				start: t0.AddDate(0, 0, d).Add(time.Duration(i) * time.Hour), ttft: float64(80 + 10*d + 40*i)}
 			if d == 4 && sc == "baseline" {
 				spec.ttft *= 1.6
-				spec.nightly = `{"regression": true, "why": "ttft_p95_ms +60 % over the previous nights", "metrics": ["ttft_p95_ms", "ttft_p50_ms", "e2e_p95_ms"]}`
+				spec.nightly = `{"format": 1, "regression": true, "why": "ttft_p95_ms +60 % over the previous nights", "metrics": ["ttft_p95_ms", "ttft_p50_ms", "e2e_p95_ms"]}`
 			}
 			specs = append(specs, spec)
 		}

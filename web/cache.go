@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // renders makes the report pages: at most maxRenders at once across the

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
-	"github.com/llmbench/llmbench/web/index"
+	"github.com/llmbench/llmbench/runfmt"
+	"github.com/llmbench/llmbench/runfmt/index"
 )
 
 var t0 = time.Date(2026, 11, 28, 7, 0, 0, 0, time.UTC)

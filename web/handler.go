@@ -23,9 +23,9 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/llmbench/llmbench/internal/hostguard"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/reportgen"
-	"github.com/llmbench/llmbench/web/index"
+	"github.com/llmbench/llmbench/runfmt"
+	"github.com/llmbench/llmbench/runfmt/index"
 )
 
 // Content Security Policies. The UI's own pages run no script at all; the

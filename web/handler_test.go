@@ -18,9 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/reportgen"
-	"github.com/llmbench/llmbench/web/index"
+	"github.com/llmbench/llmbench/runfmt"
+	"github.com/llmbench/llmbench/runfmt/index"
 )
 
 // secret is in files outside the runs folder: no response may contain it.
@@ -352,7 +352,7 @@ func TestTrends(t *testing.T) {
 			spec := runSpec{id: "nightly-" + night + "-" + sc, scenario: sc, device: "cpu", suite: "nightly", night: night,
 				start: t0.AddDate(0, 0, d), ttft: float64(100 + 10*d), analyzed: true}
 			if d == 3 && sc == "baseline" {
-				spec.nightly = `{"regression": true, "why": "ttft_p95_ms +30 % <b>over</b> the median", "metrics": ["ttft_p95_ms", "ttft_p50_ms"]}`
+				spec.nightly = `{"format": 1, "regression": true, "why": "ttft_p95_ms +30 % <b>over</b> the median", "metrics": ["ttft_p95_ms", "ttft_p50_ms"]}`
 			}
 			specs = append(specs, spec)
 		}

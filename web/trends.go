@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/llmbench/llmbench/web/index"
+	"github.com/llmbench/llmbench/runfmt/index"
 )
 
 // metricLabels name the key metrics on the trends page.

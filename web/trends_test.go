@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmbench/llmbench/web/index"
+	"github.com/llmbench/llmbench/runfmt/index"
 )
 
 func TestBuildChart(t *testing.T) {

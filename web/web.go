@@ -34,7 +34,7 @@ import (
 
 	"github.com/llmbench/llmbench/internal/connguard"
 	"github.com/llmbench/llmbench/reportgen"
-	"github.com/llmbench/llmbench/web/index"
+	"github.com/llmbench/llmbench/runfmt/index"
 )
 
 // DefaultAddr is where the server listens when Config.Addr is empty: the

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmbench/llmbench/web/index"
+	"github.com/llmbench/llmbench/runfmt/index"
 )
 
 func TestConfig(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"slices"
 
 	"github.com/llmbench/llmbench/loadgen/metrics"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // bands are the percentile ranges of Aggregate's bands; see Aggregate.

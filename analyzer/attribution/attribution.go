@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/analyzer/span"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // DefaultTolerance is how far (1 ms) a server span may stick out of its

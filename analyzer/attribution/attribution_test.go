@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/analyzer/span"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 var t0 = time.Date(2026, 11, 28, 7, 15, 0, 0, time.UTC)

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // Clock summarizes what Attribute saw of the client and server clocks over

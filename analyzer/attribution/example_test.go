@@ -6,7 +6,7 @@ import (
 
 	"github.com/llmbench/llmbench/analyzer/attribution"
 	"github.com/llmbench/llmbench/analyzer/span"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 func ExampleAttribute() {

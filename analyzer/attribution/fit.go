@@ -4,7 +4,7 @@ import (
 	"math"
 
 	"github.com/llmbench/llmbench/analyzer/span"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // MinFitLengths is the least number of distinct prompt lengths FitPrefill

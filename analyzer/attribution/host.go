@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/analyzer/span"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // Host contention thresholds: the host counts as contended when the

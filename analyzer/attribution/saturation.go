@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // Knee thresholds: between two consecutive load points, throughput has

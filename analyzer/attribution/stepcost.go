@@ -6,7 +6,7 @@ import (
 	"slices"
 
 	"github.com/llmbench/llmbench/analyzer/span"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // Identification thresholds of the decode split. A fit needs

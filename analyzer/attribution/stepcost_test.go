@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/analyzer/span"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // stepSpan is a decode-only engine.step of batch sequences taking msv.

@@ -42,7 +42,7 @@ import (
 	"github.com/llmbench/llmbench/analyzer"
 	"github.com/llmbench/llmbench/analyzer/jaeger"
 	"github.com/llmbench/llmbench/deploy/stack"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // The targets of the benchmark (issue 5).

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/deploy/stack"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // TestSimulate checks the simulated run's invariants: each request's

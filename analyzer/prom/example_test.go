@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/llmbench/llmbench/analyzer/prom"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 func ExampleMax() {

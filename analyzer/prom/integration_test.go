@@ -14,7 +14,7 @@ import (
 
 	"github.com/llmbench/llmbench/analyzer/prom"
 	"github.com/llmbench/llmbench/deploy/stack"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // TestIntegration runs the default queries against the real Prometheus

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/analyzer/prom"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // answer is a canned reply of the fake Prometheus.

@@ -22,9 +22,9 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/loadgen/rxstamp"
 	"github.com/llmbench/llmbench/loadgen/sse"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // Size limits on what a server sends, so that a huge or garbage answer

@@ -81,8 +81,8 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/loadgen/rxstamp"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // Protocol is the API a server speaks.

@@ -15,7 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // traceServer answers a generate stream of two tokens, or a 503 when the

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // The bounds of TestMeasurementTruth on the error of measured TTFT and

@@ -4,7 +4,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 func TestChecks(t *testing.T) {

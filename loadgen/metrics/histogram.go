@@ -5,7 +5,7 @@ import (
 	"math"
 	"sort"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // DefaultGamma is the bucket growth factor of the histograms that Summary

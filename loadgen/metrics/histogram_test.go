@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // latencies returns n log-normal values around 100 (ms), with a few zeros

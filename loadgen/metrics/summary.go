@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // DefaultTrendStats are the values every trend's summary has. Summary adds

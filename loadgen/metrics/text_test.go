@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")

@@ -7,7 +7,7 @@ import (
 	"github.com/dop251/goja"
 
 	"github.com/llmbench/llmbench/loadgen/llm"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // The llm_* metrics of DESIGN.md, recorded by k6/x/llm. Times are in

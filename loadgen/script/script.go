@@ -37,7 +37,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/llmbench/llmbench/loadgen/llm"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // Metric kinds of Recorder.Declare, as k6 names them.

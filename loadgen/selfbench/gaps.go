@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // GapError compares the chunk gaps a client measured with the gaps at

@@ -37,7 +37,7 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/loadgen"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // The targets of the benchmark (issue 4).

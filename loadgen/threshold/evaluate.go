@@ -4,7 +4,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // Evaluator checks a run's thresholds against its summary. It holds no

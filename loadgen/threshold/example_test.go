@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/loadgen/metrics"
-	"github.com/llmbench/llmbench/loadgen/runfmt"
 	"github.com/llmbench/llmbench/loadgen/threshold"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // The runner's use of thresholds: parse the options, validate them

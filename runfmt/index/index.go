@@ -41,14 +41,16 @@ import (
 	"sync"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // DBFile is the index database's file name inside the runs directory.
 const DBFile = ".llmbench-index.db"
 
 // NightlyFile is the file the nightly job writes into a run folder to flag
-// a regression (see the package documentation).
-const NightlyFile = "nightly.json"
+// a regression (runfmt.Nightly).
+const NightlyFile = runfmt.NightlyFile
 
 // schemaVersion is stored in the database's user_version. A database with
 // another version is rebuilt: bump it whenever the schema or what is

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 var t0 = time.Date(2026, 11, 28, 7, 0, 0, 0, time.UTC)
@@ -113,7 +113,7 @@ func TestOpenBuildsFromFolders(t *testing.T) {
 	runs := t.TempDir()
 	dir := writeFixture(t, runs, fixture{id: "r1", scenario: "baseline", target: "http://a", device: "cpu",
 		suite: "nightly", night: "2026-11-28", ttftP95: 800, analysis: runfmt.PartServerQueue,
-		nightly: `{"regression": true, "why": "ttft up", "metrics": ["ttft_p95_ms"]}`})
+		nightly: `{"format": 1, "regression": true, "why": "ttft up", "metrics": ["ttft_p95_ms"]}`})
 	writeFile(t, filepath.Join(dir, runfmt.ReportFile), "<html></html>")
 	writeFixture(t, runs, fixture{id: "r2", scenario: "smoke", target: "http://b", device: "cuda"})
 	writeFile(t, filepath.Join(runs, "notes.txt"), "not a run") // files are not runs
@@ -216,7 +216,7 @@ func TestBrokenFolders(t *testing.T) {
 		}, "read analysis.json", "ana"},
 		{"bad nightly.json", func(dir string) {
 			writeFixtureIn(t, dir, "nig")
-			writeFile(t, filepath.Join(dir, NightlyFile), `{"regression": "yes"}`)
+			writeFile(t, filepath.Join(dir, NightlyFile), `{"format": 1, "regression": "yes"}`)
 		}, "read nightly.json", "nig"},
 	}
 	for i, tt := range tests {
@@ -478,7 +478,7 @@ func TestHistory(t *testing.T) {
 		f := fixture{id: fmt.Sprintf("n%d-base", d), suite: "nightly", night: night(d), scenario: "baseline",
 			target: "http://a", start: t0.AddDate(0, 0, d), ttftP95: float64(100 + d)}
 		if d == 3 {
-			f.nightly = `{"regression": true, "why": "ttft_p95_ms +20 %", "metrics": ["ttft_p95_ms"]}`
+			f.nightly = `{"format": 1, "regression": true, "why": "ttft_p95_ms +20 %", "metrics": ["ttft_p95_ms"]}`
 		}
 		writeFixture(t, runs, f)
 		writeFixture(t, runs, fixture{id: fmt.Sprintf("n%d-smoke", d), suite: "nightly", night: night(d), scenario: "smoke",
@@ -490,7 +490,7 @@ func TestHistory(t *testing.T) {
 	writeFixture(t, runs, fixture{id: "n5-running", suite: "nightly", night: night(5), scenario: "baseline", target: "http://a"})
 	// A regression flag without metrics flags every metric.
 	writeFixture(t, runs, fixture{id: "other-target", suite: "nightly", night: night(2), scenario: "baseline", target: "http://b",
-		start: t0.AddDate(0, 0, 2), ttftP95: 7, nightly: `{"regression": true}`})
+		start: t0.AddDate(0, 0, 2), ttftP95: 7, nightly: `{"format": 1, "regression": true}`})
 
 	ix := open(t, runs)
 	type pt struct {

@@ -1,7 +1,6 @@
 package index
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/runfmt"
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // Run is one run folder as the index knows it.
@@ -160,7 +159,7 @@ func readFolder(runsDir, id string) Run {
 	if err := regular(dir, NightlyFile, false); err != nil {
 		broken(err)
 	} else if exists(dir, NightlyFile) {
-		if n, err := readNightly(dir); err != nil {
+		if n, err := runfmt.ReadNightly(dir); err != nil {
 			broken(err)
 		} else if n.Regression {
 			r.Regression = n.Why
@@ -194,25 +193,6 @@ func regular(dir, name string, required bool) error {
 func exists(dir, name string) bool {
 	_, err := os.Lstat(filepath.Join(dir, name))
 	return err == nil
-}
-
-// nightly is nightly.json (see the package documentation).
-type nightly struct {
-	Regression bool     `json:"regression"`
-	Why        string   `json:"why"`
-	Metrics    []string `json:"metrics"`
-}
-
-func readNightly(dir string) (*nightly, error) {
-	b, err := os.ReadFile(filepath.Join(dir, NightlyFile))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", NightlyFile, err)
-	}
-	var n nightly
-	if err := json.Unmarshal(b, &n); err != nil {
-		return nil, fmt.Errorf("read %s: %w", NightlyFile, err)
-	}
-	return &n, nil
 }
 
 // summaryMetrics adds summary.json's headline numbers to m.
