@@ -133,9 +133,9 @@ nvrtc:
 FUZZTIME ?= 20s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./refserver/safetensors/
-	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) ./refserver/bpe/
-	$(GO) test -run '^$$' -fuzz '^FuzzStreamDecoder$$' -fuzztime $(FUZZTIME) ./refserver/bpe/
-	$(GO) test -run '^$$' -fuzz '^FuzzEncodeLimit$$' -fuzztime $(FUZZTIME) ./refserver/bpe/
+	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) ./bpe/
+	$(GO) test -run '^$$' -fuzz '^FuzzStreamDecoder$$' -fuzztime $(FUZZTIME) ./bpe/
+	$(GO) test -run '^$$' -fuzz '^FuzzEncodeLimit$$' -fuzztime $(FUZZTIME) ./bpe/
 	$(GO) test -run '^$$' -fuzz '^FuzzTextOut$$' -fuzztime $(FUZZTIME) ./refserver/engine/
 	$(GO) test -run '^$$' -fuzz '^FuzzSubmit$$' -fuzztime $(FUZZTIME) ./refserver/engine/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequests$$' -fuzztime $(FUZZTIME) ./refserver/server/

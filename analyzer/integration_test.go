@@ -15,8 +15,8 @@ import (
 	"github.com/llmbench/llmbench/refserver"
 	"github.com/llmbench/llmbench/refserver/engine"
 	"github.com/llmbench/llmbench/refserver/refservertest"
-	"github.com/llmbench/llmbench/refserver/telemetry"
 	"github.com/llmbench/llmbench/runfmt"
+	"github.com/llmbench/llmbench/telemetry"
 )
 
 type lockedBuffer struct {

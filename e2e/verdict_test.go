@@ -19,8 +19,8 @@ import (
 	"github.com/llmbench/llmbench/deploy/stack"
 	"github.com/llmbench/llmbench/loadgen"
 	"github.com/llmbench/llmbench/refserver/hostcpu"
-	"github.com/llmbench/llmbench/refserver/telemetry"
 	"github.com/llmbench/llmbench/runfmt"
+	"github.com/llmbench/llmbench/telemetry"
 )
 
 // repeats is how many runs each case of the matrix makes: every one must

@@ -18,8 +18,8 @@ import (
 	"github.com/llmbench/llmbench/loadgen"
 	"github.com/llmbench/llmbench/refserver"
 	"github.com/llmbench/llmbench/refserver/refservertest"
-	"github.com/llmbench/llmbench/refserver/telemetry"
 	"github.com/llmbench/llmbench/runfmt"
+	"github.com/llmbench/llmbench/telemetry"
 )
 
 // lockedBuffer is a bytes.Buffer that goroutines may write concurrently.

@@ -10,8 +10,8 @@ import (
 	"github.com/llmbench/llmbench/analyzer"
 	"github.com/llmbench/llmbench/loadgen"
 	"github.com/llmbench/llmbench/refserver"
-	"github.com/llmbench/llmbench/refserver/telemetry"
 	"github.com/llmbench/llmbench/runfmt"
+	"github.com/llmbench/llmbench/telemetry"
 )
 
 // TestJaegerKilledMidRun kills Jaeger (SIGKILL) halfway through a 7 s run

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/llmbench/llmbench/refserver/telemetry"
+	"github.com/llmbench/llmbench/telemetry"
 )
 
 // Exit codes, as k6 uses them, so that CI gates work the same way.

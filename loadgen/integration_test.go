@@ -14,8 +14,8 @@ import (
 	"github.com/llmbench/llmbench/deploy/stack"
 	"github.com/llmbench/llmbench/refserver"
 	"github.com/llmbench/llmbench/refserver/refservertest"
-	"github.com/llmbench/llmbench/refserver/telemetry"
 	"github.com/llmbench/llmbench/runfmt"
+	"github.com/llmbench/llmbench/telemetry"
 )
 
 type lockedBuffer struct {

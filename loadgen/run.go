@@ -17,14 +17,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/llmbench/llmbench/bpe"
 	"github.com/llmbench/llmbench/loadgen/executor"
 	"github.com/llmbench/llmbench/loadgen/llm"
 	"github.com/llmbench/llmbench/loadgen/metrics"
 	"github.com/llmbench/llmbench/loadgen/script"
 	"github.com/llmbench/llmbench/loadgen/threshold"
-	"github.com/llmbench/llmbench/refserver/bpe"
-	"github.com/llmbench/llmbench/refserver/telemetry"
 	"github.com/llmbench/llmbench/runfmt"
+	"github.com/llmbench/llmbench/telemetry"
 )
 
 // Version is written into run.json.

@@ -34,9 +34,9 @@ import (
 
 	"github.com/llmbench/llmbench/analyzer"
 	"github.com/llmbench/llmbench/loadgen"
-	"github.com/llmbench/llmbench/refserver/telemetry"
 	"github.com/llmbench/llmbench/reportgen"
 	"github.com/llmbench/llmbench/runfmt"
+	"github.com/llmbench/llmbench/telemetry"
 )
 
 // Exit codes of `llmbench nightly`. When several apply, the lowest

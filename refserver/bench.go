@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/llmbench/llmbench/refserver/bpe"
+	"github.com/llmbench/llmbench/bpe"
 	"github.com/llmbench/llmbench/refserver/cuda"
 	"github.com/llmbench/llmbench/refserver/engine"
 	"github.com/llmbench/llmbench/refserver/gpt2"

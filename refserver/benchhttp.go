@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/llmbench/llmbench/refserver/bpe"
+	"github.com/llmbench/llmbench/bpe"
 	"github.com/llmbench/llmbench/refserver/engine"
 	"github.com/llmbench/llmbench/refserver/gpt2"
 	"github.com/llmbench/llmbench/refserver/server"

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/llmbench/llmbench/bpe"
 	"github.com/llmbench/llmbench/refserver/backend"
-	"github.com/llmbench/llmbench/refserver/bpe"
 	"github.com/llmbench/llmbench/refserver/cuda"
 	"github.com/llmbench/llmbench/refserver/engine"
 	"github.com/llmbench/llmbench/refserver/sample"

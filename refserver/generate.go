@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/llmbench/llmbench/refserver/bpe"
+	"github.com/llmbench/llmbench/bpe"
 	"github.com/llmbench/llmbench/refserver/engine"
 	"github.com/llmbench/llmbench/refserver/sample"
 )

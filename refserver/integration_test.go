@@ -19,7 +19,7 @@ import (
 
 	"github.com/llmbench/llmbench/deploy/stack"
 	"github.com/llmbench/llmbench/refserver/gpt2/gpt2test"
-	"github.com/llmbench/llmbench/refserver/telemetry"
+	"github.com/llmbench/llmbench/telemetry"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's logger and the test.

@@ -16,15 +16,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/llmbench/llmbench/bpe"
 	"github.com/llmbench/llmbench/internal/connguard"
-	"github.com/llmbench/llmbench/refserver/bpe"
 	"github.com/llmbench/llmbench/refserver/cuda"
 	"github.com/llmbench/llmbench/refserver/engine"
 	"github.com/llmbench/llmbench/refserver/gpt2"
 	"github.com/llmbench/llmbench/refserver/hostcpu"
 	"github.com/llmbench/llmbench/refserver/nn"
 	"github.com/llmbench/llmbench/refserver/server"
-	"github.com/llmbench/llmbench/refserver/telemetry"
+	"github.com/llmbench/llmbench/telemetry"
 )
 
 // ServeConfig is `refserver serve`, the default command.

@@ -28,9 +28,9 @@ import (
 	"github.com/llmbench/llmbench/nightly"
 	"github.com/llmbench/llmbench/refserver"
 	"github.com/llmbench/llmbench/refserver/refservertest"
-	"github.com/llmbench/llmbench/refserver/telemetry"
 	"github.com/llmbench/llmbench/reportgen"
 	"github.com/llmbench/llmbench/runfmt"
+	"github.com/llmbench/llmbench/telemetry"
 )
 
 // lockedBuffer collects a refserver's log from its goroutines.

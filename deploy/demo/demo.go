@@ -21,8 +21,8 @@ import (
 	"github.com/llmbench/llmbench/analyzer"
 	"github.com/llmbench/llmbench/deploy/stack"
 	"github.com/llmbench/llmbench/loadgen"
-	"github.com/llmbench/llmbench/refserver/telemetry"
 	"github.com/llmbench/llmbench/reportgen"
+	"github.com/llmbench/llmbench/telemetry"
 	"github.com/llmbench/llmbench/web"
 )
 

@@ -20,9 +20,9 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/llmbench/llmbench/bpe"
 	"github.com/llmbench/llmbench/internal/hostguard"
 	"github.com/llmbench/llmbench/refserver/backend"
-	"github.com/llmbench/llmbench/refserver/bpe"
 	"github.com/llmbench/llmbench/refserver/engine"
 	"github.com/llmbench/llmbench/refserver/gpt2"
 )

@@ -18,7 +18,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/llmbench/llmbench/refserver/bpe"
+	"github.com/llmbench/llmbench/bpe"
 	"github.com/llmbench/llmbench/refserver/engine"
 	"github.com/llmbench/llmbench/refserver/gpt2"
 	"github.com/llmbench/llmbench/refserver/gpt2/gpt2test"

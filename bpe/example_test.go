@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/llmbench/llmbench/refserver/bpe"
+	"github.com/llmbench/llmbench/bpe"
 )
 
 func ExampleTokenizer_Encode() {

@@ -8,7 +8,7 @@ import (
 	model "github.com/jaegertracing/jaeger-idl/model/v1"
 
 	"github.com/llmbench/llmbench/deploy/stack"
-	"github.com/llmbench/llmbench/refserver/telemetry"
+	"github.com/llmbench/llmbench/telemetry"
 )
 
 // TestJaeger sends a span to the real Jaeger (skipped without it; see

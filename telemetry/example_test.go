@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/llmbench/llmbench/refserver/telemetry"
+	"github.com/llmbench/llmbench/telemetry"
 )
 
 // Setup with the flags a command registers; the provider is passed on to
