@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmbench/llmbench/analyzer/attribution"
+	"github.com/llmbench/llmbench/internal/stats"
 	"github.com/llmbench/llmbench/loadgen"
 	"github.com/llmbench/llmbench/loadgen/executor"
 	"github.com/llmbench/llmbench/refserver"
@@ -321,8 +321,8 @@ func withinNoise(t *testing.T, a, b, m runData) []string {
 	control := append(slices.Clone(ta), tb...)
 	medA, medB, medC, medM := median(ta), median(tb), median(control), median(tm)
 	tol := max(0.30, 2*math.Abs(medA-medB)/medC)
-	_, pControl := attribution.MannWhitney(ta, tb)
-	_, pSplit := attribution.MannWhitney(tm, control)
+	_, pControl := stats.MannWhitney(ta, tb)
+	_, pSplit := stats.MannWhitney(tm, control)
 	t.Logf("TTFT p50: single %.2f ms and %.2f ms, split %.2f ms (tolerance %.0f %%); Mann-Whitney p = %.2g split against single, %.2g single against single",
 		medA, medB, medM, 100*tol, pSplit, pControl)
 	var fails []string

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/metrics"
+	"github.com/llmbench/llmbench/internal/stats"
 	"github.com/llmbench/llmbench/runfmt"
 )
 
@@ -100,7 +100,7 @@ func percentiles(vs []float64) runfmt.Percentiles {
 	}
 	return runfmt.Percentiles{
 		Count: int64(len(vs)), Avg: sum / float64(len(vs)), Min: vs[0], Max: vs[len(vs)-1],
-		P50: metrics.Percentile(vs, 50), P90: metrics.Percentile(vs, 90), P95: metrics.Percentile(vs, 95), P99: metrics.Percentile(vs, 99),
+		P50: stats.Percentile(vs, 50), P90: stats.Percentile(vs, 90), P95: stats.Percentile(vs, 95), P99: stats.Percentile(vs, 99),
 	}
 }
 

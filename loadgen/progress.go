@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/llmbench/llmbench/loadgen/metrics"
+	"github.com/llmbench/llmbench/internal/stats"
 	"github.com/llmbench/llmbench/runfmt"
 )
 
@@ -95,7 +95,7 @@ func (l *liveStats) rates(now time.Time, elapsed time.Duration) (rps, ttft95 flo
 		vs[i] = v.v
 	}
 	slices.Sort(vs)
-	return rps, metrics.Percentile(vs, 95), true
+	return rps, stats.Percentile(vs, 95), true
 }
 
 func (r *runState) progressLine() string {

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/llmbench/llmbench/analyzer/attribution"
+	"github.com/llmbench/llmbench/internal/stats"
 	"github.com/llmbench/llmbench/runfmt"
 )
 
@@ -176,12 +176,12 @@ func (d Detector) Detect(o Observation) Verdict {
 		v.Why = fmt.Sprintf("%s: baseline needs %s, has %d", m.name, nights(d.Nights), len(hist))
 		return v
 	}
-	med := median(hist)
+	med := stats.Median(hist)
 	dev := make([]float64, len(hist))
 	for i, h := range hist {
 		dev[i] = math.Abs(h - med)
 	}
-	v.Baseline, v.MAD = med, median(dev)
+	v.Baseline, v.MAD = med, stats.Median(dev)
 
 	if m.kind == kindRate {
 		v.EffectPct = 100 * (o.Tonight - med)
@@ -204,7 +204,7 @@ func (d Detector) Detect(o Observation) Verdict {
 		v.Why = fmt.Sprintf("%s: no last good night's requests to test tonight's against", m.name)
 		return v
 	}
-	_, v.P = attribution.MannWhitney(o.Sample, o.LastGood)
+	_, v.P = stats.MannWhitney(o.Sample, o.LastGood)
 
 	sign := 1.0 // > 0: the bad direction
 	if m.kind == kindThroughput {
@@ -279,19 +279,6 @@ func moved(effect float64) string {
 		return "fell"
 	}
 	return "rose"
-}
-
-// median of xs (which it does not modify); NaN when empty.
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Sorted(slices.Values(xs))
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // finite maps NaN and ±Inf to 0, which JSON can hold.

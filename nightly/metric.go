@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/llmbench/llmbench/loadgen/metrics"
+	"github.com/llmbench/llmbench/internal/stats"
 	"github.com/llmbench/llmbench/runfmt"
 )
 
@@ -185,7 +185,7 @@ func (m metricDef) valueOfSample(xs []float64) float64 {
 	}
 	s := slices.Sorted(slices.Values(xs))
 	p := map[string]float64{"p50": 50, "p95": 95, "p99": 99}[m.stat]
-	return metrics.Percentile(s, p)
+	return stats.Percentile(s, p)
 }
 
 // format prints a value of the metric with its unit.

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/bpe"
+	"github.com/llmbench/llmbench/internal/stats"
 	"github.com/llmbench/llmbench/refserver/cuda"
 	"github.com/llmbench/llmbench/refserver/engine"
 	"github.com/llmbench/llmbench/refserver/gpt2"
@@ -332,7 +333,7 @@ func decodeStep(r *gpt2.Runner, m *gpt2.Model, steps int) (float64, error) {
 		next = sample.Argmax(out[0])
 		times = append(times, time.Since(start).Seconds()*1e3)
 	}
-	return median(times), nil
+	return stats.Percentile(slices.Sorted(slices.Values(times)), 50), nil
 }
 
 // prefill times a prompt of n tokens, up to its first logits, and returns
@@ -355,7 +356,7 @@ func prefill(r *gpt2.Runner, m *gpt2.Model, n, reps int) (float64, error) {
 		}
 		times = append(times, time.Since(start).Seconds()*1e3)
 	}
-	return median(times), nil
+	return stats.Percentile(slices.Sorted(slices.Values(times)), 50), nil
 }
 
 // runEngine runs n concurrent greedy requests of prompt tokens and out
@@ -399,15 +400,6 @@ func runEngine(ctx context.Context, m *gpt2.Model, tok *bpe.Tokenizer, threads, 
 		return 0, fmt.Errorf("bench: %d tokens generated, want %d", total, n*out)
 	}
 	return float64(total) / time.Since(start).Seconds(), nil
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	return s[len(s)/2]
 }
 
 // peakRSS returns the process's peak resident set size in bytes: VmHWM

@@ -9,11 +9,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/llmbench/llmbench/bpe"
+	"github.com/llmbench/llmbench/internal/stats"
 	"github.com/llmbench/llmbench/refserver/backend"
 	"github.com/llmbench/llmbench/refserver/cuda"
 	"github.com/llmbench/llmbench/refserver/engine"
@@ -154,7 +156,7 @@ func DeviceBench(ctx context.Context, cfg DeviceBenchConfig, w io.Writer) (*Devi
 			pre = append(pre, ms(d))
 		}
 	}
-	res.Prefill128 = median(pre)
+	res.Prefill128 = stats.Percentile(slices.Sorted(slices.Values(pre)), 50)
 	fmt.Fprintf(w, "prefill, 128 tokens:          %8.2f ms\n", res.Prefill128)
 
 	var tpots []float64
@@ -165,7 +167,7 @@ func DeviceBench(ctx context.Context, cfg DeviceBenchConfig, w io.Writer) (*Devi
 		}
 		tpots = append(tpots, ms(st[0].Finished.Sub(st[0].FirstToken))/float64(st[0].OutputTokens-1))
 	}
-	res.TPOT = median(tpots)
+	res.TPOT = stats.Percentile(slices.Sorted(slices.Values(tpots)), 50)
 	fmt.Fprintf(w, "single-stream TPOT:           %8.2f ms\n", res.TPOT)
 
 	fmt.Fprintf(w, "decode throughput (%s):\n", decodeDefinition)
@@ -182,7 +184,7 @@ func DeviceBench(ctx context.Context, cfg DeviceBenchConfig, w io.Writer) (*Devi
 			}
 			all, first = append(all, dT.Seconds()), append(first, d1.Seconds())
 		}
-		tT, t1 := median(all), median(first)
+		tT, t1 := stats.Percentile(slices.Sorted(slices.Values(all)), 50), stats.Percentile(slices.Sorted(slices.Values(first)), 50)
 		p := DeviceBenchPoint{N: n, Seconds: tT, PrefillSS: t1}
 		if tT > t1 {
 			p.TokS = float64(n*(cfg.Tokens-1)) / (tT - t1)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/llmbench/llmbench/analyzer/attribution"
+	"github.com/llmbench/llmbench/internal/stats"
 	"github.com/llmbench/llmbench/runfmt"
 )
 
@@ -243,7 +244,7 @@ func compareDistributions(pg *page, a, b *runData, la, lb string) ([]*chart, []s
 			continue
 		}
 		id := "chart-compare-" + m.key
-		caption := fmt.Sprintf("%s CDF: A p95 %s ms, B p95 %s ms", m.name, ms(quantile(m.a, .95)), ms(quantile(m.b, .95)))
+		caption := fmt.Sprintf("%s CDF: A p95 %s ms, B p95 %s ms", m.name, ms(stats.Quantile(m.a, .95)), ms(stats.Quantile(m.b, .95)))
 		cs = append(cs, pg.add(newChart(id, caption, lines(id, "ms", "CDF %", "", []line{
 			{Name: la, Points: cdf(m.a, 101), Step: true},
 			{Name: lb, Points: cdf(m.b, 101), Step: true},

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/llmbench/llmbench/internal/stats"
 	"github.com/llmbench/llmbench/runfmt"
 )
 
@@ -456,7 +457,7 @@ func buildDistributions(pg *page, d *runData) ([]*chart, []string) {
 			of = fmt.Sprintf("a uniform sample of %d of the %d values", len(v), m.r.seen)
 		}
 		caption := fmt.Sprintf("%s: histogram and CDF of %s, p50 %s ms, p95 %s ms, p99 %s ms",
-			m.name, of, ms(quantile(v, .5)), ms(quantile(v, .95)), ms(quantile(v, .99)))
+			m.name, of, ms(stats.Quantile(v, .5)), ms(stats.Quantile(v, .95)), ms(stats.Quantile(v, .99)))
 		cs = append(cs, pg.add(newChart(id, caption, distribution(id, m.unit, v, sloFor(slos, m.key)))))
 	}
 	return cs, notes
@@ -474,12 +475,12 @@ func buildTimeSeries(pg *page, d *runData, o Options) ([]*chart, []string) {
 			rate = append(rate, xy{t, float64(iv.Completed) / width.Seconds()})
 			errs = append(errs, xy{t, float64(iv.Errors) / width.Seconds()})
 			if len(iv.TTFT) > 0 {
-				ttft50 = append(ttft50, xy{t, quantile(iv.TTFT, .5)})
-				ttft95 = append(ttft95, xy{t, quantile(iv.TTFT, .95)})
+				ttft50 = append(ttft50, xy{t, stats.Quantile(iv.TTFT, .5)})
+				ttft95 = append(ttft95, xy{t, stats.Quantile(iv.TTFT, .95)})
 			}
 			if len(iv.TPOT) > 0 {
-				tpot50 = append(tpot50, xy{t, quantile(iv.TPOT, .5)})
-				tpot95 = append(tpot95, xy{t, quantile(iv.TPOT, .95)})
+				tpot50 = append(tpot50, xy{t, stats.Quantile(iv.TPOT, .5)})
+				tpot95 = append(tpot95, xy{t, stats.Quantile(iv.TPOT, .95)})
 			}
 		}
 		cs = append(cs, pg.add(newChart("chart-ts-rate", fmt.Sprintf("Requests completed per second, per %s interval", width),

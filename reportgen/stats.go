@@ -2,19 +2,9 @@ package reportgen
 
 import (
 	"math"
-)
 
-// quantile is the q-quantile (0–1) of sorted values, interpolated
-// linearly between the closest ranks; 0 for no values.
-func quantile(sorted []float64, q float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	k := q * float64(len(sorted)-1)
-	lo := int(math.Floor(k))
-	hi := min(lo+1, len(sorted)-1)
-	return sorted[lo] + (sorted[hi]-sorted[lo])*(k-float64(lo))
-}
+	"github.com/llmbench/llmbench/internal/stats"
+)
 
 // bin is one bar of a histogram: values in [From, To).
 type bin struct {
@@ -64,7 +54,7 @@ func cdf(sorted []float64, maxPoints int) [][2]float64 {
 	out := make([][2]float64, maxPoints)
 	for i := range out {
 		q := float64(i) / float64(maxPoints-1)
-		out[i] = [2]float64{quantile(sorted, q), 100 * q}
+		out[i] = [2]float64{stats.Quantile(sorted, q), 100 * q}
 	}
 	return out
 }

@@ -8,31 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmbench/llmbench/internal/stats"
 	"github.com/llmbench/llmbench/runfmt"
 )
-
-func TestQuantile(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		sorted []float64
-		q      float64
-		want   float64
-	}{
-		{"empty", nil, 0.5, 0},
-		{"one value", []float64{7}, 0.95, 7},
-		{"median of odd", []float64{1, 2, 3}, 0.5, 2},
-		{"median of even interpolates", []float64{1, 2, 3, 4}, 0.5, 2.5},
-		{"min", []float64{1, 2, 3, 4}, 0, 1},
-		{"max", []float64{1, 2, 3, 4}, 1, 4},
-		{"p95 of 1..101", seq(1, 101), 0.95, 96},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := quantile(tc.sorted, tc.q); math.Abs(got-tc.want) > 1e-9 {
-				t.Errorf("quantile(%v, %v) = %v, want %v", tc.sorted, tc.q, got, tc.want)
-			}
-		})
-	}
-}
 
 func seq(from, to int) []float64 {
 	var out []float64
@@ -184,7 +162,7 @@ func TestReservoir(t *testing.T) {
 	if len(v) != 1000 || big.seen != 100_000 || !big.sampled() {
 		t.Fatalf("kept %d of %d, want 1000 of 100000", len(v), big.seen)
 	}
-	if med := quantile(v, .5); med < 40 || med > 60 {
+	if med := stats.Quantile(v, .5); med < 40 || med > 60 {
 		t.Errorf("median of the sample %v, want about 49.5", med)
 	}
 	// 9,000 ones merged with 1,000 zeros: about 90 % ones.

@@ -5,7 +5,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/llmbench/llmbench/loadgen/metrics"
+	"github.com/llmbench/llmbench/internal/stats"
 	"github.com/llmbench/llmbench/runfmt"
 )
 
@@ -225,8 +225,8 @@ func meanParts(bs []*runfmt.Breakdown) map[string]float64 {
 }
 
 // percentile is the p-th percentile of sorted values, the definition the
-// run summary uses (metrics.Percentile); 0 for no values.
-func percentile(sorted []float64, p float64) float64 { return metrics.Percentile(sorted, p) }
+// run summary uses (stats.Percentile); 0 for no values.
+func percentile(sorted []float64, p float64) float64 { return stats.Percentile(sorted, p) }
 
 func mean(vs []float64) float64 {
 	if len(vs) == 0 {

@@ -212,39 +212,6 @@ func TestFitPrefill(t *testing.T) {
 	}
 }
 
-func TestMannWhitney(t *testing.T) {
-	tests := []struct {
-		name string
-		a, b []float64
-		u, p float64
-	}{
-		// scipy.stats.mannwhitneyu's documentation example (diagnosis ages),
-		// method="asymptotic": U = 17, p = 0.1113…
-		{"no ties", []float64{19, 22, 16, 29, 24}, []float64{20, 11, 17, 12}, 17, 0.11134688653314},
-		// DolphinDB's mannWhitneyUTest example, with ties: U = 11 (of the
-		// second sample, so 19 of the first), p = 0.518023.
-		{"ties", []float64{5, 1, 4, 3, 5}, []float64{2, 4, 7, -1, 0, 4}, 19, 0.518023},
-		{"all equal", []float64{3, 3, 3}, []float64{3, 3}, 3, 1},
-		{"empty", nil, []float64{1, 2}, 0, 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			u, p := MannWhitney(tt.a, tt.b)
-			if u != tt.u || math.Abs(p-tt.p) > 1e-6 {
-				t.Errorf("U, p = %g, %.9f; want %g, %.9f", u, p, tt.u, tt.p)
-			}
-		})
-	}
-	// Two separated samples of 30: every pair favours a, p tiny.
-	var lo, hi []float64
-	for i := range 30 {
-		lo, hi = append(lo, float64(i)), append(hi, float64(100+i))
-	}
-	if u, p := MannWhitney(hi, lo); u != 900 || p > 1e-9 {
-		t.Errorf("separated: U, p = %g, %g; want 900, < 1e-9", u, p)
-	}
-}
-
 // run makes n breakdowns with normally distributed parts.
 func run(rng *rand.Rand, n int, queue, prefill, decode float64) []runfmt.Breakdown {
 	var bs []runfmt.Breakdown

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/llmbench/llmbench/internal/stats"
 	"github.com/llmbench/llmbench/runfmt"
 )
 
@@ -60,7 +61,7 @@ func Compare(a, b []runfmt.Breakdown) Comparison {
 	for _, name := range names {
 		xa, xb := values(oka, name), values(okb, name)
 		d := Delta{Name: name, MeanA: mean(xa), MeanB: mean(xb)}
-		d.U, d.P = MannWhitney(xa, xb)
+		d.U, d.P = stats.MannWhitney(xa, xb)
 		slices.Sort(xa)
 		slices.Sort(xb)
 		d.P95A, d.P95B = percentile(xa, 95), percentile(xb, 95)
@@ -154,67 +155,4 @@ func values(bs []runfmt.Breakdown, name string) []float64 {
 		}
 	}
 	return out
-}
-
-// MannWhitney is the Mann–Whitney U test of two independent samples: U is
-// the statistic of a (the number of pairs where a's value is larger,
-// ties counting half), p the two-sided p-value from the normal
-// approximation with the tie correction of the variance and a continuity
-// correction of ½, as scipy.stats.mannwhitneyu(method="asymptotic") and
-// R's wilcox.test(correct=TRUE) compute it. p is 1 when either sample is
-// empty or every value is the same.
-func MannWhitney(a, b []float64) (u, p float64) {
-	n1, n2 := len(a), len(b)
-	if n1 == 0 || n2 == 0 {
-		return 0, 1
-	}
-	type obs struct {
-		v     float64
-		fromA bool
-	}
-	all := make([]obs, 0, n1+n2)
-	for _, v := range a {
-		all = append(all, obs{v, true})
-	}
-	for _, v := range b {
-		all = append(all, obs{v, false})
-	}
-	slices.SortFunc(all, func(x, y obs) int {
-		switch {
-		case x.v < y.v:
-			return -1
-		case x.v > y.v:
-			return 1
-		}
-		return 0
-	})
-	n := len(all)
-	var r1, ties float64
-	for i := 0; i < n; {
-		j := i
-		for j+1 < n && all[j+1].v == all[i].v {
-			j++
-		}
-		rank := float64(i+j)/2 + 1
-		for k := i; k <= j; k++ {
-			if all[k].fromA {
-				r1 += rank
-			}
-		}
-		t := float64(j - i + 1)
-		ties += t*t*t - t
-		i = j + 1
-	}
-	fn1, fn2, fn := float64(n1), float64(n2), float64(n)
-	u = r1 - fn1*(fn1+1)/2
-	mu := fn1 * fn2 / 2
-	variance := fn1 * fn2 / 12 * ((fn + 1) - ties/(fn*(fn-1)))
-	if variance <= 0 {
-		return u, 1
-	}
-	z := (math.Abs(u-mu) - 0.5) / math.Sqrt(variance)
-	if z <= 0 {
-		return u, 1
-	}
-	return u, math.Erfc(z / math.Sqrt2)
 }

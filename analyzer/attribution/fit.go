@@ -1,9 +1,8 @@
 package attribution
 
 import (
-	"math"
-
 	"github.com/llmbench/llmbench/analyzer/span"
+	"github.com/llmbench/llmbench/internal/stats"
 	"github.com/llmbench/llmbench/runfmt"
 )
 
@@ -92,28 +91,9 @@ func FitStepCost(steps []*span.Span) *runfmt.Fit {
 // errors of slope and intercept when there are more than two points; nil
 // when degenerate.
 func fitLine(xs, ys []float64) *runfmt.Fit {
-	n := float64(len(xs))
-	mx, my := mean(xs), mean(ys)
-	var sxx, sxy, syy float64
-	for i := range xs {
-		dx, dy := xs[i]-mx, ys[i]-my
-		sxx += dx * dx
-		sxy += dx * dy
-		syy += dy * dy
-	}
-	if sxx == 0 || math.IsNaN(sxx+sxy+syy) || math.IsInf(sxx+sxy+syy, 0) {
+	l, ok := stats.FitLine(xs, ys)
+	if !ok {
 		return nil
 	}
-	slope := sxy / sxx
-	f := &runfmt.Fit{Slope: slope, Intercept: my - slope*mx, N: len(xs), R2: 1}
-	if syy > 0 {
-		f.R2 = sxy * sxy / (sxx * syy)
-	}
-	if len(xs) > 2 {
-		sse := max(syy-slope*sxy, 0)
-		s2 := sse / (n - 2)
-		f.SlopeSE = math.Sqrt(s2 / sxx)
-		f.InterceptSE = math.Sqrt(s2 * (1/n + mx*mx/sxx))
-	}
-	return f
+	return &runfmt.Fit{Slope: l.Slope, Intercept: l.Intercept, SlopeSE: l.SlopeSE, InterceptSE: l.InterceptSE, R2: l.R2, N: l.N}
 }

@@ -44,12 +44,6 @@ func Example() {
 	//        { scenario:chat }...: avg=500ms min=100ms med=500ms max=900ms p(90)=820ms p(95)=860ms p(99)=892ms
 }
 
-func ExamplePercentile() {
-	sorted := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
-	fmt.Println(metrics.Percentile(sorted, 50), metrics.Percentile(sorted, 90), metrics.Percentile(sorted, 99))
-	// Output: 5.5 9.1 9.91
-}
-
 // Summaries of two processes merge exactly through their histograms.
 func ExampleHistogram_Merge() {
 	a, b := metrics.NewHistogram(metrics.DefaultGamma), metrics.NewHistogram(metrics.DefaultGamma)

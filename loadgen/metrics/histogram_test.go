@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/llmbench/llmbench/internal/stats"
 	"github.com/llmbench/llmbench/runfmt"
 )
 
@@ -124,7 +125,7 @@ func TestHistogramQuantileBound(t *testing.T) {
 		slices.Sort(vals)
 		bound := (gamma - 1) / (gamma + 1)
 		for _, q := range []float64{0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 0.9999} {
-			want := Percentile(vals, q*100)
+			want := stats.Percentile(vals, q*100)
 			got := h.Quantile(q)
 			if rel := math.Abs(got-want) / want; rel > bound+1e-12 {
 				t.Errorf("gamma %v q %v: got %v, want %v within %.4f%% (off by %.4f%%)", gamma, q, got, want, 100*bound, 100*rel)

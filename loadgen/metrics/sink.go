@@ -3,6 +3,8 @@ package metrics
 import (
 	"slices"
 	"time"
+
+	"github.com/llmbench/llmbench/internal/stats"
 )
 
 // sink aggregates one metric's samples. Its methods are called with the
@@ -101,14 +103,14 @@ func (s *trendSink) snapshot() snapshot { return trendSnapshot(slices.Clone(s.va
 // trendSnapshot is a trend's values, sorted by values before use.
 type trendSnapshot []float64
 
-func (vals trendSnapshot) values(_ float64, stats []string) map[string]float64 {
+func (vals trendSnapshot) values(_ float64, trendStats []string) map[string]float64 {
 	slices.Sort(vals)
-	out := make(map[string]float64, len(stats)+len(DefaultTrendStats))
+	out := make(map[string]float64, len(trendStats)+len(DefaultTrendStats))
 	sum := 0.0
 	for _, v := range vals {
 		sum += v
 	}
-	for _, st := range [][]string{DefaultTrendStats, stats} {
+	for _, st := range [][]string{DefaultTrendStats, trendStats} {
 		for _, stat := range st {
 			key, pct, err := parseTrendStat(stat)
 			if err != nil {
@@ -121,15 +123,15 @@ func (vals trendSnapshot) values(_ float64, stats []string) map[string]float64 {
 					out[key] = sum / float64(len(vals))
 				}
 			case "min":
-				out[key] = Percentile(vals, 0)
+				out[key] = stats.Percentile(vals, 0)
 			case "max":
-				out[key] = Percentile(vals, 100)
+				out[key] = stats.Percentile(vals, 100)
 			case "med":
-				out[key] = Percentile(vals, 50)
+				out[key] = stats.Percentile(vals, 50)
 			case "count":
 				out[key] = float64(len(vals))
 			default:
-				out[key] = Percentile(vals, pct)
+				out[key] = stats.Percentile(vals, pct)
 			}
 		}
 	}

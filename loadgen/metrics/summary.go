@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/llmbench/llmbench/internal/stats"
 	"github.com/llmbench/llmbench/runfmt"
 )
 
@@ -41,13 +42,7 @@ func parseTrendStat(stat string) (key string, pct float64, err error) {
 	if err != nil || !(pct >= 0 && pct <= 100) {
 		return "", 0, fmt.Errorf("trend stat %q: want a percentile from 0 to 100", stat)
 	}
-	return PercentileKey(pct), pct, nil
-}
-
-// PercentileKey is the Values key of the pct-th percentile: "p(95)",
-// "p(99.9)".
-func PercentileKey(pct float64) string {
-	return "p(" + strconv.FormatFloat(pct, 'f', -1, 64) + ")"
+	return stats.PercentileKey(pct), pct, nil
 }
 
 // Summary returns every metric that got samples, was tracked (Track) or

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/llmbench/llmbench/internal/stats"
 	"github.com/llmbench/llmbench/runfmt"
 )
 
@@ -108,35 +109,21 @@ func compareGaps(reqs []*runfmt.Request, streams []StreamTiming) GapError {
 		g.MeanMS = sum / float64(g.Gaps)
 	}
 	slices.Sort(abs)
-	g.AbsP50MS, g.AbsP99MS = quantile(abs, 0.50), quantile(abs, 0.99)
+	g.AbsP50MS, g.AbsP99MS = stats.Quantile(abs, 0.50), stats.Quantile(abs, 0.99)
 	if len(abs) > 0 {
 		g.AbsMaxMS = abs[len(abs)-1]
 	}
 	slices.Sort(srvGaps)
-	g.ServerGapP50MS, g.ServerGapP99MS = quantile(srvGaps, 0.50), quantile(srvGaps, 0.99)
+	g.ServerGapP50MS, g.ServerGapP99MS = stats.Quantile(srvGaps, 0.50), stats.Quantile(srvGaps, 0.99)
 	slices.Sort(late)
-	g.ServerLateP99MS = quantile(late, 0.99)
+	g.ServerLateP99MS = stats.Quantile(late, 0.99)
 	slices.Sort(spreads)
-	g.ServerSpreadP99MS = quantile(spreads, 0.99)
+	g.ServerSpreadP99MS = stats.Quantile(spreads, 0.99)
 	for _, w := range slices.Sorted(maps.Keys(windows)) {
 		if errs := windows[w]; len(errs) >= minWindowGaps {
 			slices.Sort(errs)
-			g.WindowP99MS = append(g.WindowP99MS, quantile(errs, 0.99))
+			g.WindowP99MS = append(g.WindowP99MS, stats.Quantile(errs, 0.99))
 		}
 	}
 	return g
-}
-
-// quantile is the q-quantile of sorted xs by linear interpolation
-// between closest ranks (as k6's percentiles); 0 for none.
-func quantile(sorted []float64, q float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	pos := q * float64(len(sorted)-1)
-	lo := int(pos)
-	if lo+1 >= len(sorted) {
-		return sorted[len(sorted)-1]
-	}
-	return sorted[lo] + (pos-float64(lo))*(sorted[lo+1]-sorted[lo])
 }

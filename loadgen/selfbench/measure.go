@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/llmbench/llmbench/internal/stats"
 )
 
 // raiseFDLimit raises the soft open-file limit to the hard limit and
@@ -123,7 +125,7 @@ func (m *meter) stop() usage {
 	u := usage{Wall: time.Since(m.start), CPU: cpuTime() - m.cpu0, RSSBefore: m.rss0}
 	m.cancel()
 	m.wg.Wait()
-	u.SteadyCores = median(m.rates)
+	u.SteadyCores = stats.Percentile(slices.Sorted(slices.Values(m.rates)), 50) // 0 when none
 	u.PeakRSS = max(m.maxRSS, procStatus("VmRSS"))
 	if m.hwmReset {
 		if hwm := procStatus("VmHWM"); hwm > 0 {
@@ -131,13 +133,4 @@ func (m *meter) stop() usage {
 		}
 	}
 	return u
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[len(s)/2]
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmbench/llmbench/internal/stats"
 	"github.com/llmbench/llmbench/runfmt"
 )
 
@@ -127,7 +128,7 @@ func TestQuantile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := quantile(tt.xs, tt.q); math.Abs(got-tt.want) > 1e-9 {
+			if got := stats.Quantile(tt.xs, tt.q); math.Abs(got-tt.want) > 1e-9 {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})

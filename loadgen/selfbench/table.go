@@ -5,6 +5,8 @@ import (
 	"io"
 	"slices"
 	"text/tabwriter"
+
+	"github.com/llmbench/llmbench/internal/stats"
 )
 
 // maxLateShare is the most of a token interval the fake may fall behind
@@ -68,7 +70,7 @@ func windows(p99s []float64) string {
 			met++
 		}
 	}
-	return fmt.Sprintf("%.3f / %.3f / %.3f ms (%d of %d windows <= %g ms)", sorted[0], quantile(sorted, 0.5), sorted[len(sorted)-1], met, len(p99s), TargetGapErrorMS)
+	return fmt.Sprintf("%.3f / %.3f / %.3f ms (%d of %d windows <= %g ms)", sorted[0], stats.Quantile(sorted, 0.5), sorted[len(sorted)-1], met, len(p99s), TargetGapErrorMS)
 }
 
 func exactness(exact bool) string {

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/llmbench/llmbench/internal/stats"
 )
 
 // ops are the comparison operators, longest first so that the longest
@@ -77,7 +79,7 @@ func parseAgg(s string) (agg string, pct float64, err error) {
 		if !(pct >= 0 && pct <= 100) {
 			return "", 0, fmt.Errorf("aggregation %q: percentile %s out of range [0, 100]", a, inner)
 		}
-		return PercentileKey(pct), pct, nil
+		return stats.PercentileKey(pct), pct, nil
 	}
 	if rest, ok := strings.CutPrefix(a, "p"); ok {
 		if _, err := strconv.ParseFloat(rest, 64); err == nil {
@@ -85,12 +87,6 @@ func parseAgg(s string) (agg string, pct float64, err error) {
 		}
 	}
 	return "", 0, fmt.Errorf("unknown aggregation %q (want count, rate, value, avg, min, med, max or p(N))", a)
-}
-
-// PercentileKey is the summary value key of the pct-th percentile:
-// "p(95)", "p(99.9)". Package metrics writes the same keys.
-func PercentileKey(pct float64) string {
-	return "p(" + strconv.FormatFloat(pct, 'f', -1, 64) + ")"
 }
 
 // Check reports whether the threshold holds for a metric's summary values
