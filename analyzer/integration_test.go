@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmbench/llmbench/deploy/stack"
+	"github.com/llmbench/llmbench/internal/stack"
+	"github.com/llmbench/llmbench/internal/stack/stacktest"
 	"github.com/llmbench/llmbench/loadgen"
 	"github.com/llmbench/llmbench/refserver"
 	"github.com/llmbench/llmbench/refserver/engine"
@@ -72,12 +73,12 @@ export default function () {
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	j := stack.JaegerForTest(t)
+	j := stacktest.Jaeger(t)
 	addr := serve(t, engine.Config{MaxBatch: 2}, j.OTLPGRPC)
-	p := stack.PrometheusForTest(t, stack.Target{Job: "refserver", Addr: addr})
+	p := stacktest.Prometheus(t, stack.Target{Job: "refserver", Addr: addr})
 	// Prometheus' first scrape comes a few seconds after it starts.
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		if v, ok, err := p.Query(t.Context(), `up{job="refserver"}`); err == nil && ok && v == 1 {
+		if v, ok, err := stacktest.Query(t.Context(), p, `up{job="refserver"}`); err == nil && ok && v == 1 {
 			break
 		}
 		if time.Now().After(deadline) {

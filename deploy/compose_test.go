@@ -40,7 +40,7 @@ const (
 )
 
 // prometheusPort is Prometheus' own default --web.listen-address port;
-// nothing in this repository sets it (deploy/stack picks free ports).
+// nothing in this repository sets it (internal/stack picks free ports).
 const prometheusPort = 9090
 
 // repoRoot is the repository root: the tests run in deploy/.
@@ -149,11 +149,11 @@ func refserverPort(t *testing.T) int {
 	return portOf(t, fs.Lookup("addr").DefValue)
 }
 
-// jaegerPorts reads the default ports of deploy/jaeger/config.yaml, e.g.
+// jaegerPorts reads the default ports of internal/stack/config/jaeger.yaml, e.g.
 // JAEGER_OTLP_GRPC_PORT → 4317 from ${env:JAEGER_OTLP_GRPC_PORT:-4317}.
 func jaegerPorts(t *testing.T) map[string]int {
 	t.Helper()
-	src := readFile(t, filepath.Join(repoRoot(t), "deploy", "jaeger", "config.yaml"))
+	src := readFile(t, filepath.Join(repoRoot(t), "internal", "stack", "config", "jaeger.yaml"))
 	ports := map[string]int{}
 	for _, m := range regexp.MustCompile(`\$\{env:(JAEGER_\w+_PORT):-(\d+)\}`).FindAllStringSubmatch(src, -1) {
 		n, _ := strconv.Atoi(m[2])
@@ -161,7 +161,7 @@ func jaegerPorts(t *testing.T) map[string]int {
 	}
 	for _, k := range []string{"JAEGER_OTLP_GRPC_PORT", "JAEGER_OTLP_HTTP_PORT", "JAEGER_QUERY_GRPC_PORT", "JAEGER_QUERY_HTTP_PORT"} {
 		if ports[k] == 0 {
-			t.Fatalf("deploy/jaeger/config.yaml: no default for %s", k)
+			t.Fatalf("internal/stack/config/jaeger.yaml: no default for %s", k)
 		}
 	}
 	return ports
@@ -260,7 +260,7 @@ func TestComposeListen(t *testing.T) {
 	t.Run("jaeger", func(t *testing.T) {
 		env := yamlMap(t, service(t, compose, "jaeger"), "environment")
 		if env["JAEGER_LISTEN_HOST"] != "0.0.0.0" {
-			t.Errorf("JAEGER_LISTEN_HOST: got %v, want 0.0.0.0 (deploy/jaeger/config.yaml defaults to loopback)", env["JAEGER_LISTEN_HOST"])
+			t.Errorf("JAEGER_LISTEN_HOST: got %v, want 0.0.0.0 (internal/stack/config/jaeger.yaml defaults to loopback)", env["JAEGER_LISTEN_HOST"])
 		}
 	})
 }
@@ -432,7 +432,7 @@ func TestComposePaths(t *testing.T) {
 	tests := []struct {
 		service, flag, source string
 	}{
-		{"jaeger", "config", "./deploy/jaeger/config.yaml"},
+		{"jaeger", "config", "./internal/stack/config/jaeger.yaml"},
 		{"prometheus", "config.file", "./deploy/prometheus/compose.yml"},
 	}
 	for _, tt := range tests {
@@ -455,8 +455,8 @@ func composeScrapeTargets(t *testing.T) []struct{ Job, Addr string } {
 	return []struct{ Job, Addr string }{{"refserver", fmt.Sprintf("refserver:%d", refserverPort(t))}}
 }
 
-const composePrometheusHeader = `# Prometheus for docker-compose.yml: deploy/prometheus/prometheus.yml (the
-# template that deploy/stack renders for tests and the demo) rendered with
+const composePrometheusHeader = `# Prometheus for docker-compose.yml: internal/stack/config/prometheus.yml (the
+# template that internal/stack renders for tests and the demo) rendered with
 # the compose services as targets, by
 #
 #   go test ./deploy -run TestComposePrometheusConfig -update
@@ -466,10 +466,10 @@ const composePrometheusHeader = `# Prometheus for docker-compose.yml: deploy/pro
 `
 
 // TestComposePrometheusConfig checks that compose.yml is the scrape config
-// of deploy/prometheus/prometheus.yml for the compose services.
+// of internal/stack/config/prometheus.yml for the compose services.
 func TestComposePrometheusConfig(t *testing.T) {
 	root := repoRoot(t)
-	tmpl, err := template.ParseFiles(filepath.Join(root, "deploy", "prometheus", "prometheus.yml"))
+	tmpl, err := template.ParseFiles(filepath.Join(root, "internal", "stack", "config", "prometheus.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}

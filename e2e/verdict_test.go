@@ -16,7 +16,8 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/analyzer"
-	"github.com/llmbench/llmbench/deploy/stack"
+	"github.com/llmbench/llmbench/internal/stack"
+	"github.com/llmbench/llmbench/internal/stack/stacktest"
 	"github.com/llmbench/llmbench/loadgen"
 	"github.com/llmbench/llmbench/refserver/hostcpu"
 	"github.com/llmbench/llmbench/runfmt"
@@ -102,7 +103,7 @@ func TestVerdictMatrix(t *testing.T) {
 	if err := os.WriteFile(js, []byte(script), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	j := stack.JaegerForTest(t)
+	j := stacktest.Jaeger(t)
 	var summary []string
 	for _, tc := range matrix {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,7 +137,7 @@ func runCase(t *testing.T, tc verdictCase, j *stack.Jaeger, js string) []string 
 			t.Error(err)
 		}
 	})
-	p := stack.PrometheusForTest(t, stack.Target{Job: "refserver", Addr: srv.Addr})
+	p := stacktest.Prometheus(t, stack.Target{Job: "refserver", Addr: srv.Addr})
 	waitScraped(t, p)
 	if tc.hog {
 		startHog(t, opt.Cores)
@@ -203,7 +204,7 @@ func runCase(t *testing.T, tc verdictCase, j *stack.Jaeger, js string) []string 
 func waitScraped(t *testing.T, p *stack.Prometheus) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		if v, ok, err := p.Query(t.Context(), `up{job="refserver"}`); err == nil && ok && v == 1 {
+		if v, ok, err := stacktest.Query(t.Context(), p, `up{job="refserver"}`); err == nil && ok && v == 1 {
 			return
 		}
 		if time.Now().After(deadline) {

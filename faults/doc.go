@@ -25,7 +25,7 @@
 //     web paths that cannot leave the runs folder, and size limits.
 //
 // The tests start refserver in-process (or, to kill it, as a child process
-// built with `go build`), and the real Jaeger of deploy/stack. Every test is
+// built with `go build`), and the real Jaeger of internal/stack. Every test is
 // bounded by a context and talks to 127.0.0.1 only. Without the pinned
 // Jaeger (`make tools`) the Jaeger test is skipped, or fails under
 // LLMBENCH_INTEGRATION=1 as the other integration tests do.

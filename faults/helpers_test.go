@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmbench/llmbench/deploy/stack"
+	"github.com/llmbench/llmbench/internal/stack"
 	"github.com/llmbench/llmbench/loadgen"
 	"github.com/llmbench/llmbench/refserver"
 	"github.com/llmbench/llmbench/refserver/refservertest"

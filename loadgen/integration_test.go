@@ -11,7 +11,8 @@ import (
 
 	model "github.com/jaegertracing/jaeger-idl/model/v1"
 
-	"github.com/llmbench/llmbench/deploy/stack"
+	"github.com/llmbench/llmbench/analyzer/jaeger"
+	"github.com/llmbench/llmbench/internal/stack/stacktest"
 	"github.com/llmbench/llmbench/refserver"
 	"github.com/llmbench/llmbench/refserver/refservertest"
 	"github.com/llmbench/llmbench/runfmt"
@@ -111,7 +112,7 @@ func TestScenariosAgainstRefserver(t *testing.T) {
 // loadgen's llm.request span with its events, and refserver's spans under
 // it.
 func TestClientSpansJoinServerTraces(t *testing.T) {
-	j := stack.JaegerForTest(t)
+	j := stacktest.Jaeger(t)
 	base := startRefserver(t, j.OTLPGRPC)
 	script := writeScript(t, `
 import llm from 'k6/x/llm';
@@ -139,8 +140,8 @@ export default function () { c.generate({ prompt: 'Hello world', max_tokens: 6 }
 		var byName map[string]*model.Span
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			spans, err := j.Trace(t.Context(), r.TraceID)
-			if err != nil && !errors.Is(err, stack.ErrTraceNotFound) {
+			spans, err := stacktest.JaegerClient(t, j).Trace(t.Context(), r.TraceID)
+			if err != nil && !errors.Is(err, jaeger.ErrTraceNotFound) {
 				t.Fatal(err)
 			}
 			byName = map[string]*model.Span{}

@@ -17,7 +17,9 @@ import (
 
 	model "github.com/jaegertracing/jaeger-idl/model/v1"
 
-	"github.com/llmbench/llmbench/deploy/stack"
+	"github.com/llmbench/llmbench/analyzer/jaeger"
+	"github.com/llmbench/llmbench/internal/stack"
+	"github.com/llmbench/llmbench/internal/stack/stacktest"
 	"github.com/llmbench/llmbench/refserver/gpt2/gpt2test"
 	"github.com/llmbench/llmbench/telemetry"
 )
@@ -97,7 +99,7 @@ func stream(t *testing.T, base, traceparent string) {
 // and finds the server's spans in the real Jaeger, in that trace, as the
 // tree of DESIGN.md with nested timings.
 func TestTraceInJaeger(t *testing.T) {
-	j := stack.JaegerForTest(t)
+	j := stacktest.Jaeger(t)
 	log := &syncBuffer{}
 	base := serve(t, j.OTLPGRPC, log)
 	traceID, parentID := randomHex(16), randomHex(8)
@@ -113,8 +115,8 @@ func TestTraceInJaeger(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 		var err error
-		spans, err = j.Trace(context.Background(), traceID)
-		if err != nil && !errors.Is(err, stack.ErrTraceNotFound) {
+		spans, err = stacktest.JaegerClient(t, j).Trace(context.Background(), traceID)
+		if err != nil && !errors.Is(err, jaeger.ErrTraceNotFound) {
 			t.Fatal(err)
 		}
 		byName = map[string]*model.Span{}
@@ -171,7 +173,7 @@ func TestTraceInJaeger(t *testing.T) {
 func TestPrometheusScrapes(t *testing.T) {
 	log := &syncBuffer{}
 	base := serve(t, "", log)
-	p := stack.PrometheusForTest(t, stack.Target{Job: "refserver", Addr: strings.TrimPrefix(base, "http://")})
+	p := stacktest.Prometheus(t, stack.Target{Job: "refserver", Addr: strings.TrimPrefix(base, "http://")})
 	for _, q := range []string{
 		"rate(llm_requests_total[1m])",
 		"histogram_quantile(0.95, rate(llm_ttft_seconds_bucket[1m]))",
@@ -179,7 +181,7 @@ func TestPrometheusScrapes(t *testing.T) {
 		deadline := time.Now().Add(40 * time.Second)
 		for {
 			stream(t, base, "")
-			v, ok, err := p.Query(context.Background(), q)
+			v, ok, err := stacktest.Query(context.Background(), p, q)
 			if err != nil {
 				t.Fatalf("%s: %v", q, err)
 			}

@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/analyzer"
-	"github.com/llmbench/llmbench/deploy/stack"
+	"github.com/llmbench/llmbench/internal/stack/stacktest"
 	"github.com/llmbench/llmbench/loadgen"
 	"github.com/llmbench/llmbench/nightly"
 	"github.com/llmbench/llmbench/refserver"
@@ -372,7 +372,7 @@ func TestDefaultOptions(t *testing.T) {
 // built (make tools), unless $LLMBENCH_INTEGRATION=1.
 func TestPromptSweepPrefillFit(t *testing.T) {
 	t.Parallel()
-	j := stack.JaegerForTest(t)
+	j := stacktest.Jaeger(t)
 	base := startRefserver(t, 0, j.OTLPGRPC)
 	env := with(base, map[string]string{"LENGTHS": "8,16,32,64,96", "REPEAT": "2"})
 	res := run(t, filepath.Join(t.TempDir(), "run"), "prompt-sweep.js", env, func(c *loadgen.Config) {

@@ -7,14 +7,15 @@ import (
 
 	model "github.com/jaegertracing/jaeger-idl/model/v1"
 
-	"github.com/llmbench/llmbench/deploy/stack"
+	"github.com/llmbench/llmbench/analyzer/jaeger"
+	"github.com/llmbench/llmbench/internal/stack/stacktest"
 	"github.com/llmbench/llmbench/telemetry"
 )
 
 // TestJaeger sends a span to the real Jaeger (skipped without it; see
 // stack.JaegerForTest) and finds it there with its resource.
 func TestJaeger(t *testing.T) {
-	j := stack.JaegerForTest(t)
+	j := stacktest.Jaeger(t)
 	ctx := t.Context()
 	tr, err := telemetry.Setup(ctx, telemetry.Config{Endpoint: j.OTLPGRPC, ServiceName: "refserver"}, nil)
 	if err != nil {
@@ -30,8 +31,8 @@ func TestJaeger(t *testing.T) {
 	var spans []*model.Span
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		spans, err = j.Trace(ctx, traceID)
-		if err == nil || !errors.Is(err, stack.ErrTraceNotFound) || time.Now().After(deadline) {
+		spans, err = stacktest.JaegerClient(t, j).Trace(ctx, traceID)
+		if err == nil || !errors.Is(err, jaeger.ErrTraceNotFound) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)

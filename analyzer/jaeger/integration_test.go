@@ -14,13 +14,13 @@ import (
 
 	"github.com/llmbench/llmbench/analyzer/jaeger"
 	"github.com/llmbench/llmbench/analyzer/span"
-	"github.com/llmbench/llmbench/deploy/stack"
+	"github.com/llmbench/llmbench/internal/stack/stacktest"
 )
 
 // TestIntegration exports OTel spans to the real Jaeger (bin/jaeger; the
 // test skips without it) and reads them back through Client.
 func TestIntegration(t *testing.T) {
-	j := stack.JaegerForTest(t)
+	j := stacktest.Jaeger(t)
 	ctx := t.Context()
 
 	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(j.OTLPGRPC), otlptracegrpc.WithInsecure())

@@ -142,6 +142,32 @@ func (c *Client) FindTraces(ctx context.Context, service, operation string, star
 	return traces(spans), nil
 }
 
+// ErrTraceNotFound is Trace's error for a trace Jaeger does not have (yet).
+var ErrTraceNotFound = errors.New("trace not found")
+
+// Trace returns the spans of the trace with the given id (hex, as in a
+// traceparent header), as Jaeger stores them, in one fetch (with retries
+// on transient errors). While Jaeger does not have the trace, the error
+// wraps ErrTraceNotFound.
+func (c *Client) Trace(ctx context.Context, traceID string) ([]*model.Span, error) {
+	id, err := model.TraceIDFromString(traceID)
+	if err != nil {
+		return nil, fmt.Errorf("trace id %q: %w", traceID, err)
+	}
+	spans, err := c.getTrace(ctx, id, defaultRetry)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("get trace %s: %w", traceID, err)
+	case len(spans) == 0:
+		return nil, fmt.Errorf("get trace %s: %w", traceID, ErrTraceNotFound)
+	}
+	out := make([]*model.Span, len(spans))
+	for i := range spans {
+		out[i] = &spans[i]
+	}
+	return out, nil
+}
+
 // getTrace fetches one trace's spans once (with retries on transient
 // errors). A trace Jaeger does not have yet comes back as no spans and no
 // error.

@@ -3,7 +3,7 @@
 // of 10,000 requests (about 100,000 spans) within 30 s and 1 GiB, Jaeger on
 // loopback included (issue 5)?
 //
-// It starts the pinned Jaeger (deploy/stack), simulates the run (8
+// It starts the pinned Jaeger (internal/stack), simulates the run (8
 // closed-loop users against a continuous-batching engine of 8 sequences,
 // over a few minutes of simulated time in the recent past), exports the
 // spans that the load generator and refserver would have sent, with their
@@ -41,7 +41,7 @@ import (
 
 	"github.com/llmbench/llmbench/analyzer"
 	"github.com/llmbench/llmbench/analyzer/jaeger"
-	"github.com/llmbench/llmbench/deploy/stack"
+	"github.com/llmbench/llmbench/internal/stack"
 	"github.com/llmbench/llmbench/runfmt"
 )
 

@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmbench/llmbench/deploy/stack"
+	"github.com/llmbench/llmbench/internal/stack"
+	"github.com/llmbench/llmbench/internal/stack/stacktest"
 	"github.com/llmbench/llmbench/runfmt"
 )
 
@@ -101,7 +102,7 @@ func TestSimulate(t *testing.T) {
 // what was generated, engine.step spans included (the run is small
 // enough for the analyzer to fetch them).
 func TestAnalysisMatchesSimulation(t *testing.T) {
-	j := stack.JaegerForTest(t)
+	j := stacktest.Jaeger(t)
 	ctx := t.Context()
 	dir := t.TempDir()
 	cfg := Config{Requests: 200}.withDefaults()
@@ -202,7 +203,7 @@ func TestAnalysisMatchesSimulation(t *testing.T) {
 // report, table and JSON file.
 func TestRun(t *testing.T) {
 	if _, err := stack.Find("jaeger"); err != nil {
-		stack.JaegerForTest(t) // Run starts its own; this skips (or fails under LLMBENCH_INTEGRATION=1) with the hint
+		stacktest.Jaeger(t) // Run starts its own; this skips (or fails under LLMBENCH_INTEGRATION=1) with the hint
 	}
 	out := filepath.Join(t.TempDir(), "report.json")
 	var text bytes.Buffer

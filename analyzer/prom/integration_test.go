@@ -13,7 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/llmbench/llmbench/analyzer/prom"
-	"github.com/llmbench/llmbench/deploy/stack"
+	"github.com/llmbench/llmbench/internal/stack"
+	"github.com/llmbench/llmbench/internal/stack/stacktest"
 	"github.com/llmbench/llmbench/runfmt"
 )
 
@@ -47,7 +48,7 @@ func TestIntegration(t *testing.T) {
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	defer srv.Close()
 
-	p := stack.PrometheusForTest(t, stack.Target{Job: "refserver", Addr: strings.TrimPrefix(srv.URL, "http://")})
+	p := stacktest.Prometheus(t, stack.Target{Job: "refserver", Addr: strings.TrimPrefix(srv.URL, "http://")})
 	c, err := prom.New(p.URL)
 	if err != nil {
 		t.Fatal(err)

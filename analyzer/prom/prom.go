@@ -82,6 +82,25 @@ func (c *Client) Range(ctx context.Context, q Query, start, end time.Time, step 
 	return s, nil
 }
 
+// Instant evaluates promql now and returns its value: the first series'
+// sample, and false when the result is empty. It asks for a range of one
+// instant, so it needs no more of the API than Range does.
+func (c *Client) Instant(ctx context.Context, promql string) (float64, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, QueryTimeout)
+	defer cancel()
+	now := time.Now()
+	m, err := c.queryRange(ctx, promql, now, now, time.Second)
+	if err != nil {
+		return 0, false, fmt.Errorf("query %q: %w", promql, err)
+	}
+	for _, ss := range m {
+		if len(ss.Values) > 0 {
+			return ss.Values[len(ss.Values)-1][1], true, nil
+		}
+	}
+	return 0, false, nil
+}
+
 // sum adds up the series of m at each timestamp, leaving out NaN and
 // infinite samples, in time order.
 func sum(m []stream) [][2]float64 {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/llmbench/llmbench/analyzer"
 	"github.com/llmbench/llmbench/analyzer/perf"
-	"github.com/llmbench/llmbench/deploy/demo"
+	"github.com/llmbench/llmbench/internal/demo"
 	"github.com/llmbench/llmbench/loadgen"
 	"github.com/llmbench/llmbench/loadgen/selfbench"
 	"github.com/llmbench/llmbench/nightly"

@@ -3,15 +3,11 @@ package stack
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"text/template"
 )
 
@@ -31,7 +27,7 @@ type Prometheus struct {
 	proc *process
 }
 
-// StartPrometheus renders deploy/prometheus/prometheus.yml for targets
+// StartPrometheus renders the embedded config/prometheus.yml for targets
 // into opt.Dir, starts bin/prometheus on a free port with its data in
 // opt.Dir, and returns when it reports ready. ctx bounds the start only;
 // the child runs until Stop. If the port was taken in the meantime, it
@@ -49,10 +45,6 @@ func StartPrometheus(ctx context.Context, opt Options, targets []Target) (*Prome
 	if err != nil {
 		return nil, err
 	}
-	deploy, err := opt.deployDir()
-	if err != nil {
-		return nil, err
-	}
 	if opt.Dir == "" {
 		return nil, errors.New("start prometheus: no Options.Dir")
 	}
@@ -60,7 +52,11 @@ func StartPrometheus(ctx context.Context, opt Options, targets []Target) (*Prome
 		return nil, fmt.Errorf("start prometheus: %w", err)
 	}
 	config := filepath.Join(opt.Dir, "prometheus.yml")
-	if err := renderPrometheusConfig(filepath.Join(deploy, "prometheus", "prometheus.yml"), config, targets); err != nil {
+	tmpl, err := Config("prometheus.yml")
+	if err != nil {
+		return nil, err
+	}
+	if err := renderPrometheusConfig(tmpl, config, targets); err != nil {
 		return nil, err
 	}
 	p, err := startPrometheus(ctx, bin, config, opt.Dir)
@@ -104,16 +100,16 @@ func startPrometheus(ctx context.Context, bin, config, dir string) (*Prometheus,
 	return p, nil
 }
 
-// renderPrometheusConfig executes the template at src for targets and
+// renderPrometheusConfig executes the template src for targets and
 // writes the result to dst.
-func renderPrometheusConfig(src, dst string, targets []Target) error {
-	tmpl, err := template.ParseFiles(src)
+func renderPrometheusConfig(src []byte, dst string, targets []Target) error {
+	tmpl, err := template.New("prometheus.yml").Parse(string(src))
 	if err != nil {
 		return fmt.Errorf("prometheus config template: %w", err)
 	}
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, struct{ Targets []Target }{targets}); err != nil {
-		return fmt.Errorf("render %s: %w", src, err)
+		return fmt.Errorf("render prometheus.yml: %w", err)
 	}
 	if err := os.WriteFile(dst, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("write prometheus config: %w", err)
@@ -128,67 +124,3 @@ func (p *Prometheus) Pid() int { return p.proc.pid() }
 // Prometheus that had crashed or had to be killed. Calling it again
 // returns the first call's result.
 func (p *Prometheus) Stop() error { return p.proc.stop() }
-
-// Query evaluates an instant PromQL query now and returns the value of
-// its first sample, and false when the result is empty.
-func (p *Prometheus) Query(ctx context.Context, promql string) (float64, bool, error) {
-	return query(ctx, p.URL, promql)
-}
-
-// query is Prometheus.Query against the HTTP API at base.
-func query(ctx context.Context, base, promql string) (float64, bool, error) {
-	u := base + "/api/v1/query?" + url.Values{"query": {promql}}.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return 0, false, fmt.Errorf("query %q: %w", promql, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, false, fmt.Errorf("query %q: %w", promql, err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Status    string `json:"status"`
-		Error     string `json:"error"`
-		ErrorType string `json:"errorType"`
-		Data      struct {
-			ResultType string          `json:"resultType"`
-			Result     json.RawMessage `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return 0, false, fmt.Errorf("query %q: %s: decode: %w", promql, resp.Status, err)
-	}
-	if body.Status != "success" {
-		return 0, false, fmt.Errorf("query %q: %s: %s: %s", promql, resp.Status, body.ErrorType, body.Error)
-	}
-	var sample [2]json.RawMessage // [unix time, "value"]
-	switch body.Data.ResultType {
-	case "vector":
-		var vec []struct {
-			Value [2]json.RawMessage `json:"value"`
-		}
-		if err := json.Unmarshal(body.Data.Result, &vec); err != nil {
-			return 0, false, fmt.Errorf("query %q: vector: %w", promql, err)
-		}
-		if len(vec) == 0 {
-			return 0, false, nil
-		}
-		sample = vec[0].Value
-	case "scalar":
-		if err := json.Unmarshal(body.Data.Result, &sample); err != nil {
-			return 0, false, fmt.Errorf("query %q: scalar: %w", promql, err)
-		}
-	default:
-		return 0, false, fmt.Errorf("query %q: result type %q: want vector or scalar", promql, body.Data.ResultType)
-	}
-	var s string
-	if err := json.Unmarshal(sample[1], &s); err != nil {
-		return 0, false, fmt.Errorf("query %q: sample value %s: %w", promql, sample[1], err)
-	}
-	v, err := strconv.ParseFloat(s, 64) // also takes "NaN", "+Inf"
-	if err != nil {
-		return 0, false, fmt.Errorf("query %q: sample value: %w", promql, err)
-	}
-	return v, true, nil
-}

@@ -25,7 +25,7 @@ type Refserver struct {
 func StartRefserver(ctx context.Context, opt Options, args ...string) (*Refserver, error) {
 	bin, err := opt.find("refserver")
 	if err != nil {
-		return nil, fmt.Errorf("start refserver: %w (make build puts it in bin/)", err)
+		return nil, fmt.Errorf("start refserver: %w", err)
 	}
 	if opt.Dir == "" {
 		return nil, errors.New("start refserver: no Options.Dir")

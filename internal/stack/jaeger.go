@@ -9,21 +9,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
-
-	model "github.com/jaegertracing/jaeger-idl/model/v1"
-	"github.com/jaegertracing/jaeger-idl/proto-gen/api_v2"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
-
-	"github.com/llmbench/llmbench/analyzer/jaeger"
 )
-
-// ErrTraceNotFound is Trace's error for a trace Jaeger does not have (yet).
-var ErrTraceNotFound = errors.New("trace not found")
 
 // Jaeger is a running Jaeger v2 with memory storage. Its addresses are
 // host:port on 127.0.0.1. Its methods are safe for concurrent use.
@@ -36,12 +23,10 @@ type Jaeger struct {
 	Log       string // path of the child's log file
 
 	proc *process
-
-	mu   sync.Mutex
-	conn *grpc.ClientConn // to QueryGRPC; made on first use
 }
 
-// StartJaeger starts bin/jaeger with deploy/jaeger/config.yaml on free
+// StartJaeger starts jaeger (see Options.Bin) with the embedded
+// config/jaeger.yaml on free
 // ports and returns when it takes spans and answers queries. ctx bounds
 // the start only; the child runs until Stop. If a port was taken in the
 // meantime, it tries once more on new ports.
@@ -50,18 +35,18 @@ func StartJaeger(ctx context.Context, opt Options) (*Jaeger, error) {
 	if err != nil {
 		return nil, err
 	}
-	deploy, err := opt.deployDir()
-	if err != nil {
-		return nil, err
-	}
-	config := filepath.Join(deploy, "jaeger", "config.yaml")
-	if _, err := os.Stat(config); err != nil {
-		return nil, fmt.Errorf("jaeger config: %w", err)
-	}
 	if opt.Dir == "" {
 		return nil, errors.New("start jaeger: no Options.Dir")
 	}
 	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("start jaeger: %w", err)
+	}
+	b, err := Config("jaeger.yaml")
+	if err != nil {
+		return nil, err
+	}
+	config, err := writeConfig(opt.Dir, "jaeger.yaml", b)
+	if err != nil {
 		return nil, fmt.Errorf("start jaeger: %w", err)
 	}
 	j, err := startJaeger(ctx, bin, config, opt.Dir)
@@ -149,83 +134,7 @@ func httpOK(ctx context.Context, url string) error {
 // Pid is the Jaeger process's id.
 func (j *Jaeger) Pid() int { return j.proc.pid() }
 
-// Stop closes the query connection and stops Jaeger: SIGTERM, then
-// SIGKILL after 10 s. It reports a Jaeger that had crashed or had to be
-// killed. Calling it again returns the first call's result.
-func (j *Jaeger) Stop() error {
-	j.mu.Lock()
-	if j.conn != nil {
-		j.conn.Close()
-		j.conn = nil
-	}
-	j.mu.Unlock()
-	return j.proc.stop()
-}
-
-// Trace returns the spans of the trace with the given id (32 hex digits,
-// as in a traceparent header). It returns an error wrapping
-// ErrTraceNotFound while Jaeger does not have the trace.
-func (j *Jaeger) Trace(ctx context.Context, traceID string) ([]*model.Span, error) {
-	id, err := model.TraceIDFromString(traceID)
-	if err != nil {
-		return nil, fmt.Errorf("trace id %q: %w", traceID, err)
-	}
-	q, err := j.query()
-	if err != nil {
-		return nil, err
-	}
-	stream, err := q.GetTrace(ctx, &api_v2.GetTraceRequest{TraceID: id})
-	if err != nil {
-		return nil, traceErr(traceID, err)
-	}
-	var spans []*model.Span
-	for {
-		chunk, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, traceErr(traceID, err)
-		}
-		for i := range chunk.Spans {
-			spans = append(spans, &chunk.Spans[i])
-		}
-	}
-	return spans, nil
-}
-
-func traceErr(traceID string, err error) error {
-	if status.Code(err) == codes.NotFound {
-		return fmt.Errorf("get trace %s: %w", traceID, ErrTraceNotFound)
-	}
-	return fmt.Errorf("get trace %s: %w", traceID, err)
-}
-
-// Services returns the names of the services Jaeger has spans from.
-func (j *Jaeger) Services(ctx context.Context) ([]string, error) {
-	q, err := j.query()
-	if err != nil {
-		return nil, err
-	}
-	resp, err := q.GetServices(ctx, &api_v2.GetServicesRequest{})
-	if err != nil {
-		return nil, fmt.Errorf("get services: %w", err)
-	}
-	return resp.Services, nil
-}
-
-// query returns a client of the query API, dialling on first use.
-func (j *Jaeger) query() (api_v2.QueryServiceClient, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.conn == nil {
-		conn, err := grpc.NewClient(j.QueryGRPC,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.ForceCodecV2(jaeger.Codec{})))
-		if err != nil {
-			return nil, fmt.Errorf("jaeger query client: %w", err)
-		}
-		j.conn = conn
-	}
-	return api_v2.NewQueryServiceClient(j.conn), nil
-}
+// Stop stops Jaeger: SIGTERM, then SIGKILL after 10 s. It reports a
+// Jaeger that had crashed or had to be killed. Calling it again returns
+// the first call's result.
+func (j *Jaeger) Stop() error { return j.proc.stop() }

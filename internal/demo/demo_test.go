@@ -7,35 +7,41 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/llmbench/llmbench/deploy/stack"
+	"github.com/llmbench/llmbench/internal/stack"
 	"github.com/llmbench/llmbench/runfmt"
 )
 
-// TestDemo runs the demo end to end, shortened: the real Jaeger,
-// Prometheus and refserver binaries, the baseline scenario, the analysis
-// and the report; then checks that it stopped every child.
+// TestDemo runs the demo end to end, shortened, as a user runs it
+// outside a checkout: from an empty folder, with the binaries named by the
+// -jaeger, -prometheus and -refserver flags and the baseline scenario
+// built into llmbench. It runs the real Jaeger, Prometheus and refserver,
+// the analysis and the report, then checks that it stopped every child.
 func TestDemo(t *testing.T) {
+	bins := map[string]string{}
 	for _, name := range []string{"jaeger", "prometheus", "refserver"} {
-		if _, err := stack.Find(name); err != nil {
+		path, err := stack.Find(name)
+		if err != nil {
 			if errors.Is(err, stack.ErrNotBuilt) && os.Getenv("LLMBENCH_INTEGRATION") != "1" {
 				t.Skipf("skipping the demo: %v", err)
 			}
 			t.Fatalf("the demo needs %s: %v (make build tools)", name, err)
 		}
+		bins[name] = path
 	}
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "..", "scenarios", "baseline.js")
-	runs := t.TempDir()
+	t.Chdir(t.TempDir()) // no scenarios/ here, no go.mod above
+	runs := "runs"
 	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	if err := Run(ctx, Config{Runs: runs, Scenario: script, Hold: 2 * time.Second}, &out, &errOut); err != nil {
+	if err := Run(ctx, Config{Runs: runs, Bins: bins, Hold: 2 * time.Second}, &out, &errOut); err != nil {
 		t.Fatalf("demo: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "running the copy built into llmbench") {
+		t.Errorf("the demo did not say it ran its built-in scenario:\n%s", errOut.String())
 	}
 	for _, want := range []string{"VERDICT", "report:", "Jaeger:", "Prometheus:", "web:"} {
 		if !strings.Contains(out.String(), want) {

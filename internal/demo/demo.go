@@ -19,21 +19,28 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/analyzer"
-	"github.com/llmbench/llmbench/deploy/stack"
+	"github.com/llmbench/llmbench/analyzer/prom"
+	"github.com/llmbench/llmbench/internal/stack"
 	"github.com/llmbench/llmbench/loadgen"
 	"github.com/llmbench/llmbench/reportgen"
+	"github.com/llmbench/llmbench/scenarios"
 	"github.com/llmbench/llmbench/telemetry"
 	"github.com/llmbench/llmbench/web"
 )
 
 // Config is the demo's configuration. The zero value runs
-// scenarios/baseline.js for 20 s into runs/.
+// scenarios/baseline.js (or, outside a checkout, the copy built into
+// llmbench) for 20 s into runs/.
 type Config struct {
-	Runs     string        // the runs folder (default "runs")
-	Scenario string        // the script (default scenarios/baseline.js)
-	Hold     time.Duration // how long the baseline's 5 VUs run after their ramp (default 20 s; the original report's is 115 s)
-	Keep     bool          // leave the stack running, with llmbench web, until Ctrl-C
-	WebAddr  string        // where llmbench web listens with Keep (default 127.0.0.1:8080)
+	Runs     string // the runs folder (default "runs")
+	Scenario string // the script (default scenarios/baseline.js)
+	// Bins names the jaeger, prometheus and refserver binaries outright;
+	// a missing entry is looked for as stack.Options says (beside
+	// llmbench, in the checkout's bin/, on $PATH).
+	Bins    map[string]string
+	Hold    time.Duration // how long the baseline's 5 VUs run after their ramp (default 20 s; the original report's is 115 s)
+	Keep    bool          // leave the stack running, with llmbench web, until Ctrl-C
+	WebAddr string        // where llmbench web listens with Keep (default 127.0.0.1:8080)
 }
 
 // RegisterFlags adds the demo's flags to fs.
@@ -43,7 +50,17 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Hold, "hold", 20*time.Second, "how long the baseline's 5 users run after their 5 s ramp (the original report's test: 115s)")
 	fs.BoolVar(&c.Keep, "keep", false, "leave Jaeger, Prometheus, refserver and llmbench web running for exploration, until Ctrl-C")
 	fs.StringVar(&c.WebAddr, "web-addr", web.DefaultAddr, "where llmbench web listens with -keep")
+	c.Bins = map[string]string{}
+	for _, name := range []string{"jaeger", "prometheus", "refserver"} {
+		fs.Func(name, "the `path` of the "+name+" binary (default: beside llmbench, in the checkout's bin/, or on $PATH)", func(v string) error {
+			c.Bins[name] = v
+			return nil
+		})
+	}
 }
+
+// defaultScenario is the scenario the demo runs unless told otherwise.
+const defaultScenario = "scenarios/baseline.js"
 
 // Run runs the demo. Its error says which step failed; the run folder
 // keeps every child's log either way.
@@ -52,13 +69,18 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (err error) 
 		cfg.Runs = "runs"
 	}
 	if cfg.Scenario == "" {
-		cfg.Scenario = "scenarios/baseline.js"
+		cfg.Scenario = defaultScenario
 	}
 	if cfg.Hold <= 0 {
 		cfg.Hold = 20 * time.Second
 	}
+	step := func(format string, args ...any) { fmt.Fprintf(stderr, "demo: "+format+"\n", args...) }
+	builtIn := false
 	if _, err := os.Stat(cfg.Scenario); err != nil {
-		return fmt.Errorf("demo: %w (run it from the repository's root)", err)
+		if cfg.Scenario != defaultScenario {
+			return fmt.Errorf("demo: scenario: %w", err)
+		}
+		builtIn = true // outside a checkout: the copy built into llmbench
 	}
 	id := time.Now().Format("20060102-150405") + "-demo"
 	dir := filepath.Join(cfg.Runs, id)
@@ -69,7 +91,15 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (err error) 
 	if err := os.MkdirAll(logs, 0o755); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	step := func(format string, args ...any) { fmt.Fprintf(stderr, "demo: "+format+"\n", args...) }
+	if builtIn {
+		shipped := filepath.Join(logs, "scenarios")
+		if err := scenarios.Extract(shipped); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		step("no %s here: running the copy built into llmbench (%s)", defaultScenario, shipped)
+		cfg.Scenario = filepath.Join(shipped, filepath.Base(defaultScenario))
+	}
+	opt := func(name string) stack.Options { return stack.Options{Dir: filepath.Join(logs, name), Paths: cfg.Bins} }
 	var stops []func() error
 	defer func() {
 		for i := len(stops) - 1; i >= 0; i-- {
@@ -83,12 +113,12 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (err error) 
 	}()
 
 	step("starting Jaeger, refserver (synthetic GPT-2 124M) and Prometheus on free 127.0.0.1 ports; logs in %s", logs)
-	j, err := stack.StartJaeger(ctx, stack.Options{Dir: filepath.Join(logs, "jaeger")})
+	j, err := stack.StartJaeger(ctx, opt("jaeger"))
 	if err != nil {
 		return fmt.Errorf("demo: start Jaeger: %w", err)
 	}
 	stops = append(stops, j.Stop)
-	ref, err := stack.StartRefserver(ctx, stack.Options{Dir: filepath.Join(logs, "refserver")}, "--otlp-endpoint", j.OTLPGRPC)
+	ref, err := stack.StartRefserver(ctx, opt("refserver"), "--otlp-endpoint", j.OTLPGRPC)
 	if err != nil {
 		return fmt.Errorf("demo: start refserver: %w", err)
 	}
@@ -97,7 +127,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (err error) 
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	p, err := stack.StartPrometheus(ctx, stack.Options{Dir: filepath.Join(logs, "prometheus")},
+	p, err := stack.StartPrometheus(ctx, opt("prometheus"),
 		[]stack.Target{{Job: "refserver", Addr: ref.Addr}, {Job: "llmbench", Addr: metricsAddr}})
 	if err != nil {
 		return fmt.Errorf("demo: start Prometheus: %w", err)
@@ -142,8 +172,8 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (err error) 
 	}
 	fmt.Fprintf(stdout, "\nreport:      %s\n", abs)
 	fmt.Fprintf(stdout, "run folder:  %s\n", dir)
-	fmt.Fprintf(stdout, "analysis:    bin/llmbench analyze %s\n", dir)
-	fmt.Fprintf(stdout, "web:         bin/llmbench web --runs %s   (then http://%s)\n", cfg.Runs, cfg.WebAddr)
+	fmt.Fprintf(stdout, "analysis:    %s analyze %s\n", self(), dir)
+	fmt.Fprintf(stdout, "web:         %s web --runs %s   (then http://%s)\n", self(), cfg.Runs, cfg.WebAddr)
 	fmt.Fprintf(stdout, "Jaeger:      http://%s (query API; gRPC %s)\n", j.UI, j.QueryGRPC)
 	fmt.Fprintf(stdout, "Prometheus:  %s\n", p.URL)
 	if !cfg.Keep {
@@ -162,10 +192,14 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (err error) 
 // waitScrape waits until Prometheus has scraped refserver once, so that
 // the run's series start with it.
 func waitScrape(ctx context.Context, p *stack.Prometheus) error {
+	q, err := prom.New(p.URL)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for {
-		if v, ok, err := p.Query(ctx, `up{job="refserver"}`); err == nil && ok && v == 1 {
+		if v, ok, err := q.Instant(ctx, `up{job="refserver"}`); err == nil && ok && v == 1 {
 			return nil
 		}
 		select {
@@ -174,6 +208,14 @@ func waitScrape(ctx context.Context, p *stack.Prometheus) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// self is how the user ran llmbench, for the commands the demo suggests.
+func self() string {
+	if len(os.Args) > 0 && filepath.Base(os.Args[0]) == "llmbench" {
+		return os.Args[0]
+	}
+	return "llmbench"
 }
 
 func freeAddr() (string, error) {

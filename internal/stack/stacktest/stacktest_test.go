@@ -1,4 +1,4 @@
-package stack
+package stacktest
 
 import (
 	"context"
@@ -16,14 +16,19 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/llmbench/llmbench/analyzer/jaeger"
+	"github.com/llmbench/llmbench/internal/stack"
 )
 
-// These tests run the real binaries; without them they skip, or fail
-// under LLMBENCH_INTEGRATION=1.
+// These tests run the real binaries, and read them back with the
+// analyzer's clients; without the binaries they skip, or fail under
+// LLMBENCH_INTEGRATION=1.
 
 func TestJaeger(t *testing.T) {
-	j := JaegerForTest(t)
+	j := Jaeger(t)
 	ctx := t.Context()
+	c := JaegerClient(t, j)
 
 	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(j.OTLPGRPC), otlptracegrpc.WithInsecure())
 	if err != nil {
@@ -42,7 +47,7 @@ func TestJaeger(t *testing.T) {
 
 	var spans []*model.Span
 	eventually(t, 10*time.Second, func() error {
-		spans, err = j.Trace(ctx, traceID)
+		spans, err = c.Trace(ctx, traceID)
 		return err
 	})
 	if got, want := len(spans), 1; got != want {
@@ -58,7 +63,7 @@ func TestJaeger(t *testing.T) {
 		t.Errorf("service = %q, want %q", got, want)
 	}
 
-	services, err := j.Services(ctx)
+	services, err := c.Services(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,11 +71,13 @@ func TestJaeger(t *testing.T) {
 		t.Errorf("services = %v, want stack-test among them", services)
 	}
 
-	if _, err := j.Trace(ctx, "0123456789abcdef0123456789abcdef"); !errors.Is(err, ErrTraceNotFound) {
+	if _, err := c.Trace(ctx, "0123456789abcdef0123456789abcdef"); !errors.Is(err, jaeger.ErrTraceNotFound) {
 		t.Errorf("Trace of an unknown id: error = %v, want ErrTraceNotFound", err)
 	}
-	if err := httpOK(ctx, "http://"+j.UI+"/"); err != nil {
-		t.Errorf("UI: %v", err)
+	if resp, err := http.Get("http://" + j.UI + "/"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("UI: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 
 	pid := j.Pid()
@@ -103,7 +110,7 @@ func TestPrometheus(t *testing.T) {
 		<-served
 	})
 
-	p := PrometheusForTest(t, Target{Job: "demo", Addr: lis.Addr().String()})
+	p := Prometheus(t, stack.Target{Job: "demo", Addr: lis.Addr().String()})
 	ctx := t.Context()
 	for _, tc := range []struct {
 		promql string
@@ -113,7 +120,7 @@ func TestPrometheus(t *testing.T) {
 		{promql: `up{job="demo"}`, want: 1},
 	} {
 		eventually(t, 30*time.Second, func() error {
-			v, ok, err := p.Query(ctx, tc.promql)
+			v, ok, err := Query(ctx, p, tc.promql)
 			switch {
 			case err != nil:
 				return err

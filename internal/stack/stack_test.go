@@ -3,12 +3,10 @@ package stack
 import (
 	"context"
 	"errors"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -40,7 +38,7 @@ func TestFind(t *testing.T) {
 			t.Setenv("LLMBENCH_BIN", tt.env)
 			got, err := tt.opt.find(tt.bin)
 			if tt.wantMissing {
-				if !errors.Is(err, ErrNotBuilt) || !strings.Contains(err.Error(), "make tools") {
+				if !errors.Is(err, ErrNotBuilt) || !strings.Contains(err.Error(), "make tools") || !strings.Contains(err.Error(), "-"+tt.bin+" PATH") {
 					t.Errorf("find(%q) error = %v, want ErrNotBuilt with the `make tools` hint", tt.bin, err)
 				}
 				return
@@ -57,10 +55,49 @@ func TestRepoRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"deploy/jaeger/config.yaml", "deploy/prometheus/prometheus.yml"} {
-		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
-			t.Errorf("repository root %s: %v", root, err)
-		}
+	if _, err := os.Stat(filepath.Join(root, "internal", "stack", "config", "jaeger.yaml")); err != nil {
+		t.Errorf("repository root %s: %v", root, err)
+	}
+}
+
+// TestFindBesideExecutable: a copy of llmbench in a folder of its own
+// finds the binaries beside it, then on $PATH; and when they are nowhere
+// the error names every place it looked and the flag.
+func TestFindBesideExecutable(t *testing.T) {
+	t.Setenv("LLMBENCH_BIN", "")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test binary's folder is a temporary one: nothing called
+	// "llmbench-test-tool" is beside it, in the checkout's bin/, or on PATH.
+	onPath := t.TempDir()
+	tool := filepath.Join(onPath, "llmbench-test-tool")
+	t.Setenv("PATH", t.TempDir())
+	_, err = Options{}.find("llmbench-test-tool")
+	if !errors.Is(err, ErrNotBuilt) || !strings.Contains(err.Error(), filepath.Dir(exe)) || !strings.Contains(err.Error(), "$PATH") || !strings.Contains(err.Error(), "-llmbench-test-tool PATH") {
+		t.Errorf("find of a missing binary: %v; want ErrNotBuilt naming %s, $PATH and the flag", err, filepath.Dir(exe))
+	}
+	if err := os.WriteFile(tool, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", onPath)
+	if got, err := (Options{}).find("llmbench-test-tool"); err != nil || got != tool {
+		t.Errorf("find on $PATH = %q, %v; want %s", got, err, tool)
+	}
+	beside := filepath.Join(filepath.Dir(exe), "llmbench-test-tool")
+	if err := os.WriteFile(beside, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(beside)
+	if got, err := (Options{}).find("llmbench-test-tool"); err != nil || got != beside {
+		t.Errorf("find beside the executable = %q, %v; want %s before $PATH", got, err, beside)
+	}
+	if got, err := (Options{Paths: map[string]string{"llmbench-test-tool": tool}}).find("llmbench-test-tool"); err != nil || got != tool {
+		t.Errorf("find by Paths = %q, %v; want %s before all", got, err, tool)
+	}
+	if _, err := (Options{Paths: map[string]string{"jaeger": filepath.Join(onPath, "nope")}}).find("jaeger"); !errors.Is(err, ErrNotBuilt) {
+		t.Errorf("find by a Paths entry that does not exist: %v, want ErrNotBuilt", err)
 	}
 }
 
@@ -89,11 +126,10 @@ func TestFreePorts(t *testing.T) {
 }
 
 func TestRenderPrometheusConfig(t *testing.T) {
-	root, err := repoRoot()
+	src, err := Config("prometheus.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := filepath.Join(root, "deploy", "prometheus", "prometheus.yml")
 	tests := []struct {
 		name    string
 		targets []Target
@@ -155,74 +191,6 @@ func TestRenderPrometheusConfig(t *testing.T) {
 	}
 }
 
-func TestQuery(t *testing.T) {
-	tests := []struct {
-		name    string
-		status  int
-		body    string
-		want    float64
-		wantOK  bool
-		wantErr bool
-	}{
-		{
-			name:   "vector",
-			status: 200,
-			body:   `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"demo_total"},"value":[1700000000.5,"3"]},{"metric":{},"value":[1700000000.5,"4"]}]}}`,
-			want:   3, wantOK: true,
-		},
-		{
-			name:   "empty vector",
-			status: 200,
-			body:   `{"status":"success","data":{"resultType":"vector","result":[]}}`,
-		},
-		{
-			name:   "scalar",
-			status: 200,
-			body:   `{"status":"success","data":{"resultType":"scalar","result":[1700000000,"0.25"]}}`,
-			want:   0.25, wantOK: true,
-		},
-		{
-			name:    "matrix",
-			status:  200,
-			body:    `{"status":"success","data":{"resultType":"matrix","result":[]}}`,
-			wantErr: true,
-		},
-		{
-			name:    "bad query",
-			status:  400,
-			body:    `{"status":"error","errorType":"bad_data","error":"parse error"}`,
-			wantErr: true,
-		},
-		{
-			name:    "not json",
-			status:  502,
-			body:    `bad gateway`,
-			wantErr: true,
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var gotQuery string
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				gotQuery = r.URL.Query().Get("query")
-				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.body)
-			}))
-			defer srv.Close()
-			got, ok, err := query(t.Context(), srv.URL, `sum(rate(x{job="a"}[5s]))`)
-			if gotErr := err != nil; gotErr != tt.wantErr {
-				t.Fatalf("query error = %v, want error %v", err, tt.wantErr)
-			}
-			if got != tt.want || ok != tt.wantOK {
-				t.Errorf("query = %v, %v; want %v, %v", got, ok, tt.want, tt.wantOK)
-			}
-			if want := `sum(rate(x{job="a"}[5s]))`; gotQuery != want {
-				t.Errorf("server got query %q, want %q", gotQuery, want)
-			}
-		})
-	}
-}
-
 func TestProcess(t *testing.T) {
 	t.Run("exits while starting", func(t *testing.T) {
 		dir := t.TempDir()
@@ -263,4 +231,12 @@ func TestProcess(t *testing.T) {
 			t.Errorf("second stop = %v, want nil", err)
 		}
 	})
+}
+
+// checkGone fails the test if a process with id pid still exists.
+func checkGone(t *testing.T, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("process %d still exists after Stop (kill -0: %v)", pid, err)
+	}
 }
