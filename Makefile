@@ -24,6 +24,7 @@ help:
 build: assets
 	$(GO) build -o $(BIN)/refserver ./cmd/refserver
 	$(GO) build -o $(BIN)/llmbench ./cmd/llmbench
+	$(GO) build -o $(BIN)/llmbench-dev ./cmd/llmbench-dev
 
 # The whole platform: Jaeger, Prometheus and refserver as child processes on
 # free loopback ports, the original report's load test (shortened), the
@@ -44,7 +45,7 @@ check-generated:
 # LLMBENCH_INTEGRATION=1 makes them fail, not skip, when those are missing.
 test: vet check-generated build tools assets chromium nvrtc
 	# refserver loads CUDA at run time (purego): it must build, and run, without cgo.
-	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/refserver ./cmd/llmbench
+	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/refserver ./cmd/llmbench ./cmd/llmbench-dev
 	LLMBENCH_INTEGRATION=1 $(GO) test $(RACE) -timeout 15m ./...
 	# The pure-Go kernels must stay correct on machines without AVX2.
 	$(GO) test -tags purego -count=1 ./refserver/nn/ ./refserver/gpt2/
@@ -68,6 +69,7 @@ gpu-bundle: assets
 	# Without cgo: no dependence on this machine's C library version.
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN)/gpu-bundle/bin/refserver ./cmd/refserver
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN)/gpu-bundle/bin/llmbench ./cmd/llmbench
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN)/gpu-bundle/bin/llmbench-dev ./cmd/llmbench-dev
 	CGO_ENABLED=0 $(GO) test -c -trimpath -ldflags="-s -w" -o $(BIN)/gpu-bundle/bin/cuda.test ./refserver/cuda
 	cp -r deploy/gpu $(BIN)/gpu-bundle/deploy/
 	cp -r scenarios $(BIN)/gpu-bundle/ && rm -rf $(BIN)/gpu-bundle/scenarios/*_test.go $(BIN)/gpu-bundle/scenarios/testdata
@@ -150,12 +152,12 @@ fuzz:
 
 bench: build tools
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./refserver/nn/ ./refserver/sample/
-	$(BIN)/refserver bench --http --out $(BIN)/bench.json
+	$(BIN)/llmbench-dev refserver-bench --http --out $(BIN)/bench.json
 	# The load generator against a fake server on this machine: 1,000 streams, 500 req/s open loop;
 	# the streams in lockstep, then spread as if their requests had arrived over time.
-	$(BIN)/llmbench selfbench --out $(BIN)/selfbench.json
-	$(BIN)/llmbench selfbench --stagger --out $(BIN)/selfbench-stagger.json
-	$(BIN)/llmbench analyze-bench --out $(BIN)/analyze-bench.json
+	$(BIN)/llmbench-dev selfbench --out $(BIN)/selfbench.json
+	$(BIN)/llmbench-dev selfbench --stagger --out $(BIN)/selfbench-stagger.json
+	$(BIN)/llmbench-dev analyze-bench --out $(BIN)/analyze-bench.json
 	# Timing checks that make test never asserts: the client's timing truth at its bounds
 	# (1 ms median, 3 ms p99 error, without the race detector), and a load split over three
 	# processes measuring TTFT as one process does (against two single-process controls).

@@ -1,5 +1,5 @@
 // Package refserver is llmbench's reference GPT-2 inference server. This
-// package holds its commands (generate, bench); the parts live in the
+// package holds its commands (serve, generate); the parts live in the
 // subpackages: gpt2 (the model), nn (the kernels), engine (continuous
 // batching), bpe (the tokenizer), sample (token selection) and
 // safetensors (the checkpoint reader).
@@ -61,7 +61,8 @@ func (c ModelConfig) Load(log io.Writer) (*gpt2.Model, error) {
 // Help is each command's description, for its -h.
 var Help = map[string]string{
 	"serve": `usage: refserver [serve] [flags]
-       refserver generate|bench|device-bench [flags]   (refserver <command> -h for its flags)
+       refserver generate [flags]   (refserver generate -h for its flags)
+       (its benchmarks: llmbench-dev refserver-bench, llmbench-dev device-bench)
 
 Serves GPT-2 over HTTP on loopback: POST /generate, /generate/stream,
 /v1/completions, /v1/chat/completions; GET /v1/models, /health, /metrics,
@@ -80,20 +81,4 @@ meaningless text.
 
   refserver generate --prompt "Hello" --max-tokens 40
   refserver generate --model DIR --prompt-ids 15496,995 --greedy --print-ids --max-tokens 16`,
-	"bench": `usage: refserver bench [flags]
-
-Measures, in one run: memory bandwidth (the floor of a decode step), a
-single-stream decode step, a 128-token prefill, engine throughput with 1 and
-8 sequences, and peak memory with 8 sequences of 1024 tokens. Prints each
-figure beside its target. Takes about a minute for GPT-2 124M.`,
-	"device-bench": `usage: refserver device-bench [flags]
-
-Measures the engine on one device, the CPU or a GPU (--device cuda), the way
-deploy/gpu/hf_bench.py measures Hugging Face transformers: the prefill of
-128 tokens, single-stream time per output token, and aggregate decode
-throughput with each number of concurrent sequences (--concurrency), greedy
-with EOS ignored. deploy/gpu/verify.sh puts both in one table.
-
-  refserver device-bench --device cuda --concurrency 1,8,32,64,128 --out gpu.json
-  refserver device-bench --device cuda --dtype f32`,
 }

@@ -228,7 +228,7 @@ func writeRun(dir string, w *workload, base time.Time, traceIDs, spanIDs []strin
 		"slo":       map[string]float64{"ttft": 100, "tpot": 10},
 	})
 	run := &runfmt.Run{
-		ID: "analyze-bench", Scenario: scenario, Script: "(simulated by llmbench analyze-bench)",
+		ID: "analyze-bench", Scenario: scenario, Script: "(simulated by llmbench-dev analyze-bench)",
 		Options: opts, Target: target, Protocol: "generate",
 		Start: at(0), End: at(w.end), Status: runfmt.StatusFinished, Jaeger: jaegerQuery,
 	}

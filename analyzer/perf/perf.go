@@ -1,4 +1,4 @@
-// Package perf is the analyzer's performance benchmark (`llmbench
+// Package perf is the analyzer's performance benchmark (`llmbench-dev
 // analyze-bench`, run by `make bench`): can `llmbench analyze` handle a run
 // of 10,000 requests (about 100,000 spans) within 30 s and 1 GiB, Jaeger on
 // loopback included (issue 5)?
@@ -11,7 +11,7 @@
 // tokenize_input, queue_wait, model_generate, prefill, decode,
 // decode_output, stream_write and the engine.step spans as service
 // refserver), through the OTel SDK over OTLP gRPC, and writes the matching
-// run folder. It then runs the analysis in a child process (`llmbench
+// run folder. It then runs the analysis in a child process (`llmbench-dev
 // analyze-bench --analyze-only DIR`), so that the peak memory measured,
 // the child's VmHWM, is the analysis's alone, and times it: every trace is
 // fetched from Jaeger over gRPC, as `llmbench analyze` does.
@@ -94,7 +94,7 @@ type Config struct {
 	Jaeger      string
 }
 
-// RegisterFlags adds the flags of `llmbench analyze-bench` to fs.
+// RegisterFlags adds the flags of `llmbench-dev analyze-bench` to fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Requests, "requests", TargetRequests, "requests in the simulated run")
 	fs.IntVar(&c.Users, "users", DefaultUsers, "closed-loop users of the simulated run")

@@ -7,10 +7,8 @@ import (
 	"os"
 
 	"github.com/llmbench/llmbench/analyzer"
-	"github.com/llmbench/llmbench/analyzer/perf"
 	"github.com/llmbench/llmbench/internal/demo"
 	"github.com/llmbench/llmbench/loadgen"
-	"github.com/llmbench/llmbench/loadgen/selfbench"
 	"github.com/llmbench/llmbench/nightly"
 	"github.com/llmbench/llmbench/reportgen"
 	"github.com/llmbench/llmbench/web"
@@ -23,16 +21,13 @@ type runner func(pos []string) (int, error)
 // commands wires each command's flags into its component's Config and
 // returns what runs it.
 var commands = map[string]func(ctx context.Context, fs *flag.FlagSet) runner{
-	"run":           cmdRun,
-	"merge":         cmdMerge,
-	"analyze":       cmdAnalyze,
-	"report":        cmdReport,
-	"nightly":       cmdNightly,
-	"demo":          cmdDemo,
-	"web":           cmdWeb,
-	"selfbench":     cmdSelfbench,
-	"analyze-bench": cmdAnalyzeBench,
-	"fake-llm":      cmdFakeLlm,
+	"run":     cmdRun,
+	"merge":   cmdMerge,
+	"analyze": cmdAnalyze,
+	"report":  cmdReport,
+	"nightly": cmdNightly,
+	"demo":    cmdDemo,
+	"web":     cmdWeb,
 }
 
 // cmdRun wires `llmbench run`.
@@ -144,31 +139,4 @@ func cmdWeb(ctx context.Context, fs *flag.FlagSet) runner {
 		}
 		return 1, web.Serve(ctx, cfg, os.Stderr, nil)
 	}
-}
-
-// cmdSelfbench wires `llmbench selfbench`: hidden: the load generator's own benchmark (make bench)
-func cmdSelfbench(ctx context.Context, fs *flag.FlagSet) runner {
-	var cfg selfbench.Config
-	cfg.RegisterFlags(fs)
-	return func([]string) (int, error) {
-		_, err := selfbench.Run(ctx, cfg, os.Stdout)
-		return 0, err
-	}
-}
-
-// cmdAnalyzeBench wires `llmbench analyze-bench`: hidden: the analyzer's benchmark, 10,000 requests in Jaeger (make bench)
-func cmdAnalyzeBench(ctx context.Context, fs *flag.FlagSet) runner {
-	var cfg perf.Config
-	cfg.RegisterFlags(fs)
-	return func([]string) (int, error) {
-		_, err := perf.Run(ctx, cfg, os.Stdout)
-		return 0, err
-	}
-}
-
-// cmdFakeLlm wires `llmbench fake-llm`: hidden: selfbench's fake LLM server, run as its child
-func cmdFakeLlm(ctx context.Context, fs *flag.FlagSet) runner {
-	var cfg selfbench.FakeConfig
-	cfg.RegisterFlags(fs)
-	return func([]string) (int, error) { return 0, selfbench.ServeFake(ctx, cfg, os.Stdin, os.Stdout) }
 }

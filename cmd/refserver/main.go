@@ -2,8 +2,8 @@
 //
 //	refserver [serve] --addr 127.0.0.1:8000 [--model DIR]   serve the HTTP API (the default)
 //	refserver generate --prompt "Hello" --max-tokens 20     one prompt on the console
-//	refserver bench                                         the engine against the memory-bandwidth floor
-//	refserver device-bench --device cuda                    the engine on a CPU or a GPU, as hf_bench.py measures transformers
+//
+// Its benchmarks are in llmbench-dev (refserver-bench, device-bench).
 package main
 
 import (
@@ -37,14 +37,10 @@ func main() {
 		var cfg refserver.GenerateConfig
 		cfg.RegisterFlags(fs)
 		run = func() error { return refserver.Generate(ctx, cfg, os.Stdout, os.Stderr) }
-	case "bench":
-		var cfg refserver.BenchConfig
-		cfg.RegisterFlags(fs)
-		run = func() error { return refserver.Bench(ctx, cfg, os.Stdout) }
-	case "device-bench":
-		var cfg refserver.DeviceBenchConfig
-		cfg.RegisterFlags(fs)
-		run = func() error { _, err := refserver.DeviceBench(ctx, cfg, os.Stdout); return err }
+	case "bench", "device-bench":
+		fmt.Fprintf(os.Stderr, "refserver %s: the benchmarks moved out of the server's binary: run llmbench-dev %s (make build puts it in bin/)\n",
+			cmd, map[string]string{"bench": "refserver-bench", "device-bench": "device-bench"}[cmd])
+		os.Exit(2)
 	case "help":
 		fmt.Print(refserver.Help["serve"], "\n")
 		return

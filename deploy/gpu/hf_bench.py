@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Hugging Face transformers' GPT2LMHeadModel measured as `refserver
+"""Hugging Face transformers' GPT2LMHeadModel measured as `llmbench-dev
 device-bench` measures refserver, for deploy/gpu/verify.sh's side-by-side
 table: random weights with the 124M config, on one device, `generate` with the
 KV cache, greedy, a fixed number of new tokens.

@@ -15,9 +15,9 @@ either way); any other mismatch fails.
 
 With --speed it also times, on the same pinned CPUs, PyTorch eager float32
 (prefill of 128 tokens, single-stream decode with the KV cache) against
-`refserver bench`, so the two are measured in one run on one machine.
+`llmbench-dev refserver-bench`, so the two are measured in one run on one machine.
 
-Usage: hf_crosscheck.py --refserver bin/refserver --out DIR [--sizes 124M,355M] [--speed]
+Usage: hf_crosscheck.py --refserver bin/refserver --dev bin/llmbench-dev --out DIR [--sizes 124M,355M] [--speed]
 """
 import argparse
 import json
@@ -101,7 +101,7 @@ def compare(want, margins, got, min_margin):
     return "ok", f"{len(want)} tokens identical (smallest margin {min(margins):.2e})"
 
 
-def speed(refserver, cpus, out):
+def speed(dev, cpus, out):
     os.sched_setaffinity(0, cpus)
     torch.set_num_threads(len(cpus))
     cfg = GPT2Config(**SIZES["124M"], n_positions=1024, vocab_size=50257)
@@ -132,12 +132,12 @@ def speed(refserver, cpus, out):
         res["torch_decode_step_ms"] = statistics.median(t)
     bench_json = os.path.join(out, "refserver_bench.json")
     # The child inherits this process's CPU affinity.
-    p = subprocess.run([refserver, "bench", "--threads", str(len(cpus)), "--out", bench_json],
+    p = subprocess.run([dev, "refserver-bench", "--threads", str(len(cpus)), "--out", bench_json],
                        capture_output=True, text=True, timeout=400)
     with open(os.path.join(out, "refserver_bench.txt"), "w") as f:
         f.write(p.stdout + p.stderr)
     if p.returncode != 0:
-        raise RuntimeError("refserver bench failed: " + p.stderr[-2000:])
+        raise RuntimeError("llmbench-dev refserver-bench failed: " + p.stderr[-2000:])
     with open(bench_json) as f:
         res["refserver"] = json.load(f)
     r = res["refserver"]
@@ -149,6 +149,7 @@ def speed(refserver, cpus, out):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--refserver", required=True)
+    ap.add_argument("--dev", default=None, help="llmbench-dev (default: beside --refserver)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--sizes", default="124M,355M")
     ap.add_argument("--dtypes", default="F32,F16,BF16")
@@ -177,7 +178,7 @@ def main():
                 log(f"{size} {dtype} prompt of {len(prompt):3d}: {verdict}: {why}")
             log(f"  ({time.time() - t0:.0f}s)")
     if args.speed:
-        results["speed"] = speed(args.refserver, {int(c) for c in args.cpus.split(",")}, args.out)
+        results["speed"] = speed(args.dev or os.path.join(os.path.dirname(args.refserver), "llmbench-dev"), {int(c) for c in args.cpus.split(",")}, args.out)
         s = results["speed"]
         log(f"speed on CPUs {s['cpus']}: prefill 128 torch {s['torch_prefill_128_ms']:.0f} ms, "
             f"refserver {s['refserver']['prefill_128_ms']:.0f} ms; decode step torch {s['torch_decode_step_ms']:.1f} ms, "

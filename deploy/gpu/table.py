@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Puts verify.sh's engine measurements in one markdown table: refserver's
-(refserver-*.json, from `refserver device-bench`) and Hugging Face
+(refserver-*.json, from `llmbench-dev device-bench`) and Hugging Face
 transformers' (hf.json, from hf_bench.py), measured the same way."""
 import glob
 import json

@@ -2,7 +2,8 @@
 # verify.sh: refserver's CUDA backend on a real GPU, in one run, from
 # prebuilt binaries (no Go on the GPU machine): `make gpu-bundle` builds
 # bin/gpu-bundle.tar.gz, which holds this script, bin/refserver,
-# bin/llmbench, bin/cuda.test (the cuda package's tests), the scenarios and
+# bin/llmbench, bin/llmbench-dev (the benchmarks), bin/cuda.test (the cuda
+# package's tests), the scenarios and
 # the GPT-2 fixture. On the GPU machine:
 #
 #   tar xzf gpu-bundle.tar.gz && gpu-bundle/deploy/gpu/verify.sh --out "$OUT/verify"
@@ -21,7 +22,7 @@
 #      weights, 124M config, generate with the KV cache): prefill of 128
 #      tokens, single-stream TPOT, decode throughput at 1..128 sequences;
 #      refserver on 2 CPU cores for scale                -> engine.md, *.json
-#   3. through HTTP and the load generator: refserver bench --http (what
+#   3. through HTTP and the load generator: llmbench-dev refserver-bench --http (what
 #      HTTP adds to the engine, on the device), scenarios/baseline.js and
 #      concurrency-sweep.js against refserver on the GPU, analyzed and
 #      reported; scenarios/cpu-vs-gpu.sh against refserver on 2 CPU cores of
@@ -51,10 +52,11 @@ mkdir -p "$OUT/runs"
 OUT=$(cd "$OUT" && pwd)
 REFSERVER=$root/bin/refserver
 LLMBENCH=$root/bin/llmbench
+DEV=$root/bin/llmbench-dev
 CUDATEST=$root/bin/cuda.test
 FIXTURES=${LLMBENCH_FIXTURES:-$root/fixtures}
 [ -d "$FIXTURES/gpt2-tiny" ] || FIXTURES=$root/../shared/fixtures
-for f in "$REFSERVER" "$LLMBENCH" "$CUDATEST"; do
+for f in "$REFSERVER" "$LLMBENCH" "$DEV" "$CUDATEST"; do
   [ -x "$f" ] || { echo "verify.sh: no $f: run make gpu-bundle (or make build and go test -c -o bin/cuda.test ./refserver/cuda)" >&2; exit 2; }
 done
 if [ "$QUICK" = 1 ]; then
@@ -94,12 +96,12 @@ grep -E '^(--- |    --- )(PASS|FAIL|SKIP)' "$OUT/correctness.log" | sed 's/^/   
 
 say "2. the engine beside transformers -> $OUT/engine.md"
 for dt in ${DTYPES//,/ }; do
-  "$REFSERVER" device-bench --device "$DEVICE" --dtype "$dt" --concurrency "$LEVELS" --tokens "$TOKENS" --reps "$REPS" \
-    --out "$OUT/refserver-$DEVICE-$dt.json" > "$OUT/refserver-$DEVICE-$dt.txt" 2>&1 || fail "refserver device-bench --device $DEVICE --dtype $dt (see refserver-$DEVICE-$dt.txt)"
+  "$DEV" device-bench --device "$DEVICE" --dtype "$dt" --concurrency "$LEVELS" --tokens "$TOKENS" --reps "$REPS" \
+    --out "$OUT/refserver-$DEVICE-$dt.json" > "$OUT/refserver-$DEVICE-$dt.txt" 2>&1 || fail "llmbench-dev device-bench --device $DEVICE --dtype $dt (see refserver-$DEVICE-$dt.txt)"
 done
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  taskset -c 0,1 "$REFSERVER" device-bench --device cpu --threads 2 --concurrency 1,8 --tokens "$TOKENS" --reps "$REPS" \
-    --out "$OUT/refserver-cpu2.json" > "$OUT/refserver-cpu2.txt" 2>&1 || fail "refserver device-bench on 2 CPU cores (see refserver-cpu2.txt)"
+  taskset -c 0,1 "$DEV" device-bench --device cpu --threads 2 --concurrency 1,8 --tokens "$TOKENS" --reps "$REPS" \
+    --out "$OUT/refserver-cpu2.json" > "$OUT/refserver-cpu2.txt" 2>&1 || fail "llmbench-dev device-bench on 2 CPU cores (see refserver-cpu2.txt)"
 fi
 hf_device=$DEVICE
 python3 "$here/hf_bench.py" --device "$hf_device" --concurrency "$LEVELS" --tokens "$TOKENS" --reps "$REPS" \
@@ -110,8 +112,8 @@ sed 's/^/   /' "$OUT/engine.md"
 
 say "3. through HTTP and the load generator -> $OUT/runs"
 if [ "$QUICK" = 1 ]; then httpflags=(--quick); else httpflags=(--http-clients 1,8,16 --http-rounds 4 --http-pairs 2); fi
-"$REFSERVER" bench --only-http --device "$DEVICE" "${httpflags[@]}" --out "$OUT/bench-http-$DEVICE.json" > "$OUT/bench-http-$DEVICE.txt" 2>&1 \
-  || fail "refserver bench --only-http --device $DEVICE (see bench-http-$DEVICE.txt)"
+"$DEV" refserver-bench --only-http --device "$DEVICE" "${httpflags[@]}" --out "$OUT/bench-http-$DEVICE.json" > "$OUT/bench-http-$DEVICE.txt" 2>&1 \
+  || fail "llmbench-dev refserver-bench --only-http --device $DEVICE (see bench-http-$DEVICE.txt)"
 grep -E '^ +[0-9]+ +[0-9]+ ' "$OUT/bench-http-$DEVICE.txt" | sed 's/^/   bench --http: /'
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }

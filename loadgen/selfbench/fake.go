@@ -19,7 +19,7 @@ import (
 	"time"
 )
 
-// FakeConfig configures a FakeServer and `llmbench fake-llm`. Its zero
+// FakeConfig configures a FakeServer and `llmbench-dev fake-llm`. Its zero
 // value streams DefaultTokens tokens DefaultInterval apart after a
 // DefaultTTFT delay, on a free loopback port.
 type FakeConfig struct {
@@ -39,7 +39,7 @@ const (
 	DefaultTTFT     = 20 * time.Millisecond
 )
 
-// RegisterFlags adds the flags of `llmbench fake-llm` to fs.
+// RegisterFlags adds the flags of `llmbench-dev fake-llm` to fs.
 func (c *FakeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:0", "listen on this `host:port` (port 0: a free one); the address is printed on stdout's first line")
 	fs.IntVar(&c.Tokens, "tokens", DefaultTokens, "tokens per answer (a smaller max_tokens in the request wins)")
@@ -466,7 +466,7 @@ func traceID(h string) string {
 	return parts[1]
 }
 
-// ServeFake is `llmbench fake-llm`: it serves a FakeServer on cfg.Addr,
+// ServeFake is `llmbench-dev fake-llm`: it serves a FakeServer on cfg.Addr,
 // prints the address it listens on (host:port) as stdout's first line, and
 // serves until ctx ends or stdin reaches its end (unless cfg.NoStdin, or
 // stdin is nil). It raises its open-file limit to the hard limit first.
@@ -511,7 +511,7 @@ func ServeFake(ctx context.Context, cfg FakeConfig, stdin io.Reader, stdout io.W
 	return nil
 }
 
-// fakeArgs are the command-line arguments of `llmbench fake-llm` for cfg.
+// fakeArgs are the command-line arguments of `llmbench-dev fake-llm` for cfg.
 func fakeArgs(cfg FakeConfig) []string {
 	return []string{"fake-llm", "-addr", cfg.Addr, "-tokens", strconv.Itoa(cfg.Tokens), "-interval", cfg.Interval.String(), "-ttft", cfg.TTFT.String()}
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // TestMain lets the test binary be selfbench's child: run with the
-// arguments `fake-llm ...`, it is `llmbench fake-llm`.
+// arguments `fake-llm ...`, it is `llmbench-dev fake-llm`.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "fake-llm" {
 		var cfg FakeConfig

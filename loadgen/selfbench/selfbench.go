@@ -1,4 +1,4 @@
-// Package selfbench is the load generator's own benchmark (`llmbench
+// Package selfbench is the load generator's own benchmark (`llmbench-dev
 // selfbench`, `make bench`): it runs `llmbench run` scripts against a fake
 // LLM server that streams on a fixed schedule from the same machine, and
 // reports whether the load generator keeps up: how many concurrent streams
@@ -7,7 +7,7 @@
 // open-loop arrival rate without dropping iterations, and what CPU and
 // memory it needs per 1,000 VUs.
 //
-// The fake server (FakeServer, `llmbench fake-llm`) runs in a child
+// The fake server (FakeServer, `llmbench-dev fake-llm`) runs in a child
 // process by default, so the CPU and memory measured are the load
 // generator's own. A benchmark is not a test: Run prints measured figures
 // next to their targets and says met or MISSED, and its error is only for
@@ -93,7 +93,7 @@ type Config struct {
 	WorkDir string
 }
 
-// RegisterFlags adds the flags of `llmbench selfbench` to fs.
+// RegisterFlags adds the flags of `llmbench-dev selfbench` to fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.VUs, "vus", TargetStreams, "closed-loop VUs (concurrent streams)")
 	fs.DurationVar(&c.Duration, "duration", 0, "closed-loop phase length (default 30s, 10s with -quick)")

@@ -9,7 +9,7 @@ import (
 
 // BenchmarkForward measures GPT-2 124M forward steps on synthetic weights:
 // a single-sequence decode step, a decode step of 8 sequences, and a
-// 128-token prefill. Profile it with -cpuprofile; `refserver bench` puts the
+// 128-token prefill. Profile it with -cpuprofile; `llmbench-dev refserver-bench` puts the
 // same figures beside the machine's memory-bandwidth floor.
 func BenchmarkForward(b *testing.B) {
 	m, err := NewSynthetic(GPT2Small, 1)

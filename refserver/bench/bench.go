@@ -1,4 +1,4 @@
-package refserver
+package bench
 
 import (
 	"bufio"
@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/llmbench/llmbench/bpe"
 	"github.com/llmbench/llmbench/internal/stats"
+	"github.com/llmbench/llmbench/refserver"
 	"github.com/llmbench/llmbench/refserver/cuda"
 	"github.com/llmbench/llmbench/refserver/engine"
 	"github.com/llmbench/llmbench/refserver/gpt2"
@@ -27,10 +29,10 @@ import (
 	"github.com/llmbench/llmbench/refserver/sample"
 )
 
-// BenchConfig is `refserver bench`. The zero value benchmarks synthetic
+// Config is `llmbench-dev refserver-bench`. The zero value benchmarks synthetic
 // GPT-2 124M on every CPU Go may use.
-type BenchConfig struct {
-	Model       ModelConfig
+type Config struct {
+	Model       refserver.ModelConfig
 	Threads     int    // compute threads; 0 means GOMAXPROCS
 	Out         string // also write the results as JSON to this file
 	Quick       bool   // fewer repetitions and shorter runs (for smoke tests)
@@ -48,7 +50,7 @@ type BenchConfig struct {
 }
 
 // RegisterFlags adds bench's flags to fs.
-func (c *BenchConfig) RegisterFlags(fs *flag.FlagSet) {
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Model.RegisterFlags(fs)
 	fs.IntVar(&c.Threads, "threads", 0, "compute threads (0: all CPUs Go may use)")
 	fs.StringVar(&c.Out, "out", "", "also write the results as JSON to this file")
@@ -64,8 +66,8 @@ func (c *BenchConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DType, "dtype", "", "with --device cuda: f16 (default), bf16 or f32")
 }
 
-// BenchResult is what `refserver bench` measured, in one process.
-type BenchResult struct {
+// Result is what `llmbench-dev refserver-bench` measured, in one process.
+type Result struct {
 	Machine       string       `json:"machine"`
 	Kernels       string       `json:"kernels"`
 	Threads       int          `json:"threads"`
@@ -89,7 +91,7 @@ type BenchResult struct {
 // weight), a single-stream decode step, a 128-token prefill, engine
 // throughput with 1 and 8 concurrent sequences, and peak memory with 8
 // sequences of 1024 tokens. It prints each figure beside its target.
-func Bench(ctx context.Context, cfg BenchConfig, w io.Writer) error {
+func Run(ctx context.Context, cfg Config, w io.Writer) error {
 	threads := cfg.Threads
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
@@ -113,7 +115,7 @@ func Bench(ctx context.Context, cfg BenchConfig, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	res := BenchResult{Machine: machine(), Kernels: nn.Kernels(), Threads: threads,
+	res := Result{Machine: machine(), Kernels: nn.Kernels(), Threads: threads,
 		Model: describe(m), WeightBytes: m.WeightBytes()}
 	fmt.Fprintf(w, "machine: %s\nkernels: %s, %d threads\nmodel:   %s, %.0f MB of weights streamed per decode step\n\n",
 		res.Machine, res.Kernels, threads, res.Model, float64(res.WeightBytes)/1e6)
@@ -193,14 +195,14 @@ func Bench(ctx context.Context, cfg BenchConfig, w io.Writer) error {
 	return writeResult(cfg.Out, res)
 }
 
-func runHTTPBench(ctx context.Context, cfg BenchConfig, m *gpt2.Model, tok *bpe.Tokenizer, threads int, step func(string)) ([]HTTPResult, error) {
+func runHTTPBench(ctx context.Context, cfg Config, m *gpt2.Model, tok *bpe.Tokenizer, threads int, step func(string)) ([]HTTPResult, error) {
 	clients, rounds, prompt, out := []int{1, 4, 8, 16}, 4, 128, 64
 	if cfg.HTTPRounds > 0 {
 		rounds = cfg.HTTPRounds
 	}
 	if cfg.HTTPClients != "" {
 		var err error
-		if clients, err = parseIDs(cfg.HTTPClients); err != nil {
+		if clients, err = parseInts(cfg.HTTPClients); err != nil {
 			return nil, fmt.Errorf("--http-clients: %w", err)
 		}
 	}
@@ -221,7 +223,7 @@ func runHTTPBench(ctx context.Context, cfg BenchConfig, m *gpt2.Model, tok *bpe.
 	case "", "cpu":
 	case "cuda":
 		if !cfg.OnlyHTTP {
-			return nil, errors.New("--device cuda: only the HTTP benchmark runs on a GPU; add --only-http (refserver device-bench measures the engine on a GPU)")
+			return nil, errors.New("--device cuda: only the HTTP benchmark runs on a GPU; add --only-http (llmbench-dev device-bench measures the engine on a GPU)")
 		}
 		ec := engine.Config{NoCalibration: true}.WithDefaults(m.Config.NPositions)
 		g, err := cuda.Open(cuda.Config{Device: cfg.GPU, DType: cfg.DType, MaxRows: ec.StepTokens, Slots: ec.MaxBatch}, m)
@@ -236,7 +238,7 @@ func runHTTPBench(ctx context.Context, cfg BenchConfig, m *gpt2.Model, tok *bpe.
 	return benchHTTP(ctx, m, tok, mk, clients, rounds, pairs, prompt, out, func(s string) { step("HTTP: " + s) })
 }
 
-func benchHTTPOnly(ctx context.Context, cfg BenchConfig, m *gpt2.Model, tok *bpe.Tokenizer, threads int, w io.Writer, res BenchResult, step func(string)) error {
+func benchHTTPOnly(ctx context.Context, cfg Config, m *gpt2.Model, tok *bpe.Tokenizer, threads int, w io.Writer, res Result, step func(string)) error {
 	var err error
 	if res.HTTP, err = runHTTPBench(ctx, cfg, m, tok, threads, step); err != nil {
 		return err
@@ -245,7 +247,7 @@ func benchHTTPOnly(ctx context.Context, cfg BenchConfig, m *gpt2.Model, tok *bpe
 	return writeResult(cfg.Out, res)
 }
 
-func writeResult(path string, res BenchResult) error {
+func writeResult(path string, res Result) error {
 	if path == "" {
 		return nil
 	}
@@ -256,7 +258,7 @@ func writeResult(path string, res BenchResult) error {
 	return nil
 }
 
-func report(w io.Writer, r BenchResult) {
+func report(w io.Writer, r Result) {
 	mark := func(ok bool) string {
 		if ok {
 			return "met"
@@ -447,4 +449,17 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%s, %d CPUs", name, runtime.NumCPU())
+}
+
+// parseInts parses a comma-separated list of integers, e.g. "1,4,8".
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an integer", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

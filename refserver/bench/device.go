@@ -1,4 +1,4 @@
-package refserver
+package bench
 
 import (
 	"context"
@@ -16,18 +16,19 @@ import (
 
 	"github.com/llmbench/llmbench/bpe"
 	"github.com/llmbench/llmbench/internal/stats"
+	"github.com/llmbench/llmbench/refserver"
 	"github.com/llmbench/llmbench/refserver/backend"
 	"github.com/llmbench/llmbench/refserver/cuda"
 	"github.com/llmbench/llmbench/refserver/engine"
 	"github.com/llmbench/llmbench/refserver/sample"
 )
 
-// DeviceBenchConfig is `refserver device-bench`: the engine on one device
+// DeviceConfig is `llmbench-dev device-bench`: the engine on one device
 // (the CPU or a GPU) measured the way deploy/gpu/hf_bench.py measures
 // Hugging Face transformers, so that the two can sit in one table. The zero
 // value measures synthetic GPT-2 124M on the CPU at 1 and 8 sequences.
-type DeviceBenchConfig struct {
-	Model       ModelConfig
+type DeviceConfig struct {
+	Model       refserver.ModelConfig
 	Device      string // cpu or cuda
 	GPU         int
 	DType       string
@@ -40,7 +41,7 @@ type DeviceBenchConfig struct {
 }
 
 // RegisterFlags adds device-bench's flags to fs.
-func (c *DeviceBenchConfig) RegisterFlags(fs *flag.FlagSet) {
+func (c *DeviceConfig) RegisterFlags(fs *flag.FlagSet) {
 	c.Model.RegisterFlags(fs)
 	fs.StringVar(&c.Device, "device", "cpu", "cpu or cuda")
 	fs.IntVar(&c.GPU, "gpu", 0, "the CUDA device ordinal")
@@ -53,20 +54,20 @@ func (c *DeviceBenchConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Out, "out", "", "also write the results as JSON to this file")
 }
 
-// DeviceBenchResult is what device-bench measured.
-type DeviceBenchResult struct {
-	Backend    backend.Info       `json:"backend"`
-	Model      string             `json:"model"`
-	Prefill128 float64            `json:"prefill_128_ms"` // one sequence's 128-token prompt, one forward step
-	TPOT       float64            `json:"single_tpot_ms"` // one sequence, after its first token
-	Decode     []DeviceBenchPoint `json:"decode"`         // aggregate decode throughput by concurrency
-	Tokens     int                `json:"tokens_per_seq"` // new tokens per sequence
-	Prompt     int                `json:"prompt_per_seq"` // prompt tokens per sequence
-	Definition string             `json:"decode_definition"`
+// DeviceResult is what device-bench measured.
+type DeviceResult struct {
+	Backend    backend.Info  `json:"backend"`
+	Model      string        `json:"model"`
+	Prefill128 float64       `json:"prefill_128_ms"` // one sequence's 128-token prompt, one forward step
+	TPOT       float64       `json:"single_tpot_ms"` // one sequence, after its first token
+	Decode     []DevicePoint `json:"decode"`         // aggregate decode throughput by concurrency
+	Tokens     int           `json:"tokens_per_seq"` // new tokens per sequence
+	Prompt     int           `json:"prompt_per_seq"` // prompt tokens per sequence
+	Definition string        `json:"decode_definition"`
 }
 
-// DeviceBenchPoint is the decode throughput with N concurrent sequences.
-type DeviceBenchPoint struct {
+// DevicePoint is the decode throughput with N concurrent sequences.
+type DevicePoint struct {
 	N         int     `json:"n"`
 	TokS      float64 `json:"decode_tok_s"`
 	TPOTms    float64 `json:"tpot_ms"` // the batch's time per output token
@@ -79,7 +80,7 @@ const decodeDefinition = "N·(T−1) / (t(T) − t(1)): the time to generate T t
 // DeviceBench measures the engine on cfg's device: the prefill of 128
 // tokens, single-stream time per output token, and aggregate decode
 // throughput with each number of concurrent sequences, greedy, EOS ignored.
-func DeviceBench(ctx context.Context, cfg DeviceBenchConfig, w io.Writer) (*DeviceBenchResult, error) {
+func Device(ctx context.Context, cfg DeviceConfig, w io.Writer) (*DeviceResult, error) {
 	if cfg.Tokens <= 1 {
 		cfg.Tokens = 128
 	}
@@ -131,7 +132,7 @@ func DeviceBench(ctx context.Context, cfg DeviceBenchConfig, w io.Writer) (*Devi
 		return nil, fmt.Errorf("--device %q: want cpu or cuda", cfg.Device)
 	}
 	defer be.Close()
-	res := &DeviceBenchResult{Backend: be.Info(), Model: describe(m), Tokens: cfg.Tokens, Prompt: cfg.Prompt, Definition: decodeDefinition}
+	res := &DeviceResult{Backend: be.Info(), Model: describe(m), Tokens: cfg.Tokens, Prompt: cfg.Prompt, Definition: decodeDefinition}
 	fmt.Fprintf(w, "device: %s %s (%s weights)\nmodel:  %s\n", res.Backend.Device, res.Backend.Name, res.Backend.DType, res.Model)
 
 	// Prefill of 128 tokens: one forward step, its logits read back.
@@ -185,7 +186,7 @@ func DeviceBench(ctx context.Context, cfg DeviceBenchConfig, w io.Writer) (*Devi
 			all, first = append(all, dT.Seconds()), append(first, d1.Seconds())
 		}
 		tT, t1 := stats.Percentile(slices.Sorted(slices.Values(all)), 50), stats.Percentile(slices.Sorted(slices.Values(first)), 50)
-		p := DeviceBenchPoint{N: n, Seconds: tT, PrefillSS: t1}
+		p := DevicePoint{N: n, Seconds: tT, PrefillSS: t1}
 		if tT > t1 {
 			p.TokS = float64(n*(cfg.Tokens-1)) / (tT - t1)
 			p.TPOTms = 1e3 * (tT - t1) / float64(cfg.Tokens-1)
