@@ -46,7 +46,7 @@ const prometheusPort = 9090
 // repoRoot is the repository root: the tests run in deploy/.
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs("..")
+	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,7 +459,7 @@ const composePrometheusHeader = `# Prometheus for docker-compose.yml: internal/s
 # template that internal/stack renders for tests and the demo) rendered with
 # the compose services as targets, by
 #
-#   go test ./deploy -run TestComposePrometheusConfig -update
+#   go test ./e2e/deploy -run TestComposePrometheusConfig -update
 #
 # Do not edit: edit the template, or the targets in deploy/compose_test.go.
 # Scrapes every second: a 2-minute load test then has 120 points per series.
@@ -491,7 +491,7 @@ func TestComposePrometheusConfig(t *testing.T) {
 		}
 	}
 	if got := readFile(t, dst); got != buf.String() {
-		t.Errorf("deploy/prometheus/compose.yml is not the rendered template; run go test ./deploy -run TestComposePrometheusConfig -update\ngot:\n%s\nwant:\n%s", got, buf.String())
+		t.Errorf("deploy/prometheus/compose.yml is not the rendered template; run go test ./e2e/deploy -run TestComposePrometheusConfig -update\ngot:\n%s\nwant:\n%s", got, buf.String())
 	}
 	// Each target is a compose service on the port it listens on.
 	compose := composeFile(t, "docker-compose.yml")

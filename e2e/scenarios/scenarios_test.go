@@ -1,4 +1,5 @@
-// Package scenarios_test runs every scenario script of scenarios/,
+// Package scenarios_test runs every scenario script of scenarios/ (from
+// that folder: see TestMain),
 // shortened to seconds through its own -e knobs, against refserver
 // serving the tiny test checkpoint in-process, and checks that each one
 // passes its thresholds and leaves the run folder it promises.
@@ -32,6 +33,16 @@ import (
 	"github.com/llmbench/llmbench/runfmt"
 	"github.com/llmbench/llmbench/telemetry"
 )
+
+// TestMain runs the tests in scenarios/, where the scripts' names and
+// their relative imports resolve as a user's `llmbench run` sees them.
+func TestMain(m *testing.M) {
+	if err := os.Chdir(filepath.Join("..", "..", "scenarios")); err != nil {
+		fmt.Fprintln(os.Stderr, "scenarios:", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
 
 // lockedBuffer collects a refserver's log from its goroutines.
 type lockedBuffer struct {
