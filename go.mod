@@ -26,6 +26,8 @@ require (
 	gorgonia.org/tensor v0.9.24
 )
 
+require go.uber.org/goleak v1.3.0
+
 require (
 	github.com/apache/arrow/go/arrow v0.0.0-20201229220542-30ce2eb5d4dc // indirect
 	github.com/beorn7/perks v1.0.1 // indirect

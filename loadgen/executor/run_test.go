@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // fakeVU sleeps for the iteration time that dur gives, or until its
@@ -659,7 +660,7 @@ func TestRunRejects(t *testing.T) {
 // TestRunLeavesNoGoroutines runs on the real clock, briefly, and checks
 // that every goroutine Run started has ended when it returns.
 func TestRunLeavesNoGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent()) // it waits for goroutines that are ending
 	scenarios := []Scenario{
 		{Name: "v", Executor: RampingVUs, StartVUs: 2, Stages: []Stage{{30 * time.Millisecond, 4}, {20 * time.Millisecond, 0}}},
 		{Name: "r", Executor: ConstantArrivalRate, Rate: 200, TimeUnit: time.Second, Duration: 50 * time.Millisecond, PreAllocatedVUs: 1, MaxVUs: 5},
@@ -667,16 +668,6 @@ func TestRunLeavesNoGoroutines(t *testing.T) {
 	pool := testPool(every(2*time.Millisecond), func(int) time.Duration { return time.Millisecond })
 	if err := Run(t.Context(), scenarios, pool, Segment{}, nil); err != nil {
 		t.Fatal(err)
-	}
-	// A goroutine that has signalled its WaitGroup may take a moment to
-	// exit: poll.
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if after := runtime.NumGoroutine(); after > before {
-		buf := make([]byte, 1<<16)
-		t.Errorf("got %d goroutines after Run, want at most %d:\n%s", after, before, buf[:runtime.Stack(buf, true)])
 	}
 }
 

@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/llmbench/llmbench/refserver/gpt2"
 	"github.com/llmbench/llmbench/refserver/gpt2/gpt2test"
@@ -45,7 +46,7 @@ func start(t *testing.T, m *gpt2.Model, cfg Config) *Engine {
 // startObserved is start with a StepObserver.
 func startObserved(t *testing.T, m *gpt2.Model, cfg Config, obs StepObserver) *Engine {
 	t.Helper()
-	before := runtime.NumGoroutine()
+	existing := goleak.IgnoreCurrent()
 	e, err := New(m, byteVocab{}, cfg, obs)
 	if err != nil {
 		t.Fatal(err)
@@ -58,21 +59,9 @@ func startObserved(t *testing.T, m *gpt2.Model, cfg Config, obs StepObserver) *E
 		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
-		checkNoLeak(t, before)
+		goleak.VerifyNone(t, existing)
 	})
 	return e
-}
-
-func checkNoLeak(t *testing.T, before int) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			t.Errorf("goroutines: %d after, %d before", runtime.NumGoroutine(), before)
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 type result struct {
