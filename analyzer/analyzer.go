@@ -102,7 +102,7 @@ func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, er
 			a.Coverage.Notes = append(a.Coverage.Notes, fmt.Sprintf("Jaeger at %s: %v; the requests without a trace are attributed from the client's records and the server's timings", jaegerAddr, err))
 		}
 	}
-	steps := attribution.StepsByTrace(allSteps)
+	steps := span.ByLinkedTrace(allSteps)
 	health := healthOf(run)
 
 	// Attribution, in two passes. The first lays each request's spans on

@@ -80,7 +80,7 @@ type Options struct {
 	// in a trace of its own). Attribute uses those linked to a span of the
 	// request's trace to split decode into own and shared time; the rest
 	// are ignored, so passing a whole run's steps works, and
-	// StepsByTrace(all)[traceID] is the fast way.
+	// span.ByLinkedTrace(all)[traceID] is the fast way.
 	Steps []*span.Span
 	// StepCost is the run's identified decode step cost against batch
 	// size (NewCost). With it, a sequence's own share of a step of batch
@@ -448,12 +448,12 @@ func findServer(r *runfmt.Request, t *span.Trace, steps []*span.Span) *server {
 			clientID = c.SpanID
 		}
 	}
-	s := serverSpan(t, clientID)
+	s := t.Server(clientID, ServerSpanNames)
 	if s == nil {
 		return nil
 	}
 	sv := &server{name: s.Name, start: s.Start, last: s.End()}
-	kids := descendants(t, s)
+	kids := t.Descendants(s)
 	get := func(name string) *span.Span {
 		for _, k := range kids {
 			if k.Name == name {
@@ -547,106 +547,16 @@ func fromLatencyAttrs(sv *server, s *span.Span) bool {
 	return true
 }
 
-// serverSpan picks the request's server span: the kind=server child of the
-// client span, else the first of ServerSpanNames, else the first
-// kind=server span.
-func serverSpan(t *span.Trace, clientID string) *span.Span {
-	if clientID != "" {
-		for _, s := range t.Spans {
-			if s.Kind == "server" && s.ParentID == clientID {
-				return s
-			}
-		}
-	}
-	for _, name := range ServerSpanNames {
-		if s := t.Find(name, ""); s != nil {
-			return s
-		}
-	}
-	for _, s := range t.Spans {
-		if s.Kind == "server" {
-			return s
-		}
-	}
-	return nil
-}
-
-// descendants returns the spans under root, breadth first.
-func descendants(t *span.Trace, root *span.Span) []*span.Span {
-	children := make(map[string][]*span.Span)
-	for _, s := range t.Spans {
-		if s.ParentID != "" {
-			children[s.ParentID] = append(children[s.ParentID], s)
-		}
-	}
-	var out []*span.Span
-	queue := []string{root.SpanID}
-	seen := map[string]bool{root.SpanID: true}
-	for len(queue) > 0 {
-		id := queue[0]
-		queue = queue[1:]
-		for _, c := range children[id] {
-			if seen[c.SpanID] {
-				continue
-			}
-			seen[c.SpanID] = true
-			out = append(out, c)
-			queue = append(queue, c.SpanID)
-		}
-	}
-	return out
-}
-
-// linkedSteps returns the engine steps that link to a span of t.
+// linkedSteps returns the engine steps that link to a span of t, as
+// intervals with their batch sizes.
 func linkedSteps(t *span.Trace, s *span.Span, steps []*span.Span) []step {
-	if len(steps) == 0 {
-		return nil
-	}
-	traceID := t.ID
-	if traceID == "" {
-		traceID = s.TraceID
-	}
-	ids := make(map[string]bool, len(t.Spans))
-	for _, sp := range t.Spans {
-		ids[sp.SpanID] = true
-	}
 	var out []step
-	for _, st := range steps {
-		if st == nil {
-			continue
-		}
-		linked := slices.ContainsFunc(st.Links, func(l span.Link) bool {
-			return (l.TraceID == traceID || l.TraceID == "") && ids[l.SpanID]
-		})
-		if !linked {
-			continue
-		}
+	for _, st := range t.Linking(s, steps) {
 		batch, ok := st.Float("batch.size")
 		if !ok || batch < 1 {
 			batch = max(float64(len(st.Links)), 1)
 		}
 		out = append(out, step{interval{st.Start, st.End()}, batch})
-	}
-	return out
-}
-
-// StepsByTrace indexes engine.step spans by the trace IDs they link to, so
-// that each request's Options.Steps can be just its own. A step linked to
-// several traces (a batch) appears under each.
-func StepsByTrace(steps []*span.Span) map[string][]*span.Span {
-	out := make(map[string][]*span.Span)
-	for _, st := range steps {
-		if st == nil {
-			continue
-		}
-		var seen []string
-		for _, l := range st.Links {
-			if slices.Contains(seen, l.TraceID) {
-				continue
-			}
-			seen = append(seen, l.TraceID)
-			out[l.TraceID] = append(out[l.TraceID], st)
-		}
 	}
 	return out
 }

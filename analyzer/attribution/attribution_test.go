@@ -426,7 +426,7 @@ func TestAttributeEngineSteps(t *testing.T) {
 	}{
 		{"all of the run's steps, no step cost", steps, nil,
 			map[string]float64{runfmt.PartDecode: stepped, runfmt.PartBetweenSteps: rest - stepped}, []string{NoteDecodeUnsplit}},
-		{"indexed by trace, no step cost", StepsByTrace(steps)[traceID], nil,
+		{"indexed by trace, no step cost", span.ByLinkedTrace(steps)[traceID], nil,
 			map[string]float64{runfmt.PartDecode: stepped, runfmt.PartBetweenSteps: rest - stepped}, []string{NoteDecodeUnsplit}},
 		{"with a step cost", steps, line,
 			map[string]float64{runfmt.PartDecodeOwn: wantOwn, runfmt.PartDecodeShared: stepped - wantOwn, runfmt.PartBetweenSteps: rest - stepped}, nil},
