@@ -173,8 +173,8 @@ func (a *attempt) run(sc trace.SpanContext) {
 		if bc, ok := a.pt.Conn().(rxstamp.Batcher); ok && slices.Contains(resp.TransferEncoding, "chunked") {
 			// Nothing here needs an event before the body's end: the
 			// events keep their arrival stamps however late they are read.
-			bc.Batch(true)
-			defer bc.Batch(false)
+			bc.Batch(&chunkedEnd{})
+			defer bc.Batch(nil)
 		}
 		a.readStream(b)
 	default:

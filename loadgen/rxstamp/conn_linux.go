@@ -68,10 +68,8 @@ type Conn struct {
 	rerr    error
 	full    bool  // the poller stopped reading: the queue is at queueMax
 	waiting bool  // a Read waits for the queue
-	batch   bool  // see Batch
+	batch   Ender // non-nil while batching: see Batch
 	oldest  int64 // while batching: when the oldest unread byte arrived (ns after epoch)
-	tail    [len(chunkedEnd)]byte
-	tailN   int
 
 	// arrived is when the bytes of the latest Read arrived, in nanoseconds
 	// after epoch (monotonic), plus one; 0 before the first.
@@ -96,11 +94,6 @@ const (
 	// this old, wherever the body is.
 	maxLag = 100 * time.Millisecond
 )
-
-// chunkedEnd ends an HTTP/1.1 chunked body without trailers: the CRLF
-// after the last chunk (or the response head), then the zero-length
-// chunk.
-const chunkedEnd = "\r\n0\r\n\r\n"
 
 // epoch is the origin of the stamps, on the monotonic clock.
 var epoch = time.Now()
@@ -153,12 +146,11 @@ func (c *Conn) Arrived() (time.Time, bool) {
 }
 
 // Batch implements Batcher.
-func (c *Conn) Batch(on bool) {
+func (c *Conn) Batch(end Ender) {
 	c.qmu.Lock()
 	defer c.unlock()
-	c.batch = on
-	c.tailN = 0
-	if !on && c.waiting && (c.off < len(c.buf) || c.rerr != nil) {
+	c.batch = end
+	if end == nil && c.waiting && (c.off < len(c.buf) || c.rerr != nil) {
 		c.waiting = false
 		kick(c.rtok)
 	}
@@ -294,7 +286,9 @@ func (c *Conn) fillLocked(now int64) {
 		if len(c.buf) == c.off {
 			c.oldest = stamp
 		}
-		c.noteTail(p[:n])
+		if c.batch != nil {
+			c.batch.Note(p[:n])
+		}
 		c.buf = c.buf[:len(c.buf)+n]
 		c.segs = append(c.segs, segment{end: len(c.buf), at: stamp})
 		if inq, known := inqOf(c.oob[:oobn]); known && inq == 0 && !hup {
@@ -315,14 +309,14 @@ func (c *Conn) wakeDue(now int64) {
 }
 
 // wake wakes a waiting Read that has something in the queue, unless it is
-// batching and none of these holds: the body ended, the connection ended,
+// batching and none of these holds: the message ended (Ender), the connection ended,
 // batchMax bytes wait, the oldest waited maxLag. lagging is true when it
 // was left waiting. c.qmu is held; now is in ns after epoch.
 func (c *Conn) wake(now int64) (lagging bool) {
 	if !c.waiting || (c.off == len(c.buf) && c.rerr == nil) {
 		return false
 	}
-	if c.batch && c.rerr == nil && len(c.buf)-c.off < batchMax && !c.bodyEnded() && now-c.oldest < int64(maxLag) {
+	if c.batch != nil && c.rerr == nil && len(c.buf)-c.off < batchMax && !c.batch.Ended() && now-c.oldest < int64(maxLag) {
 		return true
 	}
 	c.waiting = false
@@ -348,24 +342,6 @@ func (c *Conn) grow() {
 		c.segs[i].end -= c.off
 	}
 	c.buf, c.off = nb[:unread], 0
-}
-
-// noteTail keeps the last bytes read, to see the end of a chunked body.
-func (c *Conn) noteTail(p []byte) {
-	if len(p) >= len(c.tail) {
-		c.tailN = copy(c.tail[:], p[len(p)-len(c.tail):])
-		return
-	}
-	keep := min(c.tailN, len(c.tail)-len(p))
-	copy(c.tail[:], c.tail[c.tailN-keep:c.tailN])
-	c.tailN = keep + copy(c.tail[keep:], p)
-}
-
-// bodyEnded reports whether the bytes read so far end the way a chunked
-// body ends. A false end (the bytes inside a chunk) only wakes a Read
-// early; a missed one (trailers) wakes it maxLag late.
-func (c *Conn) bodyEnded() bool {
-	return c.tailN == len(c.tail) && string(c.tail[:]) == chunkedEnd
 }
 
 // recvmsg is one recvmsg(2) into p, retried on EINTR.

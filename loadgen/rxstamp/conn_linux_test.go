@@ -420,7 +420,9 @@ func TestBatchWakesAtTheBodyEnd(t *testing.T) {
 				time.Sleep(time.Second)
 			})
 			c := dial(t, addr)
-			c.Batch(batch)
+			if batch {
+				c.Batch(&suffixEnd{suffix: "0\r\n\r\n"})
+			}
 			c.SetReadDeadline(time.Now().Add(5 * time.Second))
 			go waitForRead(c, waiting) // the server writes once the Read waits
 			buf := make([]byte, 4096)
@@ -466,7 +468,7 @@ func TestBatchWakesAfterMaxLag(t *testing.T) {
 		time.Sleep(2 * time.Second)
 	})
 	c := dial(t, addr)
-	c.Batch(true)
+	c.Batch(&suffixEnd{suffix: "0\r\n\r\n"})
 	go waitForRead(c, waiting)
 	buf := make([]byte, 64)
 	n, err := c.Read(buf)
@@ -665,3 +667,19 @@ func TestCloseEndsTheSocket(t *testing.T) {
 		t.Errorf("descriptors: %d before, %d after closing every connection", before, after)
 	}
 }
+
+// suffixEnd is an Ender for the tests: a message ends when the bytes
+// received end with suffix.
+type suffixEnd struct {
+	suffix string
+	seen   []byte
+}
+
+func (e *suffixEnd) Note(p []byte) {
+	e.seen = append(e.seen, p...)
+	if len(e.seen) > len(e.suffix) {
+		e.seen = e.seen[len(e.seen)-len(e.suffix):]
+	}
+}
+
+func (e *suffixEnd) Ended() bool { return string(e.seen) == e.suffix }

@@ -17,8 +17,10 @@
 // by this package's poller, one goroutine for all connections, within
 // about a millisecond of each arrival; Read hands the queued reads out one
 // at a time, each with its own stamp, however late the reader comes. The
-// poller wakes readers in batches, and a reader of a chunked body can ask
-// to be woken only at its end (Batcher), so a thousand streams cost no
+// poller wakes readers in batches, and a reader of a long message (a
+// streamed HTTP body) can ask to be woken only at its end (Batcher, with
+// an Ender that knows the message's framing; this package knows none), so
+// a thousand streams cost no
 // thread or goroutine wake-up per token: on a 2-vCPU virtual machine those
 // wake-ups, not the reads, were most of the load generator's CPU, and
 // the goroutines' scheduling delays made the reads late.
@@ -45,14 +47,28 @@ type Stamper interface {
 }
 
 // Batcher is a connection whose reader can be woken less often. While
-// batching, a Read that waits for data is woken only when the data in
-// hand ends an HTTP/1.1 chunked body, the connection ends, 32 KiB wait,
-// or the oldest waiting byte is 100 ms old. Each read keeps its own
-// arrival stamp; only the reader's work is moved. Conn implements it.
+// batching, a Read that waits for data is woken only when the data
+// received ends a message (as its Ender says), the connection ends,
+// 32 KiB wait, or the oldest waiting byte is 100 ms old. Each read keeps
+// its own arrival stamp; only the reader's work is moved. Conn implements
+// it.
 type Batcher interface {
-	// Batch turns batching on or off; off, a waiting Read is woken for
-	// any data.
-	Batch(on bool)
+	// Batch turns batching on, with end to see the message's end in the
+	// bytes received from now on, or off (nil): a waiting Read is then
+	// woken for any data.
+	Batch(end Ender)
+}
+
+// Ender tells, from the bytes a connection receives, when they end a
+// message: an HTTP/1.1 chunked body, for one. A false end only wakes a
+// Read early, and a missed one wakes it 100 ms late. Its methods are
+// called by one goroutine at a time, with the connection's lock held: they
+// must be quick and must not call the connection.
+type Ender interface {
+	// Note is given the bytes of each read of the socket, in order.
+	Note(p []byte)
+	// Ended says whether the bytes noted so far end a message.
+	Ended() bool
 }
 
 // Dialer dials connections that stamp their reads where the system can.
