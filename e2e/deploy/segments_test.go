@@ -241,7 +241,7 @@ func TestSegmentsMergeLikeOneProcess(t *testing.T) {
 		a := single("single-a")
 		m, parts := split("split")
 		t.Logf("network: %s; setup and runs took %v; TTFT p50 single %.2f ms, split %.2f ms (not compared here: make bench compares them)",
-			tn.desc, time.Since(start).Round(time.Millisecond), median(ttfts(a.reqs)), median(ttfts(m.reqs)))
+			tn.desc, time.Since(start).Round(time.Millisecond), stats.Median(ttfts(a.reqs)), stats.Median(ttfts(m.reqs)))
 		checkSplit(t, a, a, m, parts)
 		return
 	}
@@ -319,7 +319,7 @@ func withinNoise(t *testing.T, a, b, m runData) []string {
 	t.Helper()
 	ta, tb, tm := ttfts(a.reqs), ttfts(b.reqs), ttfts(m.reqs)
 	control := append(slices.Clone(ta), tb...)
-	medA, medB, medC, medM := median(ta), median(tb), median(control), median(tm)
+	medA, medB, medC, medM := stats.Median(ta), stats.Median(tb), stats.Median(control), stats.Median(tm)
 	tol := max(0.30, 2*math.Abs(medA-medB)/medC)
 	_, pControl := stats.MannWhitney(ta, tb)
 	_, pSplit := stats.MannWhitney(tm, control)
@@ -408,17 +408,6 @@ func ttfts(reqs []*runfmt.Request) []float64 {
 		}
 	}
 	return out
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return math.NaN()
-	}
-	s := slices.Sorted(slices.Values(v))
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func addHistogram(dst *runfmt.Histogram, h *runfmt.Histogram) {

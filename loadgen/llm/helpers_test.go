@@ -61,12 +61,3 @@ func checkOK(t *testing.T, res *Result) {
 
 // near reports whether a and b differ by at most tol.
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
-
-// quantile returns the q-quantile of sorted xs (nearest rank).
-func quantile(sorted []float64, q float64) float64 {
-	if len(sorted) == 0 {
-		return math.NaN()
-	}
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
-}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmbench/llmbench/internal/stats"
 	"github.com/llmbench/llmbench/runfmt"
 )
 
@@ -186,11 +187,11 @@ func measureTruth(t *testing.T) (p50, p99 float64) {
 	slices.Sort(errs)
 	slices.Sort(absErrs)
 	slices.Sort(lags)
-	p50, p99 = quantile(absErrs, 0.5), quantile(absErrs, 0.99)
+	p50, p99 = stats.Quantile(absErrs, 0.5), stats.Quantile(absErrs, 0.99)
 	t.Logf("%d events of %d streams: |error| p50 %.3f ms, p90 %.3f, p99 %.3f, max %.3f; signed error p1 %.3f, p50 %.3f, p99 %.3f",
-		len(errs), streams, p50, quantile(absErrs, 0.9), p99, absErrs[len(absErrs)-1],
-		quantile(errs, 0.01), quantile(errs, 0.5), quantile(errs, 0.99))
+		len(errs), streams, p50, stats.Quantile(absErrs, 0.9), p99, absErrs[len(absErrs)-1],
+		stats.Quantile(errs, 0.01), stats.Quantile(errs, 0.5), stats.Quantile(errs, 0.99))
 	t.Logf("client saw − server flushed: p1 %.3f ms, p50 %.3f, p99 %.3f, max %.3f",
-		quantile(lags, 0.01), quantile(lags, 0.5), quantile(lags, 0.99), lags[len(lags)-1])
+		stats.Quantile(lags, 0.01), stats.Quantile(lags, 0.5), stats.Quantile(lags, 0.99), lags[len(lags)-1])
 	return p50, p99
 }

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/llmbench/llmbench/bpe"
+	"github.com/llmbench/llmbench/internal/stats"
 	"github.com/llmbench/llmbench/refserver/engine"
 	"github.com/llmbench/llmbench/refserver/gpt2"
 	"github.com/llmbench/llmbench/refserver/server"
@@ -92,9 +93,9 @@ func benchHTTP(ctx context.Context, m *gpt2.Model, tok *bpe.Tokenizer, mk engine
 			tpotAdded = append(tpotAdded, 100*(lat[1][1]/lat[0][1]-1))
 		}
 		r.EngineTokS, r.HTTPTokS = best[0], best[1]
-		r.OverheadPct = pct(overheads, 50)
+		r.OverheadPct = stats.Median(overheads)
 		r.OverheadMin, r.OverheadMax = slices.Min(overheads), slices.Max(overheads)
-		r.TTFTAddedPct, r.TPOTAddedPct = pct(ttftAdded, 50), pct(tpotAdded, 50)
+		r.TTFTAddedPct, r.TPOTAddedPct = stats.Median(ttftAdded), stats.Median(tpotAdded)
 		r.EngineTTFTP50, _, r.EngineTPOTP50 = quantiles(pooled[0])
 		r.TTFTP50, r.TTFTP95, r.TPOTP50 = quantiles(pooled[1])
 		results = append(results, r)
@@ -110,18 +111,9 @@ func quantiles(s []sampleReq) (ttft50, ttft95, tpot50 float64) {
 			tpot = append(tpot, (x.e2e-x.ttft).Seconds()/float64(x.tokens-1))
 		}
 	}
-	return pct(ttft, 50), pct(ttft, 95), pct(tpot, 50)
-}
-
-// pct is the nearest-rank percentile.
-func pct(xs []float64, p float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	i := int(float64(len(s))*p/100+0.5) - 1
-	return s[min(max(i, 0), len(s)-1)]
+	slices.Sort(ttft)
+	slices.Sort(tpot)
+	return stats.Percentile(ttft, 50), stats.Percentile(ttft, 95), stats.Percentile(tpot, 50)
 }
 
 // engineMaker makes a fresh engine for one run of the HTTP benchmark: on

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/llmbench/llmbench/internal/stats"
 	"github.com/llmbench/llmbench/refserver/backend"
 	"github.com/llmbench/llmbench/refserver/hostcpu"
 	"github.com/llmbench/llmbench/refserver/sample"
@@ -142,16 +143,11 @@ func calibSizes(maxBatch int) []int {
 	return append(sizes, max(maxBatch, 1))
 }
 
-// quantile is the q-quantile of sorted durations, linearly interpolated.
+// quantile is the q-quantile of sorted durations (stats.Quantile).
 func quantile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
+	fs := make([]float64, len(sorted))
+	for i, d := range sorted {
+		fs[i] = float64(d)
 	}
-	x := q * float64(len(sorted)-1)
-	i := int(x)
-	if i+1 >= len(sorted) {
-		return sorted[len(sorted)-1]
-	}
-	f := x - float64(i)
-	return sorted[i] + time.Duration(f*float64(sorted[i+1]-sorted[i]))
+	return time.Duration(stats.Quantile(fs, q))
 }
