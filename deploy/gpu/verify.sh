@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # verify.sh: refserver's CUDA backend on a real GPU, in one run, from
 # prebuilt binaries (no Go on the GPU machine): `make gpu-bundle` builds
-# bin/gpu-bundle.tar.gz, which holds this script, bin/refserver,
+# bin/gpu-bundle.tar.xz, which holds this script, bin/refserver,
 # bin/llmbench, bin/llmbench-dev (the benchmarks), bin/cuda.test (the cuda
 # package's tests), the scenarios and
 # the GPT-2 fixture. On the GPU machine:
 #
-#   tar xzf gpu-bundle.tar.gz && gpu-bundle/deploy/gpu/verify.sh --out "$OUT/verify"
+#   tar xJf gpu-bundle.tar.xz && gpu-bundle/deploy/gpu/verify.sh --out "$OUT/verify"
+#   (without xz: python3 -c "import tarfile; tarfile.open('gpu-bundle.tar.xz').extractall()")
 #
 # Rehearsal on a machine without a GPU (the GPU steps then say they were
 # skipped, everything else runs):
 #
-#   make gpu-bundle && tar xzf bin/gpu-bundle.tar.gz -C /tmp && /tmp/gpu-bundle/deploy/gpu/verify.sh --device cpu --quick --out /tmp/verify
+#   make gpu-bundle && tar xJf bin/gpu-bundle.tar.xz -C /tmp && /tmp/gpu-bundle/deploy/gpu/verify.sh --device cpu --quick --out /tmp/verify
 #
 # Steps, each writing into --out:
 #   1. correctness: the fixture's logits and greedy_16 on the GPU (f32, f16,
