@@ -108,8 +108,8 @@ func requests(t *testing.T, dir string) []*runfmt.Request {
 func with(target string, env map[string]string) map[string]string {
 	out := map[string]string{"TARGET": target}
 	// The scripts' latency thresholds are for a real server on its own
-	// machine; here eight shortened scenarios and their refservers share
-	// the test machine's cores, and a slow CI machine is not a failed
+	// machine; here shortened scenarios and their refservers share the
+	// test machine's cores, and a slow CI machine is not a failed
 	// scenario. The bounds stay in place, loose, so that a script that
 	// builds them wrong still fails; an error rate still counts as it is.
 	for _, k := range []string{"TTFT_P95", "E2E_P95", "TTFT_MAX", "SPIKE_TTFT_P95"} {
@@ -290,9 +290,14 @@ func TestScenarios(t *testing.T) {
 			t.Errorf("%s: no case in TestScenarios: add one with the knobs that shorten it", s)
 		}
 	}
+	// One script at a time: eight refservers and load generators at once,
+	// under the race detector on a busy two-core machine, kept requests in
+	// flight past a scenario's gracefulStop (30 s), which then cancelled
+	// them and failed the error thresholds. (The timing thresholds are
+	// loosened by with.) make test checks that a script runs and records
+	// what it promises, not how fast.
 	for script, tc := range cases {
 		t.Run(script, func(t *testing.T) {
-			t.Parallel()
 			base := startRefserver(t, 0, "")
 			res := run(t, filepath.Join(t.TempDir(), "run"), script, with(base, tc.env), nil)
 			runJSON, err := runfmt.ReadRun(res.Dir)
