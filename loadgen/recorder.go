@@ -61,23 +61,12 @@ func (r *recorder) Add(name string, t time.Time, v float64, tags map[string]stri
 
 func (r *recorder) Check(groupPath, name string, ok bool) { r.checks.Add(groupPath, name, ok) }
 
-// builtin declares the metrics the runner records itself.
+// builtin declares the built-in metrics (script.Builtins) before any
+// script runs, so that thresholds on them are valid whatever the script
+// uses.
 func (r *recorder) builtin() error {
-	for _, d := range []struct {
-		name, kind string
-		isTime     bool
-	}{
-		{"iterations", script.Counter, false},
-		{"iteration_duration", script.Trend, true},
-		{"iteration_errors", script.Counter, false},
-		{"dropped_iterations", script.Counter, false},
-		{"vus", script.Gauge, false},
-		{"vus_max", script.Gauge, false},
-		{"checks", script.Rate, false},
-		{"data_sent", script.Counter, false},
-		{"data_received", script.Counter, false},
-	} {
-		if err := r.Declare(d.name, d.kind, d.isTime); err != nil {
+	for _, d := range script.Builtins() {
+		if err := r.Declare(d.Name, d.Kind, d.IsTime); err != nil {
 			return err
 		}
 	}

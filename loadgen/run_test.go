@@ -170,6 +170,21 @@ const done = new Counter('done');
 export const options = { iterations: 4 };
 export default function () { done.add(1); if (__ITER % 2 === 0) throw new Error('odd one'); }
 `, ExitOK, "Error: odd one"},
+		// k6 registers its built-in metrics up front
+		// (https://grafana.com/docs/k6/latest/using-k6/metrics/reference/),
+		// so thresholds on group_duration, its group sub-metrics
+		// (https://grafana.com/docs/k6/latest/using-k6/thresholds/, "Thresholds on
+		// groups") and http_req_duration are valid in any script.
+		{"thresholds on built-in metrics", `
+import { group } from 'k6';
+export const options = { iterations: 2, thresholds: {
+  'group_duration': ['p(95)<60000'],
+  'group_duration{group:::outer::inner}': ['max<60000'],
+  'http_req_duration': ['p(95)<60000'],
+  'llm_ttft': ['p(95)<60000'],
+} };
+export default function () { group('outer', () => { group('inner', () => {}); }); }
+`, ExitOK, ""},
 		{"test.abort", "import exec from 'k6/execution';\nexport const options = { iterations: 3 };\nexport default function () { exec.test.abort('enough'); }\n", ExitScriptAborted, "enough"},
 	}
 	for _, tt := range tests {

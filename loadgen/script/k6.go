@@ -15,6 +15,41 @@ const (
 	metricGroupDuration = "group_duration"
 )
 
+// Metric declares a metric: its name, kind (Counter, Gauge, Rate, Trend)
+// and whether its values are times.
+type Metric struct {
+	Name, Kind string
+	IsTime     bool
+}
+
+// Builtins are the metrics that exist in every run, whether or not the
+// script uses what records them, as k6 registers its built-in metrics up
+// front (https://grafana.com/docs/k6/latest/using-k6/metrics/reference/):
+// a threshold on group_duration or http_req_duration is valid in a script
+// that never calls group() or k6/http. They are k6's standard, HTTP and
+// group metrics, then llmbench's llm_* metrics.
+func Builtins() []Metric {
+	out := []Metric{
+		{"iterations", Counter, false}, {"iteration_duration", Trend, true}, {"iteration_errors", Counter, false},
+		{"dropped_iterations", Counter, false}, {"vus", Gauge, false}, {"vus_max", Gauge, false},
+		{metricChecks, Rate, false}, {metricDataSent, Counter, false}, {metricDataReceived, Counter, false},
+		{metricGroupDuration, Trend, true}, {metricHTTPReqs, Counter, false}, {metricHTTPFailed, Rate, false},
+	}
+	for _, n := range []string{metricHTTPDuration, metricHTTPBlocked, metricHTTPConnect, metricHTTPTLS, metricHTTPSending, metricHTTPWaiting, metricHTTPReceiving} {
+		out = append(out, Metric{n, Trend, true})
+	}
+	for _, n := range []string{MetricRequests, MetricErrors, MetricTokenMismatch} {
+		out = append(out, Metric{n, Counter, false})
+	}
+	for _, n := range []string{MetricTTFT, MetricTTST, MetricTPOT, MetricITL, MetricE2E, MetricClientQueue} {
+		out = append(out, Metric{n, Trend, true})
+	}
+	for _, n := range []string{MetricInputTokens, MetricOutputTokens} {
+		out = append(out, Metric{n, Trend, false})
+	}
+	return out
+}
+
 // k6Module is `import { check, sleep, group, fail } from 'k6'`.
 func (vu *VU) k6Module() *goja.Object {
 	m := vu.rt.NewObject()
