@@ -56,8 +56,11 @@ type runState struct {
 	live     *liveStats
 	errs     errorLog
 	abortMsg atomic.Pointer[string]
-	thAbort  atomic.Pointer[string]
-	start    time.Time
+	// stopRun, once the scenarios may start, stops them: test.abort()
+	// calls it at once, as k6 stops the test when abort() is called.
+	stopRun atomic.Pointer[context.CancelCauseFunc]
+	thAbort atomic.Pointer[string]
+	start   time.Time
 	// writeErr is the first write of the run folder that failed in
 	// finish (a full disk): the run then exits ExitGenericFailure.
 	writeErr error
@@ -110,6 +113,9 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Result, er
 			reason = "test.abort()"
 		}
 		r.abortMsg.CompareAndSwap(nil, &reason)
+		if stop := r.stopRun.Load(); stop != nil {
+			(*stop)(errors.New(reason))
+		}
 	}
 
 	// The init context, once, for the options (as k6 does).
@@ -188,6 +194,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Result, er
 func (r *runState) execute(ctx context.Context, initVU *script.VU, scenarios []executor.Scenario, seg executor.Segment, o scriptOptions, ths []threshold.Threshold) int {
 	runCtx, stopRun := context.WithCancelCause(ctx)
 	defer stopRun(nil)
+	r.stopRun.Store(&stopRun)
 
 	// As in k6: the VUs are initialized first, then setup() runs, then the
 	// scenarios start with the VUs ready.
@@ -206,6 +213,13 @@ func (r *runState) execute(ctx context.Context, initVU *script.VU, scenarios []e
 	setupCtx, cancel := context.WithTimeout(runCtx, o.setupTimeout())
 	data, err := initVU.Setup(setupCtx)
 	cancel()
+	if err != nil && r.abortMsg.Load() != nil {
+		// test.abort() in setup(): aborted (108), not a script error.
+		msg := *r.abortMsg.Load()
+		fmt.Fprintf(r.stderr, "llmbench: %s (test.abort() in setup())\n", msg)
+		r.finish(ctx, runfmt.StatusAborted, msg, o, ths)
+		return ExitScriptAborted
+	}
 	if err != nil {
 		fmt.Fprintf(r.stderr, "setup() failed: %v\n", err)
 		r.finish(ctx, runfmt.StatusError, "setup(): "+err.Error(), o, ths)
@@ -233,7 +247,10 @@ func (r *runState) execute(ctx context.Context, initVU *script.VU, scenarios []e
 	case execErr != nil:
 		status, msg, exit = runfmt.StatusError, execErr.Error(), ExitGenericFailure
 	}
-	if exit == ExitOK || exit == ExitThresholds {
+	// teardown() runs after an aborted test too: "Aborting the test will
+	// not prevent the teardown() execution"
+	// (https://grafana.com/docs/k6/latest/javascript-api/k6-execution/).
+	if exit == ExitOK || exit == ExitThresholds || exit == ExitScriptAborted {
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.teardownTimeout())
 		if err := initVU.Teardown(tctx, r.setup); err != nil {
 			fmt.Fprintf(r.stderr, "teardown() failed: %v\n", err)

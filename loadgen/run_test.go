@@ -204,6 +204,64 @@ export default function () { group('outer', () => { group('inner', () => {}); })
 	}
 }
 
+// TestAbortStopsAtOnceAndTearsDown follows k6/execution's test.abort()
+// (https://grafana.com/docs/k6/latest/javascript-api/k6-execution/): it
+// "aborts the test run with the exit code 108", and "aborting the test will
+// not prevent the teardown() execution". One VU runs 10 shared iterations
+// and aborts in its third: no fourth starts, and teardown() runs. (It once
+// was noticed a second later, after all 10, and teardown was skipped.)
+func TestAbortStopsAtOnceAndTearsDown(t *testing.T) {
+	script := writeScript(t, `
+import exec from 'k6/execution';
+import { Counter } from 'k6/metrics';
+const ran = new Counter('ran');
+export const options = { scenarios: { s: { executor: 'shared-iterations', vus: 1, iterations: 10 } } };
+export default function () {
+  ran.add(1);
+  if (exec.scenario.iterationInTest === 2) exec.test.abort('third one');
+}
+export function teardown() { console.log('teardown ran'); }
+`)
+	res, _, stderr, err := runScript(t, t.Context(), script, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Exit != ExitScriptAborted || !strings.Contains(stderr, "third one") {
+		t.Errorf("exit %d, want %d with the reason:\n%s", res.Exit, ExitScriptAborted, stderr)
+	}
+	if !strings.Contains(stderr, "teardown ran") {
+		t.Errorf("teardown() did not run after test.abort():\n%s", stderr)
+	}
+	if res.Summary == nil {
+		t.Fatal("no summary.json")
+	}
+	if got := res.Summary.Metrics["ran"].Values["count"]; got != 3 {
+		t.Errorf("%v iterations ran, want 3: the abort in the third stops the test", got)
+	}
+	run, err := runfmt.ReadRun(res.Dir)
+	if err != nil || run.Status != runfmt.StatusAborted {
+		t.Errorf("run.json: %+v, %v; want status aborted", run, err)
+	}
+}
+
+// TestAbortInSetup: test.abort() in setup() aborts the test (108), with
+// no iteration run.
+func TestAbortInSetup(t *testing.T) {
+	script := writeScript(t, `
+import exec from 'k6/execution';
+export const options = { iterations: 5 };
+export function setup() { exec.test.abort('no backend'); }
+export default function () { throw new Error('must not run'); }
+`)
+	res, _, stderr, err := runScript(t, t.Context(), script, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Exit != ExitScriptAborted || !strings.Contains(stderr, "no backend") || strings.Contains(stderr, "must not run") {
+		t.Errorf("exit %d, want %d, the reason and no iteration:\n%s", res.Exit, ExitScriptAborted, stderr)
+	}
+}
+
 // TestVUsInitBeforeSetup checks k6's order: every VU's init code runs
 // before setup(), so a VU that cannot start stops the run before setup()
 // has done anything.
