@@ -43,10 +43,12 @@ func (a *vuAdapter) Iterate(ctx context.Context, it executor.Iteration) error {
 	start := time.Now()
 	err := a.vu.Iterate(ctx, script.Iteration{
 		Scenario: it.Scenario, Exec: s.Exec, Iter: it.Iter, ScenarioIter: it.ScenarioIter, Scheduled: it.Scheduled, Tags: s.Tags, Env: s.Env,
+		Executor: string(s.Executor), ScenarioStart: r.start.Add(s.StartTime),
 	}, r.setup)
 	end := time.Now()
 	tags := map[string]string{"scenario": it.Scenario}
 	if errors.Is(err, script.ErrInterrupted) {
+		r.live.interrupted.Add(1)
 		return err // an interrupted iteration is not a complete one, as in k6
 	}
 	r.rec.Add("iterations", end, 1, tags)

@@ -19,17 +19,18 @@ import (
 // liveStats are the counters the progress line and the loadgen's own
 // /metrics show. Safe for concurrent use.
 type liveStats struct {
-	inflight  atomic.Int64
-	vus       atomic.Int64
-	vusMax    atomic.Int64
-	iters     atomic.Int64
-	dropped   atomic.Int64
-	requests  atomic.Int64
-	errors    atomic.Int64
-	mu        sync.Mutex
-	recent    []timedValue // TTFTs of the last window, for the live p95
-	reqTimes  []time.Time  // completion times of the last window, for req/s
-	observers []func(*runfmt.Request)
+	inflight    atomic.Int64
+	vus         atomic.Int64
+	vusMax      atomic.Int64
+	iters       atomic.Int64
+	interrupted atomic.Int64
+	dropped     atomic.Int64
+	requests    atomic.Int64
+	errors      atomic.Int64
+	mu          sync.Mutex
+	recent      []timedValue // TTFTs of the last window, for the live p95
+	reqTimes    []time.Time  // completion times of the last window, for req/s
+	observers   []func(*runfmt.Request)
 }
 
 type timedValue struct {

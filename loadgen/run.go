@@ -59,8 +59,10 @@ type runState struct {
 	// stopRun, once the scenarios may start, stops them: test.abort()
 	// calls it at once, as k6 stops the test when abort() is called.
 	stopRun atomic.Pointer[context.CancelCauseFunc]
-	thAbort atomic.Pointer[string]
-	start   time.Time
+	// startedAt is r.start for the VUs' goroutines (exec.instance).
+	startedAt atomic.Pointer[time.Time]
+	thAbort   atomic.Pointer[string]
+	start     time.Time
 	// writeErr is the first write of the run folder that failed in
 	// finish (a full disk): the run then exits ExitGenericFailure.
 	writeErr error
@@ -107,6 +109,16 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Result, er
 		Program: prog, Vars: cfg.vars(), Recorder: r.rec, HTTPClient: hc,
 		TracerProvider: tr.Provider, Log: stderr, Tags: cfg.Tags, Tokens: tokenCounter{tok},
 		OnLLM: r.live.observe, InFlight: &r.live.inflight,
+	}
+	r.env.Instance = func() script.Instance {
+		in := script.Instance{
+			IterationsCompleted: r.live.iters.Load(), IterationsInterrupted: r.live.interrupted.Load(),
+			VUsActive: r.live.vus.Load(), VUsInitialized: r.live.vusMax.Load(),
+		}
+		if start := r.startedAt.Load(); start != nil {
+			in.Duration = time.Since(*start)
+		}
+		return in
 	}
 	r.env.Abort = func(reason string) {
 		if reason == "" {
@@ -229,6 +241,8 @@ func (r *runState) execute(ctx context.Context, initVU *script.VU, scenarios []e
 
 	obs := &observer{r: r}
 	r.start = time.Now()
+	start := r.start
+	r.startedAt.Store(&start)
 	var wg sync.WaitGroup
 	done := make(chan struct{})
 	wg.Go(func() { r.watch(runCtx, stopRun, done, ths, o) })

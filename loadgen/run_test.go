@@ -244,6 +244,57 @@ export function teardown() { console.log('teardown ran'); }
 	}
 }
 
+// TestExecutionModule checks k6/execution's fields against its documented
+// meaning (https://grafana.com/docs/k6/latest/javascript-api/k6-execution/):
+// two scenarios on one VU each, the second starting later, so that a VU's
+// iterationInInstance, the scenarios' executors and start times, and the
+// instance's counts can each be told apart. The script checks them, and
+// the checks threshold makes the exit code say whether they held.
+func TestExecutionModule(t *testing.T) {
+	script := writeScript(t, `
+import exec from 'k6/execution';
+import { check } from 'k6';
+export const options = {
+  scenarios: {
+    first: { executor: 'per-vu-iterations', vus: 1, iterations: 3 },
+    second: { executor: 'shared-iterations', vus: 1, iterations: 2, startTime: '300ms', exec: 'second' },
+  },
+  thresholds: { checks: ['rate==1'] },
+};
+const t0 = Date.now();
+function common(name, executor) {
+  const s = exec.scenario, v = exec.vu, i = exec.instance;
+  const ok = check(null, {
+    'scenario.name': () => s.name === name,
+    'scenario.executor': () => s.executor === executor,
+    'scenario.startTime': () => typeof s.startTime === 'number' && s.startTime >= t0 - 5000 && s.startTime <= Date.now(),
+    'vu.idInInstance': () => v.idInInstance >= 1 && v.idInInstance === v.idInTest,
+    'vu.iterationInScenario': () => v.iterationInScenario === __ITER,
+    'vu.iterationInInstance >= iterationInScenario': () => v.iterationInInstance >= v.iterationInScenario,
+    'instance.vusInitialized': () => i.vusInitialized >= 1,
+    'instance.currentTestRunDuration': () => i.currentTestRunDuration > 0,
+    'instance.iterationsCompleted': () => i.iterationsCompleted >= 0 && i.iterationsInterrupted === 0,
+  });
+  if (!ok) console.log(JSON.stringify({ s, v: { idInInstance: v.idInInstance, iterationInInstance: v.iterationInInstance, iterationInScenario: v.iterationInScenario }, i }));
+}
+export default function () { common('first', 'per-vu-iterations'); }
+export function second() {
+  common('second', 'shared-iterations');
+  check(null, { 'second starts 300 ms after the first': () => exec.scenario.startTime - t0 >= 250 });
+}
+`)
+	res, _, stderr, err := runScript(t, t.Context(), script, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Exit != ExitOK {
+		t.Errorf("exit %d, want 0 (every check held):\n%s", res.Exit, stderr)
+	}
+	if got := res.Summary.Metrics["checks"].Values["passes"]; got != 3*9+2*10 {
+		t.Errorf("%v checks passed, want %d", got, 3*9+2*10)
+	}
+}
+
 // TestAbortInSetup: test.abort() in setup() aborts the test (108), with
 // no iteration run.
 func TestAbortInSetup(t *testing.T) {

@@ -178,11 +178,33 @@ func (vu *VU) executionModule() *goja.Object {
 	dyn := func(get func() any) *goja.Object {
 		return rt.NewDynamicObject(&lazyObject{rt: rt, get: get})
 	}
+	// https://grafana.com/docs/k6/latest/javascript-api/k6-execution/
 	_ = m.Set("vu", dyn(func() any {
-		return map[string]any{"idInTest": vu.ID, "iterationInScenario": vu.it.Iter}
+		return map[string]any{
+			"idInInstance": vu.ID, "idInTest": vu.ID,
+			"iterationInInstance": max(vu.iters-1, 0), "iterationInScenario": vu.it.Iter,
+		}
 	}))
 	_ = m.Set("scenario", dyn(func() any {
-		return map[string]any{"name": vu.it.Scenario, "iterationInTest": vu.it.ScenarioIter}
+		sc := map[string]any{
+			"name": vu.it.Scenario, "executor": vu.it.Executor,
+			"iterationInInstance": vu.it.ScenarioIter, "iterationInTest": vu.it.ScenarioIter,
+		}
+		if !vu.it.ScenarioStart.IsZero() {
+			sc["startTime"] = vu.it.ScenarioStart.UnixMilli()
+		}
+		return sc
+	}))
+	_ = m.Set("instance", dyn(func() any {
+		var in Instance
+		if vu.env.Instance != nil {
+			in = vu.env.Instance()
+		}
+		return map[string]any{
+			"iterationsCompleted": in.IterationsCompleted, "iterationsInterrupted": in.IterationsInterrupted,
+			"vusActive": in.VUsActive, "vusInitialized": in.VUsInitialized,
+			"currentTestRunDuration": float64(in.Duration) / float64(time.Millisecond),
+		}
 	}))
 	test := rt.NewObject()
 	_ = test.Set("abort", func(reason string) {

@@ -87,6 +87,9 @@ type Env struct {
 	// Abort, when set, is called by exec.test.abort() from k6/execution:
 	// the runner stops the test and exits with its aborted code.
 	Abort func(reason string)
+	// Instance, when set, tells k6/execution's exec.instance the state of
+	// this load generator process.
+	Instance func() Instance
 	// Tokens counts tokens of text client-side (the GPT-2 tokenizer), so
 	// the server's usage can be checked; nil skips the check.
 	Tokens llm.TokenCounter
@@ -107,6 +110,14 @@ var ErrInterrupted = errors.New("iteration interrupted")
 
 // errFail is thrown by fail(): it ends the iteration, and is counted as an
 // iteration error.
+// Instance is k6/execution's exec.instance: this process's counts.
+type Instance struct {
+	IterationsCompleted, IterationsInterrupted int64
+	VUsActive, VUsInitialized                  int64
+	// Duration is the time since the test run started (0 before).
+	Duration time.Duration
+}
+
 type failError struct{ msg string }
 
 func (e *failError) Error() string { return "fail(): " + e.msg }

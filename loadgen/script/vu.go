@@ -21,8 +21,12 @@ type Iteration struct {
 	// process's VUs (k6/execution's scenario.iterationInTest, per segment).
 	ScenarioIter int64
 	Scheduled    time.Time
-	Tags         map[string]string // the scenario's tags
-	Env          map[string]string // the scenario's env, layered over the run's __ENV
+	// Executor and ScenarioStart are the scenario's executor and when it
+	// started (k6/execution's scenario.executor and startTime).
+	Executor      string
+	ScenarioStart time.Time
+	Tags          map[string]string // the scenario's tags
+	Env           map[string]string // the scenario's env, layered over the run's __ENV
 }
 
 // VU is one virtual user: a goja runtime that ran the script's init code.
@@ -34,6 +38,10 @@ type VU struct {
 	exports *goja.Object
 	mods    map[string]goja.Value
 	envObj  *goja.Object
+
+	// iters counts this VU's iterations across scenarios
+	// (k6/execution's vu.iterationInInstance is iters−1 during one).
+	iters int64
 
 	// Per call state.
 	ctx       context.Context
@@ -251,6 +259,7 @@ func (vu *VU) Iterate(ctx context.Context, it Iteration, setupData string) error
 		return fmt.Errorf("scenario %s: the script exports no function %q", it.Scenario, exec)
 	}
 	vu.it = it
+	vu.iters++
 	vu.groups = vu.groups[:0]
 	_ = vu.rt.Set("__ITER", it.Iter)
 	for k, v := range it.Env {
