@@ -26,7 +26,15 @@ require (
 	gorgonia.org/tensor v0.9.24
 )
 
-require go.uber.org/goleak v1.3.0
+require (
+	github.com/tidwall/gjson v1.20.4
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/tidwall/match v1.1.1 // indirect
+	github.com/tidwall/pretty v1.3.0 // indirect
+)
 
 require (
 	github.com/apache/arrow/go/arrow v0.0.0-20201229220542-30ce2eb5d4dc // indirect

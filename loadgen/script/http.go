@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dop251/goja"
+	"github.com/tidwall/gjson"
 
 	"github.com/llmbench/llmbench/loadgen/llm"
 )
@@ -418,35 +419,29 @@ func (vu *VU) response(r *httpResult) goja.Value {
 	_ = o.Set("error_code", r.errCode)
 	_ = o.Set("request", map[string]any{"method": r.call.method, "url": r.call.url, "headers": r.call.headers, "body": string(r.call.body)})
 	body := r.body
+	var parsed goja.Value // res.json()'s value, parsed once (k6 caches it)
 	_ = o.Set("json", func(c goja.FunctionCall) goja.Value {
-		var v any
-		if err := json.Unmarshal(body, &v); err != nil {
-			panic(rt.NewGoError(fmt.Errorf("response.json(): the body is not JSON: %w", err)))
+		// https://grafana.com/docs/k6/latest/javascript-api/k6-http/response/response-json/:
+		// the selector is GJSON's syntax (items.#, items.#.id,
+		// items.#(id==2).name); one that matches nothing gives undefined.
+		if sel := c.Argument(0); !goja.IsUndefined(sel) && !goja.IsNull(sel) {
+			if !gjson.ValidBytes(body) {
+				panic(rt.NewGoError(fmt.Errorf("response.json(%q): the body is not JSON", sel.String())))
+			}
+			res := gjson.GetBytes(body, sel.String())
+			if !res.Exists() {
+				return goja.Undefined()
+			}
+			return rt.ToValue(res.Value())
 		}
-		if sel := c.Argument(0); !goja.IsUndefined(sel) {
-			v = selectJSON(v, sel.String())
+		if parsed == nil {
+			var v any
+			if err := json.Unmarshal(body, &v); err != nil {
+				panic(rt.NewGoError(fmt.Errorf("response.json(): the body is not JSON: %w", err)))
+			}
+			parsed = rt.ToValue(v)
 		}
-		return rt.ToValue(v)
+		return parsed
 	})
 	return o
-}
-
-// selectJSON follows a dotted path ("choices.0.text") into decoded JSON,
-// the common case of k6's gjson selectors. A missing path is undefined.
-func selectJSON(v any, path string) any {
-	for _, part := range strings.Split(path, ".") {
-		switch x := v.(type) {
-		case map[string]any:
-			v = x[part]
-		case []any:
-			i, err := strconv.Atoi(part)
-			if err != nil || i < 0 || i >= len(x) {
-				return nil
-			}
-			v = x[i]
-		default:
-			return nil
-		}
-	}
-	return v
 }

@@ -386,6 +386,51 @@ export default function () {
 	}
 }
 
+// TestResponseJSONSelector follows k6's Response.json([selector])
+// (https://grafana.com/docs/k6/latest/javascript-api/k6-http/response/response-json/),
+// whose selector is GJSON's syntax (https://github.com/tidwall/gjson#path-syntax):
+// counts, every element's field, queries, and undefined for no match.
+func TestResponseJSONSelector(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/text" {
+			fmt.Fprint(w, "not json")
+			return
+		}
+		fmt.Fprint(w, `{"items": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}], "user": {"first.name": "Ann"}, "n": null}`)
+	}))
+	defer srv.Close()
+	dir := writeScripts(t, map[string]string{"main.js": `
+import http from 'k6/http';
+function eq(got, want, what) {
+  if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(what + ': got ' + JSON.stringify(got) + ', want ' + JSON.stringify(want));
+}
+export default function () {
+  const r = http.get(__ENV.URL + '/');
+  eq(r.json('items.#'), 2, 'items.#');
+  eq(r.json('items.#.id'), [1, 2], 'items.#.id');
+  eq(r.json('items.1.name'), 'b', 'items.1.name');
+  eq(r.json('items.#(id==2).name'), 'b', 'items.#(id==2).name');
+  eq(r.json('user.first\\.name'), 'Ann', 'an escaped dot');
+  eq(r.json('n'), null, 'a null value');
+  if (r.json('nope.nothing') !== undefined) throw new Error('no match: got ' + r.json('nope.nothing'));
+  if (r.json() !== r.json()) throw new Error('json() is parsed once, as k6 caches it');
+  eq(r.json().items[0].name, 'a', 'json()');
+  let threw = false;
+  try { http.get(__ENV.URL + '/text').json('a'); } catch (e) { threw = String(e).includes('not JSON'); }
+  if (!threw) throw new Error('a selector on a body that is not JSON must throw');
+}
+`})
+	env, _, _ := newEnv(t, dir, map[string]string{"URL": srv.URL})
+	vu, err := NewVU(t.Context(), env, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s"}, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestInterrupt(t *testing.T) {
 	dir := writeScripts(t, map[string]string{"main.js": `
 import { sleep } from 'k6';
