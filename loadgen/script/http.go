@@ -52,6 +52,9 @@ type httpCall struct {
 	timeout     time.Duration
 	discard     bool // responseType "none"
 	binary      bool // responseType "binary"
+	// expect says which statuses are expected; nil: no response callback
+	// (no expected_response tag, no http_req_failed).
+	expect *expectedStatuses
 }
 
 type httpResult struct {
@@ -101,6 +104,10 @@ func (vu *VU) httpModule() *goja.Object {
 		return vu.doHTTP(vu.parseCall(strings.ToUpper(c.Argument(0).String()), c.Argument(1), c.Argument(2), c.Argument(3)))
 	})
 	_ = m.Set("batch", vu.batch)
+	_ = m.Set("expectedStatuses", vu.newExpectedStatuses)
+	_ = m.Set("setResponseCallback", func(cb goja.Value) {
+		vu.respCallback = vu.responseCallback(cb, "http.setResponseCallback")
+	})
 	return m
 }
 
@@ -115,7 +122,7 @@ func (vu *VU) parseCall(method string, u, body, params goja.Value) *httpCall {
 	if isNil(u) || u.String() == "" {
 		panic(rt.NewTypeError(fmt.Sprintf("http.%s: a URL is required", strings.ToLower(method))))
 	}
-	c := &httpCall{method: method, url: u.String(), timeout: 60 * time.Second}
+	c := &httpCall{method: method, url: u.String(), timeout: 60 * time.Second, expect: vu.respCallback}
 	if !isNil(body) {
 		switch b := body.Export().(type) {
 		case string:
@@ -152,6 +159,9 @@ func (vu *VU) parseCall(method string, u, body, params goja.Value) *httpCall {
 				panic(rt.NewTypeError("params.timeout: " + err.Error()))
 			}
 			c.timeout = d
+		}
+		if p.Get("responseCallback") != nil { // present, null included: null turns it off
+			c.expect = vu.responseCallback(p.Get("responseCallback"), "params.responseCallback")
 		}
 		if rtp := p.Get("responseType"); !isNil(rtp) {
 			switch rtp.String() {
@@ -357,8 +367,11 @@ func (vu *VU) recordHTTP(r *httpResult) {
 	t := vu.tags(r.call.tags)
 	t["method"], t["url"], t["name"] = r.call.method, r.call.url, name
 	t["status"] = strconv.Itoa(r.status)
-	failed := r.err != nil || r.status == 0 || r.status >= 400
-	t["expected_response"] = strconv.FormatBool(!failed)
+	exp := r.call.expect
+	failed := r.err != nil || r.status == 0 || (exp != nil && !exp.expected(r.status))
+	if exp != nil {
+		t["expected_response"] = strconv.FormatBool(!failed)
+	}
 	if r.errCode != 0 {
 		t["error_code"] = strconv.Itoa(r.errCode)
 	}
@@ -371,11 +384,13 @@ func (vu *VU) recordHTTP(r *httpResult) {
 	rec.Add(metricHTTPWaiting, now, r.timings.Waiting, t)
 	rec.Add(metricHTTPReceiving, now, r.timings.Receiving, t)
 	rec.Add(metricHTTPDuration, now, r.timings.Duration, t)
-	f := 0.0
-	if failed {
-		f = 1
+	if exp != nil {
+		f := 0.0
+		if failed {
+			f = 1
+		}
+		rec.Add(metricHTTPFailed, now, f, t)
 	}
-	rec.Add(metricHTTPFailed, now, f, t)
 	rec.Add(metricDataSent, now, float64(r.sent), t)
 	rec.Add(metricDataReceived, now, float64(r.recv), t)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -428,6 +429,64 @@ export default function () {
 	}
 	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s"}, ""); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestExpectedStatuses follows k6/http's expectedStatuses and
+// setResponseCallback
+// (https://grafana.com/docs/k6/latest/javascript-api/k6-http/expected-statuses/,
+// https://grafana.com/docs/k6/latest/javascript-api/k6-http/set-response-callback/):
+// the VU's callback, a per-request params.responseCallback, ranges, and
+// null, which drops the expected_response tag and http_req_failed.
+func TestExpectedStatuses(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/status/"))
+		w.WriteHeader(code)
+	}))
+	defer srv.Close()
+	dir := writeScripts(t, map[string]string{"main.js": `
+import http from 'k6/http';
+http.setResponseCallback(http.expectedStatuses({ min: 200, max: 300 }));
+const only300 = http.expectedStatuses(300);
+export default function () {
+  http.get(__ENV.URL + '/status/200');                                   // expected by the VU's callback
+  http.get(__ENV.URL + '/status/200', { responseCallback: only300 });    // not expected
+  http.get(__ENV.URL + '/status/404', { responseCallback: http.expectedStatuses(404, { min: 500, max: 599 }) });
+  http.get(__ENV.URL + '/status/503', { responseCallback: null });       // no callback: no tag, no http_req_failed
+  let msg = '';
+  try { http.setResponseCallback(() => true); } catch (e) { msg = String(e); }
+  if (!msg.includes('expectedStatuses')) throw new Error('a function callback: ' + msg);
+  try { http.expectedStatuses({ min: 3 }); msg = ''; } catch (e) { msg = String(e); }
+  if (!msg.includes('{min, max}')) throw new Error('a range without max: ' + msg);
+  http.setResponseCallback(null);
+  http.get(__ENV.URL + '/status/500');                                   // none for the VU now
+}
+`})
+	env, rec, _ := newEnv(t, dir, map[string]string{"URL": srv.URL})
+	vu, err := NewVU(t.Context(), env, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	var expected []string
+	for _, s := range rec.of("http_reqs") {
+		v, ok := s.tags["expected_response"]
+		if !ok {
+			v = "-"
+		}
+		expected = append(expected, v)
+	}
+	if got, want := strings.Join(expected, " "), "true false true - -"; got != want {
+		t.Errorf("expected_response tags: got %s, want %s", got, want)
+	}
+	var failed []float64
+	for _, s := range rec.of("http_req_failed") {
+		failed = append(failed, s.v)
+	}
+	if fmt.Sprint(failed) != "[0 1 0]" {
+		t.Errorf("http_req_failed: got %v, want [0 1 0] (none for the requests without a callback)", failed)
 	}
 }
 

@@ -39,6 +39,10 @@ type VU struct {
 	mods    map[string]goja.Value
 	envObj  *goja.Object
 
+	// respCallback is k6/http's response callback for this VU
+	// (http.setResponseCallback); nil: none.
+	respCallback *expectedStatuses
+
 	// iters counts this VU's iterations across scenarios
 	// (k6/execution's vu.iterationInInstance is iters−1 during one).
 	iters int64
@@ -58,7 +62,7 @@ type VU struct {
 func NewVU(ctx context.Context, env *Env, id int) (*VU, error) {
 	rt := goja.New()
 	rt.SetFieldNameMapper(goja.TagFieldNameMapper("js", true))
-	vu := &VU{env: env, rt: rt, ID: id, mods: map[string]goja.Value{}, ctx: ctx, init: true}
+	vu := &VU{env: env, rt: rt, ID: id, mods: map[string]goja.Value{}, ctx: ctx, init: true, respCallback: defaultExpected}
 	if err := vu.globals(); err != nil {
 		return nil, err
 	}
