@@ -17,6 +17,8 @@ type scriptOptions struct {
 	SetupTimeout      string          `json:"setupTimeout"`
 	TeardownTimeout   string          `json:"teardownTimeout"`
 	SummaryTrendStats []string        `json:"summaryTrendStats"`
+	// MaxRedirects is how many redirects k6/http follows (k6's default 10).
+	MaxRedirects *int `json:"maxRedirects"`
 	// SLO sets the service-level objectives of goodput, in milliseconds:
 	// {ttft: 500, tpot: 50, e2e: 10000}. A request is good when it
 	// succeeded and met every one given. (An llmbench option; k6 has none.)

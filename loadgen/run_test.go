@@ -163,6 +163,7 @@ export default function () { c.generate({ prompt: 'x', max_tokens: 2 }); }
 		{"init exception", "throw new Error('bad init');\nexport default function () {}\n", ExitScriptError, "bad init"},
 		{"setup exception", "export function setup() { throw new Error('no setup'); }\nexport default function () {}\n", ExitScriptError, "no setup"},
 		{"unknown threshold metric", "export const options = { thresholds: { nope: ['count<1'] } };\nexport default function () {}\n", ExitInvalidConfig, "nope"},
+		{"negative maxRedirects", "export const options = { maxRedirects: -1 };\nexport default function () {}\n", ExitInvalidConfig, "maxRedirects -1"},
 		{"bad executor", "export const options = { scenarios: { a: { executor: 'warp-speed' } } };\nexport default function () {}\n", ExitInvalidConfig, "warp-speed"},
 		{"iteration errors go on", `
 import { Counter } from 'k6/metrics';

@@ -55,10 +55,14 @@ type httpCall struct {
 	// expect says which statuses are expected; nil: no response callback
 	// (no expected_response tag, no http_req_failed).
 	expect *expectedStatuses
+	// redirects is how many redirects to follow (params.redirects, else
+	// options.maxRedirects, else 10).
+	redirects int
 }
 
 type httpResult struct {
 	call       *httpCall
+	hops       []*httpResult // the redirects followed to get here, in order
 	status     int
 	statusText string
 	proto      string
@@ -122,7 +126,7 @@ func (vu *VU) parseCall(method string, u, body, params goja.Value) *httpCall {
 	if isNil(u) || u.String() == "" {
 		panic(rt.NewTypeError(fmt.Sprintf("http.%s: a URL is required", strings.ToLower(method))))
 	}
-	c := &httpCall{method: method, url: u.String(), timeout: 60 * time.Second, expect: vu.respCallback}
+	c := &httpCall{method: method, url: u.String(), timeout: 60 * time.Second, expect: vu.respCallback, redirects: vu.env.maxRedirects()}
 	if !isNil(body) {
 		switch b := body.Export().(type) {
 		case string:
@@ -159,6 +163,13 @@ func (vu *VU) parseCall(method string, u, body, params goja.Value) *httpCall {
 				panic(rt.NewTypeError("params.timeout: " + err.Error()))
 			}
 			c.timeout = d
+		}
+		if rd := p.Get("redirects"); !isNil(rd) {
+			n, ok := asInt(rd.Export())
+			if !ok || n < 0 {
+				panic(rt.NewTypeError(fmt.Sprintf("params.redirects %v: want a whole number, 0 or more", rd)))
+			}
+			c.redirects = n
 		}
 		if p.Get("responseCallback") != nil { // present, null included: null turns it off
 			c.expect = vu.responseCallback(p.Get("responseCallback"), "params.responseCallback")
@@ -263,10 +274,57 @@ func (vu *VU) batch(arg goja.Value) goja.Value {
 
 // roundTrip performs one request and measures its phases. It is safe to
 // call from any goroutine.
+// roundTrip makes the request c and follows its redirects, as k6 does
+// (https://grafana.com/docs/k6/latest/using-k6/k6-options/reference/#max-redirects):
+// each hop is a request of its own, recorded as one (hops), up to
+// c.redirects of them; past that the last redirect is the response. A 301,
+// 302 or 303 turns the method into GET without a body (HEAD stays HEAD),
+// as browsers and Go's client do; 307 and 308 keep both.
 func (e *Env) roundTrip(ctx context.Context, c *httpCall) *httpResult {
-	r := &httpResult{call: c}
 	ctx, cancel := withTimeout(ctx, c.timeout)
 	defer cancel()
+	var hops []*httpResult
+	cur := c
+	for {
+		r := e.roundTripOnce(ctx, cur)
+		loc := r.headers.Get("Location")
+		if r.err != nil || loc == "" || !isRedirect(r.status) || len(hops) >= c.redirects {
+			if r.err == nil && loc != "" && isRedirect(r.status) && len(hops) >= c.redirects {
+				e.logf("WARN stopped after %d redirects and returned the redirection (%s %s)", c.redirects, cur.method, cur.url)
+			}
+			r.hops = hops
+			return r
+		}
+		next, err := url.Parse(cur.url)
+		if err == nil {
+			next, err = next.Parse(loc)
+		}
+		if err != nil {
+			r.err, r.errCode = fmt.Errorf("redirect from %s: Location %q: %w", cur.url, loc, err), 1000
+			r.hops = hops
+			return r
+		}
+		hops = append(hops, r)
+		hop := *cur
+		hop.url = next.String()
+		if (r.status == 301 || r.status == 302 || r.status == 303) && cur.method != http.MethodHead {
+			hop.method, hop.body = http.MethodGet, nil
+		}
+		cur = &hop
+	}
+}
+
+func isRedirect(status int) bool {
+	switch status {
+	case 301, 302, 303, 307, 308:
+		return true
+	}
+	return false
+}
+
+// roundTripOnce makes one HTTP request, without following a redirect.
+func (e *Env) roundTripOnce(ctx context.Context, c *httpCall) *httpResult {
+	r := &httpResult{call: c}
 	req, err := http.NewRequestWithContext(ctx, c.method, c.url, bytes.NewReader(c.body))
 	if err != nil {
 		r.err, r.errCode = fmt.Errorf("request %s %s: %w", c.method, c.url, err), 1000
@@ -277,7 +335,9 @@ func (e *Env) roundTrip(ctx context.Context, c *httpCall) *httpResult {
 		req.Header.Set(k, v)
 	}
 	req, pt := llm.TraceRequest(req)
-	resp, err := e.httpClient().Do(req)
+	client := *e.httpClient() // the shared transport; redirects are ours to follow
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := client.Do(req)
 	if err != nil {
 		pt.Done()
 		r.err, r.errCode = err, errorCode(err)
@@ -359,6 +419,9 @@ func phasesOf(pt *llm.PhaseTimer) phases {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func (vu *VU) recordHTTP(r *httpResult) {
+	for _, h := range r.hops {
+		vu.recordHTTP(h)
+	}
 	now := time.Now()
 	name := r.call.url
 	if n, ok := r.call.tags["name"]; ok {

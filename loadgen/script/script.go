@@ -90,6 +90,9 @@ type Env struct {
 	// Instance, when set, tells k6/execution's exec.instance the state of
 	// this load generator process.
 	Instance func() Instance
+	// MaxRedirects is options.maxRedirects: how many redirects k6/http
+	// follows by default; nil is k6's default, 10.
+	MaxRedirects *int
 	// Tokens counts tokens of text client-side (the GPT-2 tokenizer), so
 	// the server's usage can be checked; nil skips the check.
 	Tokens llm.TokenCounter
@@ -159,6 +162,14 @@ func (e *Env) readFile(name string) ([]byte, error) {
 	}
 	e.files[p] = b
 	return b, nil
+}
+
+// maxRedirects is MaxRedirects or its default.
+func (e *Env) maxRedirects() int {
+	if e.MaxRedirects != nil {
+		return *e.MaxRedirects
+	}
+	return 10
 }
 
 func (e *Env) logf(format string, args ...any) {

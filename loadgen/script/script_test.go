@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -487,6 +488,89 @@ export default function () {
 	}
 	if fmt.Sprint(failed) != "[0 1 0]" {
 		t.Errorf("http_req_failed: got %v, want [0 1 0] (none for the requests without a callback)", failed)
+	}
+}
+
+// TestRedirects follows k6's redirects
+// (https://grafana.com/docs/k6/latest/using-k6/k6-options/reference/#max-redirects,
+// and params.redirects in
+// https://grafana.com/docs/k6/latest/javascript-api/k6-http/params/):
+// res.url is where the chain ended, each hop is a request of its own in
+// http_reqs, params.redirects and options.maxRedirects bound the chain,
+// and past the bound the last redirect is the response.
+func TestRedirects(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/r/"):
+			n, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/r/"))
+			if n == 0 {
+				fmt.Fprint(w, "done")
+				return
+			}
+			http.Redirect(w, r, fmt.Sprintf("/r/%d", n-1), http.StatusFound)
+		case r.URL.Path == "/307":
+			http.Redirect(w, r, "/echo", http.StatusTemporaryRedirect)
+		case r.URL.Path == "/302":
+			http.Redirect(w, r, "/echo", http.StatusFound)
+		case r.URL.Path == "/echo":
+			b, _ := io.ReadAll(r.Body)
+			fmt.Fprintf(w, "%s %s", r.Method, b)
+		}
+	}))
+	defer srv.Close()
+	dir := writeScripts(t, map[string]string{"main.js": `
+import http from 'k6/http';
+function eq(got, want, what) { if (got !== want) throw new Error(what + ': got ' + got + ', want ' + want); }
+export default function () {
+  let r = http.get(__ENV.URL + '/r/3');
+  eq(r.status, 200, 'followed'); eq(r.url, __ENV.URL + '/r/0', 'res.url'); eq(r.body, 'done', 'body');
+  r = http.get(__ENV.URL + '/r/3', { redirects: 0 });
+  eq(r.status, 302, 'redirects: 0'); eq(r.url, __ENV.URL + '/r/3', 'redirects: 0, url');
+  r = http.get(__ENV.URL + '/r/3', { redirects: 1 });
+  eq(r.status, 302, 'redirects: 1'); eq(r.url, __ENV.URL + '/r/2', 'redirects: 1, url');
+  eq(http.post(__ENV.URL + '/307', 'hello').body, 'POST hello', '307 keeps the method and body');
+  eq(http.post(__ENV.URL + '/302', 'hello').body, 'GET ', '302 turns into GET');
+}
+`})
+	env, rec, log := newEnv(t, dir, map[string]string{"URL": srv.URL})
+	vu, err := NewVU(t.Context(), env, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	var urls []string
+	for _, s := range rec.of("http_reqs") {
+		urls = append(urls, strings.TrimPrefix(s.tags["url"], srv.URL)+" "+s.tags["status"])
+	}
+	want := "/r/3 302,/r/2 302,/r/1 302,/r/0 200," + // followed: four requests
+		"/r/3 302," + "/r/3 302,/r/2 302," + // stopped at the bound
+		"/307 307,/echo 200,/302 302,/echo 200"
+	if got := strings.Join(urls, ","); got != want {
+		t.Errorf("http_reqs by url and status:\n got %s\nwant %s", got, want)
+	}
+	if !strings.Contains(log.String(), "stopped after 1 redirects") {
+		t.Errorf("no warning for the chain cut at its bound:\n%s", log)
+	}
+
+	// options.maxRedirects is the default bound.
+	zero := 0
+	dir2 := writeScripts(t, map[string]string{"main.js": `
+import http from 'k6/http';
+export default function () {
+  const r = http.get(__ENV.URL + '/r/2');
+  if (r.status !== 302) throw new Error('maxRedirects 0: got ' + r.status);
+}
+`})
+	env2, _, _ := newEnv(t, dir2, map[string]string{"URL": srv.URL})
+	env2.MaxRedirects = &zero
+	vu2, err := NewVU(t.Context(), env2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vu2.Iterate(t.Context(), Iteration{Scenario: "s"}, ""); err != nil {
+		t.Fatal(err)
 	}
 }
 
