@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"sort"
@@ -58,6 +59,10 @@ type httpCall struct {
 	// redirects is how many redirects to follow (params.redirects, else
 	// options.maxRedirects, else 10).
 	redirects int
+	// jar keeps and sends cookies (the VU's, or params.jar); cookies are
+	// params.cookies, for this request alone.
+	jar     http.CookieJar
+	cookies []requestCookie
 }
 
 type httpResult struct {
@@ -109,6 +114,11 @@ func (vu *VU) httpModule() *goja.Object {
 	})
 	_ = m.Set("batch", vu.batch)
 	_ = m.Set("expectedStatuses", vu.newExpectedStatuses)
+	_ = m.Set("cookieJar", func() *goja.Object { return vu.cookieJarObject(jarRef{func() *cookiejar.Jar { return vu.jar }}) })
+	_ = m.Set("CookieJar", func(goja.ConstructorCall) *goja.Object {
+		j := newJar()
+		return vu.cookieJarObject(jarRef{func() *cookiejar.Jar { return j }})
+	})
 	_ = m.Set("setResponseCallback", func(cb goja.Value) {
 		vu.respCallback = vu.responseCallback(cb, "http.setResponseCallback")
 	})
@@ -126,7 +136,7 @@ func (vu *VU) parseCall(method string, u, body, params goja.Value) *httpCall {
 	if isNil(u) || u.String() == "" {
 		panic(rt.NewTypeError(fmt.Sprintf("http.%s: a URL is required", strings.ToLower(method))))
 	}
-	c := &httpCall{method: method, url: u.String(), timeout: 60 * time.Second, expect: vu.respCallback, redirects: vu.env.maxRedirects()}
+	c := &httpCall{method: method, url: u.String(), timeout: 60 * time.Second, expect: vu.respCallback, redirects: vu.env.maxRedirects(), jar: vu.jar}
 	if !isNil(body) {
 		switch b := body.Export().(type) {
 		case string:
@@ -163,6 +173,12 @@ func (vu *VU) parseCall(method string, u, body, params goja.Value) *httpCall {
 				panic(rt.NewTypeError("params.timeout: " + err.Error()))
 			}
 			c.timeout = d
+		}
+		if ck := p.Get("cookies"); !isNil(ck) {
+			c.cookies = vu.parseRequestCookies(ck)
+		}
+		if j := p.Get("jar"); !isNil(j) {
+			c.jar = vu.jarOf(j)
 		}
 		if rd := p.Get("redirects"); !isNil(rd) {
 			n, ok := asInt(rd.Export())
@@ -334,6 +350,9 @@ func (e *Env) roundTripOnce(ctx context.Context, c *httpCall) *httpResult {
 	for k, v := range c.headers {
 		req.Header.Set(k, v)
 	}
+	if req.Header.Get("Cookie") == "" { // a Cookie header the script set wins, as in k6
+		addCookies(req, c.jar, c.cookies)
+	}
 	req, pt := llm.TraceRequest(req)
 	client := *e.httpClient() // the shared transport; redirects are ours to follow
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -346,6 +365,9 @@ func (e *Env) roundTripOnce(ctx context.Context, c *httpCall) *httpResult {
 	}
 	defer resp.Body.Close()
 	r.status, r.statusText, r.proto, r.headers = resp.StatusCode, resp.Status, resp.Proto, resp.Header
+	if rc := resp.Cookies(); len(rc) > 0 && c.jar != nil {
+		c.jar.SetCookies(req.URL, rc)
+	}
 	var body []byte
 	if c.discard {
 		n, rerr := io.Copy(io.Discard, resp.Body)
@@ -466,6 +488,7 @@ func (vu *VU) response(r *httpResult) goja.Value {
 	_ = o.Set("status_text", r.statusText)
 	_ = o.Set("proto", r.proto)
 	_ = o.Set("url", r.call.url)
+	_ = o.Set("cookies", responseCookies(r.headers))
 	hdr := rt.NewObject()
 	keys := make([]string, 0, len(r.headers))
 	for k := range r.headers {

@@ -2,6 +2,7 @@ package script
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -571,6 +572,73 @@ export default function () {
 	}
 	if err := vu2.Iterate(t.Context(), Iteration{Scenario: "s"}, ""); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCookies follows k6's cookies (https://grafana.com/docs/k6/latest/using-k6/cookies/,
+// https://grafana.com/docs/k6/latest/javascript-api/k6-http/cookiejar/,
+// and noCookiesReset in the options reference): a per-VU jar that keeps
+// what servers set, redirect hops included, and is empty at each
+// iteration's start; params.cookies for one request, with replace;
+// res.cookies; cookiesForURL, set, delete and clear; a local jar.
+func TestCookies(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/set":
+			for k, v := range r.URL.Query() {
+				http.SetCookie(w, &http.Cookie{Name: k, Value: v[0], Path: "/"})
+			}
+		case "/set-redirect":
+			http.SetCookie(w, &http.Cookie{Name: "session", Value: "abc", Path: "/"})
+			http.Redirect(w, r, "/echo", http.StatusFound)
+		case "/echo":
+			got := map[string]string{}
+			for _, c := range r.Cookies() {
+				got[c.Name] = c.Value
+			}
+			json.NewEncoder(w).Encode(got)
+		}
+	}))
+	defer srv.Close()
+	dir := writeScripts(t, map[string]string{"main.js": `
+import http from 'k6/http';
+const vuJar = http.cookieJar(); // from the init code: still the jar of the running iteration
+function eq(got, want, what) {
+  if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(what + ': got ' + JSON.stringify(got) + ', want ' + JSON.stringify(want));
+}
+export default function () {
+  const U = __ENV.URL;
+  eq(http.get(U + '/echo').json(), {}, 'the jar is empty at the iteration start');
+  if (__ITER === 1) return;
+  eq(http.get(U + '/set-redirect').json(), { session: 'abc' }, 'a cookie set on a redirect hop');
+  let r = http.get(U + '/set?k=v', { redirects: 0 });
+  eq([r.cookies.k[0].name, r.cookies.k[0].value, r.cookies.k[0].path], ['k', 'v', '/'], 'res.cookies');
+  eq(http.cookieJar().cookiesForURL(U + '/').k, ['v'], 'cookiesForURL');
+  eq(vuJar.cookiesForURL(U + '/').k, ['v'], 'a jar object from the init code');
+  r = http.get(U + '/echo', { cookies: { extra: 'x', k: { value: 'w', replace: true } } });
+  eq([r.json().extra, r.json().k], ['x', 'w'], 'params.cookies, replace');
+  r = http.get(U + '/echo');
+  eq([r.json().extra, r.json().k], [undefined, 'v'], 'params.cookies are for one request');
+  const local = new http.CookieJar();
+  local.set(U + '/', 'only', 'here');
+  eq(http.get(U + '/echo', { jar: local }).json(), { only: 'here' }, 'a local jar instead of the VU jar');
+  http.cookieJar().delete(U + '/', 'k');
+  eq(http.get(U + '/echo').json().k, undefined, 'delete');
+  http.cookieJar().set(U + '/', 'a', '1');
+  http.cookieJar().clear(U + '/');
+  eq(http.cookieJar().cookiesForURL(U + '/'), {}, 'clear');
+  http.get(U + '/set?left=over');
+}
+`})
+	env, _, _ := newEnv(t, dir, map[string]string{"URL": srv.URL})
+	vu, err := NewVU(t.Context(), env, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := vu.Iterate(t.Context(), Iteration{Scenario: "s", Iter: int64(i)}, ""); err != nil {
+			t.Fatalf("iteration %d: %v", i, err)
+		}
 	}
 }
 

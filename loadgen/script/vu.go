@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http/cookiejar"
 	"strings"
 	"time"
 
@@ -42,6 +43,8 @@ type VU struct {
 	// respCallback is k6/http's response callback for this VU
 	// (http.setResponseCallback); nil: none.
 	respCallback *expectedStatuses
+	// jar is the VU's cookie jar, emptied at each iteration's start.
+	jar *cookiejar.Jar
 
 	// iters counts this VU's iterations across scenarios
 	// (k6/execution's vu.iterationInInstance is iters−1 during one).
@@ -62,7 +65,7 @@ type VU struct {
 func NewVU(ctx context.Context, env *Env, id int) (*VU, error) {
 	rt := goja.New()
 	rt.SetFieldNameMapper(goja.TagFieldNameMapper("js", true))
-	vu := &VU{env: env, rt: rt, ID: id, mods: map[string]goja.Value{}, ctx: ctx, init: true, respCallback: defaultExpected}
+	vu := &VU{env: env, rt: rt, ID: id, mods: map[string]goja.Value{}, ctx: ctx, init: true, respCallback: defaultExpected, jar: newJar()}
 	if err := vu.globals(); err != nil {
 		return nil, err
 	}
@@ -264,6 +267,7 @@ func (vu *VU) Iterate(ctx context.Context, it Iteration, setupData string) error
 	}
 	vu.it = it
 	vu.iters++
+	vu.jar = newJar() // k6 empties the VU's jar at each iteration (noCookiesReset: false)
 	vu.groups = vu.groups[:0]
 	_ = vu.rt.Set("__ITER", it.Iter)
 	for k, v := range it.Env {
