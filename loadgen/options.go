@@ -19,6 +19,8 @@ type scriptOptions struct {
 	SummaryTrendStats []string        `json:"summaryTrendStats"`
 	// MaxRedirects is how many redirects k6/http follows (k6's default 10).
 	MaxRedirects *int `json:"maxRedirects"`
+	// NoCookiesReset keeps each VU's cookies across its iterations.
+	NoCookiesReset bool `json:"noCookiesReset"`
 	// SLO sets the service-level objectives of goodput, in milliseconds:
 	// {ttft: 500, tpot: 50, e2e: 10000}. A request is good when it
 	// succeeded and met every one given. (An llmbench option; k6 has none.)

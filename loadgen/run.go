@@ -151,6 +151,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Result, er
 		return &Result{Exit: ExitInvalidConfig}, fmt.Errorf("options: maxRedirects %d: want 0 or more", *o.MaxRedirects)
 	}
 	r.env.MaxRedirects = o.MaxRedirects
+	r.env.NoCookiesReset = o.NoCookiesReset
 	scenarios, err := executor.ParseOptions(opts)
 	if err != nil {
 		return &Result{Exit: ExitInvalidConfig}, fmt.Errorf("options: %w", err)

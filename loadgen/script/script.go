@@ -93,6 +93,9 @@ type Env struct {
 	// MaxRedirects is options.maxRedirects: how many redirects k6/http
 	// follows by default; nil is k6's default, 10.
 	MaxRedirects *int
+	// NoCookiesReset is options.noCookiesReset: a VU keeps its cookie jar
+	// from one iteration to the next.
+	NoCookiesReset bool
 	// Tokens counts tokens of text client-side (the GPT-2 tokenizer), so
 	// the server's usage can be checked; nil skips the check.
 	Tokens llm.TokenCounter

@@ -640,6 +640,27 @@ export default function () {
 			t.Fatalf("iteration %d: %v", i, err)
 		}
 	}
+
+	// noCookiesReset: the jar lives on into the next iteration.
+	dir2 := writeScripts(t, map[string]string{"main.js": `
+import http from 'k6/http';
+export default function () {
+  if (__ITER === 0) { http.get(__ENV.URL + '/set?kept=yes'); return; }
+  const got = http.get(__ENV.URL + '/echo').json().kept;
+  if (got !== 'yes') throw new Error('noCookiesReset: the second iteration got ' + got);
+}
+`})
+	env2, _, _ := newEnv(t, dir2, map[string]string{"URL": srv.URL})
+	env2.NoCookiesReset = true
+	vu2, err := NewVU(t.Context(), env2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := vu2.Iterate(t.Context(), Iteration{Scenario: "s", Iter: int64(i)}, ""); err != nil {
+			t.Fatalf("noCookiesReset, iteration %d: %v", i, err)
+		}
+	}
 }
 
 func TestInterrupt(t *testing.T) {

@@ -267,7 +267,9 @@ func (vu *VU) Iterate(ctx context.Context, it Iteration, setupData string) error
 	}
 	vu.it = it
 	vu.iters++
-	vu.jar = newJar() // k6 empties the VU's jar at each iteration (noCookiesReset: false)
+	if !vu.env.NoCookiesReset {
+		vu.jar = newJar() // k6 empties the VU's jar at each iteration unless noCookiesReset
+	}
 	vu.groups = vu.groups[:0]
 	_ = vu.rt.Set("__ITER", it.Iter)
 	for k, v := range it.Env {
