@@ -663,6 +663,45 @@ export default function () {
 	}
 }
 
+// TestEncodingAndCrypto checks k6/encoding and k6/crypto against their
+// documented signatures (https://grafana.com/docs/k6/latest/javascript-api/k6-encoding/,
+// https://grafana.com/docs/k6/latest/javascript-api/k6-crypto/), with
+// digests worked out by Python's hashlib.
+func TestEncodingAndCrypto(t *testing.T) {
+	dir := writeScripts(t, map[string]string{"main.js": `
+import encoding from 'k6/encoding';
+import crypto from 'k6/crypto';
+function eq(got, want, what) { if (got !== want) throw new Error(what + ': got ' + got + ', want ' + want); }
+export default function () {
+  eq(encoding.b64encode('hello world'), 'aGVsbG8gd29ybGQ=', 'b64encode');
+  eq(encoding.b64encode(new Uint8Array([0xfb, 0xff]).buffer, 'url'), '-_8=', 'b64encode url, ArrayBuffer');
+  eq(encoding.b64encode(new Uint8Array([0xfb, 0xff]).buffer, 'rawurl'), '-_8', 'b64encode rawurl');
+  eq(encoding.b64decode('aGVsbG8gd29ybGQ=', 'std', 's'), 'hello world', 'b64decode to a string');
+  eq(new Uint8Array(encoding.b64decode('aGVsbG8gd29ybGQ'.concat('='))).length, 11, 'b64decode to an ArrayBuffer');
+  eq(crypto.sha256('hello world', 'hex'), 'b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9', 'sha256');
+  eq(crypto.md5('hello world', 'hex'), '5eb63bbbe01eeed093cb22bb8f5acdc3', 'md5');
+  eq(crypto.sha1('hello world', 'base64'), 'Kq5sNclPz7QV2+lfQIuc6R7oRu0=', 'sha1 base64');
+  eq(crypto.hmac('sha256', 'a secret', 'my data', 'hex'), '82f669c8fde13aef6d6977257588dc4953dfac505428f8fd6b52e19cd96d7ea5', 'hmac');
+  const h = crypto.createHash('sha512'); h.update('hello '); h.update('world');
+  eq(h.digest('hex').slice(0, 16), '309ecc489c12d6eb', 'createHash in parts');
+  const m = crypto.createHMAC('sha256', 'a secret'); m.update('my data');
+  eq(m.digest('hex'), '82f669c8fde13aef6d6977257588dc4953dfac505428f8fd6b52e19cd96d7ea5', 'createHMAC');
+  eq(crypto.randomBytes(16).byteLength, 16, 'randomBytes');
+  let msg = '';
+  try { crypto.createHash('md4'); } catch (e) { msg = String(e); }
+  if (!msg.includes('want one of')) throw new Error('an unknown algorithm: ' + msg);
+}
+`})
+	env, _, _ := newEnv(t, dir, nil)
+	vu, err := NewVU(t.Context(), env, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s"}, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestInterrupt(t *testing.T) {
 	dir := writeScripts(t, map[string]string{"main.js": `
 import { sleep } from 'k6';

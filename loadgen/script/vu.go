@@ -213,8 +213,12 @@ func (vu *VU) require(name string) goja.Value {
 		m = vu.llmModule()
 	case "k6/execution":
 		m = vu.executionModule()
+	case "k6/encoding":
+		m = vu.encodingModule()
+	case "k6/crypto":
+		m = vu.cryptoModule()
 	default:
-		panic(vu.rt.NewGoError(fmt.Errorf("unknown module %q: the built-in modules are k6, k6/http, k6/metrics, k6/data, k6/execution and k6/x/llm; local files are imported with a relative path ('./lib.js')", name)))
+		panic(vu.rt.NewGoError(fmt.Errorf("unknown module %q: the built-in modules are k6, k6/http, k6/metrics, k6/data, k6/execution, k6/encoding, k6/crypto and k6/x/llm; local files are imported with a relative path ('./lib.js')", name)))
 	}
 	vu.mods[name] = m
 	return m
