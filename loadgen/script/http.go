@@ -3,6 +3,7 @@ package script
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/dop251/goja"
@@ -343,7 +345,7 @@ func (e *Env) roundTripOnce(ctx context.Context, c *httpCall) *httpResult {
 	r := &httpResult{call: c}
 	req, err := http.NewRequestWithContext(ctx, c.method, c.url, bytes.NewReader(c.body))
 	if err != nil {
-		r.err, r.errCode = fmt.Errorf("request %s %s: %w", c.method, c.url, err), 1000
+		r.err, r.errCode = fmt.Errorf("request %s %s: %w", c.method, c.url, err), 1020 // k6: an invalid URL
 		return r
 	}
 	req.Header.Set("User-Agent", "llmbench")
@@ -365,6 +367,7 @@ func (e *Env) roundTripOnce(ctx context.Context, c *httpCall) *httpResult {
 	}
 	defer resp.Body.Close()
 	r.status, r.statusText, r.proto, r.headers = resp.StatusCode, resp.Status, resp.Proto, resp.Header
+	r.errCode = statusErrorCode(resp.StatusCode)
 	if rc := resp.Cookies(); len(rc) > 0 && c.jar != nil {
 		c.jar.SetCookies(req.URL, rc)
 	}
@@ -410,23 +413,72 @@ func approxRespHeaderBytes(resp *http.Response) int64 {
 	return int64(n)
 }
 
-// errorCode follows k6's error codes for the common failures.
+// errorCode is k6's error code of a failed request
+// (https://grafana.com/docs/k6/latest/javascript-api/error-codes/): 1020
+// an invalid URL, 1050 a timeout, 110x DNS, 120x TCP (1201 broken pipe,
+// 1202 another system error, 1211 dial timeout, 1212 refused, 1213 another
+// dial error, 1220 reset by peer), 13xx TLS (1310 unknown authority, 1311
+// wrong host), 1600 HTTP/2, else 1000. Responses with a 4xx or 5xx status
+// get 1400–1599 from statusErrorCode.
 func errorCode(err error) int {
-	var ne net.Error
-	var oe *net.OpError
-	switch {
-	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
-		return 1050 // request timeout
-	case errors.Is(err, context.Canceled):
-		return 1000
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return 1050
-	case errors.As(err, &oe) && oe.Op == "dial":
-		return 1210 // TCP dial error
-	case strings.Contains(err.Error(), "tls"):
-		return 1300
+	var ue *url.Error
+	if errors.As(err, &ue) && (strings.Contains(ue.Err.Error(), "unsupported protocol scheme") || strings.Contains(ue.Err.Error(), "no Host in request URL")) {
+		return 1020
 	}
-	return 1000 // generic
+	var dns *net.DNSError
+	var oe *net.OpError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var ne net.Error
+	dial := errors.As(err, &oe) && oe.Op == "dial"
+	switch {
+	case errors.As(err, &dns):
+		if dns.IsNotFound {
+			return 1101
+		}
+		return 1100
+	case dial && (errors.Is(err, os.ErrDeadlineExceeded) || oe.Timeout()):
+		return 1211
+	case dial && errors.Is(err, syscall.ECONNREFUSED):
+		return 1212
+	case dial:
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			return 1213
+		}
+		return 1210
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+		return 1050
+	case errors.Is(err, syscall.ECONNRESET):
+		return 1220
+	case errors.Is(err, syscall.EPIPE):
+		return 1201
+	case errors.As(err, &unknownCA):
+		return 1310
+	case errors.As(err, &hostErr):
+		return 1311
+	case strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "x509:"):
+		return 1300
+	case strings.Contains(err.Error(), "http2:"):
+		return 1600
+	}
+	var errno syscall.Errno
+	switch {
+	case errors.As(err, &errno):
+		return 1202
+	case errors.As(err, &oe):
+		return 1200
+	}
+	return 1000
+}
+
+// statusErrorCode is k6's error code of a response's status: 1000 + the
+// status for 4xx and 5xx, else 0.
+func statusErrorCode(status int) int {
+	if status >= 400 && status <= 599 {
+		return 1000 + status
+	}
+	return 0
 }
 
 // phasesOf converts the timer's phases to k6's milliseconds.

@@ -2,17 +2,21 @@ package script
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -362,7 +366,7 @@ export default function () {
   const [a, b] = http.batch([['GET', __ENV.URL + '/a'], { method: 'GET', url: __ENV.URL + '/b' }]);
   if (a.status !== 200 || b.status !== 200) throw new Error('batch');
   const dead = http.get('http://127.0.0.1:1/', { timeout: '2s' });
-  if (dead.status !== 0 || dead.error === '' || dead.error_code !== 1210) throw new Error('dead: ' + dead.error + ' ' + dead.error_code);
+  if (dead.status !== 0 || dead.error === '' || dead.error_code !== 1212) throw new Error('dead: ' + dead.error + ' ' + dead.error_code);
 }
 `})
 	env, rec, _ := newEnv(t, dir, map[string]string{"URL": srv.URL})
@@ -699,6 +703,49 @@ export default function () {
 	}
 	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s"}, ""); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestErrorCodes follows k6's error code table
+// (https://grafana.com/docs/k6/latest/javascript-api/error-codes/).
+func TestErrorCodes(t *testing.T) {
+	dial := func(err error) error {
+		return &url.Error{Op: "Get", URL: "http://x/", Err: &net.OpError{Op: "dial", Net: "tcp", Err: err}}
+	}
+	read := func(err error) error {
+		return &url.Error{Op: "Get", URL: "http://x/", Err: &net.OpError{Op: "read", Net: "tcp", Err: err}}
+	}
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"refused", dial(os.NewSyscallError("connect", syscall.ECONNREFUSED)), 1212},
+		{"dial timeout", dial(os.ErrDeadlineExceeded), 1211},
+		{"dial, another errno", dial(os.NewSyscallError("connect", syscall.ENETUNREACH)), 1213},
+		{"dial, no errno", dial(errors.New("no route")), 1210},
+		{"no such host", dial(&net.DNSError{Err: "no such host", Name: "x", IsNotFound: true}), 1101},
+		{"DNS failure", &net.DNSError{Err: "server misbehaving", Name: "x"}, 1100},
+		{"request timeout", fmt.Errorf("read: %w", context.DeadlineExceeded), 1050},
+		{"reset by peer", read(os.NewSyscallError("read", syscall.ECONNRESET)), 1220},
+		{"broken pipe", read(os.NewSyscallError("write", syscall.EPIPE)), 1201},
+		{"another read errno", read(os.NewSyscallError("read", syscall.EIO)), 1202},
+		{"unknown CA", &url.Error{Op: "Get", URL: "https://x/", Err: x509.UnknownAuthorityError{}}, 1310},
+		{"wrong host", &url.Error{Op: "Get", URL: "https://x/", Err: x509.HostnameError{Certificate: &x509.Certificate{}, Host: "x"}}, 1311},
+		{"another TLS error", errors.New("tls: handshake failure"), 1300},
+		{"unsupported scheme", &url.Error{Op: "Get", URL: "ftp://x/", Err: errors.New("unsupported protocol scheme \"ftp\"")}, 1020},
+		{"HTTP/2", errors.New("http2: server sent GOAWAY"), 1600},
+		{"anything else", errors.New("boom"), 1000},
+	}
+	for _, tt := range tests {
+		if got := errorCode(tt.err); got != tt.want {
+			t.Errorf("%s: errorCode(%v) = %d, want %d", tt.name, tt.err, got, tt.want)
+		}
+	}
+	for status, want := range map[int]int{200: 0, 302: 0, 404: 1404, 429: 1429, 503: 1503} {
+		if got := statusErrorCode(status); got != want {
+			t.Errorf("status %d: error code %d, want %d", status, got, want)
+		}
 	}
 }
 
