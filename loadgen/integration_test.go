@@ -12,6 +12,7 @@ import (
 	model "github.com/jaegertracing/jaeger-idl/model/v1"
 
 	"github.com/llmbench/llmbench/analyzer/jaeger"
+	"github.com/llmbench/llmbench/internal/stack"
 	"github.com/llmbench/llmbench/internal/stack/stacktest"
 	"github.com/llmbench/llmbench/refserver"
 	"github.com/llmbench/llmbench/refserver/refservertest"
@@ -107,19 +108,41 @@ func TestScenariosAgainstRefserver(t *testing.T) {
 	}
 }
 
-// TestClientSpansJoinServerTraces runs a script against refserver with
+// TestClientSpansJoinServerTraces runs scripts against refserver with
 // both exporting to the real Jaeger: each request's trace holds the
 // loadgen's llm.request span with its events, and refserver's spans under
-// it.
+// it. The second script holds 4 streams per VU at once with
+// client.generateAsync: its spans must be as right as blocking calls' are.
 func TestClientSpansJoinServerTraces(t *testing.T) {
 	j := stacktest.Jaeger(t)
 	base := startRefserver(t, j.OTLPGRPC)
-	script := writeScript(t, `
+	tests := []struct {
+		name, script string
+		want         int
+	}{
+		{"blocking", `
 import llm from 'k6/x/llm';
 export const options = { iterations: 3 };
 const c = new llm.Client({ baseURL: __ENV.TARGET });
 export default function () { c.generate({ prompt: 'Hello world', max_tokens: 6 }); }
-`)
+`, 3},
+		{"4 streams per VU", `
+import llm from 'k6/x/llm';
+export const options = { vus: 2, iterations: 4 };
+const c = new llm.Client({ baseURL: __ENV.TARGET });
+export default async function () {
+  const rs = await Promise.all([1, 2, 3, 4].map((i) => c.generateAsync({ prompt: 'Hello world ' + i, max_tokens: 6 })));
+  if (!rs.every((r) => r.ok)) throw new Error('a stream failed');
+}
+`, 16},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { checkClientSpans(t, j, base, tt.script, tt.want) })
+	}
+}
+
+func checkClientSpans(t *testing.T, j *stack.Jaeger, base, body string, want int) {
+	script := writeScript(t, body)
 	res, _, stderr, err := runScript(t, t.Context(), script, map[string]string{"TARGET": base}, func(c *Config) {
 		c.Tracing = telemetry.Config{Endpoint: j.OTLPGRPC, ServiceName: "llmbench", SampleRatio: 1}
 	})
@@ -133,8 +156,15 @@ export default function () { c.generate({ prompt: 'Hello world', max_tokens: 6 }
 		}
 		reqs = append(reqs, r)
 	}
-	if len(reqs) != 3 {
-		t.Fatalf("got %d requests, want 3", len(reqs))
+	if len(reqs) != want {
+		t.Fatalf("got %d requests, want %d", len(reqs), want)
+	}
+	traces := map[string]bool{}
+	for _, r := range reqs {
+		if traces[r.TraceID] {
+			t.Errorf("trace %s holds two requests", r.TraceID)
+		}
+		traces[r.TraceID] = true
 	}
 	for _, r := range reqs {
 		var byName map[string]*model.Span

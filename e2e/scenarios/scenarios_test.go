@@ -252,6 +252,28 @@ var cases = map[string]scenarioCase{
 			}
 		},
 	},
+	"chat-streams.js": {
+		env:       map[string]string{"VUS": "2", "STREAMS": "4", "DURATION": "2s", "THINK": "0s", "MAX_TOKENS": "4"},
+		scenarios: []string{"chat_streams"},
+		check: func(t *testing.T, res *loadgen.Result, reqs []*runfmt.Request) {
+			// Every turn of every user holds 4 streams, tagged 0..3.
+			turns := countBy(reqs, func(r *runfmt.Request) string { return fmt.Sprintf("vu %d iter %d", r.VU, r.Iter) })
+			if len(turns) < 2 {
+				t.Errorf("got %d turns, want at least 2", len(turns))
+			}
+			for turn, n := range turns {
+				if n != 4 {
+					t.Errorf("%s: %d streams, want 4", turn, n)
+				}
+			}
+			if got := countBy(reqs, func(r *runfmt.Request) string { return r.Tags["stream"] }); len(got) != 4 || got["0"] == 0 || got["3"] == 0 {
+				t.Errorf("stream tags: got %v, want 0..3", got)
+			}
+			if m, ok := res.Summary.Metrics["llm_turn"]; !ok || m.Type != "trend" || len(m.Values) == 0 {
+				t.Errorf("summary: llm_turn is %+v, want a trend of the turns", m)
+			}
+		},
+	},
 	"mixed.js": {
 		env:       map[string]string{"RATE": "10", "DURATION": "3s", "CONTEXT": "128", "MIN_OUTPUT": "4", "MAX_OUTPUT": "48", "IGNORE_EOS": "1"},
 		scenarios: []string{"mixed"},

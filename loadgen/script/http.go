@@ -65,6 +65,10 @@ type httpCall struct {
 	// params.cookies, for this request alone.
 	jar     http.CookieJar
 	cookies []requestCookie
+	// base are the tags of the VU's context when the call was made
+	// (scenario, group, params.tags): a request that completes later,
+	// asynchronously, still carries them.
+	base map[string]string
 }
 
 type httpResult struct {
@@ -115,6 +119,9 @@ func (vu *VU) httpModule() *goja.Object {
 		return vu.doHTTP(vu.parseCall(strings.ToUpper(c.Argument(0).String()), c.Argument(1), c.Argument(2), c.Argument(3)))
 	})
 	_ = m.Set("batch", vu.batch)
+	_ = m.Set("asyncRequest", func(c goja.FunctionCall) goja.Value {
+		return vu.asyncHTTP(vu.parseCall(strings.ToUpper(c.Argument(0).String()), c.Argument(1), c.Argument(2), c.Argument(3)))
+	})
 	_ = m.Set("expectedStatuses", vu.newExpectedStatuses)
 	_ = m.Set("cookieJar", func() *goja.Object { return vu.cookieJarObject(jarRef{func() *cookiejar.Jar { return vu.jar }}) })
 	_ = m.Set("CookieJar", func(goja.ConstructorCall) *goja.Object {
@@ -204,6 +211,7 @@ func (vu *VU) parseCall(method string, u, body, params goja.Value) *httpCall {
 			}
 		}
 	}
+	c.base = vu.tags(c.tags)
 	return c
 }
 
@@ -235,6 +243,26 @@ func (vu *VU) doHTTP(c *httpCall) goja.Value {
 	r := vu.env.roundTrip(vu.ctx, c)
 	vu.recordHTTP(r)
 	return vu.response(r)
+}
+
+// asyncHTTP is http.asyncRequest
+// (https://grafana.com/docs/k6/latest/javascript-api/k6-http/asyncrequest/):
+// the request runs on its own goroutine while the script goes on, and the
+// promise resolves with the Response on the VU's event loop. A failed
+// request resolves too, with its error and error_code, as a synchronous
+// one returns.
+func (vu *VU) asyncHTTP(c *httpCall) goja.Value {
+	if vu.init {
+		panic(vu.rt.NewGoError(errInit("http.asyncRequest()")))
+	}
+	p, resolve, _ := vu.rt.NewPromise()
+	ctx := vu.ctx
+	vu.loop.spawn(func() func() error {
+		r := vu.env.roundTrip(ctx, c)
+		vu.recordHTTP(r)
+		return func() error { return resolve(vu.response(r)) }
+	})
+	return vu.rt.ToValue(p)
 }
 
 // batch runs several requests at once and returns their responses in the
@@ -492,6 +520,8 @@ func phasesOf(pt *llm.PhaseTimer) phases {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+// recordHTTP records a request's samples, with the tags it had when it
+// was made. It is safe to call from any goroutine.
 func (vu *VU) recordHTTP(r *httpResult) {
 	for _, h := range r.hops {
 		vu.recordHTTP(h)
@@ -501,7 +531,7 @@ func (vu *VU) recordHTTP(r *httpResult) {
 	if n, ok := r.call.tags["name"]; ok {
 		name = n
 	}
-	t := vu.tags(r.call.tags)
+	t := mergeTags(r.call.base)
 	t["method"], t["url"], t["name"] = r.call.method, r.call.url, name
 	t["status"] = strconv.Itoa(r.status)
 	exp := r.call.expect

@@ -1,6 +1,7 @@
 package script
 
 import (
+	"context"
 	"strconv"
 	"time"
 
@@ -27,7 +28,8 @@ const (
 )
 
 // llmModule is k6/x/llm: `new llm.Client({baseURL, protocol, model,
-// headers, timeout, stream})` and `client.generate(params, {tags})`.
+// headers, timeout, stream})`, `client.generate(params, {tags})` and its
+// promise form `client.generateAsync(params, {tags})`.
 func (vu *VU) llmModule() *goja.Object {
 	for _, n := range []string{MetricRequests, MetricErrors, MetricTokenMismatch} {
 		vu.declare(n, Counter, false)
@@ -98,10 +100,12 @@ func (vu *VU) newLLMClient(c goja.ConstructorCall) *goja.Object {
 	}
 	vu.env.noteTarget(opts.BaseURL, opts.Protocol)
 	obj := c.This
-	gen := func(call goja.FunctionCall) goja.Value { return vu.llmCall(client, cfg, call) }
-	_ = obj.Set("generate", gen)
-	_ = obj.Set("complete", gen)
-	_ = obj.Set("chat", gen)
+	gen := func(call goja.FunctionCall) goja.Value { return vu.llmCall(client, call) }
+	async := func(call goja.FunctionCall) goja.Value { return vu.llmAsync(client, call) }
+	for _, name := range []string{"generate", "complete", "chat"} {
+		_ = obj.Set(name, gen)
+		_ = obj.Set(name+"Async", async)
+	}
 	_ = obj.Set("baseURL", opts.BaseURL)
 	_ = obj.Set("protocol", opts.Protocol)
 	return nil
@@ -123,14 +127,49 @@ type requestParams struct {
 	Extra       map[string]any `js:"extra"`
 }
 
-func (vu *VU) llmCall(client *llm.Client, cfg llm.Config, call goja.FunctionCall) goja.Value {
+// llmCall is client.generate(): it blocks the VU until the response has
+// been read to its end.
+func (vu *VU) llmCall(client *llm.Client, call goja.FunctionCall) goja.Value {
+	c := vu.parseLLMCall(client, call, "client.generate()")
+	return vu.llmResult(c.do())
+}
+
+// llmAsync is client.generateAsync(): the request runs on its own
+// goroutine and the promise resolves with the same result on the VU's
+// event loop, so that one VU can hold several streams at once, as a chat
+// UI does. The stream is read, timed and recorded on that goroutine: the
+// script running meanwhile does not delay a token's timestamp.
+func (vu *VU) llmAsync(client *llm.Client, call goja.FunctionCall) goja.Value {
+	c := vu.parseLLMCall(client, call, "client.generateAsync()")
+	p, resolve, _ := vu.rt.NewPromise()
+	vu.loop.spawn(func() func() error {
+		res := c.do()
+		return func() error { return resolve(vu.llmResult(res)) }
+	})
+	return vu.rt.ToValue(p)
+}
+
+// llmCallState is one request of k6/x/llm, with what it needs of the VU's
+// state captured when the script made it.
+type llmCallState struct {
+	vu       *VU
+	ctx      context.Context
+	client   *llm.Client
+	req      llm.Request
+	extra    map[string]string // options.tags
+	tags     map[string]string // the VU's tags then, with extra
+	scenario string
+	iter     int64
+}
+
+func (vu *VU) parseLLMCall(client *llm.Client, call goja.FunctionCall, what string) *llmCallState {
 	rt := vu.rt
 	if vu.init {
-		panic(rt.NewGoError(errInit("client.generate()")))
+		panic(rt.NewGoError(errInit(what)))
 	}
 	var p requestParams
 	if err := rt.ExportTo(call.Argument(0), &p); err != nil {
-		panic(rt.NewTypeError("client.generate(): " + err.Error()))
+		panic(rt.NewTypeError(what + ": " + err.Error()))
 	}
 	var extra map[string]string
 	if o := call.Argument(1); !isNil(o) {
@@ -150,32 +189,44 @@ func (vu *VU) llmCall(client *llm.Client, cfg llm.Config, call goja.FunctionCall
 			req.Stop = append(req.Stop, stringOf(x))
 		}
 	}
-	if f := vu.env.InFlight; f != nil {
+	return &llmCallState{
+		vu: vu, ctx: vu.ctx, client: client, req: req, extra: extra, tags: vu.tags(extra),
+		scenario: vu.it.Scenario, iter: vu.it.Iter,
+	}
+}
+
+// do makes the request and records it. It is safe to call from any
+// goroutine: it touches no JavaScript.
+func (c *llmCallState) do() *llm.Result {
+	env := c.vu.env
+	if f := env.InFlight; f != nil {
 		f.Add(1)
 		defer f.Add(-1)
 	}
-	res := client.Do(vu.ctx, req)
+	res := c.client.Do(c.ctx, c.req)
 	rec := &res.Request
-	rec.Scenario, rec.VU, rec.Iter = vu.it.Scenario, vu.ID, vu.it.Iter
-	rec.Tags = extra
-	vu.recordLLM(rec, extra)
-	if vu.env.Requests != nil {
-		if err := vu.env.Requests.Append(rec); err != nil {
-			vu.env.logf("ERROR [VU %d] %v\n", vu.ID, err)
+	rec.Scenario, rec.VU, rec.Iter = c.scenario, c.vu.ID, c.iter
+	rec.Tags = c.extra
+	recordLLM(env, rec, c.tags)
+	if env.Requests != nil {
+		if err := env.Requests.Append(rec); err != nil {
+			env.logf("ERROR [VU %d] %v\n", c.vu.ID, err)
 		}
 	}
-	if vu.env.OnLLM != nil {
-		vu.env.OnLLM(rec)
+	if env.OnLLM != nil {
+		env.OnLLM(rec)
 	}
-	return vu.llmResult(res)
+	return res
 }
 
-func (vu *VU) recordLLM(r *runfmt.Request, extra map[string]string) {
+// recordLLM records one request's llm_* samples with the tags base (the
+// VU's when the request was made).
+func recordLLM(env *Env, r *runfmt.Request, base map[string]string) {
 	now := time.Now()
-	t := vu.tags(extra)
+	t := mergeTags(base)
 	t["protocol"] = r.Protocol
 	t["status"] = strconv.Itoa(r.Status)
-	rec := vu.env.Recorder
+	rec := env.Recorder
 	rec.Add(MetricRequests, now, 1, t)
 	if !r.OK {
 		et := mergeTags(t, map[string]string{"error_class": r.ErrorClass})
@@ -198,7 +249,7 @@ func (vu *VU) recordLLM(r *runfmt.Request, extra map[string]string) {
 		rec.Add(MetricInputTokens, now, float64(r.InputTokens), t)
 		rec.Add(MetricOutputTokens, now, float64(r.OutputTokens), t)
 	}
-	if r.TokenSource == "usage" && vu.env.Tokens != nil && r.ClientOutputTokens != r.OutputTokens {
+	if r.TokenSource == "usage" && env.Tokens != nil && r.ClientOutputTokens != r.OutputTokens {
 		rec.Add(MetricTokenMismatch, now, 1, t)
 	}
 }

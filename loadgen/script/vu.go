@@ -38,6 +38,7 @@ type VU struct {
 	ID      int // __VU; 0 for the init, setup and teardown runtimes
 	exports *goja.Object
 	mods    map[string]goja.Value
+	loop    *loop
 	envObj  *goja.Object
 
 	// respCallback is k6/http's response callback for this VU
@@ -66,6 +67,7 @@ func NewVU(ctx context.Context, env *Env, id int) (*VU, error) {
 	rt := goja.New()
 	rt.SetFieldNameMapper(goja.TagFieldNameMapper("js", true))
 	vu := &VU{env: env, rt: rt, ID: id, mods: map[string]goja.Value{}, ctx: ctx, init: true, respCallback: defaultExpected, jar: newJar()}
+	vu.loop = newLoop(rt)
 	if err := vu.globals(); err != nil {
 		return nil, err
 	}
@@ -81,13 +83,16 @@ func NewVU(ctx context.Context, env *Env, id int) (*VU, error) {
 	exports := rt.NewObject()
 	_ = module.Set("exports", exports)
 	stop := vu.interruptOn(ctx)
-	_, err = call(goja.Undefined(), module, exports, rt.ToValue(vu.require))
+	err = vu.loop.run(ctx, func() error {
+		_, err := call(goja.Undefined(), module, exports, rt.ToValue(vu.require))
+		return err
+	})
 	if err == nil {
 		err = vu.resolveExports(module.Get("exports").ToObject(rt))
 	}
 	stop()
 	if err != nil {
-		return nil, vu.scriptErr(err)
+		return nil, vu.callErr(ctx, err)
 	}
 	vu.init = false
 	return vu, nil
@@ -148,6 +153,13 @@ func (vu *VU) globals() error {
 		},
 	} {
 		if err := rt.Set(name, v); err != nil {
+			return fmt.Errorf("set %s: %w", name, err)
+		}
+	}
+	// k6's timers are globals too
+	// (https://grafana.com/docs/k6/latest/javascript-api/k6-timers/).
+	for name, fn := range vu.timerFuncs() {
+		if err := rt.Set(name, fn); err != nil {
 			return fmt.Errorf("set %s: %w", name, err)
 		}
 	}
@@ -217,8 +229,10 @@ func (vu *VU) require(name string) goja.Value {
 		m = vu.encodingModule()
 	case "k6/crypto":
 		m = vu.cryptoModule()
+	case "k6/timers":
+		m = vu.timersModule()
 	default:
-		panic(vu.rt.NewGoError(fmt.Errorf("unknown module %q: the built-in modules are k6, k6/http, k6/metrics, k6/data, k6/execution, k6/encoding, k6/crypto and k6/x/llm; local files are imported with a relative path ('./lib.js')", name)))
+		panic(vu.rt.NewGoError(fmt.Errorf("unknown module %q: the built-in modules are k6, k6/http, k6/metrics, k6/data, k6/execution, k6/encoding, k6/crypto, k6/timers and k6/x/llm; local files are imported with a relative path ('./lib.js')", name)))
 	}
 	vu.mods[name] = m
 	return m
@@ -377,32 +391,46 @@ func (vu *VU) parseJSON(s string) (goja.Value, error) {
 	return v, nil
 }
 
-// call runs fn with ctx as the call's context: cancelling ctx interrupts
-// the JavaScript, and a returned promise is settled before returning.
+// call runs fn with ctx as the call's context, then the event loop until
+// the work fn started is done: cancelling ctx interrupts the JavaScript,
+// and a returned promise is settled before returning.
 func (vu *VU) call(ctx context.Context, fn goja.Callable, args ...goja.Value) (goja.Value, error) {
 	vu.ctx = ctx
 	stop := vu.interruptOn(ctx)
-	v, err := fn(goja.Undefined(), args...)
+	var v goja.Value
+	err := vu.loop.run(ctx, func() error {
+		var err error
+		v, err = fn(goja.Undefined(), args...)
+		return err
+	})
 	stop()
-	if err == nil {
-		if p, ok := v.Export().(*goja.Promise); ok {
-			switch p.State() {
-			case goja.PromiseStateRejected:
-				return nil, vu.scriptErr(vu.rejection(p.Result()))
-			case goja.PromiseStateFulfilled:
-				v = p.Result()
-			default:
-				return nil, errors.New("the function returned a promise that never settled (llmbench runs no event loop: await only promises that are already resolved)")
-			}
-		}
-	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ErrInterrupted
+		return nil, vu.callErr(ctx, err)
+	}
+	if p, ok := v.Export().(*goja.Promise); ok {
+		switch p.State() {
+		case goja.PromiseStateRejected:
+			return nil, vu.rejection(p.Result())
+		case goja.PromiseStateFulfilled:
+			v = p.Result()
+		default:
+			return nil, &ScriptError{Msg: "the function returned a promise that never settled: it awaits something that nothing will resolve (no timer, request or callback is left pending)"}
 		}
-		return nil, vu.scriptErr(err)
 	}
 	return v, nil
+}
+
+// callErr is the error of a call that failed: ErrInterrupted once ctx
+// ended, an uncaught rejection or exception as a *ScriptError.
+func (vu *VU) callErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ErrInterrupted
+	}
+	var ur *unhandledRejection
+	if errors.As(err, &ur) {
+		return vu.rejection(ur.p.Result())
+	}
+	return vu.scriptErr(err)
 }
 
 func (vu *VU) rejection(v goja.Value) error {
