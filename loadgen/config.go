@@ -22,6 +22,7 @@ const (
 	ExitInterrupted    = 105 // stopped by a signal (Ctrl-C) before its end
 	ExitScriptError    = 107 // the script could not be loaded, or init/setup threw
 	ExitScriptAborted  = 108 // the script called exec.test.abort()
+	ExitMarkedFailed   = 110 // the script called exec.test.fail(); the test ran to its end
 	ExitGenericFailure = 1   // anything else (the run folder could not be written, ...)
 )
 

@@ -43,9 +43,10 @@ func (a *vuAdapter) Iterate(ctx context.Context, it executor.Iteration) error {
 	start := time.Now()
 	err := a.vu.Iterate(ctx, script.Iteration{
 		Scenario: it.Scenario, Exec: s.Exec, Iter: it.Iter, ScenarioIter: it.ScenarioIter, Scheduled: it.Scheduled, Tags: s.Tags, Env: s.Env,
-		Executor: string(s.Executor), ScenarioStart: r.start.Add(s.StartTime),
+		Executor: string(s.Executor), ScenarioStart: r.start.Add(s.StartTime), Progress: r.progress[it.Scenario].value,
 	}, r.setup)
 	end := time.Now()
+	r.progress[it.Scenario].done.Add(1)
 	tags := map[string]string{"scenario": it.Scenario}
 	if errors.Is(err, script.ErrInterrupted) {
 		r.live.interrupted.Add(1)

@@ -56,6 +56,11 @@ type runState struct {
 	live     *liveStats
 	errs     errorLog
 	abortMsg atomic.Pointer[string]
+	// failMsg is the first exec.test.fail() reason: the run goes on and
+	// exits ExitMarkedFailed.
+	failMsg atomic.Pointer[string]
+	// progress is each scenario's exec.scenario.progress.
+	progress map[string]*scenarioProgress
 	// stopRun, once the scenarios may start, stops them: test.abort()
 	// calls it at once, as k6 stops the test when abort() is called.
 	stopRun atomic.Pointer[context.CancelCauseFunc]
@@ -130,6 +135,13 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Result, er
 		}
 	}
 
+	r.env.Fail = func(reason string) {
+		if reason == "" {
+			reason = "test.fail()"
+		}
+		r.failMsg.CompareAndSwap(nil, &reason)
+	}
+
 	// The init context, once, for the options (as k6 does).
 	initVU, err := script.NewVU(ctx, r.env, 0)
 	if err != nil {
@@ -169,6 +181,13 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Result, er
 			return &Result{Exit: ExitInvalidConfig}, fmt.Errorf("scenario %s: the script has no `export default function` (and no exec for the scenario)", s.Name)
 		}
 		r.scen[s.Name] = s
+	}
+	r.progress = map[string]*scenarioProgress{}
+	for _, s := range scenarios {
+		r.progress[s.Name] = &scenarioProgress{s: s, start: func() time.Time { return r.start.Add(s.StartTime) }}
+	}
+	if r.env.Options, err = consolidatedOptions(opts, scenarios); err != nil {
+		return &Result{Exit: ExitInvalidConfig}, err
 	}
 	ths, err := threshold.Parse(o.Thresholds)
 	if err != nil {
@@ -289,6 +308,12 @@ func (r *runState) execute(ctx context.Context, initVU *script.VU, scenarios []e
 	}
 	if exit == ExitOK && r.writeErr != nil {
 		exit = ExitGenericFailure
+	}
+	if exit == ExitOK && r.failMsg.Load() != nil {
+		// https://grafana.com/docs/k6/latest/javascript-api/k6-execution/#test:
+		// test.fail() marks the test as failed, exit code 110.
+		fmt.Fprintf(r.stderr, "llmbench: the script marked the test as failed: %s\n", *r.failMsg.Load())
+		exit = ExitMarkedFailed
 	}
 	fmt.Fprintf(r.stderr, "llmbench: run folder %s (%d requests)\n", r.dir, r.log.Count())
 	return exit

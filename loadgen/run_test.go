@@ -296,6 +296,90 @@ export function second() {
 	}
 }
 
+// TestExecutionTagsProgressOptions follows the rest of k6/execution
+// (https://grafana.com/docs/k6/latest/javascript-api/k6-execution/):
+// vu.metrics.tags go on every later sample of the VU and last across its
+// iterations (vu.tags is their older name, and reads the scenario tag);
+// metadata is kept; scenario.progress is the share of iterations done for
+// shared-iterations (exactly __ITER/4 with one VU); test.options has every
+// scenario written out, read-only; test.fail() marks the test failed
+// (exit 110) and lets it run to its end.
+func TestExecutionTagsProgressOptions(t *testing.T) {
+	script := writeScript(t, `
+import exec from 'k6/execution';
+import { check } from 'k6';
+import { Counter } from 'k6/metrics';
+const hits = new Counter('hits');
+export const options = {
+  scenarios: { s: { executor: 'shared-iterations', vus: 1, iterations: 4 } },
+  thresholds: { checks: ['rate==1'], 'hits{user:u1}': ['count==3'], 'hits{scenario:s}': ['count==4'] },
+};
+export default function () {
+  const tags = exec.vu.metrics.tags;
+  if (__ITER === 1) { tags.user = 'u' + exec.vu.idInTest; tags.n = 7; tags.bad = { no: 1 }; exec.vu.metrics.metadata.trace = 'abc'; }
+  hits.add(1);
+  const o = exec.test.options;
+  check(null, {
+    'progress is the share of iterations done': () => exec.scenario.progress === __ITER / 4,
+    'vu.tags is metrics.tags': () => exec.vu.tags === tags,
+    'the scenario tag reads': () => tags.scenario === 's',
+    'tags last across iterations': () => __ITER < 1 || (tags.user === 'u1' && tags.n === '7'),
+    'a tag of another type is not set': () => !('bad' in tags),
+    'metadata is kept': () => __ITER < 1 || exec.vu.metrics.metadata.trace === 'abc',
+    'test.options has the scenario in full': () => o.scenarios.s.executor === 'shared-iterations' && o.scenarios.s.iterations === 4 && o.scenarios.s.gracefulStop === '30s' && o.scenarios.s.maxDuration === '10m',
+    'test.options is read-only': () => Object.isFrozen(o) && Object.isFrozen(o.scenarios.s),
+  });
+  if (__ITER === 3) exec.test.fail('marked on purpose');
+}
+`)
+	res, _, stderr, err := runScript(t, t.Context(), script, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Exit != ExitMarkedFailed || !strings.Contains(stderr, "marked on purpose") {
+		t.Errorf("exit %d, want %d (test.fail) with its reason:\n%s", res.Exit, ExitMarkedFailed, stderr)
+	}
+	if !strings.Contains(stderr, `exec.vu.metrics.tags["bad"]`) {
+		t.Errorf("no warning for a tag that is not a string, number or boolean:\n%s", stderr)
+	}
+	if res.Summary == nil {
+		t.Fatal("no summary.json")
+	}
+	if !res.Summary.ThresholdsOK {
+		for name, m := range res.Summary.Metrics {
+			if len(m.Thresholds) > 0 {
+				t.Logf("%s: %v %v", name, m.Values, m.Thresholds)
+			}
+		}
+		t.Errorf("thresholds failed (a check or a tagged count):\n%s", stderr)
+	}
+	if got := res.Summary.Metrics["hits"].Values["count"]; got != 4 {
+		t.Errorf("%v iterations counted, want 4: test.fail() does not stop the test", got)
+	}
+}
+
+// TestTestOptionsShortcuts: exec.test.options writes the stages shortcut
+// out as k6 does, a "default" ramping-vus scenario.
+func TestTestOptionsShortcuts(t *testing.T) {
+	script := writeScript(t, `
+import exec from 'k6/execution';
+export const options = { stages: [{ duration: '200ms', target: 1 }, { duration: '1m30s', target: 0 }], tags: { team: 'a' } };
+export default function () {
+  const d = exec.test.options.scenarios.default;
+  if (d.executor !== 'ramping-vus' || d.stages.length !== 2 || d.stages[1].duration !== '1m30s' || d.stages[0].target !== 1) throw new Error(JSON.stringify(d));
+  if (exec.test.options.tags.team !== 'a') throw new Error('tags: ' + JSON.stringify(exec.test.options.tags));
+  exec.test.abort('seen');
+}
+`)
+	res, _, stderr, err := runScript(t, t.Context(), script, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Exit != ExitScriptAborted || strings.Contains(stderr, "Error") {
+		t.Errorf("exit %d, want %d after the checks held:\n%s", res.Exit, ExitScriptAborted, stderr)
+	}
+}
+
 // TestAbortInSetup: test.abort() in setup() aborts the test (108), with
 // no iteration run.
 func TestAbortInSetup(t *testing.T) {

@@ -3,6 +3,7 @@ package script
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"time"
 
@@ -63,9 +64,10 @@ func (vu *VU) k6Module() *goja.Object {
 }
 
 // tags are the tags every sample of this VU carries now: the run's, the
-// scenario's, the scenario name and the current group.
+// scenario's, the VU's own (exec.vu.metrics.tags), the call's, then the
+// scenario name and the current group.
 func (vu *VU) tags(extra map[string]string) map[string]string {
-	t := mergeTags(vu.env.Tags, vu.it.Tags, extra)
+	t := mergeTags(vu.env.Tags, vu.it.Tags, vu.vuTags, extra)
 	if vu.it.Scenario != "" {
 		t["scenario"] = vu.it.Scenario
 	}
@@ -179,19 +181,29 @@ func (vu *VU) executionModule() *goja.Object {
 		return rt.NewDynamicObject(&lazyObject{rt: rt, get: get})
 	}
 	// https://grafana.com/docs/k6/latest/javascript-api/k6-execution/
+	tags := rt.NewDynamicObject(&tagStore{vu: vu, m: vu.vuTags, what: "exec.vu.metrics.tags", scenario: true})
+	metadata := rt.NewDynamicObject(&tagStore{vu: vu, m: vu.metadata, what: "exec.vu.metrics.metadata"})
+	metrics := rt.NewObject()
+	_ = metrics.Set("tags", tags)
+	_ = metrics.Set("metadata", metadata)
 	_ = m.Set("vu", dyn(func() any {
 		return map[string]any{
 			"idInInstance": vu.ID, "idInTest": vu.ID,
 			"iterationInInstance": max(vu.iters-1, 0), "iterationInScenario": vu.it.Iter,
+			"metrics": metrics, "tags": tags, // tags: k6's older name for metrics.tags
 		}
 	}))
 	_ = m.Set("scenario", dyn(func() any {
 		sc := map[string]any{
 			"name": vu.it.Scenario, "executor": vu.it.Executor,
 			"iterationInInstance": vu.it.ScenarioIter, "iterationInTest": vu.it.ScenarioIter,
+			"progress": 0.0,
 		}
 		if !vu.it.ScenarioStart.IsZero() {
 			sc["startTime"] = vu.it.ScenarioStart.UnixMilli()
+		}
+		if vu.it.Progress != nil {
+			sc["progress"] = vu.it.Progress()
 		}
 		return sc
 	}))
@@ -216,8 +228,110 @@ func (vu *VU) executionModule() *goja.Object {
 		}
 		panic(rt.NewGoError(&failError{msg: "test.abort(): " + reason}))
 	})
+	// test.fail marks the test as failed (exit 110) and lets it go on.
+	_ = test.Set("fail", func(reason string) {
+		if vu.env.Fail != nil {
+			vu.env.Fail(reason)
+		}
+	})
+	// test.options: the options as the run uses them, the scenarios
+	// filled in and the shortcuts (vus, duration, stages) turned into
+	// one; read-only.
+	if err := test.DefineAccessorProperty("options", rt.ToValue(vu.testOptions), nil, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
+		panic(rt.NewGoError(err))
+	}
 	_ = m.Set("test", test)
 	return m
+}
+
+// testOptions is exec.test.options: Env.Options parsed once per VU and
+// frozen.
+func (vu *VU) testOptions() goja.Value {
+	if vu.optionsValue != nil {
+		return vu.optionsValue
+	}
+	if len(vu.env.Options) == 0 {
+		if vu.init {
+			panic(vu.rt.NewGoError(errInit("exec.test.options")))
+		}
+		return goja.Null()
+	}
+	v, err := vu.parseJSON(string(vu.env.Options))
+	if err != nil {
+		panic(vu.rt.NewGoError(fmt.Errorf("exec.test.options: %w", err)))
+	}
+	deepFreeze(vu.rt, v)
+	vu.optionsValue = v
+	return v
+}
+
+func deepFreeze(rt *goja.Runtime, v goja.Value) {
+	o, ok := v.(*goja.Object)
+	if !ok {
+		return
+	}
+	for _, k := range o.Keys() {
+		deepFreeze(rt, o.Get(k))
+	}
+	freeze, _ := goja.AssertFunction(rt.Get("Object").ToObject(rt).Get("freeze"))
+	_, _ = freeze(goja.Undefined(), o)
+}
+
+// tagStore is exec.vu.metrics.tags or .metadata: a VU's own key/values,
+// kept across its iterations. Tags go on every sample the VU records from
+// then on (https://grafana.com/docs/k6/latest/javascript-api/k6-execution/#vu);
+// values must be strings, numbers or booleans, as in k6, where another
+// type is a warning and is not set.
+type tagStore struct {
+	vu   *VU
+	m    map[string]string
+	what string
+	// scenario: the scenario's name reads as the "scenario" tag.
+	scenario bool
+}
+
+func (t *tagStore) Get(key string) goja.Value {
+	if v, ok := t.m[key]; ok {
+		return t.vu.rt.ToValue(v)
+	}
+	if t.scenario && key == "scenario" && t.vu.it.Scenario != "" {
+		return t.vu.rt.ToValue(t.vu.it.Scenario)
+	}
+	return goja.Undefined()
+}
+
+func (t *tagStore) Set(key string, val goja.Value) bool {
+	switch x := val.Export().(type) {
+	case string:
+		t.m[key] = x
+	case int64, float64, bool:
+		t.m[key] = val.String()
+	default:
+		t.vu.env.logf("WARN [VU %d] %s[%q]: %s is not a string, number or boolean; not set (as in k6)\n", t.vu.ID, t.what, key, val)
+	}
+	return true
+}
+
+func (t *tagStore) Has(key string) bool {
+	_, ok := t.m[key]
+	return ok || (t.scenario && key == "scenario" && t.vu.it.Scenario != "")
+}
+
+func (t *tagStore) Delete(key string) bool {
+	delete(t.m, key)
+	return true
+}
+
+func (t *tagStore) Keys() []string {
+	ks := make([]string, 0, len(t.m)+1)
+	for k := range t.m {
+		ks = append(ks, k)
+	}
+	if t.scenario && t.vu.it.Scenario != "" && t.m["scenario"] == "" {
+		ks = append(ks, "scenario")
+	}
+	sort.Strings(ks)
+	return ks
 }
 
 // lazyObject is a read-only object whose properties are computed on access.

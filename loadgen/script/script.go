@@ -24,6 +24,7 @@ package script
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -87,6 +88,13 @@ type Env struct {
 	// Abort, when set, is called by exec.test.abort() from k6/execution:
 	// the runner stops the test and exits with its aborted code.
 	Abort func(reason string)
+	// Fail, when set, is called by exec.test.fail(): the test goes on and
+	// ends marked as failed.
+	Fail func(reason string)
+	// Options are the run's options as JSON, consolidated (the scenarios
+	// filled in): k6/execution's exec.test.options. Empty in the init
+	// context.
+	Options json.RawMessage
 	// Instance, when set, tells k6/execution's exec.instance the state of
 	// this load generator process.
 	Instance func() Instance

@@ -27,7 +27,9 @@ type Iteration struct {
 	Executor      string
 	ScenarioStart time.Time
 	Tags          map[string]string // the scenario's tags
-	Env           map[string]string // the scenario's env, layered over the run's __ENV
+	// Progress is k6/execution's scenario.progress, 0 to 1; nil reads 0.
+	Progress func() float64
+	Env      map[string]string // the scenario's env, layered over the run's __ENV
 }
 
 // VU is one virtual user: a goja runtime that ran the script's init code.
@@ -46,6 +48,11 @@ type VU struct {
 	respCallback *expectedStatuses
 	// jar is the VU's cookie jar, emptied at each iteration's start.
 	jar *cookiejar.Jar
+
+	// vuTags and metadata are exec.vu.metrics.tags and .metadata: kept
+	// across iterations; the tags go on the VU's samples.
+	vuTags, metadata map[string]string
+	optionsValue     goja.Value // exec.test.options, once parsed
 
 	// iters counts this VU's iterations across scenarios
 	// (k6/execution's vu.iterationInInstance is iters−1 during one).
@@ -66,7 +73,8 @@ type VU struct {
 func NewVU(ctx context.Context, env *Env, id int) (*VU, error) {
 	rt := goja.New()
 	rt.SetFieldNameMapper(goja.TagFieldNameMapper("js", true))
-	vu := &VU{env: env, rt: rt, ID: id, mods: map[string]goja.Value{}, ctx: ctx, init: true, respCallback: defaultExpected, jar: newJar()}
+	vu := &VU{env: env, rt: rt, ID: id, mods: map[string]goja.Value{}, ctx: ctx, init: true, respCallback: defaultExpected, jar: newJar(),
+		vuTags: map[string]string{}, metadata: map[string]string{}}
 	vu.loop = newLoop(rt)
 	if err := vu.globals(); err != nil {
 		return nil, err
