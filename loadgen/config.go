@@ -51,6 +51,11 @@ type Config struct {
 	Quiet         bool // no progress line
 	NoSummary     bool // no end-of-test summary on stdout
 	NoHealth      bool // do not ask the target for /health
+	// ModuleCache, Offline and ReloadModules say how remote imports
+	// (https://...) are found: see script.Imports.
+	ModuleCache   string
+	Offline       bool
+	ReloadModules bool
 }
 
 // RegisterFlags adds the flags of `llmbench run` to fs.
@@ -77,6 +82,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Quiet, "q", false, "short for -quiet")
 	fs.BoolVar(&c.NoSummary, "no-summary", false, "do not print the end-of-test summary")
 	fs.BoolVar(&c.NoHealth, "no-health", false, "do not ask the target for GET /health at the start")
+	fs.StringVar(&c.ModuleCache, "module-cache", "", "the `folder` where remote imports (https://...) are cached (default $LLMBENCH_MODULE_CACHE, else ~/.cache/llmbench/modules)")
+	fs.BoolVar(&c.Offline, "offline", false, "never fetch remote imports: use the module cache, then llmbench's built-in k6-utils and k6-summary")
+	fs.BoolVar(&c.ReloadModules, "reload-modules", false, "fetch remote imports again even when cached")
 }
 
 // Validate checks the flags that can be checked without the script.

@@ -85,7 +85,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Result, er
 	stderr = &lockedWriter{w: stderr}
 	r := &runState{cfg: cfg, stdout: stdout, stderr: stderr, live: newLiveStats()}
 	r.errs.w = stderr
-	prog, err := script.Load(cfg.Script)
+	prog, err := script.LoadWith(cfg.Script, script.Imports{Cache: cfg.ModuleCache, Offline: cfg.Offline, Reload: cfg.ReloadModules, Log: stderr})
 	if err != nil {
 		return &Result{Exit: ExitScriptError}, err
 	}
@@ -485,7 +485,7 @@ func (r *runState) printSummary(ctx context.Context, vu *script.VU, sum *runfmt.
 			if err := metrics.WriteText(r.stdout, sum, metrics.TextOptions{Color: isTerminal(r.stdout)}); err != nil {
 				fmt.Fprintf(r.stderr, "llmbench: summary: %v\n", err)
 			}
-			writeLLMText(r.stdout, sum.LLM)
+			metrics.WriteLLMText(r.stdout, sum.LLM)
 		}
 		return
 	}

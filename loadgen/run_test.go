@@ -380,6 +380,81 @@ export default function () {
 	}
 }
 
+// TestJslibOffline runs a script written as k6's documentation writes
+// them, importing jslib's k6-utils and k6-summary by URL, with
+// --offline: llmbench's built-ins answer. tagWithCurrentStageIndex and
+// tagWithCurrentStageProfile tag the VU's samples
+// (https://grafana.com/docs/k6/latest/javascript-api/jslib/utils/), and
+// handleSummary's textSummary and jUnit
+// (https://grafana.com/docs/k6/latest/results-output/end-of-test/custom-summary/)
+// write the summary and a JUnit file.
+func TestJslibOffline(t *testing.T) {
+	junit := filepath.Join(t.TempDir(), "junit.xml")
+	script := writeScript(t, `
+import { check } from 'k6';
+import { Counter } from 'k6/metrics';
+import { getCurrentStageIndex, tagWithCurrentStageIndex, tagWithCurrentStageProfile } from 'https://jslib.k6.io/k6-utils/1.4.0/index.js';
+import { textSummary, jUnit } from 'https://jslib.k6.io/k6-summary/0.0.2/index.js';
+import exec from 'k6/execution';
+const hits = new Counter('hits');
+let last = 0;
+export const options = {
+  scenarios: { ramp: { executor: 'ramping-vus', startVUs: 1, stages: [{ duration: '300ms', target: 2 }, { duration: '300ms', target: 2 }] } },
+  thresholds: { checks: ['rate==1'], 'hits{stage_profile:ramp-up}': ['count>=0'], 'hits{stage_profile:steady}': ['count>=0'] },
+};
+export default function () {
+  tagWithCurrentStageIndex();
+  tagWithCurrentStageProfile();
+  const i = getCurrentStageIndex();
+  const tags = exec.vu.metrics.tags;
+  // (The calls read the clock one after another: at the boundary they
+  // may see different stages.)
+  check(null, {
+    'stage index tagged': () => (tags.stage === '0' || tags.stage === '1') && i >= Number(tags.stage),
+    'stage profile tagged': () => tags.stage_profile === 'ramp-up' || tags.stage_profile === 'steady',
+    'stages only go forward': () => i >= last,
+  });
+  last = i;
+  hits.add(1);
+}
+export function handleSummary(data) {
+  return { stdout: textSummary(data, { indent: ' ', enableColors: false }), '`+junit+`': jUnit(data) };
+}
+`)
+	res, stdout, stderr, err := runScript(t, t.Context(), script, nil, func(c *Config) {
+		c.Offline, c.ModuleCache = true, t.TempDir()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Exit != ExitOK {
+		t.Errorf("exit %d, want 0:\n%s", res.Exit, stderr)
+	}
+	for _, want := range []string{"built-in k6-utils", "built-in k6-summary"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, stderr)
+		}
+	}
+	for _, want := range []string{"checks....", "hits....", "✓ stage index tagged", "iterations...."} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("textSummary lacks %q:\n%s", want, stdout)
+		}
+	}
+	// Every sample carries its stage's profile (which stages the
+	// iterations fell in depends on the machine's speed).
+	m := res.Summary.Metrics
+	if up, steady, all := m["hits{stage_profile:ramp-up}"].Values["count"], m["hits{stage_profile:steady}"].Values["count"], m["hits"].Values["count"]; all == 0 || up+steady != all {
+		t.Errorf("hits: %v ramp-up + %v steady, want all %v tagged", up, steady, all)
+	}
+	x, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(x), `<testcase name="checks - rate==1"`) || !strings.Contains(string(x), `tests="3" failures="0"`) || !strings.Contains(string(x), `<testcase name="hits{stage_profile:steady} - count&gt;=0"`) {
+		t.Errorf("junit.xml:\n%s", x)
+	}
+}
+
 // TestAbortInSetup: test.abort() in setup() aborts the test (108), with
 // no iteration run.
 func TestAbortInSetup(t *testing.T) {

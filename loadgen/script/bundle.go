@@ -42,9 +42,13 @@ func (e *ScriptError) Error() string {
 }
 
 // Load bundles the script at path with esbuild (ES modules, local imports,
-// JSON imports) into one CommonJS program with an inline source map, and
-// compiles it. Errors name the file, line and column.
-func Load(path string) (*Program, error) {
+// JSON imports, remote https imports as Imports' zero value finds them)
+// into one CommonJS program with an inline source map, and compiles it.
+// Errors name the file, line and column.
+func Load(path string) (*Program, error) { return LoadWith(path, Imports{}) }
+
+// LoadWith is Load with remote imports found as im says.
+func LoadWith(path string, im Imports) (*Program, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("load script %s: %w", path, err)
@@ -68,6 +72,7 @@ func Load(path string) (*Program, error) {
 		AbsWorkingDir:  filepath.Dir(abs),
 		MainFields:     []string{"module", "main"},
 		Supported:      map[string]bool{"dynamic-import": false},
+		Plugins:        []api.Plugin{im.remotePlugin()},
 	})
 	if len(res.Errors) > 0 {
 		return nil, buildError(res.Errors)

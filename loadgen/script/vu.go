@@ -239,6 +239,8 @@ func (vu *VU) require(name string) goja.Value {
 		m = vu.cryptoModule()
 	case "k6/timers":
 		m = vu.timersModule()
+	case "k6/x/summary":
+		m = vu.summaryModule()
 	default:
 		panic(vu.rt.NewGoError(fmt.Errorf("unknown module %q: the built-in modules are k6, k6/http, k6/metrics, k6/data, k6/execution, k6/encoding, k6/crypto, k6/timers and k6/x/llm; local files are imported with a relative path ('./lib.js')", name)))
 	}

@@ -1,4 +1,4 @@
-package loadgen
+package metrics
 
 import (
 	"fmt"
@@ -6,18 +6,18 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/llmbench/llmbench/loadgen/metrics"
 	"github.com/llmbench/llmbench/runfmt"
 )
 
-// writeLLMText prints the run's headline after k6's metric list: LLM
-// requests and errors, throughput, the latency percentiles and goodput for
-// the SLOs.
-func writeLLMText(w io.Writer, s *runfmt.LLMSummary) {
+// WriteLLMText prints the run's headline after k6's metric list (see
+// WriteText): LLM requests and errors, throughput, the latency percentiles
+// and goodput for the SLOs. It prints nothing for a run without LLM
+// requests.
+func WriteLLMText(w io.Writer, s *runfmt.LLMSummary) {
 	if s == nil || s.Requests == 0 {
 		return
 	}
-	ms := func(v float64) string { return metrics.FormatDuration(v) }
+	ms := FormatDuration
 	fmt.Fprintf(w, "     LLM: %d requests (%.2f/s), %d errors (%.2f%%), %.1f output tokens/s\n",
 		s.Requests, s.RequestsPerS, s.Errors, 100*s.ErrorRate, s.OutputTokPerS)
 	for _, l := range []struct {
