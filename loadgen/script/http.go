@@ -65,6 +65,8 @@ type httpCall struct {
 	// params.cookies, for this request alone.
 	jar     http.CookieJar
 	cookies []requestCookie
+	// auth is params.auth when it asks for more than basic: "digest".
+	auth string
 	// base are the tags of the VU's context when the call was made
 	// (scenario, group, params.tags): a request that completes later,
 	// asynchronously, still carries them.
@@ -119,6 +121,7 @@ func (vu *VU) httpModule() *goja.Object {
 		return vu.doHTTP(vu.parseCall(strings.ToUpper(c.Argument(0).String()), c.Argument(1), c.Argument(2), c.Argument(3)))
 	})
 	_ = m.Set("batch", vu.batch)
+	_ = m.Set("file", vu.file)
 	_ = m.Set("asyncRequest", func(c goja.FunctionCall) goja.Value {
 		return vu.asyncHTTP(vu.parseCall(strings.ToUpper(c.Argument(0).String()), c.Argument(1), c.Argument(2), c.Argument(3)))
 	})
@@ -153,12 +156,12 @@ func (vu *VU) parseCall(method string, u, body, params goja.Value) *httpCall {
 		case goja.ArrayBuffer:
 			c.body = b.Bytes()
 		case map[string]any:
-			form := url.Values{}
-			for k, v := range b {
-				form.Set(k, stringOf(v))
+			b2, ctype, err := formBody(b)
+			if err != nil {
+				panic(rt.NewGoError(fmt.Errorf("http.%s: body: %w", strings.ToLower(method), err)))
 			}
-			c.body = []byte(form.Encode())
-			c.headers = map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+			c.body = b2
+			c.headers = map[string]string{"Content-Type": ctype}
 		default:
 			c.body = []byte(body.String())
 		}
@@ -188,6 +191,17 @@ func (vu *VU) parseCall(method string, u, body, params goja.Value) *httpCall {
 		}
 		if j := p.Get("jar"); !isNil(j) {
 			c.jar = vu.jarOf(j)
+		}
+		if a := p.Get("auth"); !isNil(a) {
+			switch a.String() {
+			case "basic": // the URL's user:password@, which Go's client sends as basic auth anyway
+			case "digest":
+				c.auth = "digest"
+			case "ntlm":
+				panic(rt.NewTypeError("params.auth 'ntlm' is not supported by llmbench (basic and digest are)"))
+			default:
+				panic(rt.NewTypeError(fmt.Sprintf("params.auth %q: want basic, digest or ntlm", a.String())))
+			}
 		}
 		if rd := p.Get("redirects"); !isNil(rd) {
 			n, ok := asInt(rd.Export())
@@ -332,7 +346,12 @@ func (e *Env) roundTrip(ctx context.Context, c *httpCall) *httpResult {
 	var hops []*httpResult
 	cur := c
 	for {
-		r := e.roundTripOnce(ctx, cur)
+		var r *httpResult
+		if cur.auth == "digest" {
+			r = e.roundTripDigest(ctx, cur)
+		} else {
+			r = e.roundTripOnce(ctx, cur)
+		}
 		loc := r.headers.Get("Location")
 		if r.err != nil || loc == "" || !isRedirect(r.status) || len(hops) >= c.redirects {
 			if r.err == nil && loc != "" && isRedirect(r.status) && len(hops) >= c.redirects {
@@ -527,12 +546,12 @@ func (vu *VU) recordHTTP(r *httpResult) {
 		vu.recordHTTP(h)
 	}
 	now := time.Now()
-	name := r.call.url
+	name := maskURL(r.call.url)
 	if n, ok := r.call.tags["name"]; ok {
 		name = n
 	}
 	t := mergeTags(r.call.base)
-	t["method"], t["url"], t["name"] = r.call.method, r.call.url, name
+	t["method"], t["url"], t["name"] = r.call.method, maskURL(r.call.url), name
 	t["status"] = strconv.Itoa(r.status)
 	exp := r.call.expect
 	failed := r.err != nil || r.status == 0 || (exp != nil && !exp.expected(r.status))
