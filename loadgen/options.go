@@ -1,11 +1,17 @@
 package loadgen
 
 import (
+	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"slices"
 	"time"
 
+	"github.com/llmbench/llmbench/loadgen/script"
 	"github.com/llmbench/llmbench/loadgen/threshold"
 	"github.com/llmbench/llmbench/runfmt"
 )
@@ -21,6 +27,17 @@ type scriptOptions struct {
 	MaxRedirects *int `json:"maxRedirects"`
 	// NoCookiesReset keeps each VU's cookies across its iterations.
 	NoCookiesReset bool `json:"noCookiesReset"`
+	// The options of k6/http and the connections
+	// (https://grafana.com/docs/k6/latest/using-k6/k6-options/reference/).
+	DiscardResponseBodies bool              `json:"discardResponseBodies"`
+	UserAgent             *string           `json:"userAgent"`
+	Throw                 bool              `json:"throw"`
+	Batch                 *int              `json:"batch"`
+	BatchPerHost          *int              `json:"batchPerHost"`
+	InsecureSkipTLSVerify bool              `json:"insecureSkipTLSVerify"`
+	NoConnectionReuse     bool              `json:"noConnectionReuse"`
+	Hosts                 map[string]string `json:"hosts"`
+	MinIterationDuration  string            `json:"minIterationDuration"`
 	// SLO sets the service-level objectives of goodput, in milliseconds:
 	// {ttft: 500, tpot: 50, e2e: 10000}. A request is good when it
 	// succeeded and met every one given. (An llmbench option; k6 has none.)
@@ -39,6 +56,100 @@ func (o scriptOptions) teardownTimeout() time.Duration {
 func (o scriptOptions) trendStats(ths []threshold.Threshold) []string {
 	stats := append([]string(nil), o.SummaryTrendStats...)
 	return append(stats, threshold.NewEvaluator(ths).TrendStats()...)
+}
+
+// apply sets what the options say on the VUs' environment and on the
+// run's HTTP client (shared by k6/http and k6/x/llm, as k6's options apply
+// to every request), before any VU makes a request.
+func (o scriptOptions) apply(env *script.Env, hc *http.Client) error {
+	env.MaxRedirects = o.MaxRedirects
+	env.NoCookiesReset = o.NoCookiesReset
+	env.HTTP = script.HTTPOptions{
+		DiscardResponseBodies: o.DiscardResponseBodies, UserAgent: o.UserAgent, Throw: o.Throw,
+		Batch: o.Batch, BatchPerHost: o.BatchPerHost,
+	}
+	for name, n := range map[string]*int{"maxRedirects": o.MaxRedirects, "batch": o.Batch, "batchPerHost": o.BatchPerHost} {
+		if n != nil && *n < 0 {
+			return fmt.Errorf("options: %s %d: want 0 or more", name, *n)
+		}
+	}
+	if o.MinIterationDuration != "" {
+		d, err := time.ParseDuration(o.MinIterationDuration)
+		if err != nil || d < 0 {
+			return fmt.Errorf("options: minIterationDuration %q: want a duration such as \"10s\"", o.MinIterationDuration)
+		}
+		env.MinIterationDuration = d
+	}
+	tr, ok := hc.Transport.(*http.Transport)
+	if !ok {
+		return nil
+	}
+	if o.InsecureSkipTLSVerify {
+		if tr.TLSClientConfig == nil {
+			tr.TLSClientConfig = &tls.Config{}
+		}
+		tr.TLSClientConfig.InsecureSkipVerify = true
+	}
+	tr.DisableKeepAlives = o.NoConnectionReuse
+	if len(o.Hosts) > 0 {
+		// hosts: {"name": "ip" or "ip:port"}, like /etc/hosts for the run.
+		dial := tr.DialContext
+		hosts := o.Hosts
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			host, port, err := net.SplitHostPort(addr)
+			if err == nil {
+				if to, ok := hosts[host]; ok {
+					if _, _, err := net.SplitHostPort(to); err == nil {
+						addr = to
+					} else {
+						addr = net.JoinHostPort(to, port)
+					}
+				}
+			}
+			return dial(ctx, network, addr)
+		}
+	}
+	return nil
+}
+
+// The top-level options llmbench reads, and k6's that it does not
+// implement (docs/LOADGEN.md, "Compatibility with k6").
+var (
+	knownOptions = []string{
+		"vus", "duration", "iterations", "stages", "scenarios", "thresholds", "setupTimeout", "teardownTimeout",
+		"summaryTrendStats", "maxRedirects", "noCookiesReset", "slo", "tags", "discardResponseBodies", "userAgent",
+		"throw", "batch", "batchPerHost", "hosts", "insecureSkipTLSVerify", "noConnectionReuse", "minIterationDuration",
+		"executionSegment", "executionSegmentSequence", "ext", "cloud",
+	}
+	unimplementedOptions = []string{
+		"noVUConnectionReuse", "rps", "blockHostnames", "dns", "systemTags", "httpDebug", "summaryTimeUnit",
+		"tlsAuth", "tlsCipherSuites", "tlsVersion", "localIPs", "paused", "noSetup", "noTeardown", "noThresholds",
+		"noSummary", "console", "linger", "discardResponseBodiesAfter", "insecureSkipTLSVerifyList", "compatibilityMode",
+	}
+)
+
+// warnOptions writes one line for each option that changes nothing here:
+// a k6 option llmbench does not implement, or a name it does not know (a
+// typo, most often).
+func warnOptions(w io.Writer, opts json.RawMessage) {
+	var o map[string]json.RawMessage
+	if json.Unmarshal(opts, &o) != nil {
+		return
+	}
+	keys := make([]string, 0, len(o))
+	for k := range o {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		switch {
+		case slices.Contains(knownOptions, k):
+		case slices.Contains(unimplementedOptions, k):
+			fmt.Fprintf(w, "WARN options.%s: a k6 option llmbench does not implement; it is ignored (docs/LOADGEN.md lists what is supported)\n", k)
+		default:
+			fmt.Fprintf(w, "WARN options.%s: not an option llmbench knows (a typo?); it is ignored\n", k)
+		}
+	}
 }
 
 func durationOr(s string, def time.Duration) time.Duration {

@@ -159,11 +159,10 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Result, er
 	if err := json.Unmarshal(opts, &o); err != nil {
 		return &Result{Exit: ExitInvalidConfig}, fmt.Errorf("options: %w", err)
 	}
-	if o.MaxRedirects != nil && *o.MaxRedirects < 0 {
-		return &Result{Exit: ExitInvalidConfig}, fmt.Errorf("options: maxRedirects %d: want 0 or more", *o.MaxRedirects)
+	warnOptions(stderr, opts)
+	if err := o.apply(r.env, hc); err != nil {
+		return &Result{Exit: ExitInvalidConfig}, err
 	}
-	r.env.MaxRedirects = o.MaxRedirects
-	r.env.NoCookiesReset = o.NoCookiesReset
 	scenarios, err := executor.ParseOptions(opts)
 	if err != nil {
 		return &Result{Exit: ExitInvalidConfig}, fmt.Errorf("options: %w", err)

@@ -265,3 +265,33 @@ export async function teardown(data) { await wait(5); if (data.token !== 'abc') 
 		t.Fatal(err)
 	}
 }
+
+// TestMinIterationDuration follows options.minIterationDuration
+// (https://grafana.com/docs/k6/latest/using-k6/k6-options/reference/#minimum-iteration-duration):
+// an iteration that ends sooner waits out the rest. With an hour to wait,
+// the iteration is still waiting when its context ends; with none, the
+// same script returns at once.
+func TestMinIterationDuration(t *testing.T) {
+	dir := writeScripts(t, map[string]string{"main.js": "export default function () {}\n"})
+	for _, tt := range []struct {
+		min  time.Duration
+		want error
+	}{{time.Hour, ErrInterrupted}, {0, nil}} {
+		env, _, _ := newEnv(t, dir, nil)
+		env.MinIterationDuration = tt.min
+		vu, err := NewVU(t.Context(), env, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		limit := time.Minute // only a hang reaches it
+		if tt.min > 0 {
+			limit = 50 * time.Millisecond
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), limit)
+		err = vu.Iterate(ctx, Iteration{Scenario: "s"}, "")
+		cancel()
+		if !errors.Is(err, tt.want) {
+			t.Errorf("minIterationDuration %v: got %v, want %v", tt.min, err, tt.want)
+		}
+	}
+}

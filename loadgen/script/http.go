@@ -148,7 +148,8 @@ func (vu *VU) parseCall(method string, u, body, params goja.Value) *httpCall {
 	if isNil(u) || u.String() == "" {
 		panic(rt.NewTypeError(fmt.Sprintf("http.%s: a URL is required", strings.ToLower(method))))
 	}
-	c := &httpCall{method: method, url: u.String(), timeout: 60 * time.Second, expect: vu.respCallback, redirects: vu.env.maxRedirects(), jar: vu.jar}
+	c := &httpCall{method: method, url: u.String(), timeout: 60 * time.Second, expect: vu.respCallback, redirects: vu.env.maxRedirects(), jar: vu.jar,
+		discard: vu.env.HTTP.DiscardResponseBodies}
 	if !isNil(body) {
 		switch b := body.Export().(type) {
 		case string:
@@ -218,8 +219,9 @@ func (vu *VU) parseCall(method string, u, body, params goja.Value) *httpCall {
 			case "none":
 				c.discard = true
 			case "binary":
-				c.binary = true
+				c.binary, c.discard = true, false
 			case "text":
+				c.discard = false
 			default:
 				panic(rt.NewTypeError(fmt.Sprintf("params.responseType %q: want text, binary or none", rtp.String())))
 			}
@@ -256,7 +258,17 @@ func (vu *VU) doHTTP(c *httpCall) goja.Value {
 	}
 	r := vu.env.roundTrip(vu.ctx, c)
 	vu.recordHTTP(r)
+	vu.throwIf(r)
 	return vu.response(r)
+}
+
+// throwIf throws a failed request's error when options.throw is set
+// (https://grafana.com/docs/k6/latest/using-k6/k6-options/reference/#throw):
+// an error of the request itself, not an HTTP status.
+func (vu *VU) throwIf(r *httpResult) {
+	if vu.env.HTTP.Throw && r.err != nil {
+		panic(vu.rt.NewGoError(fmt.Errorf("%s %s: %w (error_code %d)", r.call.method, maskURL(r.call.url), r.err, r.errCode)))
+	}
 }
 
 // asyncHTTP is http.asyncRequest
@@ -269,12 +281,17 @@ func (vu *VU) asyncHTTP(c *httpCall) goja.Value {
 	if vu.init {
 		panic(vu.rt.NewGoError(errInit("http.asyncRequest()")))
 	}
-	p, resolve, _ := vu.rt.NewPromise()
+	p, resolve, reject := vu.rt.NewPromise()
 	ctx := vu.ctx
 	vu.loop.spawn(func() func() error {
 		r := vu.env.roundTrip(ctx, c)
 		vu.recordHTTP(r)
-		return func() error { return resolve(vu.response(r)) }
+		return func() error {
+			if vu.env.HTTP.Throw && r.err != nil {
+				return reject(vu.rt.NewGoError(fmt.Errorf("%s %s: %w (error_code %d)", r.call.method, maskURL(r.call.url), r.err, r.errCode)))
+			}
+			return resolve(vu.response(r))
+		}
 	})
 	return vu.rt.ToValue(p)
 }
@@ -310,12 +327,33 @@ func (vu *VU) batch(arg goja.Value) goja.Value {
 			calls[i] = vu.parseCall(method, o.Get("url"), o.Get("body"), o.Get("params"))
 		}
 	}
+	// At most options.batch requests at once, and batchPerHost to one
+	// host (k6's defaults: 10 and 6; 0 is no limit).
 	results := make([]*httpResult, len(calls))
+	all := newLimiter(vu.env.HTTP.batch())
+	perHost := map[string]*limiter{}
 	var wg sync.WaitGroup
 	for i, c := range calls {
-		wg.Go(func() { results[i] = vu.env.roundTrip(vu.ctx, c) })
+		host := c.url
+		if u, err := url.Parse(c.url); err == nil {
+			host = u.Host
+		}
+		if perHost[host] == nil {
+			perHost[host] = newLimiter(vu.env.HTTP.batchPerHost())
+		}
+		h := perHost[host]
+		wg.Go(func() {
+			h.acquire()
+			all.acquire()
+			defer all.release()
+			defer h.release()
+			results[i] = vu.env.roundTrip(vu.ctx, c)
+		})
 	}
 	wg.Wait()
+	for _, r := range results {
+		vu.throwIf(r)
+	}
 	if isArray {
 		vals := make([]any, len(results))
 		for i, r := range results {
@@ -396,6 +434,9 @@ func (e *Env) roundTripOnce(ctx context.Context, c *httpCall) *httpResult {
 		return r
 	}
 	req.Header.Set("User-Agent", "llmbench")
+	if ua := e.HTTP.UserAgent; ua != nil {
+		req.Header.Set("User-Agent", *ua) // "" sends none
+	}
 	for k, v := range c.headers {
 		req.Header.Set(k, v)
 	}

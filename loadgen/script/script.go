@@ -104,6 +104,11 @@ type Env struct {
 	// NoCookiesReset is options.noCookiesReset: a VU keeps its cookie jar
 	// from one iteration to the next.
 	NoCookiesReset bool
+	// HTTP holds the options of k6/http's requests.
+	HTTP HTTPOptions
+	// MinIterationDuration is options.minIterationDuration: an iteration
+	// that ends sooner waits out the rest.
+	MinIterationDuration time.Duration
 	// Tokens counts tokens of text client-side (the GPT-2 tokenizer), so
 	// the server's usage can be checked; nil skips the check.
 	Tokens llm.TokenCounter
@@ -116,6 +121,49 @@ type Env struct {
 	client *http.Client
 
 	target, protocol string
+}
+
+// HTTPOptions are the k6 options that shape k6/http's requests
+// (https://grafana.com/docs/k6/latest/using-k6/k6-options/reference/).
+type HTTPOptions struct {
+	DiscardResponseBodies bool    // discardResponseBodies: responseType 'none' unless a request says otherwise
+	UserAgent             *string // userAgent; nil is "llmbench", "" sends none
+	Throw                 bool    // throw: a request that fails (not a status) throws
+	// Batch and BatchPerHost bound http.batch()'s requests at once, in all
+	// and to one host; nil is k6's default (10 and 6), 0 no limit.
+	Batch, BatchPerHost *int
+}
+
+func (o HTTPOptions) batch() int        { return intOr(o.Batch, 10) }
+func (o HTTPOptions) batchPerHost() int { return intOr(o.BatchPerHost, 6) }
+
+func intOr(p *int, def int) int {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// limiter bounds how many goroutines hold it at once; 0 is no bound.
+type limiter struct{ c chan struct{} }
+
+func newLimiter(n int) *limiter {
+	if n <= 0 {
+		return &limiter{}
+	}
+	return &limiter{c: make(chan struct{}, n)}
+}
+
+func (l *limiter) acquire() {
+	if l.c != nil {
+		l.c <- struct{}{}
+	}
+}
+
+func (l *limiter) release() {
+	if l.c != nil {
+		<-l.c
+	}
 }
 
 // ErrInterrupted is the error of an iteration stopped by its context

@@ -314,7 +314,20 @@ func (vu *VU) Iterate(ctx context.Context, it Iteration, setupData string) error
 		}
 		data = vu.dataValue
 	}
+	start := time.Now()
 	_, err := vu.call(ctx, fn, data)
+	if minDur := vu.env.MinIterationDuration; err == nil && minDur > 0 {
+		// options.minIterationDuration: the iteration lasts at least this.
+		if rest := minDur - time.Since(start); rest > 0 {
+			t := time.NewTimer(rest)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return ErrInterrupted
+			}
+		}
+	}
 	return err
 }
 
