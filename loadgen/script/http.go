@@ -122,6 +122,7 @@ func (vu *VU) httpModule() *goja.Object {
 	})
 	_ = m.Set("batch", vu.batch)
 	_ = m.Set("file", vu.file)
+	_ = m.Set("url", vu.urlTemplate)
 	_ = m.Set("asyncRequest", func(c goja.FunctionCall) goja.Value {
 		return vu.asyncHTTP(vu.parseCall(strings.ToUpper(c.Argument(0).String()), c.Argument(1), c.Argument(2), c.Argument(3)))
 	})
@@ -148,7 +149,11 @@ func (vu *VU) parseCall(method string, u, body, params goja.Value) *httpCall {
 	if isNil(u) || u.String() == "" {
 		panic(rt.NewTypeError(fmt.Sprintf("http.%s: a URL is required", strings.ToLower(method))))
 	}
-	c := &httpCall{method: method, url: u.String(), timeout: 60 * time.Second, expect: vu.respCallback, redirects: vu.env.maxRedirects(), jar: vu.jar,
+	target, urlName := u.String(), ""
+	if hu, ok := u.Export().(*httpURL); ok {
+		target, urlName = hu.URL, hu.Name
+	}
+	c := &httpCall{method: method, url: target, timeout: 60 * time.Second, expect: vu.respCallback, redirects: vu.env.maxRedirects(), jar: vu.jar,
 		discard: vu.env.HTTP.DiscardResponseBodies}
 	if !isNil(body) {
 		switch b := body.Export().(type) {
@@ -226,6 +231,9 @@ func (vu *VU) parseCall(method string, u, body, params goja.Value) *httpCall {
 				panic(rt.NewTypeError(fmt.Sprintf("params.responseType %q: want text, binary or none", rtp.String())))
 			}
 		}
+	}
+	if _, named := c.tags["name"]; urlName != "" && !named {
+		c.tags = mergeTags(c.tags, map[string]string{"name": urlName})
 	}
 	c.base = vu.tags(c.tags)
 	return c

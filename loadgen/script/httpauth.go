@@ -13,6 +13,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/dop251/goja"
@@ -106,6 +107,36 @@ func formBody(m map[string]any) ([]byte, string, error) {
 }
 
 var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"")
+
+// httpURL is what http.url`...` returns
+// (https://grafana.com/docs/k6/latest/javascript-api/k6-http/url/): the URL,
+// and a name tag with each ${} placeholder kept as "${}", so that URLs
+// with ids in them group under one name.
+type httpURL struct {
+	URL  string `js:"url"`
+	Name string `js:"name"`
+}
+
+// String is the URL, as the object reads in a string context.
+func (u *httpURL) String() string { return u.URL }
+
+func (vu *VU) urlTemplate(c goja.FunctionCall) goja.Value {
+	parts := c.Argument(0).ToObject(vu.rt)
+	n := int(parts.Get("length").ToInteger())
+	var url, name strings.Builder
+	for i := 0; i < n; i++ {
+		s := parts.Get(strconv.Itoa(i)).String()
+		url.WriteString(s)
+		name.WriteString(s)
+		if i+1 < n {
+			url.WriteString(c.Argument(i + 1).String())
+			name.WriteString("${}")
+		}
+	}
+	o := vu.rt.ToValue(&httpURL{URL: url.String(), Name: name.String()}).ToObject(vu.rt)
+	_ = o.Set("toString", func() string { return url.String() })
+	return o
+}
 
 // maskURL hides a URL's credentials, as k6 does in the url tag and
 // res.url's logs: http://****:****@host/.

@@ -114,3 +114,47 @@ export function ntlm() { http.get('http://' + __ENV.HOST + '/basic', { auth: 'nt
 		t.Errorf("auth ntlm: got %v, want an error naming it", err)
 	}
 }
+
+// TestURLTemplateAndRandomSeed follows http.url
+// (https://grafana.com/docs/k6/latest/javascript-api/k6-http/url/: the name
+// tag keeps "${}" for each placeholder, so URLs with ids group under one
+// name; params.tags.name still wins) and k6's randomSeed
+// (https://grafana.com/docs/k6/latest/javascript-api/k6/randomseed/: the
+// same seed gives the same Math.random sequence).
+func TestURLTemplateAndRandomSeed(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.URL.String()) }))
+	defer srv.Close()
+	dir := writeScripts(t, map[string]string{"main.js": `
+import http from 'k6/http';
+import { randomSeed } from 'k6';
+export default function () {
+  for (let id = 1; id <= 3; id++) {
+    const r = http.get(http.url` + "`${__ENV.URL}/posts/${id}?x=${id * 2}`" + `);
+    if (r.body !== '/posts/' + id + '?x=' + (id * 2)) throw new Error('body ' + r.body);
+  }
+  http.get(http.url` + "`${__ENV.URL}/posts/${9}`" + `, { tags: { name: 'mine' } });
+  const u = http.url` + "`http://a/${1}`" + `;
+  if (u.url !== 'http://a/1' || u.name !== 'http://a/${}' || String(u) !== 'http://a/1') throw new Error(JSON.stringify(u));
+  randomSeed(42); const a = [Math.random(), Math.random()];
+  randomSeed(42); const b = [Math.random(), Math.random()];
+  randomSeed(7); const c = Math.random();
+  if (a[0] !== b[0] || a[1] !== b[1] || a[0] === a[1] || c === a[0]) throw new Error('randomSeed: ' + a + ' ' + b + ' ' + c);
+}
+`})
+	env, rec, _ := newEnv(t, dir, map[string]string{"URL": srv.URL})
+	vu, err := NewVU(t.Context(), env, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]int{}
+	for _, s := range rec.of("http_reqs") {
+		names[s.tags["name"]]++
+	}
+	want := "${}/posts/${}?x=${}"
+	if names[want] != 3 || names["mine"] != 1 {
+		t.Errorf("name tags %v, want 3 × %q and 1 × mine", names, want)
+	}
+}

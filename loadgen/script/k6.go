@@ -3,6 +3,7 @@ package script
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"time"
@@ -57,6 +58,12 @@ func (vu *VU) k6Module() *goja.Object {
 	_ = m.Set("check", vu.check)
 	_ = m.Set("sleep", vu.sleep)
 	_ = m.Set("group", vu.group)
+	// randomSeed(n) makes this VU's Math.random reproducible
+	// (https://grafana.com/docs/k6/latest/javascript-api/k6/randomseed/).
+	_ = m.Set("randomSeed", func(seed int64) {
+		src := rand.New(rand.NewPCG(uint64(seed), 0x6c6c6d62656e6368))
+		vu.rt.SetRandSource(src.Float64)
+	})
 	_ = m.Set("fail", func(msg string) {
 		panic(vu.rt.ToValue(&failError{msg: msg}))
 	})
