@@ -60,7 +60,7 @@ func TestHTTPOptions(t *testing.T) {
   if (r.status !== 200 || !r.body.includes('host=llmbench.test')) throw new Error(r.status + ' ' + r.error + ' ' + r.body);`, nil},
 		{"insecureSkipTLSVerify", `{ insecureSkipTLSVerify: true }`, `
   const r = http.get(__ENV.TLS_URL);
-  if (r.status !== 200) throw new Error('TLS: ' + r.status + ' ' + r.error);`, nil},
+  if (r.status !== 200 || r.tls_version !== 'tls1.3') throw new Error('TLS: ' + r.status + ' ' + r.error + ' ' + r.tls_version);`, nil},
 		{"batch", `{ batch: 2 }`, `
   const rs = http.batch([1, 2, 3, 4, 5, 6].map(() => ['GET', URL + '/slow']));
   if (rs.some((r) => r.status !== 200)) throw new Error('batch');`, func(t *testing.T) {

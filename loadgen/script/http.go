@@ -3,6 +3,7 @@ package script
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -85,6 +86,11 @@ type httpResult struct {
 	errCode    int
 	timings    phases
 	sent, recv int64
+	// remoteIP and remotePort are the server's address; tlsVersion the
+	// TLS version ("" without TLS).
+	remoteIP   string
+	remotePort int
+	tlsVersion string
 }
 
 // phases are the k6 timings of one HTTP request, in milliseconds.
@@ -463,6 +469,14 @@ func (e *Env) roundTripOnce(ctx context.Context, c *httpCall) *httpResult {
 	}
 	defer resp.Body.Close()
 	r.status, r.statusText, r.proto, r.headers = resp.StatusCode, resp.Status, resp.Proto, resp.Header
+	if conn := pt.Conn(); conn != nil {
+		if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+			r.remoteIP, r.remotePort = a.IP.String(), a.Port
+		}
+	}
+	if resp.TLS != nil {
+		r.tlsVersion = tlsVersionName(resp.TLS.Version)
+	}
 	r.errCode = statusErrorCode(resp.StatusCode)
 	if rc := resp.Cookies(); len(rc) > 0 && c.jar != nil {
 		c.jar.SetCookies(req.URL, rc)
@@ -487,6 +501,21 @@ func (e *Env) roundTripOnce(ctx context.Context, c *httpCall) *httpResult {
 	r.sent = int64(len(c.body)) + approxHeaderBytes(req)
 	r.recv += approxRespHeaderBytes(resp)
 	return r
+}
+
+// tlsVersionName is k6's name of a TLS version: tls1.2, tls1.3.
+func tlsVersionName(v uint16) string {
+	switch v {
+	case tls.VersionTLS10:
+		return "tls1.0"
+	case tls.VersionTLS11:
+		return "tls1.1"
+	case tls.VersionTLS12:
+		return "tls1.2"
+	case tls.VersionTLS13:
+		return "tls1.3"
+	}
+	return ""
 }
 
 func approxHeaderBytes(req *http.Request) int64 {
@@ -668,6 +697,9 @@ func (vu *VU) response(r *httpResult) goja.Value {
 	}
 	_ = o.Set("error", errText)
 	_ = o.Set("error_code", r.errCode)
+	_ = o.Set("remote_ip", r.remoteIP)
+	_ = o.Set("remote_port", r.remotePort)
+	_ = o.Set("tls_version", r.tlsVersion)
 	_ = o.Set("request", map[string]any{"method": r.call.method, "url": r.call.url, "headers": r.call.headers, "body": string(r.call.body)})
 	body := r.body
 	var parsed goja.Value // res.json()'s value, parsed once (k6 caches it)
