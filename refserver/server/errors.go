@@ -49,20 +49,42 @@ func shuttingDown() *apiError {
 		Message: "server is shutting down", kind: "shutting_down"}
 }
 
-// errorBody is the JSON of every error answer, OpenAI's shape:
-// {"error": {"message", "type", "param", "code"}}.
+// errorBody is the JSON of every error answer, OpenAI's shape
+// (internal/zoo/FACTS.md §4e): {"error": {"message", "type", "param",
+// "code"}}, param and code a string or null.
 type errorBody struct {
 	Error struct {
-		Message string `json:"message"`
-		Type    string `json:"type"`
-		Param   string `json:"param,omitempty"`
-		Code    int    `json:"code"`
+		Message string  `json:"message"`
+		Type    string  `json:"type"`
+		Param   *string `json:"param"`
+		Code    *string `json:"code"`
 	} `json:"error"`
 }
 
-func writeError(w http.ResponseWriter, e *apiError) {
+// errorCodes are OpenAI's codes for the errors that have one; the others
+// have code null, as OpenAI's do.
+var errorCodes = map[string]string{
+	"queue_full": "rate_limit_exceeded",
+	"not_found":  "not_found",
+	"too_large":  "request_too_large",
+	"timeout":    "timeout",
+}
+
+// body is e's JSON body.
+func (e *apiError) body() errorBody {
 	var b errorBody
-	b.Error.Message, b.Error.Type, b.Error.Param, b.Error.Code = e.Message, e.Type, e.Param, e.Status
+	b.Error.Message, b.Error.Type = e.Message, e.Type
+	if e.Param != "" {
+		b.Error.Param = &e.Param
+	}
+	if c, ok := errorCodes[e.kind]; ok {
+		b.Error.Code = &c
+	}
+	return b
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	b := e.body()
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	switch e.Status {

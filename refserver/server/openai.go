@@ -152,8 +152,12 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	id, created := newID("cmpl-"), time.Now().Unix()
 	chunk := func(text string, finish *string) map[string]any {
-		return map[string]any{"id": id, "object": "text_completion", "created": created, "model": s.cfg.ModelName,
+		c := map[string]any{"id": id, "object": "text_completion", "created": created, "model": s.cfg.ModelName,
 			"choices": []map[string]any{{"text": text, "index": 0, "logprobs": nil, "finish_reason": finish}}}
+		if req.Stream && req.includeUsage() {
+			c["usage"] = nil // OpenAI: every chunk but the usage one carries "usage": null
+		}
+		return c
 	}
 	if !req.Stream {
 		res, e := s.run(r.Context(), j, nil)
@@ -218,8 +222,12 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 	id, created := newID("chatcmpl-"), time.Now().Unix()
 	chunk := func(delta map[string]any, finish *string) map[string]any {
-		return map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": s.cfg.ModelName,
+		c := map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": s.cfg.ModelName,
 			"choices": []map[string]any{{"index": 0, "delta": delta, "logprobs": nil, "finish_reason": finish}}}
+		if req.Stream && req.includeUsage() {
+			c["usage"] = nil // OpenAI: every chunk but the usage one carries "usage": null
+		}
+		return c
 	}
 	if !req.Stream {
 		res, e := s.run(r.Context(), j, nil)

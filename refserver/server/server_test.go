@@ -161,9 +161,22 @@ func TestBadInput(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
 			var body errorBody
-			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			if err := json.Unmarshal(raw, &body); err != nil {
 				t.Fatalf("status %d, body is not a JSON error: %v", resp.StatusCode, err)
+			}
+			// OpenAI's error object (internal/zoo/FACTS.md §4e): param and
+			// code are always there, each a string or null.
+			var shape struct {
+				Error map[string]any `json:"error"`
+			}
+			_ = json.Unmarshal(raw, &shape)
+			for _, k := range []string{"param", "code"} {
+				v, ok := shape.Error[k]
+				if _, isStr := v.(string); !ok || (v != nil && !isStr) {
+					t.Errorf("error.%s is %#v (present %v), want a string or null: %s", k, v, ok, raw)
+				}
 			}
 			if resp.StatusCode != tc.status || !strings.Contains(body.Error.Message, tc.message) {
 				t.Errorf("got %d %q, want %d and a message containing %q", resp.StatusCode, body.Error.Message, tc.status, tc.message)
@@ -275,6 +288,13 @@ func TestOpenAIStreams(t *testing.T) {
 			u, _ := last["usage"].(map[string]any)
 			if ch, _ := last["choices"].([]any); len(ch) != 0 || u == nil || u["completion_tokens"] != float64(6) {
 				t.Errorf("last chunk %v: want empty choices and usage with 6 completion tokens", last)
+			}
+			// With include_usage, OpenAI's other chunks carry "usage": null
+			// (internal/zoo/FACTS.md §4b).
+			for i, c := range chunks[:len(chunks)-1] {
+				if v, ok := c["usage"]; !ok || v != nil {
+					t.Errorf("chunk %d: usage %v (present %v), want null", i, v, ok)
+				}
 			}
 			fin := chunks[len(chunks)-2]["choices"].([]any)[0].(map[string]any)
 			if fin["finish_reason"] != "length" {

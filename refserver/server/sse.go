@@ -61,7 +61,5 @@ func (s *sseWriter) done() error { return s.raw([]byte("[DONE]")) }
 
 // fail sends an error event in the stream, OpenAI's shape.
 func (s *sseWriter) fail(e *apiError) error {
-	var b errorBody
-	b.Error.Message, b.Error.Type, b.Error.Param, b.Error.Code = e.Message, e.Type, e.Param, e.Status
-	return s.data(b)
+	return s.data(e.body())
 }
