@@ -93,16 +93,36 @@ type Run struct {
 	Prometheus string `json:"prometheus,omitempty"`
 }
 
-// Server is the target's self-description, from refserver's GET /health.
+// Server is what the load generator learned of its target: refserver's
+// GET /health describes itself; other servers are identified from their
+// headers, GET /v1/models and their own info routes. What is not known is
+// left empty (GPUAvailable nil: unknown).
 type Server struct {
+	// Kind is the server's software (see the ServerKind constants), and
+	// KindFrom what said so: "declared" (--server-kind or the client's
+	// serverKind), or the header or route it was read from.
+	Kind         string          `json:"kind,omitempty"`
+	KindFrom     string          `json:"kind_from,omitempty"`
 	Model        string          `json:"model,omitempty"`
+	Models       []string        `json:"models,omitempty"` // GET /v1/models' ids
 	Backend      string          `json:"backend,omitempty"`
 	Device       string          `json:"device,omitempty"`
-	GPUAvailable bool            `json:"gpu_available"`
+	GPUAvailable *bool           `json:"gpu_available"`
 	Synthetic    bool            `json:"synthetic_weights,omitempty"`
 	Threads      int             `json:"threads,omitempty"`
-	Health       json.RawMessage `json:"health,omitempty"` // the whole /health body
+	Header       string          `json:"server_header,omitempty"` // the Server response header
+	Health       json.RawMessage `json:"health,omitempty"`        // the whole /health body, when JSON
 }
+
+// Server kinds of Server.Kind.
+const (
+	ServerRefserver = "refserver"
+	ServerLlamaCpp  = "llama.cpp"
+	ServerVLLM      = "vllm"
+	ServerTGI       = "tgi"
+	ServerOpenAI    = "openai"
+	ServerUnknown   = "unknown"
+)
 
 // Request is one line of requests.jsonl: one LLM request as the client saw
 // it. Absolute times are wall-clock; the *_ms fields are milliseconds from
@@ -171,7 +191,42 @@ type Request struct {
 	ServerTTFTMS  *float64 `json:"server_ttft_ms,omitempty"`
 	ServerTPOTMS  *float64 `json:"server_tpot_ms,omitempty"`
 	ServerTotalMS *float64 `json:"server_total_ms,omitempty"`
+	// ServerTimingSource says where the server_* timings came from (see
+	// the ServerTiming constants), and ServerTimings keeps every number
+	// the server reported about this request, under its own names
+	// (llama.cpp's prompt_ms, vLLM's queue_time_ms, TGI's x-queue-time, ...).
+	ServerTimingSource string             `json:"server_timing_source,omitempty"`
+	ServerTimings      map[string]float64 `json:"server_timings,omitempty"`
+	// TTFTOverServerMS is TTFT − server TTFT: what the client waited that
+	// the server does not count (the network, and any queue before the
+	// server's clock starts), or the server's own skew when negative.
+	TTFTOverServerMS *float64 `json:"ttft_over_server_ms,omitempty"`
+
+	// FirstEventTokens is how many tokens the first text event carried;
+	// over 1 (MultiTokenFirstEvent), TTFT includes decode steps, and TPOT
+	// is (e2e − ttft) / (output_tokens − first_event_tokens).
+	// ChunkTokenSource says how the tokens of each event were counted:
+	// "token_ids" (the event's own ids), "usage" (the server's running
+	// usage), "tokenizer" (the client's GPT-2 count, scaled to the
+	// server's total when it sent one) or "events" (one per event).
+	FirstEventTokens     int    `json:"first_event_tokens,omitempty"`
+	MultiTokenFirstEvent bool   `json:"multi_token_first_event,omitempty"`
+	ChunkTokenSource     string `json:"chunk_token_source,omitempty"`
+	// Retries counts the attempts that failed on a kept-alive connection
+	// the server had closed before answering (the request was never
+	// served): they are retried on a fresh connection, and their time is
+	// in BlockedMS, before Sent.
+	Retries int `json:"retries,omitempty"`
 }
+
+// Sources of Request.ServerTimingSource.
+const (
+	ServerTimingRefserver = "refserver"            // the final event's timings {queue_s, ttft_s, tpot_s, total_s}
+	ServerTimingLlamaCpp  = "llama.cpp"            // the "timings" object {prompt_ms, predicted_per_token_ms, ...}
+	ServerTimingVLLM      = "vllm"                 // the "metrics" object of --enable-per-request-metrics
+	ServerTimingTGI       = "tgi"                  // the x-*-time headers of a non-streamed answer
+	ServerTimingOpenAI    = "openai-processing-ms" // the openai-processing-ms header
+)
 
 // Error classes of Request.ErrorClass and of the llm_errors metric's tag.
 const (

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -37,6 +38,11 @@ const (
 // drainGrace is how long Do waits, after "data: [DONE]", for the server to
 // end the body, so that the connection can be reused.
 const drainGrace = time.Second
+
+// maxStaleRetries bounds the retries of a request that met a kept-alive
+// connection the server had just closed (each one uses up one such
+// connection from the pool).
+const maxStaleRetries = 16
 
 var (
 	errTimeout      = errors.New("request timeout")
@@ -106,8 +112,23 @@ type attempt struct {
 
 	usage   *usage
 	timings *timings
+	metrics *vllmMetrics
 	finish  string
 	model   string
+
+	// The server's own timings from its response headers (TGI's x-*-time,
+	// OpenAI's openai-processing-ms), and their source.
+	hdrTimings map[string]float64
+	hdrSource  string
+
+	// Token counts of the text events: how they were counted (the
+	// weakest source of any event), the server's running usage seen so
+	// far, and whether every event so far carried one.
+	tokenSrc     string
+	usageSeen    int
+	usageRunning bool
+
+	lost time.Duration // spent in attempts on stale connections
 
 	dec chunkDecoder // the stream's events
 	ch  chunk        // the event being read
@@ -120,33 +141,48 @@ func (a *attempt) run(sc trace.SpanContext) {
 		a.fail(runfmt.ErrorProtocol, fmt.Sprintf("encode request: %v", err))
 		return
 	}
-	hreq, err := http.NewRequestWithContext(a.ctx, http.MethodPost, a.c.url, bytes.NewReader(body))
-	if err != nil {
-		a.fail(runfmt.ErrorProtocol, fmt.Sprintf("make request: %v", err))
-		return
-	}
-	h := hreq.Header
-	h.Set("Content-Type", "application/json")
-	if a.c.cfg.Stream {
-		h.Set("Accept", "text/event-stream")
-	} else {
-		h.Set("Accept", "application/json")
-	}
-	h.Set("User-Agent", "llmbench")
-	for k, v := range a.c.cfg.Headers {
-		h.Set(k, v)
-	}
-	propagation.TraceContext{}.Inject(trace.ContextWithSpanContext(a.ctx, sc), propagation.HeaderCarrier(h))
+	var resp *http.Response
+	for {
+		hreq, err := http.NewRequestWithContext(a.ctx, http.MethodPost, a.c.url, bytes.NewReader(body))
+		if err != nil {
+			a.fail(runfmt.ErrorProtocol, fmt.Sprintf("make request: %v", err))
+			return
+		}
+		h := hreq.Header
+		h.Set("Content-Type", "application/json")
+		if a.c.cfg.Stream {
+			h.Set("Accept", "text/event-stream")
+		} else {
+			h.Set("Accept", "application/json")
+		}
+		h.Set("User-Agent", "llmbench")
+		for k, v := range a.c.cfg.Headers {
+			h.Set(k, v)
+		}
+		propagation.TraceContext{}.Inject(trace.ContextWithSpanContext(a.ctx, sc), propagation.HeaderCarrier(h))
 
-	hreq, a.pt = TraceRequest(hreq)
-	a.res.Started = a.pt.Started()
-	resp, err := a.c.http.Do(hreq)
-	if err != nil {
+		hreq, a.pt = TraceRequest(hreq)
+		if a.res.Started.IsZero() {
+			a.res.Started = a.pt.Started()
+		}
+		resp, err = a.c.http.Do(hreq)
+		if err == nil {
+			break
+		}
+		if a.res.Retries < maxStaleRetries && a.stale(err) {
+			// The server closed this kept-alive connection as the request
+			// went out: it was never served. Again, on another connection;
+			// the time lost is the client's, before Sent.
+			a.res.Retries++
+			a.lost += time.Since(a.pt.Started())
+			continue
+		}
 		a.closed = time.Now()
 		a.failErr(err, a.pt.connected())
 		return
 	}
 	a.res.Status = resp.StatusCode
+	a.headerTimings(resp.Header)
 	b := &meteredBody{r: resp.Body}
 	if st, ok := a.pt.Conn().(rxstamp.Stamper); ok {
 		// The latest read on the connection is the response head's.
@@ -256,20 +292,43 @@ func (a *attempt) chunk(ch *chunk, at time.Time) bool {
 	if ch.Timings != nil {
 		a.timings = ch.Timings
 	}
+	if ch.Metrics != nil {
+		a.metrics = ch.Metrics
+	}
 	text, finish := ch.content(a.c.cfg.Protocol)
 	if finish != "" {
 		a.finish = finish
 	}
 	if text == "" {
+		if ch.Usage != nil {
+			a.usageSeen = ch.Usage.CompletionTokens
+		}
 		return true
 	}
-	n := len(ch.TokenIDs)
-	if n == 0 {
-		n = 1
-		if a.c.cfg.Counter != nil {
-			n = max(1, a.c.cfg.Counter.Count(text))
-		}
+	// The tokens this event carried: its token ids, else the server's
+	// running usage when every event carries one, else the tokenizer's
+	// count (scaled to the server's total in end), else one.
+	if a.chunks == 0 {
+		a.usageRunning = true
 	}
+	var n int
+	src := "events"
+	switch {
+	case len(ch.TokenIDs) > 0:
+		n, src = len(ch.TokenIDs), "token_ids"
+	case ch.Usage != nil && a.usageRunning && ch.Usage.CompletionTokens > a.usageSeen:
+		n, src = ch.Usage.CompletionTokens-a.usageSeen, "usage"
+	case a.c.cfg.Counter != nil:
+		n, src = max(1, a.c.cfg.Counter.Count(text)), "tokenizer"
+	default:
+		n = 1
+	}
+	if ch.Usage == nil {
+		a.usageRunning = false
+	} else {
+		a.usageSeen = ch.Usage.CompletionTokens
+	}
+	a.tokenSrc = weakerSource(a.tokenSrc, src)
 	switch a.chunks {
 	case 0:
 		a.first = at
@@ -341,7 +400,7 @@ func (a *attempt) end(span trace.Span) {
 	var sent, firstByte time.Time
 	if a.pt != nil {
 		p := a.pt.Phases()
-		r.BlockedMS, r.ConnectingMS, r.TLSMS = runfmt.Ms(p.Blocked), runfmt.Ms(p.Connecting), runfmt.Ms(p.TLS)
+		r.BlockedMS, r.ConnectingMS, r.TLSMS = runfmt.Ms(p.Blocked+a.lost), runfmt.Ms(p.Connecting), runfmt.Ms(p.TLS)
 		r.SendingMS, r.WaitingMS, r.ReceivingMS = runfmt.Ms(p.Sending), runfmt.Ms(p.Waiting), runfmt.Ms(p.Receiving)
 		sent, firstByte = a.pt.Sent(), a.pt.FirstByte()
 		if sent.IsZero() && r.Status != 0 {
@@ -389,6 +448,15 @@ func (a *attempt) end(span trace.Span) {
 	}
 	if !r.Stream && len(a.tokens) == 1 {
 		a.tokens[0] = r.OutputTokens // the whole answer is one event
+	} else if a.tokenSrc == "tokenizer" && a.usage != nil {
+		// The client's tokenizer is GPT-2's, not the model's: keep its
+		// proportions, at the server's total.
+		scaleTo(a.tokens, a.usage.CompletionTokens)
+	}
+	if len(a.tokens) > 0 {
+		r.ChunkTokenSource = a.tokenSrc
+		r.FirstEventTokens = a.tokens[0]
+		r.MultiTokenFirstEvent = a.tokens[0] > 1
 	}
 
 	// Latencies.
@@ -401,20 +469,18 @@ func (a *attempt) end(span trace.Span) {
 		if a.chunks > 1 {
 			r.TTSTMS = runfmt.MsPtr(a.second.Sub(a.first))
 		}
-		if r.Stream && r.OutputTokens > 1 {
-			v := runfmt.Ms(a.last.Sub(a.first)) / float64(r.OutputTokens-1)
+		// TPOT: the time after the first event over the tokens after it
+		// (a first event of several tokens spent their decode steps before
+		// it, in TTFT).
+		if after := r.OutputTokens - r.FirstEventTokens; r.Stream && after > 0 && a.chunks > 1 {
+			v := runfmt.Ms(a.last.Sub(a.first)) / float64(after)
 			r.TPOTMS = &v
 		}
 		span.AddEvent("first_token", trace.WithTimestamp(a.first))
 		span.AddEvent("last_token", trace.WithTimestamp(a.last))
 	}
 	r.FinishReason = a.finish
-	if t := a.timings; t != nil {
-		r.ServerQueueMS = seconds(t.Queue, true)
-		r.ServerTTFTMS = seconds(t.TTFT, false)
-		r.ServerTPOTMS = seconds(t.TPOT, false)
-		r.ServerTotalMS = seconds(t.Total, true)
-	}
+	a.serverTimings(r)
 	r.OK = r.ErrorClass == ""
 
 	attrs := []attribute.KeyValue{
@@ -440,6 +506,166 @@ func (a *attempt) end(span trace.Span) {
 		end = time.Now()
 	}
 	span.End(trace.WithTimestamp(end))
+}
+
+// serverTimings fills r's server_* fields from what the server reported,
+// with their source and the raw numbers.
+func (a *attempt) serverTimings(r *runfmt.Request) {
+	raw := map[string]float64{}
+	keep := func(name string, v *float64) *float64 {
+		if v != nil {
+			raw[name] = *v
+		}
+		return v
+	}
+	sum := func(x, y *float64) *float64 {
+		if x == nil || y == nil {
+			return nil
+		}
+		v := *x + *y
+		return &v
+	}
+	switch t, m := a.timings, a.metrics; {
+	case t != nil && t.llamaCpp():
+		// prompt_ms is the prompt's processing, which yields the first
+		// token; llama.cpp reports no queue (FACTS.md §1c).
+		r.ServerTimingSource = runfmt.ServerTimingLlamaCpp
+		keep("cache_n", t.CacheN)
+		keep("prompt_n", t.PromptN)
+		keep("prompt_per_token_ms", t.PromptPerTokenMS)
+		keep("prompt_per_second", t.PromptPerSecond)
+		keep("predicted_n", t.PredictedN)
+		keep("predicted_per_second", t.PredictedPerSecond)
+		r.ServerTTFTMS = keep("prompt_ms", t.PromptMS)
+		r.ServerTPOTMS = keep("predicted_per_token_ms", t.PredictedPerTokenMS)
+		r.ServerTotalMS = sum(t.PromptMS, keep("predicted_ms", t.PredictedMS))
+	case t != nil:
+		r.ServerTimingSource = runfmt.ServerTimingRefserver
+		r.ServerQueueMS = seconds(keep("queue_s", t.Queue), true)
+		r.ServerTTFTMS = seconds(keep("ttft_s", t.TTFT), false)
+		r.ServerTPOTMS = seconds(keep("tpot_s", t.TPOT), false)
+		r.ServerTotalMS = seconds(keep("total_s", t.Total), true)
+	case m != nil:
+		// vLLM counts TTFT from the request's arrival, queue included.
+		r.ServerTimingSource = runfmt.ServerTimingVLLM
+		keep("tokens_per_second", m.TokensPerSecond)
+		r.ServerQueueMS = keep("queue_time_ms", m.Queue)
+		r.ServerTTFTMS = keep("time_to_first_token_ms", m.TTFT)
+		r.ServerTPOTMS = keep("mean_itl_ms", m.MeanITL)
+		r.ServerTotalMS = sum(m.TTFT, keep("generation_time_ms", m.Generation))
+	case a.hdrSource != "":
+		r.ServerTimingSource = a.hdrSource
+		raw = a.hdrTimings
+		get := func(k string) *float64 {
+			if v, ok := raw[k]; ok {
+				return &v
+			}
+			return nil
+		}
+		if a.hdrSource == runfmt.ServerTimingOpenAI {
+			r.ServerTotalMS = get("openai-processing-ms")
+		} else {
+			r.ServerQueueMS = get("x-queue-time")
+			r.ServerTPOTMS = get("x-time-per-token")
+			r.ServerTotalMS = get("x-total-time")
+		}
+	}
+	if len(raw) > 0 {
+		r.ServerTimings = raw
+	}
+	if r.TTFTMS != nil && r.ServerTTFTMS != nil {
+		v := *r.TTFTMS - *r.ServerTTFTMS
+		r.TTFTOverServerMS = &v
+	}
+}
+
+// headerTimings keeps the server's timings in the response headers: TGI's
+// x-*-time (integer milliseconds, non-streamed answers only; FACTS.md §3c)
+// and OpenAI's openai-processing-ms (§4c).
+func (a *attempt) headerTimings(h http.Header) {
+	num := func(k string) (float64, bool) {
+		v, err := strconv.ParseFloat(strings.TrimSpace(h.Get(k)), 64)
+		return v, err == nil && h.Get(k) != ""
+	}
+	if v, ok := num("openai-processing-ms"); ok {
+		a.hdrSource, a.hdrTimings = runfmt.ServerTimingOpenAI, map[string]float64{"openai-processing-ms": v}
+		return
+	}
+	tgi := map[string]float64{}
+	for _, k := range []string{"x-total-time", "x-validation-time", "x-queue-time", "x-inference-time", "x-time-per-token", "x-prompt-tokens", "x-generated-tokens"} {
+		if v, ok := num(k); ok {
+			tgi[k] = v
+		}
+	}
+	if len(tgi) > 0 {
+		a.hdrSource, a.hdrTimings = runfmt.ServerTimingTGI, tgi
+	}
+}
+
+// stale reports whether err is what a request meets on a kept-alive
+// connection the server closed as the request went out: no byte of an
+// answer came back, and the connection died (closed idle, EOF, reset,
+// broken pipe). Such a request was never served, so it may be sent again.
+func (a *attempt) stale(err error) bool {
+	if a.parent.Err() != nil || a.ctx.Err() != nil || !a.pt.Reused() || !a.pt.FirstByte().IsZero() {
+		return false
+	}
+	return strings.Contains(err.Error(), "server closed idle connection") ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err) || errors.Is(err, syscall.EPIPE)
+}
+
+// weakerSource is the less exact of two token-count sources ("" is none).
+func weakerSource(a, b string) string {
+	rank := map[string]int{"": 0, "token_ids": 1, "usage": 2, "tokenizer": 3, "events": 4}
+	if rank[b] > rank[a] {
+		return b
+	}
+	return a
+}
+
+// scaleTo rescales counts, keeping their proportions, so that they sum to
+// total, each at least 1 (largest remainders get the rounding). Counts
+// that cannot reach total that way are left as they are.
+func scaleTo(counts []int, total int) {
+	sum := 0
+	for _, c := range counts {
+		sum += c
+	}
+	if sum == 0 || sum == total || total < len(counts) {
+		return
+	}
+	type part struct {
+		i    int
+		frac float64
+	}
+	parts := make([]part, len(counts))
+	got := 0
+	for i, c := range counts {
+		x := float64(c) * float64(total) / float64(sum)
+		n := max(1, int(x))
+		parts[i] = part{i, x - float64(int(x))}
+		counts[i] = n
+		got += n
+	}
+	slices.SortStableFunc(parts, func(p, q part) int {
+		switch {
+		case p.frac > q.frac:
+			return -1
+		case p.frac < q.frac:
+			return 1
+		}
+		return 0
+	})
+	for k := 0; got < total; k = (k + 1) % len(parts) {
+		counts[parts[k].i]++
+		got++
+	}
+	for k := len(parts) - 1; got > total; k = (k - 1 + len(parts)) % len(parts) {
+		if counts[parts[k].i] > 1 {
+			counts[parts[k].i]--
+			got--
+		}
+	}
 }
 
 // countPrompt is the Counter's count of the prompt: the prompt text, or

@@ -61,6 +61,9 @@ func (d *chunkDecoder) decode(s string, ch *chunk) bool {
 			return d.str(&ch.Model)
 		case "usage":
 			return d.usage(&ch.Usage)
+		case "metrics":
+			// vLLM's per-request metrics: once per request; only null here.
+			return d.null()
 		}
 		// "error": kept raw by encoding/json, and rare; only null here.
 		ch.Error = nullJSON
@@ -72,11 +75,14 @@ func (d *chunkDecoder) decode(s string, ch *chunk) bool {
 
 var (
 	nullJSON   = json.RawMessage("null")
-	chunkKeys  = []string{"text", "token_ids", "done", "timings", "choices", "finish_reason", "model", "usage", "error"}
+	chunkKeys  = []string{"text", "token_ids", "done", "timings", "choices", "finish_reason", "model", "usage", "metrics", "error"}
 	choiceKeys = []string{"text", "delta", "message", "finish_reason"}
 	usageKeys  = []string{"prompt_tokens", "completion_tokens"}
-	timingKeys = []string{"queue_s", "ttft_s", "tpot_s", "total_s"}
-	msgKeys    = []string{"content"}
+	// timingKeys are refserver's, then llama.cpp's, which (once per
+	// request) are left to encoding/json.
+	timingKeys = []string{"queue_s", "ttft_s", "tpot_s", "total_s", "cache_n", "prompt_n", "prompt_ms", "prompt_per_token_ms",
+		"prompt_per_second", "predicted_n", "predicted_ms", "predicted_per_token_ms", "predicted_per_second"}
+	msgKeys = []string{"content"}
 )
 
 // other skips the value of a member that is not a field, unless its key
@@ -462,8 +468,10 @@ func (d *chunkDecoder) timings(p **timings) bool {
 			return d.float(&t.TTFT)
 		case "tpot_s":
 			return d.float(&t.TPOT)
+		case "total_s":
+			return d.float(&t.Total)
 		}
-		return d.float(&t.Total)
+		return false
 	})
 }
 

@@ -162,6 +162,13 @@ func span(a, b time.Time) time.Duration {
 	return b.Sub(a)
 }
 
+// Reused reports whether the request went over a kept-alive connection.
+func (t *PhaseTimer) Reused() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.reused
+}
+
 // connected reports whether a connection was obtained.
 func (t *PhaseTimer) connected() bool {
 	t.mu.Lock()

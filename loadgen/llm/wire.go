@@ -73,7 +73,9 @@ type chunk struct {
 	Text     *string  `json:"text"`
 	TokenIDs []int    `json:"token_ids"`
 	Done     bool     `json:"done"`
-	Timings  *timings `json:"timings"`
+	Timings  *timings `json:"timings"` // refserver's, or llama.cpp's
+	// vLLM's per-request metrics (--enable-per-request-metrics).
+	Metrics *vllmMetrics `json:"metrics"`
 	// OpenAI
 	Choices []choice `json:"choices"`
 	// shared
@@ -99,12 +101,37 @@ type usage struct {
 	CompletionTokens int `json:"completion_tokens"`
 }
 
-// timings are refserver's server-side latencies, in seconds.
+// timings are a server's own latencies for the request: refserver's, in
+// seconds, or llama.cpp's, in milliseconds and counts
+// (internal/zoo/FACTS.md §1c).
 type timings struct {
 	Queue *float64 `json:"queue_s"`
 	TTFT  *float64 `json:"ttft_s"`
 	TPOT  *float64 `json:"tpot_s"`
 	Total *float64 `json:"total_s"`
+
+	CacheN              *float64 `json:"cache_n"`
+	PromptN             *float64 `json:"prompt_n"`
+	PromptMS            *float64 `json:"prompt_ms"`
+	PromptPerTokenMS    *float64 `json:"prompt_per_token_ms"`
+	PromptPerSecond     *float64 `json:"prompt_per_second"`
+	PredictedN          *float64 `json:"predicted_n"`
+	PredictedMS         *float64 `json:"predicted_ms"`
+	PredictedPerTokenMS *float64 `json:"predicted_per_token_ms"`
+	PredictedPerSecond  *float64 `json:"predicted_per_second"`
+}
+
+// llamaCpp reports whether these are llama.cpp's timings.
+func (t *timings) llamaCpp() bool { return t.PromptMS != nil || t.PredictedMS != nil }
+
+// vllmMetrics are vLLM's per-request metrics, in milliseconds
+// (internal/zoo/FACTS.md §2c).
+type vllmMetrics struct {
+	TTFT            *float64 `json:"time_to_first_token_ms"`
+	Generation      *float64 `json:"generation_time_ms"`
+	Queue           *float64 `json:"queue_time_ms"`
+	MeanITL         *float64 `json:"mean_itl_ms"`
+	TokensPerSecond *float64 `json:"tokens_per_second"`
 }
 
 // content returns the generated text a chunk carries for protocol p, and
