@@ -56,6 +56,9 @@ type Config struct {
 	ModuleCache   string
 	Offline       bool
 	ReloadModules bool
+	// ServerKind names the target's software for run.json, over what
+	// llmbench can tell from the outside.
+	ServerKind string
 }
 
 // RegisterFlags adds the flags of `llmbench run` to fs.
@@ -85,6 +88,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ModuleCache, "module-cache", "", "the `folder` where remote imports (https://...) are cached (default $LLMBENCH_MODULE_CACHE, else ~/.cache/llmbench/modules)")
 	fs.BoolVar(&c.Offline, "offline", false, "never fetch remote imports: use the module cache, then llmbench's built-in k6-utils and k6-summary")
 	fs.BoolVar(&c.ReloadModules, "reload-modules", false, "fetch remote imports again even when cached")
+	fs.StringVar(&c.ServerKind, "server-kind", "", "what the target is, for run.json and the report: refserver, llama.cpp, vllm, tgi, openai or any name (default: identified from its headers, /health and /v1/models)")
 }
 
 // Validate checks the flags that can be checked without the script.

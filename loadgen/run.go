@@ -385,7 +385,11 @@ func (r *runState) createRun(ctx context.Context, opts json.RawMessage, o script
 		r.run.Target, r.run.Protocol = t, p
 	}
 	if r.run.Target != "" && !r.cfg.NoHealth {
-		r.run.Server = fetchHealth(ctx, r.run.Target)
+		kind := r.cfg.ServerKind
+		if kind == "" {
+			kind = r.env.ServerKind()
+		}
+		r.run.Server = identify(ctx, r.run.Target, kind)
 	}
 	if err := runfmt.WriteRun(dir, r.run); err != nil {
 		return err
@@ -514,45 +518,6 @@ func gitCommit(dir string) string {
 		return ""
 	}
 	return strings.TrimSpace(string(out))
-}
-
-// fetchHealth asks the target for GET /health; nil when it has none.
-func fetchHealth(ctx context.Context, target string) *runfmt.Server {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	base := strings.TrimSuffix(strings.TrimSuffix(target, "/"), "/v1")
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/health", nil)
-	if err != nil {
-		return nil
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil || resp.StatusCode != http.StatusOK || !json.Valid(b) {
-		return nil
-	}
-	var h struct {
-		Model        any    `json:"model"`
-		Backend      string `json:"backend"`
-		Device       string `json:"device"`
-		GPUAvailable bool   `json:"gpu_available"`
-		Synthetic    bool   `json:"synthetic"`
-		Threads      int    `json:"threads"`
-	}
-	_ = json.Unmarshal(b, &h)
-	s := &runfmt.Server{Backend: h.Backend, Device: h.Device, GPUAvailable: h.GPUAvailable, Synthetic: h.Synthetic, Threads: h.Threads, Health: b}
-	switch m := h.Model.(type) {
-	case string:
-		s.Model = m
-	case map[string]any:
-		if n, ok := m["name"].(string); ok {
-			s.Model = n
-		}
-	}
-	return s
 }
 
 func newHTTPClient() *http.Client {

@@ -191,8 +191,25 @@ func buildHeadline(d *runData) *headline {
 		}
 		h.Latency = append(h.Latency, r)
 	}
+	// The server's own numbers, when it reported any, next to the
+	// client's: from requests.jsonl (server_*), not the summary.
+	serverRow := func(name string, r *reservoir) {
+		if d.Reqs == nil || r.seen == 0 {
+			return
+		}
+		v := r.sorted()
+		q := func(x float64) cell { return cell{Text: ms(stats.Quantile(v, x))} }
+		h.Latency = append(h.Latency, latencyRow{Name: name, Count: int64(r.seen), P50: q(.5), P90: q(.9), P95: q(.95), P99: q(.99), Max: q(1)})
+	}
+	var rq requestStats
+	if d.Reqs != nil {
+		rq = *d.Reqs
+	}
 	row("TTFT", "ttft", l.TTFT)
+	serverRow("server TTFT", &rq.sttft)
+	serverRow("TTFT − server TTFT", &rq.over)
 	row("TPOT", "tpot", l.TPOT)
+	serverRow("server TPOT", &rq.stpot)
 	row("ITL", "itl", l.ITL)
 	row("e2e", "e2e", l.E2E)
 	if l.ClientQueue != nil {
@@ -209,6 +226,21 @@ func buildHeadline(d *runData) *headline {
 		{Key: "error rate", Value: fmt.Sprintf("%.2f %% (%d errors)", 100*l.ErrorRate, l.Errors)},
 		{Key: "dropped iterations", Value: fmt.Sprint(l.DroppedIterations)},
 		{Key: "token count mismatches", Value: fmt.Sprintf("%d (server usage ≠ client tokenizer)", l.TokenMismatches)},
+	}
+	if d.Reqs != nil {
+		if src := d.Reqs.sources.top(3); len(src) > 0 {
+			var parts []string
+			for _, c := range src {
+				parts = append(parts, fmt.Sprintf("%s (%d requests)", c.Text, c.N))
+			}
+			h.Rates = append(h.Rates, kv{Key: "server timings from", Value: strings.Join(parts, ", ")})
+		}
+		if n := d.Reqs.retried; n > 0 {
+			h.Rates = append(h.Rates, kv{Key: "retried", Value: fmt.Sprintf("%d requests met a kept-alive connection the server had closed, and were sent again", n)})
+		}
+		if n := d.Reqs.multi; n > 0 {
+			h.Rates = append(h.Rates, kv{Key: "multi-token first events", Value: fmt.Sprintf("%d requests: their first event carried several tokens, so TTFT includes decode steps", n)})
+		}
 	}
 	var slos []string
 	for _, k := range slices.Sorted(maps.Keys(l.SLOs)) {
@@ -556,16 +588,31 @@ func buildMeta(d *runData) ([]kv, string) {
 		if s.Synthetic {
 			model += " (synthetic weights)"
 		}
+		unknown := func(v string) string {
+			if v == "" {
+				return "unknown"
+			}
+			return v
+		}
+		gpu := "unknown"
+		if s.GPUAvailable != nil {
+			gpu = fmt.Sprint(*s.GPUAvailable)
+		}
+		kind := unknown(s.Kind)
+		if s.KindFrom != "" {
+			kind += " (from " + s.KindFrom + ")"
+		}
 		meta = append(meta,
-			kv{Key: "model", Value: model},
-			kv{Key: "backend", Value: s.Backend},
-			kv{Key: "device", Value: fmt.Sprintf("%s (GPU available: %t)", s.Device, s.GPUAvailable)},
+			kv{Key: "server", Value: kind},
+			kv{Key: "model", Value: unknown(model)},
+			kv{Key: "backend", Value: unknown(s.Backend)},
+			kv{Key: "device", Value: fmt.Sprintf("%s (GPU available: %s)", unknown(s.Device), gpu)},
 		)
 		if s.Threads > 0 {
 			meta = append(meta, kv{Key: "threads", Value: fmt.Sprint(s.Threads)})
 		}
 	} else {
-		meta = append(meta, kv{Key: "model", Value: "the target has no /health: unknown"})
+		meta = append(meta, kv{Key: "model", Value: "the target was not asked (--no-health): unknown"})
 	}
 	meta = append(meta,
 		kv{Key: "commit", Value: r.Commit},

@@ -35,8 +35,15 @@ const (
 type requestStats struct {
 	N, OK                int // requests read (plausible ones), successful ones
 	ttft, tpot, e2e, itl reservoir
-	errs, tags           tally
-	ivs                  intervalSet
+	// The server's own timings of the successful requests that reported
+	// them (TTFT, TPOT, and TTFT over the server's TTFT), and their
+	// sources; requests retried after a closed connection; first events
+	// of several tokens.
+	sttft, stpot, over reservoir
+	sources            tally
+	retried, multi     int
+	errs, tags         tally
+	ivs                intervalSet
 	// shown holds the tags and error text of the requests the waterfall
 	// shows, by sequence number.
 	shown map[int64]shownRequest
@@ -56,7 +63,9 @@ func newRequestStats(start time.Time, width time.Duration, show []int64) *reques
 	s := &requestStats{
 		ttft: reservoir{max: maxValues, rng: rng}, tpot: reservoir{max: maxValues, rng: rng},
 		e2e: reservoir{max: maxValues, rng: rng}, itl: reservoir{max: maxValues, rng: rng},
-		errs: tally{counts: map[string]int{}}, tags: tally{counts: map[string]int{}},
+		sttft: reservoir{max: maxValues, rng: rng}, stpot: reservoir{max: maxValues, rng: rng}, over: reservoir{max: maxValues, rng: rng},
+		sources: tally{counts: map[string]int{}},
+		errs:    tally{counts: map[string]int{}}, tags: tally{counts: map[string]int{}},
 		ivs:   intervalSet{start: start, width: width, rng: rng},
 		shown: map[int64]shownRequest{},
 	}
@@ -79,6 +88,9 @@ func (s *requestStats) add(r *runfmt.Request) {
 		s.tags.add(k + "=" + v)
 	}
 	s.ivs.add(r)
+	if r.Retries > 0 {
+		s.retried++
+	}
 	if !r.OK {
 		status := ""
 		if r.Status > 0 {
@@ -99,6 +111,21 @@ func (s *requestStats) add(r *runfmt.Request) {
 	}
 	for _, g := range r.GapsMS {
 		s.itl.add(g)
+	}
+	if r.MultiTokenFirstEvent {
+		s.multi++
+	}
+	if r.ServerTimingSource != "" {
+		s.sources.add(r.ServerTimingSource)
+	}
+	if r.ServerTTFTMS != nil {
+		s.sttft.add(*r.ServerTTFTMS)
+	}
+	if r.ServerTPOTMS != nil {
+		s.stpot.add(*r.ServerTPOTMS)
+	}
+	if r.TTFTOverServerMS != nil {
+		s.over.add(*r.TTFTOverServerMS)
 	}
 }
 

@@ -66,6 +66,9 @@ type clientOptions struct {
 	Headers  map[string]string `js:"headers"`
 	Timeout  any               `js:"timeout"`
 	Stream   *bool             `js:"stream"`
+	// ServerKind names the server's software for run.json (llama.cpp,
+	// vllm, tgi, openai, ...).
+	ServerKind string `js:"serverKind"`
 }
 
 func (vu *VU) newLLMClient(c goja.ConstructorCall) *goja.Object {
@@ -98,7 +101,7 @@ func (vu *VU) newLLMClient(c goja.ConstructorCall) *goja.Object {
 	if err != nil {
 		panic(rt.NewTypeError("new llm.Client(): " + err.Error()))
 	}
-	vu.env.noteTarget(opts.BaseURL, opts.Protocol)
+	vu.env.noteTarget(opts.BaseURL, opts.Protocol, opts.ServerKind)
 	obj := c.This
 	gen := func(call goja.FunctionCall) goja.Value { return vu.llmCall(client, call) }
 	async := func(call goja.FunctionCall) goja.Value { return vu.llmAsync(client, call) }
@@ -271,17 +274,28 @@ func (vu *VU) llmResult(res *llm.Result) goja.Value {
 		"ttft":                 num(r.TTFTMS), "ttst": num(r.TTSTMS), "tpot": num(r.TPOTMS), "e2e": num(r.E2EMS),
 		"client_queue": num(r.ClientQueueMS), "gaps": r.GapsMS, "chunks": r.Chunks,
 		"trace_id": r.TraceID, "span_id": r.SpanID,
-		"server": map[string]any{"queue": num(r.ServerQueueMS), "ttft": num(r.ServerTTFTMS), "tpot": num(r.ServerTPOTMS), "total": num(r.ServerTotalMS)},
+		"first_event_tokens": r.FirstEventTokens, "multi_token_first_event": r.MultiTokenFirstEvent, "retries": r.Retries,
+		"server": map[string]any{
+			"queue": num(r.ServerQueueMS), "ttft": num(r.ServerTTFTMS), "tpot": num(r.ServerTPOTMS), "total": num(r.ServerTotalMS),
+			"source": r.ServerTimingSource, "timings": r.ServerTimings, "ttft_over_server": num(r.TTFTOverServerMS),
+		},
 	})
 }
 
 // noteTarget remembers the first LLM target a script used, for run.json.
-func (e *Env) noteTarget(baseURL, protocol string) {
+func (e *Env) noteTarget(baseURL, protocol, kind string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.target == "" {
-		e.target, e.protocol = baseURL, protocol
+		e.target, e.protocol, e.kind = baseURL, protocol, kind
 	}
+}
+
+// ServerKind is the serverKind the first LLM client named ("" if none).
+func (e *Env) ServerKind() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.kind
 }
 
 // Target is the first LLM base URL and protocol the script's clients used

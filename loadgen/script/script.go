@@ -120,7 +120,7 @@ type Env struct {
 	once   sync.Once
 	client *http.Client
 
-	target, protocol string
+	target, protocol, kind string
 }
 
 // HTTPOptions are the k6 options that shape k6/http's requests
