@@ -158,3 +158,45 @@ export default function () {
 		t.Errorf("name tags %v, want 3 × %q and 1 × mine", names, want)
 	}
 }
+
+// TestChatMessages: client.generate({messages: [{role, content}]}), as
+// docs/LOADGEN.md shows it, sends each message's role and content. (They
+// were sent with an empty role: the runtime maps fields by js tags, and
+// llm.Message had only JSON ones.)
+func TestChatMessages(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- string(b)
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" hi\"}}]}\n\ndata: [DONE]\n\n")
+	}))
+	defer srv.Close()
+	dir := writeScripts(t, map[string]string{"main.js": `
+import llm from 'k6/x/llm';
+const c = new llm.Client({ baseURL: __ENV.URL, protocol: llm.OPENAI_CHAT, model: 'm' });
+export default function () {
+  const r = c.generate({ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }], max_tokens: 2 });
+  if (!r.ok) throw new Error(r.error);
+}
+export function noRole() { c.generate({ messages: [{ content: 'Hi' }] }); }
+`})
+	env, _, _ := newEnv(t, dir, map[string]string{"URL": srv.URL})
+	vu, err := NewVU(t.Context(), env, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		Messages []struct{ Role, Content string } `json:"messages"`
+	}
+	if err := json.Unmarshal([]byte(<-got), &body); err != nil || len(body.Messages) != 2 ||
+		body.Messages[0].Role != "system" || body.Messages[0].Content != "Be brief." || body.Messages[1].Role != "user" || body.Messages[1].Content != "Hi" {
+		t.Errorf("messages sent: %+v (%v)", body.Messages, err)
+	}
+	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s", Exec: "noRole"}, ""); err == nil || !strings.Contains(err.Error(), "messages[0] has no role") {
+		t.Errorf("a message without a role: got %v", err)
+	}
+}

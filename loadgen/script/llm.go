@@ -2,6 +2,7 @@ package script
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -114,11 +115,18 @@ func (vu *VU) newLLMClient(c goja.ConstructorCall) *goja.Object {
 	return nil
 }
 
+// chatMessage is one of params.messages: {role, content}. (llm.Message
+// has JSON tags, not the js tags the runtime maps by.)
+type chatMessage struct {
+	Role    string `js:"role"`
+	Content string `js:"content"`
+}
+
 // requestParams are the JS parameters of client.generate(...), in the
 // original report's and OpenAI's names.
 type requestParams struct {
 	Prompt      string         `js:"prompt"`
-	Messages    []llm.Message  `js:"messages"`
+	Messages    []chatMessage  `js:"messages"`
 	MaxTokens   int            `js:"max_tokens"`
 	Temperature *float64       `js:"temperature"`
 	TopP        *float64       `js:"top_p"`
@@ -180,8 +188,15 @@ func (vu *VU) parseLLMCall(client *llm.Client, call goja.FunctionCall, what stri
 			extra = exportTags(t)
 		}
 	}
+	var msgs []llm.Message
+	for i, m := range p.Messages {
+		if m.Role == "" {
+			panic(rt.NewTypeError(fmt.Sprintf("%s: messages[%d] has no role (want system, user or assistant)", what, i)))
+		}
+		msgs = append(msgs, llm.Message{Role: m.Role, Content: m.Content})
+	}
 	req := llm.Request{
-		Prompt: p.Prompt, Messages: p.Messages, MaxTokens: p.MaxTokens, Temperature: p.Temperature, TopP: p.TopP,
+		Prompt: p.Prompt, Messages: msgs, MaxTokens: p.MaxTokens, Temperature: p.Temperature, TopP: p.TopP,
 		TopK: p.TopK, Seed: p.Seed, DoSample: p.DoSample, IgnoreEOS: p.IgnoreEOS, Extra: p.Extra, Scheduled: vu.it.Scheduled,
 	}
 	switch s := p.Stop.(type) {
