@@ -274,6 +274,29 @@ var cases = map[string]scenarioCase{
 			}
 		},
 	},
+	"own-server.js": {
+		env:       map[string]string{"PROTOCOL": "openai-chat", "MODEL": "gpt2", "LEVELS": "1,2", "STEP": "1s", "PROMPT_TOKENS": "8", "MAX_TOKENS": "4"},
+		scenarios: []string{"users_1", "users_2"},
+		check: func(t *testing.T, res *loadgen.Result, reqs []*runfmt.Request) {
+			for level, vus := range distinctVUs(reqs) {
+				if want := strings.TrimPrefix(level, "users_"); strconv.Itoa(vus) != want {
+					t.Errorf("scenario %s: requests came from %d VUs, want %s", level, vus, want)
+				}
+			}
+			for _, r := range reqs {
+				// ignore_eos: every request makes all its tokens; refserver
+				// sends its own timings, kept with their source.
+				if r.OutputTokens != 4 || r.Protocol != "openai-chat" || r.ServerTimingSource != runfmt.ServerTimingRefserver || r.ServerTTFTMS == nil || r.TTFTOverServerMS == nil {
+					t.Errorf("request %d: %d tokens over %s, server timings from %q (ttft %v, over %v)", r.Seq, r.OutputTokens, r.Protocol, r.ServerTimingSource, r.ServerTTFTMS, r.TTFTOverServerMS)
+					break
+				}
+			}
+			run, err := runfmt.ReadRun(res.Dir)
+			if err != nil || run.Server == nil || run.Server.Kind != runfmt.ServerRefserver || run.Server.GPUAvailable == nil {
+				t.Errorf("run.json server: %+v (%v), want refserver identified from its /health", run.Server, err)
+			}
+		},
+	},
 	"mixed.js": {
 		env:       map[string]string{"RATE": "10", "DURATION": "3s", "CONTEXT": "128", "MIN_OUTPUT": "4", "MAX_OUTPUT": "48", "IGNORE_EOS": "1"},
 		scenarios: []string{"mixed"},
