@@ -120,3 +120,43 @@ export default function () {
 		}
 	}
 }
+
+// TestServerZooWholeAnswers: non-streamed answers keep the server's
+// timings too: llama.cpp's timings object, vLLM's metrics, TGI's x-*-time
+// headers (it sends them on non-streamed answers only; FACTS.md §3c) and
+// OpenAI's openai-processing-ms.
+func TestServerZooWholeAnswers(t *testing.T) {
+	for _, k := range []struct {
+		cfg    zoo.Config
+		source string
+	}{
+		{zoo.Config{Kind: zoo.LlamaCpp}, runfmt.ServerTimingLlamaCpp},
+		{zoo.Config{Kind: zoo.VLLM, PerRequestMetrics: true}, runfmt.ServerTimingVLLM},
+		{zoo.Config{Kind: zoo.TGI}, runfmt.ServerTimingTGI},
+		{zoo.Config{Kind: zoo.OpenAI}, runfmt.ServerTimingOpenAI},
+	} {
+		t.Run(string(k.cfg.Kind), func(t *testing.T) {
+			cfg := k.cfg
+			cfg.Model, cfg.Prefill, cfg.Gap, cfg.Tokens = "m", 2*time.Millisecond, time.Millisecond, 4
+			_, base := zoo.Start(t, cfg)
+			script := writeScript(t, `
+import llm from 'k6/x/llm';
+export const options = { iterations: 2 };
+const c = new llm.Client({ baseURL: __ENV.TARGET, protocol: 'openai-chat', model: 'm', stream: false });
+export default function () { c.generate({ messages: [{ role: 'user', content: 'hi there' }], max_tokens: 4 }); }
+`)
+			res, _, stderr, err := runScript(t, t.Context(), script, map[string]string{"TARGET": base}, nil)
+			if err != nil || res.Exit != ExitOK {
+				t.Fatalf("exit %v, %v\n%s", res.Exit, err, stderr)
+			}
+			for r, err := range runfmt.Requests(res.Dir) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !r.OK || r.OutputTokens != 4 || r.ServerTimingSource != k.source || r.ServerTotalMS == nil || len(r.ServerTimings) == 0 {
+					t.Errorf("request %d: ok %v, %d tokens, server timings from %q (total %v, raw %v); want %s", r.Seq, r.OK, r.OutputTokens, r.ServerTimingSource, r.ServerTotalMS, r.ServerTimings, k.source)
+				}
+			}
+		})
+	}
+}
