@@ -9,8 +9,11 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/llmbench/llmbench/loadgen/metrics"
 	"github.com/llmbench/llmbench/loadgen/script"
 	"github.com/llmbench/llmbench/loadgen/threshold"
 	"github.com/llmbench/llmbench/runfmt"
@@ -23,6 +26,7 @@ type scriptOptions struct {
 	SetupTimeout      string          `json:"setupTimeout"`
 	TeardownTimeout   string          `json:"teardownTimeout"`
 	SummaryTrendStats []string        `json:"summaryTrendStats"`
+	SummaryTimeUnit   string          `json:"summaryTimeUnit"`
 	// MaxRedirects is how many redirects k6/http follows (k6's default 10).
 	MaxRedirects *int `json:"maxRedirects"`
 	// NoCookiesReset keeps each VU's cookies across its iterations.
@@ -73,6 +77,11 @@ func (o scriptOptions) apply(env *script.Env, hc *http.Client) error {
 			return fmt.Errorf("options: %s %d: want 0 or more", name, *n)
 		}
 	}
+	if u := o.SummaryTimeUnit; u != "" {
+		if _, ok := metrics.TimeUnits[u]; !ok {
+			return fmt.Errorf("options: summaryTimeUnit %q: want s, ms or us", u)
+		}
+	}
 	if o.MinIterationDuration != "" {
 		d, err := time.ParseDuration(o.MinIterationDuration)
 		if err != nil || d < 0 {
@@ -119,10 +128,10 @@ var (
 		"vus", "duration", "iterations", "stages", "scenarios", "thresholds", "setupTimeout", "teardownTimeout",
 		"summaryTrendStats", "maxRedirects", "noCookiesReset", "slo", "tags", "discardResponseBodies", "userAgent",
 		"throw", "batch", "batchPerHost", "hosts", "insecureSkipTLSVerify", "noConnectionReuse", "minIterationDuration",
-		"executionSegment", "executionSegmentSequence", "ext", "cloud",
+		"executionSegment", "executionSegmentSequence", "ext", "cloud", "summaryTimeUnit",
 	}
 	unimplementedOptions = []string{
-		"noVUConnectionReuse", "rps", "blockHostnames", "dns", "systemTags", "httpDebug", "summaryTimeUnit",
+		"noVUConnectionReuse", "rps", "blockHostnames", "dns", "systemTags", "httpDebug",
 		"tlsAuth", "tlsCipherSuites", "tlsVersion", "localIPs", "paused", "noSetup", "noTeardown", "noThresholds",
 		"noSummary", "console", "linger", "discardResponseBodiesAfter", "insecureSkipTLSVerifyList", "compatibilityMode",
 	}
@@ -162,9 +171,10 @@ func durationOr(s string, def time.Duration) time.Duration {
 	return def
 }
 
-// override applies -vus, -duration and -iterations the way k6 does: they
-// replace the script's scenarios and shortcut options with one default
-// scenario.
+// override applies the command line to the script's options the way k6
+// does: --vus, --duration, --iterations and --stage replace the script's
+// scenarios and shortcut options with one default scenario, and the
+// flags named after an option (--user-agent, --throw, ...) set it.
 func (c *Config) override(opts json.RawMessage) (json.RawMessage, error) {
 	var o map[string]any
 	if err := json.Unmarshal(opts, &o); err != nil {
@@ -180,20 +190,78 @@ func (c *Config) override(opts json.RawMessage) (json.RawMessage, error) {
 			}
 		}
 	}
-	if c.VUs == 0 && c.Duration == 0 && c.Iter == 0 {
+	changed := false
+	if c.VUs != 0 || c.Duration != 0 || c.Iter != 0 || len(c.Stages) > 0 {
+		changed = true
+		for _, k := range []string{"scenarios", "stages", "vus", "duration", "iterations"} {
+			delete(o, k)
+		}
+		if c.VUs > 0 {
+			o["vus"] = c.VUs
+		}
+		if c.Duration > 0 {
+			o["duration"] = c.Duration.String()
+		}
+		if c.Iter > 0 {
+			o["iterations"] = c.Iter
+		}
+		if len(c.Stages) > 0 {
+			// -s DURATION[:TARGET]; a stage without a target keeps the one
+			// before it (k6's rule), from the start VUs for the first.
+			var stages []map[string]any
+			last := c.VUs
+			for _, st := range c.Stages {
+				d, target, ok := strings.Cut(st, ":")
+				n := last
+				if ok {
+					n, _ = strconv.Atoi(target)
+				}
+				stages = append(stages, map[string]any{"duration": d, "target": n})
+				last = n
+			}
+			o["stages"] = stages
+		}
+	}
+	f := &c.opts
+	set := func(key string, v any) {
+		o[key] = v
+		changed = true
+	}
+	if f.userAgent.set {
+		set("userAgent", f.userAgent.v)
+	}
+	if f.minIterationDuration.set {
+		set("minIterationDuration", f.minIterationDuration.v)
+	}
+	if f.summaryTimeUnit.set {
+		set("summaryTimeUnit", f.summaryTimeUnit.v)
+	}
+	if f.summaryTrendStats.set {
+		var stats []string
+		for _, st := range strings.Split(f.summaryTrendStats.v, ",") {
+			if st = strings.TrimSpace(st); st != "" {
+				stats = append(stats, st)
+			}
+		}
+		set("summaryTrendStats", stats)
+	}
+	for key, b := range map[string]optBool{"throw": f.throw, "insecureSkipTLSVerify": f.insecureSkipTLSVerify,
+		"discardResponseBodies": f.discardResponseBodies, "noConnectionReuse": f.noConnectionReuse} {
+		if b.set {
+			set(key, b.v)
+		}
+	}
+	for key, n := range map[string]optInt{"maxRedirects": f.maxRedirects, "batch": f.batch, "batchPerHost": f.batchPerHost} {
+		if n.set {
+			set(key, n.v)
+		}
+	}
+	if c.NoThresholds {
+		delete(o, "thresholds")
+		changed = true
+	}
+	if !changed {
 		return opts, nil
-	}
-	for _, k := range []string{"scenarios", "stages", "vus", "duration", "iterations"} {
-		delete(o, k)
-	}
-	if c.VUs > 0 {
-		o["vus"] = c.VUs
-	}
-	if c.Duration > 0 {
-		o["duration"] = c.Duration.String()
-	}
-	if c.Iter > 0 {
-		o["iterations"] = c.Iter
 	}
 	return json.Marshal(o)
 }

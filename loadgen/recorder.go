@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/loadgen/metrics"
+	"github.com/llmbench/llmbench/loadgen/output"
 	"github.com/llmbench/llmbench/loadgen/script"
 )
 
@@ -17,6 +18,8 @@ type recorder struct {
 	byName sync.Map // name → *metrics.Metric
 	// onSample, when set, sees every sample (the loadgen's own /metrics).
 	onSample func(name string, v float64, tags map[string]string)
+	// out, when set, gets every sample for the --out outputs.
+	out *output.Fanout
 }
 
 func newRecorder(reg *metrics.Registry, checks *metrics.Checks) *recorder {
@@ -53,9 +56,13 @@ func (r *recorder) Add(name string, t time.Time, v float64, tags map[string]stri
 	if !ok {
 		return // Declare failed and was reported to the script
 	}
-	m.(*metrics.Metric).Add(t, v, tags)
+	mm := m.(*metrics.Metric)
+	mm.Add(t, v, tags)
 	if r.onSample != nil {
 		r.onSample(name, v, tags)
+	}
+	if r.out != nil {
+		r.out.Add(&output.Sample{Metric: name, Type: mm.Type().String(), Contains: mm.Contains().String(), Time: t, Value: v, Tags: tags})
 	}
 }
 

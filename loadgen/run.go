@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"github.com/llmbench/llmbench/loadgen/executor"
 	"github.com/llmbench/llmbench/loadgen/llm"
 	"github.com/llmbench/llmbench/loadgen/metrics"
+	"github.com/llmbench/llmbench/loadgen/output"
 	"github.com/llmbench/llmbench/loadgen/script"
 	"github.com/llmbench/llmbench/loadgen/threshold"
 	"github.com/llmbench/llmbench/runfmt"
@@ -113,7 +115,15 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Result, er
 	r.env = &script.Env{
 		Program: prog, Vars: cfg.vars(), Recorder: r.rec, HTTPClient: hc,
 		TracerProvider: tr.Provider, Log: stderr, Tags: cfg.Tags, Tokens: tokenCounter{tok},
-		OnLLM: r.live.observe, InFlight: &r.live.inflight,
+		OnLLM: r.live.observe, InFlight: &r.live.inflight, HTTPDebug: string(cfg.HTTPDebug),
+	}
+	if cfg.ConsoleOutput != "" {
+		f, err := os.OpenFile(cfg.ConsoleOutput, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return &Result{Exit: ExitInvalidConfig}, fmt.Errorf("--console-output: %w", err)
+		}
+		defer f.Close()
+		r.env.Console = f
 	}
 	r.env.Instance = func() script.Instance {
 		in := script.Instance{
@@ -200,6 +210,23 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Result, er
 	if err := threshold.Validate(ths, r.reg.TypeOf); err != nil {
 		return &Result{Exit: ExitInvalidConfig}, err
 	}
+	if len(cfg.Outputs) > 0 {
+		var specs []output.Spec
+		for _, o := range cfg.Outputs {
+			spec, _ := output.ParseSpec(o) // Validate checked it
+			specs = append(specs, spec)
+		}
+		byMetric := map[string][]string{}
+		for _, t := range ths {
+			byMetric[t.Metric] = append(byMetric[t.Metric], t.Expr)
+		}
+		fan, err := output.NewFanout(specs, byMetric)
+		if err != nil {
+			return &Result{Exit: ExitInvalidConfig}, fmt.Errorf("--out: %w", err)
+		}
+		r.rec.out = fan
+		defer r.closeOutputs()
+	}
 
 	// The run folder.
 	if err := r.createRun(ctx, opts, o); err != nil {
@@ -246,7 +273,10 @@ func (r *runState) execute(ctx context.Context, initVU *script.VU, scenarios []e
 	}
 
 	setupCtx, cancel := context.WithTimeout(runCtx, o.setupTimeout())
-	data, err := initVU.Setup(setupCtx)
+	var data string
+	if !r.cfg.NoSetup {
+		data, err = initVU.Setup(setupCtx)
+	}
 	cancel()
 	if err != nil && r.abortMsg.Load() != nil {
 		// test.abort() in setup(): aborted (108), not a script error.
@@ -287,7 +317,7 @@ func (r *runState) execute(ctx context.Context, initVU *script.VU, scenarios []e
 	// teardown() runs after an aborted test too: "Aborting the test will
 	// not prevent the teardown() execution"
 	// (https://grafana.com/docs/k6/latest/javascript-api/k6-execution/).
-	if exit == ExitOK || exit == ExitThresholds || exit == ExitScriptAborted {
+	if (exit == ExitOK || exit == ExitThresholds || exit == ExitScriptAborted) && !r.cfg.NoTeardown {
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.teardownTimeout())
 		if err := initVU.Teardown(tctx, r.setup); err != nil {
 			fmt.Fprintf(r.stderr, "teardown() failed: %v\n", err)
@@ -295,13 +325,20 @@ func (r *runState) execute(ctx context.Context, initVU *script.VU, scenarios []e
 		cancel()
 	}
 	sum := r.finish(ctx, status, msg, o, ths)
+	if r.cfg.SummaryExport != "" && sum != nil {
+		if err := writeSummaryExport(r.cfg.SummaryExport, sum); err != nil {
+			fmt.Fprintf(r.stderr, "llmbench: --summary-export: %v\n", err)
+		}
+	}
 	if msg != "" {
 		fmt.Fprintf(r.stderr, "llmbench: %s\n", msg)
 	}
 	if r.errs.total.Load() > 0 {
 		fmt.Fprintf(r.stderr, "llmbench: %d iterations ended with an error (first ones above)\n", r.errs.total.Load())
 	}
-	r.printSummary(ctx, initVU, sum)
+	r.printSummary(ctx, initVU, sum, metrics.TextOptions{
+		Color: isTerminal(r.stdout) && !r.cfg.NoColor, TrendStats: o.SummaryTrendStats, TimeUnit: o.SummaryTimeUnit,
+	})
 	if exit == ExitOK && !sum.ThresholdsOK {
 		exit = ExitThresholds
 	}
@@ -358,19 +395,55 @@ func (r *runState) watch(ctx context.Context, stop context.CancelCauseFunc, done
 	}
 }
 
+// closeOutputs flushes the --out outputs and says what they got.
+func (r *runState) closeOutputs() {
+	written, dropped, err := r.rec.out.Close()
+	fmt.Fprintf(r.stderr, "llmbench: outputs %s: %d samples", strings.Join(r.cfg.Outputs, ", "), written)
+	if dropped > 0 {
+		fmt.Fprintf(r.stderr, ", %d dropped (the outputs could not keep up; the run's own results are complete)", dropped)
+	}
+	fmt.Fprintln(r.stderr)
+	if err != nil {
+		fmt.Fprintf(r.stderr, "llmbench: %v\n", err)
+	}
+}
+
+// newRunDir creates a new folder under runs named base, or base-2,
+// base-3, ... when that exists: two runs started in the same second (a CI
+// loop) each get their own. Mkdir is atomic, so two processes cannot take
+// the same name.
+func newRunDir(runs, base string) (string, error) {
+	if err := os.MkdirAll(runs, 0o755); err != nil {
+		return "", fmt.Errorf("create runs folder: %w", err)
+	}
+	for i := 1; i <= 1000; i++ {
+		dir := filepath.Join(runs, base)
+		if i > 1 {
+			dir = filepath.Join(runs, fmt.Sprintf("%s-%d", base, i))
+		}
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("create run folder: %w", err)
+		}
+	}
+	return "", fmt.Errorf("create run folder: %s and its 999 successors exist already", filepath.Join(runs, base))
+}
+
 // createRun makes the run folder and writes run.json and an empty
 // requests.jsonl.
 func (r *runState) createRun(ctx context.Context, opts json.RawMessage, o scriptOptions) error {
 	name := strings.TrimSuffix(filepath.Base(r.cfg.Script), filepath.Ext(r.cfg.Script))
 	dir := r.cfg.Out
 	if dir == "" {
-		dir = filepath.Join(r.cfg.RunsDir, time.Now().Format("20060102-150405")+"-"+name)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+		var err error
+		if dir, err = newRunDir(r.cfg.RunsDir, time.Now().Format("20060102-150405")+"-"+name); err != nil {
+			return err
+		}
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create run folder: %w", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, runfmt.RunFile)); err == nil && r.cfg.Out == "" {
-		return fmt.Errorf("create run folder %s: it exists already", dir)
 	}
 	host, _ := os.Hostname()
 	r.dir = dir
@@ -471,7 +544,7 @@ func (r *runState) writeFailed(err error) {
 }
 
 // printSummary prints the end-of-test summary, or runs handleSummary.
-func (r *runState) printSummary(ctx context.Context, vu *script.VU, sum *runfmt.Summary) {
+func (r *runState) printSummary(ctx context.Context, vu *script.VU, sum *runfmt.Summary, text metrics.TextOptions) {
 	data, err := handleSummaryData(sum, r.run)
 	if err != nil {
 		fmt.Fprintf(r.stderr, "llmbench: summary data: %v\n", err)
@@ -485,7 +558,7 @@ func (r *runState) printSummary(ctx context.Context, vu *script.VU, sum *runfmt.
 	}
 	if !has {
 		if !r.cfg.NoSummary {
-			if err := metrics.WriteText(r.stdout, sum, metrics.TextOptions{Color: isTerminal(r.stdout)}); err != nil {
+			if err := metrics.WriteText(r.stdout, sum, text); err != nil {
 				fmt.Fprintf(r.stderr, "llmbench: summary: %v\n", err)
 			}
 			metrics.WriteLLMText(r.stdout, sum.LLM)
@@ -550,7 +623,7 @@ func (c tokenCounter) Count(s string) int { return len(c.t.Encode(s)) }
 // vars is __ENV: the process environment (unless NoSysEnv), then -env.
 func (c *Config) vars() map[string]string {
 	v := map[string]string{}
-	if !c.NoSysEnv {
+	if !c.NoSysEnv && (!c.opts.includeSystemEnv.set || c.opts.includeSystemEnv.v) {
 		for _, kv := range os.Environ() {
 			if k, val, ok := strings.Cut(kv, "="); ok {
 				v[k] = val

@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/llmbench/llmbench/loadgen/threshold"
@@ -56,4 +58,41 @@ func handleSummaryData(s *runfmt.Summary, run *runfmt.Run) ([]byte, error) {
 		"run":     map[string]any{"id": run.ID, "dir": run.ID, "scenario": run.Scenario, "target": run.Target},
 		"summary": s,
 	})
+}
+
+// writeSummaryExport writes k6's --summary-export file
+// (https://grafana.com/docs/k6/latest/results-output/end-of-test/#summary-export-to-a-json-file):
+// each metric's values flat, as k6 wrote them before handleSummary (a
+// counter's count and rate, a gauge's value, min and max, a rate's value
+// with passes and fails, a trend's stats), with "thresholds" mapping each
+// expression to whether it failed; and the root group with its checks.
+func writeSummaryExport(path string, s *runfmt.Summary) error {
+	metrics := map[string]map[string]any{}
+	for name, m := range s.Metrics {
+		v := map[string]any{}
+		for k, x := range m.Values {
+			if m.Type == "rate" && k == "rate" {
+				k = "value"
+			}
+			v[k] = x
+		}
+		if len(m.Thresholds) > 0 {
+			th := map[string]bool{}
+			for expr, t := range m.Thresholds {
+				th[expr] = !t.OK
+			}
+			v["thresholds"] = th
+		}
+		metrics[name] = v
+	}
+	b, err := json.MarshalIndent(map[string]any{"root_group": s.Root, "metrics": metrics}, "", "    ")
+	if err != nil {
+		return err
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
 }

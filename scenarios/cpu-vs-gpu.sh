@@ -132,7 +132,7 @@ status=0
 run() {
   local rc=0
   echo "cpu-vs-gpu: $SCRIPT against $2 ($3) -> $1"
-  "$LLMBENCH" run -q --out "$1" -e "TARGET=$2" -e "PROTOCOL=$3" "${knobs[@]}" "${trace[@]}" "$SCRIPT" || rc=$?
+  "$LLMBENCH" run -q --run-dir "$1" -e "TARGET=$2" -e "PROTOCOL=$3" "${knobs[@]}" "${trace[@]}" "$SCRIPT" || rc=$?
   case $rc in
     0) ;;
     99) echo "cpu-vs-gpu: $1: a threshold failed; comparing anyway" >&2; status=99 ;;

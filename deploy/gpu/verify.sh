@@ -140,7 +140,7 @@ run_scenario() { # name script env...
   local name=$1 script=$2; shift 2
   local args=()
   for kv in "$@"; do args+=(-e "$kv"); done
-  "$LLMBENCH" run --out "$OUT/runs/$name" "${args[@]}" "$root/scenarios/$script" > "$OUT/runs/$name.txt" 2>&1
+  "$LLMBENCH" run --run-dir "$OUT/runs/$name" "${args[@]}" "$root/scenarios/$script" > "$OUT/runs/$name.txt" 2>&1
   local rc=$?
   [ $rc = 0 ] || [ $rc = 99 ] || fail "llmbench run $script ($name) exited $rc (see runs/$name.txt)"
   "$LLMBENCH" analyze "$OUT/runs/$name" >> "$OUT/runs/$name.txt" 2>&1 || fail "analyze $name"

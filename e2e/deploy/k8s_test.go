@@ -283,9 +283,9 @@ func TestK8sLoadJob(t *testing.T) {
 	} else if _, err := os.Stat(filepath.Join(repoRoot(t), "scenarios", rel)); err != nil {
 		t.Errorf("script %s: %v", script, err)
 	}
-	out := fs.Lookup("out").Value.String()
+	out := fs.Lookup("run-dir").Value.String()
 	if path.Dir(out) != k8sRunsMount || strings.Contains(out, "$(") {
-		t.Errorf("--out %q: want a folder at the top of %s (llmbench web lists those)", out, k8sRunsMount)
+		t.Errorf("--run-dir %q: want a folder at the top of %s (llmbench web lists those)", out, k8sRunsMount)
 	}
 	metrics := fs.Lookup("metrics-addr").Value.String()
 	svcPort := yamlString(t, object(t, objs, "Service/"+k8sWorkers), "spec", "ports", 0, "port")
@@ -321,7 +321,7 @@ func TestK8sMergeJob(t *testing.T) {
 	// another run's part, and the stub.
 	dir := t.TempDir()
 	runs := filepath.Join(dir, "runs")
-	outArg := slices.Index(yamlStrings(t, lc, "args"), "--out")
+	outArg := slices.Index(yamlStrings(t, lc, "args"), "--run-dir")
 	var want []string
 	for i := range n {
 		loadEnv["SEGMENT_INDEX"] = strconv.Itoa(i)

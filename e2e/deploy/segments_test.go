@@ -196,7 +196,7 @@ func TestSegmentsMergeLikeOneProcess(t *testing.T) {
 	}
 	env := append(os.Environ(), childEnv+"=1", "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	runArgs := func(out string, flags ...string) []string {
-		return append(append([]string{"run", "--out", filepath.Join(runs, out), "--quiet", "--no-summary", "-e", "TARGET=" + target}, flags...), script)
+		return append(append([]string{"run", "--run-dir", filepath.Join(runs, out), "--quiet", "--no-summary", "-e", "TARGET=" + target}, flags...), script)
 	}
 
 	// single runs the whole load in one process. It runs in the first

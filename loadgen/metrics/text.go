@@ -3,6 +3,7 @@ package metrics
 import (
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -18,7 +19,13 @@ type TextOptions struct {
 	// TrendStats are the trend values to show, in order (see TrendStatKey);
 	// nil means DefaultTrendStats. Values the summary lacks are skipped.
 	TrendStats []string
+	// TimeUnit shows every time value in this unit (k6's
+	// summaryTimeUnit: "s", "ms" or "us"); "" picks a unit per value.
+	TimeUnit string
 }
+
+// TimeUnits are the units TextOptions.TimeUnit takes, in milliseconds.
+var TimeUnits = map[string]float64{"s": 1000, "ms": 1, "us": 0.001, "µs": 0.001}
 
 // ANSI colours of the text summary.
 const (
@@ -208,7 +215,7 @@ func (t *textWriter) cells(l *metricLine, m runfmt.Metric) {
 			if !ok {
 				continue
 			}
-			s := FormatValue(x, m.Contains)
+			s := t.value(x, m.Contains)
 			if key == "count" {
 				s = FormatNumber(x)
 			}
@@ -216,7 +223,7 @@ func (t *textWriter) cells(l *metricLine, m runfmt.Metric) {
 			l.stats = append(l.stats, key)
 		}
 	case "counter":
-		l.cells = []cell{val(FormatValue(v["count"], m.Contains)), val(FormatValue(v["rate"], m.Contains) + "/s")}
+		l.cells = []cell{val(t.value(v["count"], m.Contains)), val(t.value(v["rate"], m.Contains) + "/s")}
 	case "rate":
 		p, f := FormatNumber(v["passes"]), FormatNumber(v["fails"])
 		l.cells = []cell{
@@ -225,9 +232,9 @@ func (t *textWriter) cells(l *metricLine, m runfmt.Metric) {
 			{failMark + " " + f, t.mark(false) + " " + f},
 		}
 	case "gauge":
-		mn, mx := FormatValue(v["min"], m.Contains), FormatValue(v["max"], m.Contains)
+		mn, mx := t.value(v["min"], m.Contains), t.value(v["max"], m.Contains)
 		l.cells = []cell{
-			val(FormatValue(v["value"], m.Contains)),
+			val(t.value(v["value"], m.Contains)),
 			{"min=" + mn, "min=" + t.paint(ansiCyan, mn)},
 			{"max=" + mx, "max=" + t.paint(ansiCyan, mx)},
 		}
@@ -293,6 +300,14 @@ func observed(expr string, m runfmt.Metric) (agg string, v float64, ok bool) {
 	}
 	v, ok = m.Values[agg]
 	return agg, v, ok
+}
+
+// value formats x as FormatValue does, in the forced time unit if any.
+func (t *textWriter) value(x float64, contains string) string {
+	if div, ok := TimeUnits[t.opts.TimeUnit]; ok && contains == "time" {
+		return FormatNumber(math.Round(x/div*100)/100) + t.opts.TimeUnit
+	}
+	return FormatValue(x, contains)
 }
 
 // formatAgg formats the value of one aggregation of m as its line does.

@@ -104,6 +104,8 @@ func TestWriteText(t *testing.T) {
 		{"plain", "summary.golden", TextOptions{}},
 		{"color", "summary_color.golden", TextOptions{Color: true}},
 		{"trend stats", "summary_stats.golden", TextOptions{TrendStats: []string{"min", "p(99.9)", "max", "count", "p(42)"}}},
+		// k6's summaryTimeUnit: every time value in one unit.
+		{"time unit", "summary_ms.golden", TextOptions{TimeUnit: "ms"}},
 	}
 	s := textSummary(t)
 	for _, tt := range tests {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"sort"
@@ -458,6 +459,11 @@ func (e *Env) roundTripOnce(ctx context.Context, c *httpCall) *httpResult {
 		addCookies(req, c.jar, c.cookies)
 	}
 	req, pt := llm.TraceRequest(req)
+	if e.HTTPDebug != "" {
+		if dump, err := httputil.DumpRequestOut(req, e.HTTPDebug == "full"); err == nil {
+			e.logf("Request:\n%s\n", dump)
+		}
+	}
 	client := *e.httpClient() // the shared transport; redirects are ours to follow
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := client.Do(req)
@@ -468,6 +474,11 @@ func (e *Env) roundTripOnce(ctx context.Context, c *httpCall) *httpResult {
 		return r
 	}
 	defer resp.Body.Close()
+	if e.HTTPDebug != "" {
+		if dump, err := httputil.DumpResponse(resp, e.HTTPDebug == "full"); err == nil {
+			e.logf("Response:\n%s\n", dump)
+		}
+	}
 	r.status, r.statusText, r.proto, r.headers = resp.StatusCode, resp.Status, resp.Proto, resp.Header
 	if conn := pt.Conn(); conn != nil {
 		if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok {

@@ -78,6 +78,12 @@ type Env struct {
 	HTTPClient     *http.Client
 	TracerProvider trace.TracerProvider // nil: the OTel global one
 	Log            io.Writer            // console output and iteration errors
+	// Console, when set, takes the script's console output instead of
+	// Log (--console-output).
+	Console io.Writer
+	// HTTPDebug logs each k6/http request and response to Log: "headers"
+	// or "full" (bodies too); "" none (--http-debug).
+	HTTPDebug string
 	// Tags are added to every sample (options.tags).
 	Tags map[string]string
 	// OnLLM, when set, is told of every LLM request's result (live

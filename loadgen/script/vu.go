@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http/cookiejar"
 	"strings"
 	"time"
@@ -180,7 +181,14 @@ func (vu *VU) console(level string) func(goja.FunctionCall) goja.Value {
 		for i, a := range c.Arguments {
 			parts[i] = vu.stringify(a)
 		}
-		vu.env.logf("%s[VU %d] %s\n", level+strings.Repeat(" ", 5-len(level)), vu.ID, strings.Join(parts, " "))
+		line := fmt.Sprintf("%s[VU %d] %s\n", level+strings.Repeat(" ", 5-len(level)), vu.ID, strings.Join(parts, " "))
+		if w := vu.env.Console; w != nil {
+			vu.env.logMu.Lock()
+			io.WriteString(w, line)
+			vu.env.logMu.Unlock()
+		} else {
+			vu.env.logf("%s", line)
+		}
 		return goja.Undefined()
 	}
 }
