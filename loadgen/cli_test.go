@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/llmbench/llmbench/runfmt"
 )
 
 // parseFlags parses args as `llmbench run` does into a Config.
@@ -254,5 +256,52 @@ func TestRunFoldersDoNotCollide(t *testing.T) {
 			t.Fatalf("two runs share %s", res.Dir)
 		}
 		seen[res.Dir] = true
+	}
+}
+
+// TestTimeSeries: the run folder keeps the run's time series, one line a
+// second: VUs, iterations, LLM requests and their latency quantiles, so
+// that the report and the live dashboard show the same series. The counts
+// add up to the run's totals.
+func TestTimeSeries(t *testing.T) {
+	srv := httptest.NewServer(&fakeLLM{tokens: 4, gap: time.Millisecond})
+	defer srv.Close()
+	script := writeScript(t, `
+import llm from 'k6/x/llm';
+import { sleep } from 'k6';
+export const options = { scenarios: { s: { executor: 'constant-vus', vus: 2, duration: '2500ms' } } };
+const c = new llm.Client({ baseURL: __ENV.TARGET });
+export default function () { c.generate({ prompt: 'hi', max_tokens: 4 }); sleep(0.05); }
+`)
+	var live []*runfmt.Interval
+	res, _, stderr, err := runScript(t, t.Context(), script, map[string]string{"TARGET": srv.URL}, func(c *Config) {
+		c.OnInterval = func(iv *runfmt.Interval) { live = append(live, iv) }
+	})
+	if err != nil || res.Exit != ExitOK {
+		t.Fatalf("exit %v, %v\n%s", res.Exit, err, stderr)
+	}
+	ivs, err := runfmt.ReadTimeSeries(res.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ivs) < 2 || len(ivs) != len(live) {
+		t.Fatalf("%d intervals in %s, %d given to OnInterval; want the same, 2 or more", len(ivs), runfmt.TimeSeriesFile, len(live))
+	}
+	var reqs, iters int64
+	sawVUs, sawTTFT := false, false
+	for i, iv := range ivs {
+		reqs += iv.Requests
+		iters += iv.Iterations
+		sawVUs = sawVUs || iv.VUs == 2
+		sawTTFT = sawTTFT || (iv.TTFT != nil && iv.TTFT.Count > 0 && iv.TTFT.P50 <= iv.TTFT.P95)
+		if i > 0 && !iv.Time.After(ivs[i-1].Time) {
+			t.Errorf("interval %d ends at %v, not after the one before", i, iv.Time)
+		}
+	}
+	if reqs != int64(res.Summary.LLM.Requests) || float64(iters) != res.Summary.Metrics["iterations"].Values["count"] {
+		t.Errorf("the intervals add up to %d requests and %d iterations; the run had %d and %v", reqs, iters, res.Summary.LLM.Requests, res.Summary.Metrics["iterations"].Values["count"])
+	}
+	if !sawVUs || !sawTTFT {
+		t.Errorf("no interval with the 2 VUs (%v) or TTFT quantiles (%v)", sawVUs, sawTTFT)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/loadgen/output"
+	"github.com/llmbench/llmbench/runfmt"
 	"github.com/llmbench/llmbench/telemetry"
 )
 
@@ -77,6 +78,9 @@ type Config struct {
 	// ServerKind names the target's software for run.json, over what
 	// llmbench can tell from the outside.
 	ServerKind string
+	// OnInterval, when set, is given each interval of the time series as
+	// it closes, once a second (the live dashboard); it must be quick.
+	OnInterval func(*runfmt.Interval)
 }
 
 // optionFlags are the flags that set a k6 option, as k6's do; nil (or

@@ -63,6 +63,10 @@ type runState struct {
 	failMsg atomic.Pointer[string]
 	// progress is each scenario's exec.scenario.progress.
 	progress map[string]*scenarioProgress
+	// series gathers the time series, written each second to
+	// timeseries.jsonl (and given to Config.OnInterval).
+	series    seriesCollector
+	seriesLog *runfmt.TimeSeriesLog
 	// stopRun, once the scenarios may start, stops them: test.abort()
 	// calls it at once, as k6 stops the test when abort() is called.
 	stopRun atomic.Pointer[context.CancelCauseFunc]
@@ -302,6 +306,7 @@ func (r *runState) execute(ctx context.Context, initVU *script.VU, scenarios []e
 	execErr := prep.Run(runCtx, obs)
 	close(done)
 	wg.Wait()
+	r.writeInterval() // the last, partial one
 
 	status, msg, exit := runfmt.StatusFinished, "", ExitOK
 	switch {
@@ -378,6 +383,7 @@ func (r *runState) watch(ctx context.Context, stop context.CancelCauseFunc, done
 		}
 		n++
 		prog.show(r.progressLine())
+		r.writeInterval()
 		if r.abortMsg.Load() != nil {
 			stop(errors.New(*r.abortMsg.Load()))
 			return
@@ -392,6 +398,21 @@ func (r *runState) watch(ctx context.Context, stop context.CancelCauseFunc, done
 				return
 			}
 		}
+	}
+}
+
+// writeInterval closes one interval of the time series: it goes to
+// timeseries.jsonl and to Config.OnInterval.
+func (r *runState) writeInterval() {
+	iv := r.series.interval(time.Now(), r.start, r.live)
+	if r.seriesLog != nil {
+		if err := r.seriesLog.Append(iv); err != nil && r.writeErr == nil {
+			r.writeErr = err
+			fmt.Fprintf(r.stderr, "llmbench: write %s: %v\n", runfmt.TimeSeriesFile, err)
+		}
+	}
+	if f := r.cfg.OnInterval; f != nil {
+		f(iv)
 	}
 }
 
@@ -472,6 +493,10 @@ func (r *runState) createRun(ctx context.Context, opts json.RawMessage, o script
 		return err
 	}
 	r.log = log
+	if r.seriesLog, err = runfmt.CreateTimeSeries(dir); err != nil {
+		return err
+	}
+	r.live.observers = append(r.live.observers, r.series.observe)
 	return nil
 }
 
@@ -484,6 +509,11 @@ func (r *runState) finish(ctx context.Context, status, msg string, o scriptOptio
 		start = r.run.Start
 	}
 	if r.log != nil {
+		if r.seriesLog != nil {
+			if err := r.seriesLog.Close(); err != nil && r.writeErr == nil {
+				r.writeErr = err
+			}
+		}
 		if err := r.log.Close(); err != nil {
 			r.writeFailed(err)
 		}

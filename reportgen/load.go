@@ -16,11 +16,12 @@ import (
 type runData struct {
 	Dir         string
 	Run         *runfmt.Run
-	Summary     *runfmt.Summary  // nil when missing or unreadable
-	Analysis    *runfmt.Analysis // nil when not analyzed or unreadable
-	Reqs        *requestStats    // what the report shows of requests.jsonl, gathered in one bounded pass
-	BadLines    int              // unreadable lines of requests.jsonl
-	Implausible int              // requests left out for a duration that is negative, not finite or beyond runfmt.MaxPlausibleMS
+	Summary     *runfmt.Summary   // nil when missing or unreadable
+	Analysis    *runfmt.Analysis  // nil when not analyzed or unreadable
+	Reqs        *requestStats     // what the report shows of requests.jsonl, gathered in one bounded pass
+	Series      []runfmt.Interval // timeseries.jsonl; nil for runs written before it existed
+	BadLines    int               // unreadable lines of requests.jsonl
+	Implausible int               // requests left out for a duration that is negative, not finite or beyond runfmt.MaxPlausibleMS
 	// Notes say what is missing and why, for the top of the report.
 	Notes []string
 }
@@ -48,6 +49,9 @@ func load(ctx context.Context, dir string, o Options) (*runData, error) {
 		} else {
 			d.Notes = append(d.Notes, fmt.Sprintf("analysis unreadable: %v (run llmbench analyze %s again)", err, dir))
 		}
+	}
+	if d.Series, err = runfmt.ReadTimeSeries(dir); err != nil {
+		d.Notes = append(d.Notes, fmt.Sprintf("time series: %v (the intervals before it are shown)", err))
 	}
 	start := run.Start
 	if start.IsZero() {

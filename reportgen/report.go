@@ -526,6 +526,23 @@ func buildTimeSeries(pg *page, d *runData, o Options) ([]*chart, []string) {
 		notes = append(notes, "no requests to plot over time")
 	}
 	var vus bool
+	if len(d.Series) > 0 {
+		// The load generator's own time series (timeseries.jsonl), the one
+		// the live dashboard showed.
+		var vu, inflight, tokens []xy
+		for _, iv := range d.Series {
+			t := iv.Time.Sub(start).Seconds()
+			vu = append(vu, xy{t, float64(iv.VUs)})
+			inflight = append(inflight, xy{t, float64(iv.InFlight)})
+			tokens = append(tokens, xy{t, iv.TokensPerS})
+		}
+		cs = append(cs, pg.add(newChart("chart-ts-load", "VUs and LLM requests in flight (left), output tokens per second (right), each second of the run",
+			lines("chart-ts-load", "s", "count", "tokens/s", []line{
+				{Name: "VUs", Points: vu, Step: true}, {Name: "in flight", Points: inflight, Step: true},
+				{Name: "output tokens/s", Points: tokens, Right: true},
+			}))))
+		vus = true
+	}
 	var ls []line
 	if a := d.Analysis; a != nil {
 		t0 := float64(start.UnixNano()) / 1e9

@@ -80,7 +80,9 @@ func contains(list []string, s string) bool {
 func TestGolden(t *testing.T) {
 	ctx := context.Background()
 	opts := Options{JaegerUI: "http://127.0.0.1:16686"}
-	notAnalyzed := copyRun(t, "testdata/run-a", runfmt.AnalysisFile)
+	// Without analysis.json, and without timeseries.jsonl (a run written
+	// before the load generator kept it).
+	notAnalyzed := copyRun(t, "testdata/run-a", runfmt.AnalysisFile, runfmt.TimeSeriesFile)
 	for _, tc := range []struct {
 		name   string
 		golden string
@@ -101,8 +103,9 @@ func TestGolden(t *testing.T) {
 				`id="chart-dist-ttft"`, `id="chart-dist-tpot"`, `id="chart-dist-itl"`, `id="chart-dist-e2e"`,
 				`id="chart-ts-rate"`, `id="chart-ts-latency"`, `id="chart-ts-server"`,
 				`href="http://127.0.0.1:16686/trace/`, "compute-bound", "move to a GPU",
-				"VUs over time are not recorded",
+				`id="chart-ts-load"`,
 			},
+			dontWant: []string{"VUs over time are not recorded"},
 		},
 		{
 			name:   "run without analysis.json",
@@ -113,6 +116,7 @@ func TestGolden(t *testing.T) {
 			dirs: map[string]string{notAnalyzed: "RUN"},
 			want: []string{
 				"not analyzed: run llmbench analyze RUN", `id="chart-dist-ttft"`, `id="chart-ts-rate"`, "TTFT",
+				"VUs over time are not recorded",
 			},
 			dontWant: []string{"No headline numbers", `id="chart-waterfall"`, `id="chart-ts-server"`},
 		},
