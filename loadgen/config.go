@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +82,37 @@ type Config struct {
 	// OnInterval, when set, is given each interval of the time series as
 	// it closes, once a second (the live dashboard); it must be quick.
 	OnInterval func(*runfmt.Interval)
+	// Dashboard and DashboardAddr ask for the live dashboard (--dashboard,
+	// -o web-dashboard, or K6_WEB_DASHBOARD=true) and say where it
+	// listens; Linger keeps it up after the run until Ctrl-C. The command
+	// wires the dashboard (package web) to OnInterval: loadgen only reads
+	// the flags.
+	Dashboard     bool
+	DashboardAddr string
+	Linger        bool
+}
+
+// DashboardWanted reports whether the live dashboard was asked for, by a
+// flag or by k6's K6_WEB_DASHBOARD environment variable, and where it
+// should listen (K6_WEB_DASHBOARD_HOST and _PORT, as k6 reads them, over
+// the default 127.0.0.1:5665).
+func (c *Config) DashboardWanted(getenv func(string) string) (bool, string) {
+	on := c.Dashboard
+	if v, err := strconv.ParseBool(getenv("K6_WEB_DASHBOARD")); err == nil && v {
+		on = true
+	}
+	addr := c.DashboardAddr
+	if addr == "" {
+		host, port := getenv("K6_WEB_DASHBOARD_HOST"), getenv("K6_WEB_DASHBOARD_PORT")
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		if port == "" {
+			port = "5665"
+		}
+		addr = net.JoinHostPort(host, port)
+	}
+	return on, addr
 }
 
 // optionFlags are the flags that set a k6 option, as k6's do; nil (or
@@ -142,6 +174,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress line (it is off anyway when stderr is not a terminal)")
 	fs.BoolVar(&c.Quiet, "q", false, "short for --quiet")
 	fs.BoolVar(&c.NoColor, "no-color", false, "no colours in the output")
+	fs.BoolVar(&c.Dashboard, "dashboard", false, "serve a live dashboard of the run (also -o web-dashboard or K6_WEB_DASHBOARD=true), linking the report at the end")
+	fs.StringVar(&c.DashboardAddr, "dashboard-addr", "", "where the dashboard listens, `host:port` (default 127.0.0.1:5665, or K6_WEB_DASHBOARD_HOST/_PORT)")
+	fs.BoolVar(&c.Linger, "linger", false, "keep the dashboard up after the run, until Ctrl-C")
+	fs.BoolVar(&c.Linger, "l", false, "short for --linger")
 	// llmbench.
 	fs.StringVar(&c.RunsDir, "runs", "runs", "the `folder` that run folders go into")
 	fs.StringVar(&c.Out, "run-dir", "", "the run `folder` (default: <runs>/<date>-<time>-<scenario>, then -2, -3, ... if taken)")
@@ -162,7 +198,7 @@ var flagGroups = []struct {
 	{"Execution (as k6's)", []string{"vus", "u", "duration", "d", "iterations", "i", "stage", "s", "execution-segment", "execution-segment-sequence", "min-iteration-duration", "no-setup", "no-teardown", "no-thresholds"}},
 	{"Script and environment", []string{"env", "e", "include-system-env-vars", "no-system-env", "tag", "console-output", "module-cache", "offline", "reload-modules"}},
 	{"Requests (as k6's options)", []string{"user-agent", "throw", "http-debug", "insecure-skip-tls-verify", "discard-response-bodies", "no-connection-reuse", "max-redirects", "batch", "batch-per-host"}},
-	{"Output", []string{"out", "o", "summary-export", "summary-trend-stats", "summary-time-unit", "no-summary", "quiet", "q", "no-color"}},
+	{"Output", []string{"out", "o", "summary-export", "summary-trend-stats", "summary-time-unit", "no-summary", "quiet", "q", "no-color", "dashboard", "dashboard-addr", "linger", "l"}},
 	{"llmbench", []string{"runs", "run-dir", "metrics-addr", "otlp-endpoint", "otlp-insecure", "trace-sample-ratio", "jaeger", "prometheus", "no-health", "server-kind"}},
 }
 
@@ -221,11 +257,18 @@ func (c *Config) Validate() error {
 	if err := c.Tracing.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	var outs []string
 	for _, o := range c.Outputs {
+		if o == "web-dashboard" { // k6's name for the live dashboard
+			c.Dashboard = true
+			continue
+		}
 		if _, err := output.ParseSpec(o); err != nil {
 			errs = append(errs, err)
 		}
+		outs = append(outs, o)
 	}
+	c.Outputs = outs
 	return errors.Join(errs...)
 }
 

@@ -112,6 +112,14 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 // library is the ECharts library to inline.
 func library() (template.JS, error) { return libraryFrom(assets) }
 
+// ECharts returns the ECharts library the reports embed, for other pages
+// of llmbench (the live dashboard) to serve; ErrNoECharts when the build
+// has none.
+func ECharts() ([]byte, error) {
+	js, err := library()
+	return []byte(js), err
+}
+
 func libraryFrom(fsys fs.FS) (template.JS, error) {
 	b, err := fs.ReadFile(fsys, "assets/echarts.min.js")
 	if errors.Is(err, fs.ErrNotExist) {

@@ -11,6 +11,7 @@ import (
 	"github.com/llmbench/llmbench/loadgen"
 	"github.com/llmbench/llmbench/nightly"
 	"github.com/llmbench/llmbench/reportgen"
+	"github.com/llmbench/llmbench/runfmt"
 	"github.com/llmbench/llmbench/web"
 )
 
@@ -39,9 +40,60 @@ func cmdRun(ctx context.Context, fs *flag.FlagSet) runner {
 			return loadgen.ExitInvalidConfig, fmt.Errorf("run: want one script, got %d arguments", len(pos))
 		}
 		cfg.Script = pos[0]
+		if err := cfg.Validate(); err != nil { // also takes -o web-dashboard as --dashboard
+			return loadgen.ExitInvalidConfig, err
+		}
+		on, addr := cfg.DashboardWanted(os.Getenv)
+		if !on {
+			res, err := loadgen.Run(ctx, cfg, os.Stdout, os.Stderr)
+			return res.Exit, err
+		}
+		d, err := web.StartDashboard(addr)
+		if err != nil {
+			return loadgen.ExitInvalidConfig, err
+		}
+		defer d.Close()
+		fmt.Fprintf(os.Stderr, "llmbench: live dashboard at %s\n", d.URL())
+		cfg.OnInterval = d.Push
 		res, err := loadgen.Run(ctx, cfg, os.Stdout, os.Stderr)
+		finishDashboard(context.WithoutCancel(ctx), d, res, err)
+		if cfg.Linger && ctx.Err() == nil {
+			fmt.Fprintf(os.Stderr, "llmbench: the dashboard stays up at %s until Ctrl-C (--linger)\n", d.URL())
+			<-ctx.Done()
+		}
 		return res.Exit, err
 	}
+}
+
+// finishDashboard writes the run's report and tells the dashboard's pages
+// the run ended, linking it (and copies the report to
+// K6_WEB_DASHBOARD_EXPORT, as k6 exports its dashboard's report there).
+func finishDashboard(ctx context.Context, d *web.Dashboard, res *loadgen.Result, runErr error) {
+	status := "failed"
+	if res.Dir == "" {
+		d.Finish(status, "", "", runErr)
+		return
+	}
+	if run, err := runfmt.ReadRun(res.Dir); err == nil {
+		status = run.Status
+	}
+	report, err := reportgen.Write(ctx, res.Dir, reportgen.Options{})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "llmbench: report for the dashboard: %v\n", err)
+		report = ""
+	}
+	if export := os.Getenv("K6_WEB_DASHBOARD_EXPORT"); export != "" && report != "" {
+		if b, err := os.ReadFile(report); err == nil {
+			err = os.WriteFile(export, b, 0o644)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "llmbench: K6_WEB_DASHBOARD_EXPORT: %v\n", err)
+			}
+		}
+	}
+	if runErr == nil && err != nil {
+		runErr = err
+	}
+	d.Finish(status, res.Dir, report, runErr) // Close waits for the event streams to send it
 }
 
 // cmdMerge wires `llmbench merge`.

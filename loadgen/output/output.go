@@ -49,7 +49,7 @@ const Supported = "json=FILE (FILE.gz compresses) and csv=FILE"
 
 // k6Outputs are the outputs k6 has that llmbench does not implement.
 var k6Outputs = []string{"experimental-prometheus-rw", "opentelemetry", "influxdb", "statsd", "cloud", "datadog",
-	"kafka", "web-dashboard", "experimental-opentelemetry", "timescaledb", "dynatrace"}
+	"kafka", "experimental-opentelemetry", "timescaledb", "dynatrace"}
 
 // ParseSpec reads a --out value. A value that names no output, such as a
 // folder (--out was llmbench's run folder before it was k6's output),
