@@ -3,8 +3,12 @@ package loadgen
 import (
 	"bytes"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -227,4 +231,61 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestNetworkOutputs sends a run's samples with k6's
+// -o experimental-prometheus-rw
+// (https://grafana.com/docs/k6/latest/results-output/real-time/prometheus-remote-write/)
+// and -o opentelemetry
+// (https://grafana.com/docs/k6/latest/results-output/real-time/opentelemetry/)
+// to the pinned Prometheus, with its remote-write and OTLP receivers on,
+// configured by k6's environment variables, and reads them back with
+// PromQL: the counts are the run's.
+func TestNetworkOutputs(t *testing.T) {
+	p := stacktest.Prometheus(t)
+	host := strings.TrimPrefix(p.URL, "http://")
+	for k, v := range map[string]string{
+		"K6_PROMETHEUS_RW_SERVER_URL": p.URL + "/api/v1/write", "K6_PROMETHEUS_RW_PUSH_INTERVAL": "1s",
+		"K6_OTEL_EXPORTER_TYPE": "http", "K6_OTEL_HTTP_EXPORTER_ENDPOINT": host, "K6_OTEL_HTTP_EXPORTER_INSECURE": "true",
+		"K6_OTEL_HTTP_EXPORTER_URL_PATH": "/api/v1/otlp/v1/metrics", "K6_OTEL_EXPORT_INTERVAL": "1s", "K6_OTEL_SERVICE_NAME": "llmbench-test",
+	} {
+		t.Setenv(k, v)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer srv.Close()
+	script := writeScript(t, `
+import http from 'k6/http';
+import { Counter } from 'k6/metrics';
+const hits = new Counter('hits');
+export const options = { iterations: 5 };
+export default function () { http.get(__ENV.URL, { tags: { mine: 'yes' } }); hits.add(2); }
+`)
+	res, _, stderr, err := runScript(t, t.Context(), script, map[string]string{"URL": srv.URL}, func(c *Config) {
+		c.Outputs = []string{"experimental-prometheus-rw", "opentelemetry"}
+	})
+	if err != nil || res.Exit != ExitOK {
+		t.Fatalf("exit %v, %v\n%s", res.Exit, err, stderr)
+	}
+	if strings.Contains(stderr, "it stopped there") || strings.Contains(stderr, "dropped") {
+		t.Errorf("an output failed or dropped samples:\n%s", stderr)
+	}
+	for _, q := range []struct{ promql, what string }{
+		{`sum(k6_hits_total{job=""})`, "remote write's counter"},
+		{`sum(k6_http_reqs_total{job="", mine="yes"}) / 5 * 10`, "remote write's http_reqs with their tags"},
+		{`sum({__name__=~"k6_hits(_total)?", job="llmbench-test"})`, "OTLP's counter"},
+		{`sum({__name__=~"k6_http_reqs(_total)?", job="llmbench-test", mine="yes"}) / 5 * 10`, "OTLP's http_reqs with their tags"},
+	} {
+		var v float64
+		var ok bool
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+			v, ok, err = stacktest.Query(t.Context(), p, q.promql)
+			if err == nil && ok && v == 10 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s: %s = %v (ok %v, %v), want 10", q.what, q.promql, v, ok, err)
+				break
+			}
+		}
+	}
 }

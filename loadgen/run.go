@@ -224,7 +224,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Result, er
 		for _, t := range ths {
 			byMetric[t.Metric] = append(byMetric[t.Metric], t.Expr)
 		}
-		fan, err := output.NewFanout(specs, byMetric)
+		fan, err := output.NewFanout(specs, byMetric, os.Getenv)
 		if err != nil {
 			return &Result{Exit: ExitInvalidConfig}, fmt.Errorf("--out: %w", err)
 		}

@@ -86,6 +86,10 @@ func startPrometheus(ctx context.Context, bin, config, dir string) (*Prometheus,
 		"--config.file=" + config,
 		"--storage.tsdb.path=" + filepath.Join(dir, "prometheus-data"),
 		"--web.listen-address=" + addr,
+		// The load generator's -o experimental-prometheus-rw and -o
+		// opentelemetry push here (127.0.0.1 only).
+		"--web.enable-remote-write-receiver",
+		"--web.enable-otlp-receiver",
 	}
 	p.proc, err = startProcess("prometheus", bin, args, nil, dir, p.Log)
 	if err != nil {

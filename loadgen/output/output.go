@@ -45,11 +45,10 @@ func (s Spec) String() string {
 }
 
 // Supported lists the outputs Open knows, for messages.
-const Supported = "json=FILE (FILE.gz compresses) and csv=FILE"
+const Supported = "json=FILE (FILE.gz compresses), csv=FILE, experimental-prometheus-rw and opentelemetry"
 
 // k6Outputs are the outputs k6 has that llmbench does not implement.
-var k6Outputs = []string{"experimental-prometheus-rw", "opentelemetry", "influxdb", "statsd", "cloud", "datadog",
-	"kafka", "experimental-opentelemetry", "timescaledb", "dynatrace"}
+var k6Outputs = []string{"influxdb", "statsd", "cloud", "datadog", "kafka", "timescaledb", "dynatrace"}
 
 // ParseSpec reads a --out value. A value that names no output, such as a
 // folder (--out was llmbench's run folder before it was k6's output),
@@ -62,6 +61,13 @@ func ParseSpec(v string) (Spec, error) {
 			return Spec{}, fmt.Errorf("--out %s: give the file, as --out %s=FILE", v, name)
 		}
 		return Spec{name, arg}, nil
+	case "experimental-prometheus-rw", "opentelemetry", "experimental-opentelemetry":
+		// Configured by k6's environment variables (K6_PROMETHEUS_RW_*,
+		// K6_OTEL_*), as in k6.
+		if name == "experimental-opentelemetry" { // its name before k6 v0.57
+			name = "opentelemetry"
+		}
+		return Spec{name, ""}, nil
 	}
 	for _, k := range k6Outputs {
 		if name == k {
@@ -71,16 +77,25 @@ func ParseSpec(v string) (Spec, error) {
 	return Spec{}, fmt.Errorf("--out %s: not an output; outputs are %s (the run folder is --run-dir)", v, Supported)
 }
 
-// Open makes the writer of s.
-func Open(s Spec) (Writer, error) {
+// Open makes the writer of s; getenv gives the k6 environment variables
+// that configure the network outputs.
+func Open(s Spec, getenv func(string) string) (Writer, error) {
 	switch s.Name {
 	case "json":
 		return newJSON(s.Arg)
 	case "csv":
 		return newCSV(s.Arg)
+	case "experimental-prometheus-rw":
+		return newPromRW(getenv)
+	case "opentelemetry":
+		return newOTel(getenv)
 	}
 	return nil, fmt.Errorf("output %s: unknown", s)
 }
+
+// flusher is a Writer that sends on a schedule: the Fanout calls Flush
+// every second, also when no sample came.
+type flusher interface{ Flush() error }
 
 // Fanout feeds samples to its writers from one goroutine, through a
 // buffer of bounded size. Add never blocks. Safe for concurrent use until
@@ -107,10 +122,10 @@ const BufferSize = 1 << 16
 // NewFanout opens every spec and starts the writer goroutine; thresholds
 // are each metric's threshold expressions, for the outputs that list
 // them. On error, the writers opened so far are closed.
-func NewFanout(specs []Spec, thresholds map[string][]string) (*Fanout, error) {
+func NewFanout(specs []Spec, thresholds map[string][]string, getenv func(string) string) (*Fanout, error) {
 	f := &Fanout{ch: make(chan *Sample, BufferSize), thresholds: thresholds, done: make(chan struct{})}
 	for _, s := range specs {
-		w, err := Open(s)
+		w, err := Open(s, getenv)
 		if err != nil {
 			for _, n := range f.writers {
 				n.w.Close()
@@ -136,7 +151,29 @@ func (f *Fanout) loop() {
 	defer close(f.done)
 	described := map[string]bool{}
 	failed := make([]bool, len(f.writers))
-	for s := range f.ch {
+	fail := func(i int, err error) {
+		failed[i] = true
+		f.errs = append(f.errs, fmt.Errorf("output %s: %w (it stopped there)", f.writers[i].spec, err))
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		var s *Sample
+		select {
+		case s = <-f.ch:
+		case <-tick.C:
+			for i, n := range f.writers {
+				if fl, ok := n.w.(flusher); ok && !failed[i] {
+					if err := fl.Flush(); err != nil {
+						fail(i, err)
+					}
+				}
+			}
+			continue
+		}
+		if s == nil {
+			return
+		}
 		first := !described[s.Metric]
 		described[s.Metric] = true
 		for i, n := range f.writers {
@@ -151,8 +188,7 @@ func (f *Fanout) loop() {
 				err = n.w.Sample(s)
 			}
 			if err != nil {
-				failed[i] = true
-				f.errs = append(f.errs, fmt.Errorf("output %s: %w (it stopped there)", n.spec, err))
+				fail(i, err)
 			}
 		}
 		f.written.Add(1)

@@ -18,7 +18,10 @@ func TestParseSpec(t *testing.T) {
 		{"json=r.json.gz", "json=r.json.gz", ""},
 		{"csv=results.csv", "csv=results.csv", ""},
 		{"json", "", "--out json=FILE"},
-		{"experimental-prometheus-rw", "", "not implemented by llmbench"},
+		{"experimental-prometheus-rw", "experimental-prometheus-rw", ""},
+		{"opentelemetry", "opentelemetry", ""},
+		{"experimental-opentelemetry", "opentelemetry", ""},
+		{"influxdb=http://x", "", "not implemented by llmbench"},
 		{"runs/mine", "", "the run folder is --run-dir"},
 	}
 	for _, tt := range tests {
