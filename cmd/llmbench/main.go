@@ -50,7 +50,7 @@ func main() {
 		os.Exit(2)
 	}
 	run := wire(ctx, fs)
-	pos := parseInterspersed(fs, args)
+	pos, _ := parseArgs(fs, args) // ExitOnError: a bad flag has exited already
 	code, err := run(pos)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "llmbench:", err)
@@ -62,14 +62,17 @@ func main() {
 	os.Exit(code)
 }
 
-// parseInterspersed parses flags before and after the positional
-// arguments, as `llmbench run script.js -vus 5` should work.
-func parseInterspersed(fs *flag.FlagSet, args []string) []string {
+// parseArgs parses flags before and after the positional arguments, as
+// `llmbench run script.js -vus 5` should work, and returns the positional
+// ones.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		fs.Parse(args)
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
 		if fs.NArg() == 0 {
-			return pos
+			return pos, nil
 		}
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
