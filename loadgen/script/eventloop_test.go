@@ -209,14 +209,7 @@ export default async function () {
   if (dead.status !== 0 || dead.error_code !== 1212) throw new Error('dead: ' + dead.error + ' ' + dead.error_code);
 }
 `})
-	env, rec, _ := newEnv(t, dir, map[string]string{"URL": srv.URL})
-	vu, err := NewVU(t.Context(), env, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s"}, ""); err != nil {
-		t.Fatal(err)
-	}
+	_, rec := iterate(t, dir, map[string]string{"URL": srv.URL})
 	reqs := rec.of("http_reqs")
 	if len(reqs) != 6 {
 		t.Fatalf("http_reqs: got %d samples, want 6", len(reqs))

@@ -89,14 +89,7 @@ export default function () {
 }
 export function ntlm() { http.get('http://' + __ENV.HOST + '/basic', { auth: 'ntlm' }); }
 `})
-	env, rec, _ := newEnv(t, dir, map[string]string{"HOST": host})
-	vu, err := NewVU(t.Context(), env, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s"}, ""); err != nil {
-		t.Fatal(err)
-	}
+	vu, rec := iterate(t, dir, map[string]string{"HOST": host})
 	reqs := rec.of("http_reqs")
 	if len(reqs) != 4 {
 		t.Errorf("http_reqs: %d samples, want 4 (the digest exchange is one request, as in k6)", len(reqs))
@@ -109,7 +102,7 @@ export function ntlm() { http.get('http://' + __ENV.HOST + '/basic', { auth: 'nt
 	if reqs[0].tags["url"] != "http://****:****@"+host+"/basic" {
 		t.Errorf("url tag %q, want the credentials masked", reqs[0].tags["url"])
 	}
-	err = vu.Iterate(t.Context(), Iteration{Scenario: "s", Exec: "ntlm"}, "")
+	err := vu.Iterate(t.Context(), Iteration{Scenario: "s", Exec: "ntlm"}, "")
 	if err == nil || !strings.Contains(err.Error(), "ntlm") {
 		t.Errorf("auth ntlm: got %v, want an error naming it", err)
 	}
@@ -141,14 +134,7 @@ export default function () {
   if (a[0] !== b[0] || a[1] !== b[1] || a[0] === a[1] || c === a[0]) throw new Error('randomSeed: ' + a + ' ' + b + ' ' + c);
 }
 `})
-	env, rec, _ := newEnv(t, dir, map[string]string{"URL": srv.URL})
-	vu, err := NewVU(t.Context(), env, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s"}, ""); err != nil {
-		t.Fatal(err)
-	}
+	_, rec := iterate(t, dir, map[string]string{"URL": srv.URL})
 	names := map[string]int{}
 	for _, s := range rec.of("http_reqs") {
 		names[s.tags["name"]]++
@@ -181,14 +167,7 @@ export default function () {
 }
 export function noRole() { c.generate({ messages: [{ content: 'Hi' }] }); }
 `})
-	env, _, _ := newEnv(t, dir, map[string]string{"URL": srv.URL})
-	vu, err := NewVU(t.Context(), env, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s"}, ""); err != nil {
-		t.Fatal(err)
-	}
+	vu, _ := iterate(t, dir, map[string]string{"URL": srv.URL})
 	var body struct {
 		Messages []struct{ Role, Content string } `json:"messages"`
 	}

@@ -106,6 +106,22 @@ func newEnv(t *testing.T, dir string, vars map[string]string) (*Env, *fakeRecord
 	return &Env{Program: p, Vars: vars, Recorder: rec, Log: &syncWriter{w: &log}}, rec, &log
 }
 
+// iterate builds a VU of dir's main.js with vars as __ENV and runs one
+// iteration of its default function, failing the test on an error. It
+// returns the VU, for further calls, and what it recorded.
+func iterate(t *testing.T, dir string, vars map[string]string) (*VU, *fakeRecorder) {
+	t.Helper()
+	env, rec, _ := newEnv(t, dir, vars)
+	vu, err := NewVU(t.Context(), env, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	return vu, rec
+}
+
 type syncWriter struct {
 	mu sync.Mutex
 	w  *strings.Builder
@@ -369,14 +385,7 @@ export default function () {
   if (dead.status !== 0 || dead.error === '' || dead.error_code !== 1212) throw new Error('dead: ' + dead.error + ' ' + dead.error_code);
 }
 `})
-	env, rec, _ := newEnv(t, dir, map[string]string{"URL": srv.URL})
-	vu, err := NewVU(t.Context(), env, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s"}, ""); err != nil {
-		t.Fatal(err)
-	}
+	_, rec := iterate(t, dir, map[string]string{"URL": srv.URL})
 	reqs := rec.of("http_reqs")
 	if len(reqs) != 5 {
 		t.Fatalf("http_reqs: got %d samples, want 5", len(reqs))
@@ -428,14 +437,7 @@ export default function () {
   if (!threw) throw new Error('a selector on a body that is not JSON must throw');
 }
 `})
-	env, _, _ := newEnv(t, dir, map[string]string{"URL": srv.URL})
-	vu, err := NewVU(t.Context(), env, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s"}, ""); err != nil {
-		t.Fatal(err)
-	}
+	iterate(t, dir, map[string]string{"URL": srv.URL})
 }
 
 // TestExpectedStatuses follows k6/http's expectedStatuses and
@@ -468,14 +470,7 @@ export default function () {
   http.get(__ENV.URL + '/status/500');                                   // none for the VU now
 }
 `})
-	env, rec, _ := newEnv(t, dir, map[string]string{"URL": srv.URL})
-	vu, err := NewVU(t.Context(), env, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s"}, ""); err != nil {
-		t.Fatal(err)
-	}
+	_, rec := iterate(t, dir, map[string]string{"URL": srv.URL})
 	var expected []string
 	for _, s := range rec.of("http_reqs") {
 		v, ok := s.tags["expected_response"]
@@ -696,14 +691,7 @@ export default function () {
   if (!msg.includes('want one of')) throw new Error('an unknown algorithm: ' + msg);
 }
 `})
-	env, _, _ := newEnv(t, dir, nil)
-	vu, err := NewVU(t.Context(), env, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := vu.Iterate(t.Context(), Iteration{Scenario: "s"}, ""); err != nil {
-		t.Fatal(err)
-	}
+	iterate(t, dir, nil)
 }
 
 // TestErrorCodes follows k6's error code table
