@@ -32,12 +32,17 @@ func TestBenchQuick(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, v := range map[string]float64{"bandwidth": r.BandwidthGBs, "floor": r.FloorMs, "decode": r.DecodeStepMs,
-		"prefill": r.Prefill128Ms, "single": r.SingleTokS, "batch8": r.Batch8TokS, "rss": r.PeakRSSGiB} {
+		"prefill": r.Prefill128Ms, "single": r.SingleTokS, "batch8": r.Batch8TokS, "rss": r.PeakRSSGiB,
+		"step/floor": r.DecodeVsFloor, "step/floor min": r.DecodeVsFloorMin} {
 		if !(v > 0) {
 			t.Errorf("%s = %v, want > 0", name, v)
 		}
 	}
-	for _, s := range []string{"step / floor", "prefill, 128 tokens", "8 sequences / 1 sequence", "peak RSS"} {
+	// The ratio is the median of per-pair ratios: between their range.
+	if !(r.DecodeVsFloorMin <= r.DecodeVsFloor && r.DecodeVsFloor <= r.DecodeVsFloorMax) {
+		t.Errorf("step/floor %v outside its pairs' range [%v, %v]", r.DecodeVsFloor, r.DecodeVsFloorMin, r.DecodeVsFloorMax)
+	}
+	for _, s := range []string{"step / floor (median of the pairs)", "prefill, 128 tokens", "8 sequences / 1 sequence", "peak RSS"} {
 		if !strings.Contains(w.String(), s) {
 			t.Errorf("report lacks %q:\n%s", s, &w)
 		}
