@@ -205,14 +205,27 @@ var flagGroups = []struct {
 func usage(fs *flag.FlagSet) {
 	w := fs.Output()
 	fmt.Fprintf(w, "usage: llmbench run [flags] script.js\n\nRun a k6-style scenario script and write its run folder. Flags may come before or after the script; k6's long and short names work.\n")
+	// A one-letter flag whose usage is "short for --long" is listed with
+	// its long form, as "-u, --vus".
+	short := map[string]string{}
+	fs.VisitAll(func(f *flag.Flag) {
+		if long, ok := strings.CutPrefix(f.Usage, "short for --"); ok && len(f.Name) == 1 {
+			short[long] = f.Name
+		}
+	})
 	seen := map[string]bool{}
 	for _, g := range flagGroups {
 		fmt.Fprintf(w, "\n%s:\n", g.title)
 		for _, n := range g.names {
-			if f := fs.Lookup(n); f != nil {
-				printFlag(w, f)
-				seen[n] = true
+			f := fs.Lookup(n)
+			if f == nil {
+				continue
 			}
+			seen[n] = true
+			if _, isAlias := short[strings.TrimPrefix(f.Usage, "short for --")]; isAlias && len(n) == 1 {
+				continue
+			}
+			printFlag(w, f, short[n])
 		}
 	}
 	var rest []*flag.Flag
@@ -224,25 +237,28 @@ func usage(fs *flag.FlagSet) {
 	if len(rest) > 0 {
 		fmt.Fprintf(w, "\nOther:\n")
 		for _, f := range rest {
-			printFlag(w, f)
+			printFlag(w, f, "")
 		}
 	}
 }
 
-func printFlag(w io.Writer, f *flag.Flag) {
+func printFlag(w io.Writer, f *flag.Flag, short string) {
 	name, help := flag.UnquoteUsage(f)
 	dash := "--"
 	if len(f.Name) == 1 {
 		dash = "-"
 	}
 	line := "  " + dash + f.Name
+	if short != "" {
+		line = "  -" + short + ", --" + f.Name
+	}
 	if name != "" {
 		line += " " + name
 	}
-	if def := f.DefValue; def != "" && def != "0" && def != "false" && def != "[]" {
+	if def := f.DefValue; def != "" && def != "0" && def != "0s" && def != "false" && def != "[]" {
 		help += fmt.Sprintf(" (default %s)", def)
 	}
-	fmt.Fprintf(w, "%-34s %s\n", line, help)
+	fmt.Fprintf(w, "%-36s %s\n", line, help)
 }
 
 // Validate checks the flags that can be checked without the script.
