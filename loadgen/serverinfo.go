@@ -58,6 +58,7 @@ func identify(ctx context.Context, target, declared string) *runfmt.Server {
 				Model        any    `json:"model"`
 				Backend      string `json:"backend"`
 				Device       string `json:"device"`
+				DType        string `json:"dtype"`
 				GPUAvailable *bool  `json:"gpu_available"`
 				Synthetic    bool   `json:"synthetic"`
 				Threads      int    `json:"threads"`
@@ -66,6 +67,7 @@ func identify(ctx context.Context, target, declared string) *runfmt.Server {
 			if hl.Backend != "" && hl.GPUAvailable != nil {
 				note(runfmt.ServerRefserver, "GET /health")
 				s.Backend, s.Device, s.GPUAvailable, s.Synthetic, s.Threads = hl.Backend, hl.Device, hl.GPUAvailable, hl.Synthetic, hl.Threads
+				s.DType = hl.DType
 				switch m := hl.Model.(type) {
 				case string:
 					s.Model = m

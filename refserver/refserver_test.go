@@ -92,8 +92,8 @@ func TestDeviceFlag(t *testing.T) {
 	tests := []struct {
 		device, dtype, want string // want: "" for no error, else a substring
 	}{
-		{"", "", ""}, {"cpu", "", ""}, {"auto", "", ""}, {"cuda", "", ""}, {"cuda", "bf16", ""}, {"cpu", "f32", ""},
-		{"cpu", "f16", "the CPU backend keeps its weights in f32"},
+		{"", "", ""}, {"cpu", "", ""}, {"auto", "", ""}, {"cuda", "", ""}, {"cuda", "bf16", ""}, {"cpu", "f32", ""}, {"cpu", "bf16", ""},
+		{"cpu", "f16", "the CPU backend takes f32 and bf16"},
 		{"cuda", "int4", `want f16, bf16 or f32`},
 		{"tpu", "", `want cpu, cuda or auto`},
 	}

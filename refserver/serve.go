@@ -36,7 +36,8 @@ type ServeConfig struct {
 	// GPU is the CUDA device ordinal, e.g. 0.
 	GPU int
 	// DType is the weights' type: "" means f16 on a GPU and f32 on the
-	// CPU; the GPU also takes bf16 and f32, the CPU only f32.
+	// CPU; the GPU also takes bf16 and f32, the CPU bf16 (weights in 16
+	// bits, sums in f32).
 	DType     string
 	Model     ModelConfig
 	Engine    engine.Config
@@ -48,7 +49,7 @@ type ServeConfig struct {
 func (c *ServeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Device, "device", "cpu", "where the model runs: cpu, cuda, or auto (cuda when a GPU and its libraries are there, else cpu, saying why)")
 	fs.IntVar(&c.GPU, "gpu", 0, "the CUDA device to use (its ordinal)")
-	fs.StringVar(&c.DType, "dtype", "", "the weights' type: f16 (the GPU's default), bf16 or f32 (the CPU's only type)")
+	fs.StringVar(&c.DType, "dtype", "", "the weights' type: f32 (the CPU's default), bf16 (CPU or GPU: half the bytes per decode step), or f16 (the GPU's default)")
 	c.HTTP.RegisterFlags(fs)
 	c.Model.RegisterFlags(fs)
 	c.Engine.RegisterFlags(fs)
@@ -60,8 +61,8 @@ func (c ServeConfig) Validate() error {
 	var dev error
 	switch c.Device {
 	case "", "cpu":
-		if c.DType != "" && c.DType != "f32" {
-			dev = fmt.Errorf("--dtype %s: the CPU backend keeps its weights in f32; %s weights need --device cuda", c.DType, c.DType)
+		if c.DType == "f16" {
+			dev = fmt.Errorf("--dtype f16: the CPU backend takes f32 and bf16; f16 weights need --device cuda")
 		}
 	case "cuda", "auto":
 	default:
@@ -101,6 +102,10 @@ func newEngine(cfg ServeConfig, m *gpt2.Model, tok *bpe.Tokenizer, steps *server
 			return nil, nil, fmt.Errorf("--device cuda: %w", err)
 		}
 		log.Info("--device auto: serving on the CPU", "why", err.Error())
+	}
+	if cfg.DType == "bf16" {
+		m.ToBF16()
+		log.Info("the CPU keeps the weights in bf16", "weight_mb", m.WeightBytes()>>20)
 	}
 	e, err := engine.New(m, tok, cfg.Engine, steps)
 	return e, func() {}, err

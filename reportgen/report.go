@@ -624,6 +624,7 @@ func buildMeta(d *runData) ([]kv, string) {
 			kv{Key: "model", Value: unknown(model)},
 			kv{Key: "backend", Value: unknown(s.Backend)},
 			kv{Key: "device", Value: fmt.Sprintf("%s (GPU available: %s)", unknown(s.Device), gpu)},
+			kv{Key: "weights", Value: unknown(s.DType)},
 		)
 		if s.Threads > 0 {
 			meta = append(meta, kv{Key: "threads", Value: fmt.Sprint(s.Threads)})

@@ -63,7 +63,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	fs.StringVar(&c.Device, "device", "cpu", "with --only-http: cpu, or cuda to run the engine on a GPU")
 	fs.IntVar(&c.GPU, "gpu", 0, "with --device cuda: the CUDA device ordinal")
-	fs.StringVar(&c.DType, "dtype", "", "with --device cuda: f16 (default), bf16 or f32")
+	fs.StringVar(&c.DType, "dtype", "", "the weights' type: on the CPU f32 (default) or bf16; with --device cuda f16 (default), bf16 or f32")
 }
 
 // Result is what `llmbench-dev refserver-bench` measured, in one process.
@@ -113,6 +113,15 @@ func Run(ctx context.Context, cfg Config, w io.Writer) error {
 	m, err := cfg.Model.Load(io.Discard)
 	if err != nil {
 		return err
+	}
+	if !cfg.OnlyHTTP || cfg.Device != "cuda" {
+		switch cfg.DType {
+		case "", "f32":
+		case "bf16":
+			m.ToBF16()
+		default:
+			return fmt.Errorf("--dtype %s: the CPU takes f32 and bf16", cfg.DType)
+		}
 	}
 	tok, err := bpe.New()
 	if err != nil {
@@ -447,7 +456,7 @@ func describe(m *gpt2.Model) string {
 	if m.Synthetic {
 		kind = m.Source
 	}
-	return fmt.Sprintf("GPT-2 %.0fM f32 (%d layers, %d wide; %s)", float64(c.Params())/1e6, c.NLayer, c.NEmbd, kind)
+	return fmt.Sprintf("GPT-2 %.0fM %s (%d layers, %d wide; %s)", float64(c.Params())/1e6, m.DType(), c.NLayer, c.NEmbd, kind)
 }
 
 // machine names the CPU, from /proc/cpuinfo where there is one.

@@ -45,7 +45,7 @@ func (c *DeviceConfig) RegisterFlags(fs *flag.FlagSet) {
 	c.Model.RegisterFlags(fs)
 	fs.StringVar(&c.Device, "device", "cpu", "cpu or cuda")
 	fs.IntVar(&c.GPU, "gpu", 0, "the CUDA device ordinal")
-	fs.StringVar(&c.DType, "dtype", "", "weights: f16 (the GPU's default), bf16 or f32 (the CPU's only type)")
+	fs.StringVar(&c.DType, "dtype", "", "weights: f16 (the GPU's default), bf16 or f32 (the CPU's default; it also takes bf16)")
 	fs.IntVar(&c.Threads, "threads", 0, "CPU compute threads (0: all CPUs Go may use)")
 	fs.StringVar(&c.Concurrency, "concurrency", "1,8", "concurrent sequences to measure decode throughput at, e.g. 1,8,32,64,128")
 	fs.IntVar(&c.Tokens, "tokens", 128, "new tokens per sequence")
@@ -118,8 +118,12 @@ func Device(ctx context.Context, cfg DeviceConfig, w io.Writer) (*DeviceResult, 
 	var be backend.Backend
 	switch cfg.Device {
 	case "", "cpu":
-		if cfg.DType != "" && cfg.DType != "f32" {
-			return nil, fmt.Errorf("--dtype %s: the CPU backend keeps its weights in f32", cfg.DType)
+		switch cfg.DType {
+		case "", "f32":
+		case "bf16":
+			m.ToBF16()
+		default:
+			return nil, fmt.Errorf("--dtype %s: the CPU backend takes f32 and bf16", cfg.DType)
 		}
 		be = backend.NewCPU(m, threads, stepRows)
 	case "cuda":

@@ -71,12 +71,30 @@ func ones(n int) []float32 {
 // wpe returns the position embedding's backing slice.
 func (m *Model) wpe() []float32 { return m.WPE.Data().([]float32) }
 
+// ToBF16 keeps every weight matrix in bfloat16 (rounded to nearest, ties
+// to even): a decode step streams half the bytes, and the products still
+// sum in float32. The LayerNorms, biases and the position embedding stay
+// float32.
+func (m *Model) ToBF16() {
+	m.WTE.ToBF16()
+	m.LMHead.ToBF16() // the same matrix unless untied: converting twice does nothing
+	for _, b := range m.Blocks {
+		b.QKV.ToBF16()
+		b.AttnProj.ToBF16()
+		b.FC.ToBF16()
+		b.Proj.ToBF16()
+	}
+}
+
+// DType is the weights' type: "f32" or "bf16".
+func (m *Model) DType() string { return string(m.LMHead.DType()) }
+
 // WeightBytes reports the bytes of weights a decode step streams: every
 // matrix, the LM head included.
 func (m *Model) WeightBytes() int64 {
-	n := int64(len(m.LMHead.Data()))
+	n := m.LMHead.Bytes()
 	for _, b := range m.Blocks {
-		n += int64(len(b.QKV.Data()) + len(b.AttnProj.Data()) + len(b.FC.Data()) + len(b.Proj.Data()))
+		n += b.QKV.Bytes() + b.AttnProj.Bytes() + b.FC.Bytes() + b.Proj.Bytes()
 	}
-	return 4 * n
+	return n
 }

@@ -13,24 +13,29 @@ import (
 // prefill. It reports GFLOP/s and the weight bytes streamed per second.
 func BenchmarkMatMul(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
-	for _, threads := range []int{1, 2} {
-		for _, m := range []int{1, 8, 128} {
-			const k, n = 768, 2304
-			b.Run(fmt.Sprintf("threads=%d/m=%d/k=%d/n=%d", threads, m, k, n), func(b *testing.B) {
-				p := NewPool(threads)
-				defer p.Close()
-				w := NewPacked(k, n, true)
-				copy(w.Data(), randSlice(r, len(w.Data())))
-				a := randSlice(r, m*k)
-				c := make([]float32, m*n)
-				b.ResetTimer()
-				for b.Loop() {
-					MatMul(p, c, n, a, k, m, w, false)
-				}
-				sec := b.Elapsed().Seconds() / float64(b.N)
-				b.ReportMetric(2*float64(m*k*n)/sec/1e9, "GFLOP/s")
-				b.ReportMetric(float64(4*k*n)/sec/1e9, "weightGB/s")
-			})
+	for _, dt := range []DType{F32, BF16} {
+		for _, threads := range []int{1, 2} {
+			for _, m := range []int{1, 8, 128} {
+				const k, n = 768, 2304
+				b.Run(fmt.Sprintf("%s/threads=%d/m=%d/k=%d/n=%d", dt, threads, m, k, n), func(b *testing.B) {
+					p := NewPool(threads)
+					defer p.Close()
+					w := NewPacked(k, n, true)
+					copy(w.Data(), randSlice(r, len(w.Data())))
+					if dt == BF16 {
+						w.ToBF16()
+					}
+					a := randSlice(r, m*k)
+					c := make([]float32, m*n)
+					b.ResetTimer()
+					for b.Loop() {
+						MatMul(p, c, n, a, k, m, w, false)
+					}
+					sec := b.Elapsed().Seconds() / float64(b.N)
+					b.ReportMetric(2*float64(m*k*n)/sec/1e9, "GFLOP/s")
+					b.ReportMetric(float64(w.Bytes())/sec/1e9, "weightGB/s")
+				})
+			}
 		}
 	}
 }

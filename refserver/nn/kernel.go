@@ -12,6 +12,8 @@ type kernelSet struct {
 	mr   int // rows per tile call
 	// tile computes C[0:mr][0:32] (+)= A[0:mr][0:k] · B + bias, B a packed panel (k×32).
 	tile func(mr, k int, a []float32, lda int, b []float32, c []float32, ldc int, bias []float32, acc bool)
+	// tileBF16 is tile for a panel of bfloat16 weights, summed in float32.
+	tileBF16 func(mr, k int, a []float32, lda int, b []uint16, c []float32, ldc int, bias []float32, acc bool)
 	// dot computes out[j] = scale · k[j*ldk:][:hd] · q for j < n.
 	dot func(out, k []float32, ldk int, q []float32, hd, n int, scale float32)
 	// axpy computes out[:hd] += Σ_j p[j] · v[j*ldv:][:hd] for j < n.
@@ -23,7 +25,7 @@ type kernelSet struct {
 }
 
 // active is the kernel set in use; the pure-Go one unless init finds better.
-var active = kernelSet{name: "go", mr: 4, tile: tileGo, dot: dotGo, axpy: axpyGo, gelu: geluGo, sum: sumGo}
+var active = kernelSet{name: "go", mr: 4, tile: tileGo, tileBF16: tileBF16Go, dot: dotGo, axpy: axpyGo, gelu: geluGo, sum: sumGo}
 
 // Kernels names the kernel set in use: "avx512", "avx2" or "go".
 func Kernels() string { return active.name }
@@ -51,6 +53,43 @@ func tileGo(mr, k int, a []float32, lda int, b []float32, c []float32, ldc int, 
 		}
 		copy(crow, t[:])
 	}
+}
+
+func tileBF16Go(mr, k int, a []float32, lda int, b []uint16, c []float32, ldc int, bias []float32, acc bool) {
+	var t [panel]float32
+	for r := 0; r < mr; r++ {
+		crow := c[r*ldc : r*ldc+panel]
+		if acc {
+			copy(t[:], crow)
+		} else {
+			t = [panel]float32{}
+		}
+		arow := a[r*lda : r*lda+k]
+		for kk, av := range arow {
+			brow := b[kk*panel : kk*panel+panel]
+			for j := range t {
+				t[j] += av * BF16ToF32(brow[j])
+			}
+		}
+		if bias != nil {
+			for j := range t {
+				t[j] += bias[j]
+			}
+		}
+		copy(crow, t[:])
+	}
+}
+
+// BF16ToF32 is the float32 value of a bfloat16: its bits are the high half.
+func BF16ToF32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+
+// F32ToBF16 rounds x to the nearest bfloat16, ties to even; NaN stays NaN.
+func F32ToBF16(x float32) uint16 {
+	b := math.Float32bits(x)
+	if b&0x7fffffff > 0x7f800000 { // NaN: keep it one
+		return uint16(b>>16) | 0x40
+	}
+	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
 }
 
 func sumGo(x []float32) float32 {

@@ -42,6 +42,39 @@ func gemm256x2(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias
 func gemm256x3(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, acc bool)
 
 //go:noescape
+func gemm512bf16x1(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512bf16x2(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512bf16x3(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512bf16x4(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512bf16x5(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512bf16x6(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512bf16x7(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512bf16x8(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm256bf16x1(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm256bf16x2(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm256bf16x3(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
 func dotRows(out *float32, k *float32, ldk int, q *float32, hd int, n int, scale float32)
 
 //go:noescape
@@ -58,9 +91,13 @@ func sum512(x *float32, n int) float32
 
 type tileFunc func(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, acc bool)
 
+type tile16Func func(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
 var (
-	tiles512 = [...]tileFunc{nil, gemm512x1, gemm512x2, gemm512x3, gemm512x4, gemm512x5, gemm512x6, gemm512x7, gemm512x8}
-	tiles256 = [...]tileFunc{nil, gemm256x1, gemm256x2, gemm256x3}
+	tiles512     = [...]tileFunc{nil, gemm512x1, gemm512x2, gemm512x3, gemm512x4, gemm512x5, gemm512x6, gemm512x7, gemm512x8}
+	tiles256     = [...]tileFunc{nil, gemm256x1, gemm256x2, gemm256x3}
+	tiles512bf16 = [...]tile16Func{nil, gemm512bf16x1, gemm512bf16x2, gemm512bf16x3, gemm512bf16x4, gemm512bf16x5, gemm512bf16x6, gemm512bf16x7, gemm512bf16x8}
+	tiles256bf16 = [...]tile16Func{nil, gemm256bf16x1, gemm256bf16x2, gemm256bf16x3}
 )
 
 func init() {
@@ -70,9 +107,11 @@ func init() {
 	hasAVX2 := cpu.X86.HasAVX2 && cpu.X86.HasFMA
 	switch {
 	case cpu.X86.HasAVX512F && hasAVX2:
-		active = kernelSet{name: "avx512", mr: 8, tile: asmTile(tiles512[:]), dot: asmDot, axpy: asmAxpy, gelu: asmGELU512, sum: asmSum512}
+		active = kernelSet{name: "avx512", mr: 8, tile: asmTile(tiles512[:]), tileBF16: asmTile16(tiles512bf16[:]),
+			dot: asmDot, axpy: asmAxpy, gelu: asmGELU512, sum: asmSum512}
 	case hasAVX2:
-		active = kernelSet{name: "avx2", mr: 3, tile: asmTile(tiles256[:]), dot: asmDot, axpy: asmAxpy, gelu: geluGo, sum: asmSum}
+		active = kernelSet{name: "avx2", mr: 3, tile: asmTile(tiles256[:]), tileBF16: asmTile16(tiles256bf16[:]),
+			dot: asmDot, axpy: asmAxpy, gelu: geluGo, sum: asmSum}
 	}
 }
 
@@ -83,6 +122,19 @@ func asmTile(tiles []tileFunc) func(mr, k int, a []float32, lda int, b []float32
 			bp = &bias[0]
 		}
 		// Bounds the assembly relies on: the last row's k floats, the panel, and the tile.
+		_ = a[(mr-1)*lda+k-1]
+		_ = b[k*panel-1]
+		_ = c[(mr-1)*ldc+panel-1]
+		tiles[mr](k, &a[0], lda, &b[0], &c[0], ldc, bp, acc)
+	}
+}
+
+func asmTile16(tiles []tile16Func) func(mr, k int, a []float32, lda int, b []uint16, c []float32, ldc int, bias []float32, acc bool) {
+	return func(mr, k int, a []float32, lda int, b []uint16, c []float32, ldc int, bias []float32, acc bool) {
+		var bp *float32
+		if bias != nil {
+			bp = &bias[0]
+		}
 		_ = a[(mr-1)*lda+k-1]
 		_ = b[k*panel-1]
 		_ = c[(mr-1)*ldc+panel-1]

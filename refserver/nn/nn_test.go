@@ -6,14 +6,18 @@ import (
 	"testing"
 )
 
-// kernelSets returns the kernel sets this machine can run: the active one
-// and the pure-Go fallback.
+// extraSets are kernel sets this machine can run besides the active one
+// (the AVX2 kernels on an AVX-512 machine), set by kernel_amd64_test.go.
+var extraSets []kernelSet
+
+// kernelSets returns the kernel sets this machine can run: the active one,
+// the others it can, and the pure-Go fallback.
 func kernelSets() []kernelSet {
-	goSet := kernelSet{name: "go", mr: 4, tile: tileGo, dot: dotGo, axpy: axpyGo, gelu: geluGo, sum: sumGo}
+	goSet := kernelSet{name: "go", mr: 4, tile: tileGo, tileBF16: tileBF16Go, dot: dotGo, axpy: axpyGo, gelu: geluGo, sum: sumGo}
 	if active.name == "go" {
 		return []kernelSet{goSet}
 	}
-	return []kernelSet{active, goSet}
+	return append(append([]kernelSet{active}, extraSets...), goSet)
 }
 
 func withKernels(t *testing.T, ks kernelSet) {
@@ -65,44 +69,94 @@ func TestMatMul(t *testing.T) {
 		{"k not a multiple of 4", 9, 7, 33, false, true},
 	}
 	for _, ks := range kernelSets() {
-		for _, tc := range tests {
-			t.Run(ks.name+"/"+tc.name, func(t *testing.T) {
-				withKernels(t, ks)
-				r := rand.New(rand.NewPCG(1, uint64(tc.m*1000+tc.n)))
-				a := randSlice(r, tc.m*tc.k)
-				wRows := randSlice(r, tc.k*tc.n)
-				w := NewPacked(tc.k, tc.n, tc.bias)
-				if err := w.SetRows(wRows); err != nil {
-					t.Fatal(err)
-				}
-				var bias []float32
-				if tc.bias {
-					bias = randSlice(r, tc.n)
-					if err := w.SetBias(bias); err != nil {
-						t.Fatal(err)
-					}
-				}
-				c := make([]float32, tc.m*tc.n)
-				init := randSlice(r, tc.m*tc.n)
-				if tc.acc {
-					copy(c, init)
-				}
-				for _, threads := range []int{1, 2, 3} {
-					p := NewPool(threads)
-					got := append([]float32(nil), c...)
-					MatMul(p, got, tc.n, a, tc.k, tc.m, w, tc.acc)
-					p.Close()
-					want := refMatMul(a, tc.m, tc.k, wRows, tc.n, bias)
-					for i := range want {
-						if tc.acc {
-							want[i] += float64(init[i])
-						}
-						if d := math.Abs(float64(got[i]) - want[i]); d > 1e-3*(1+math.Abs(want[i])) {
-							t.Fatalf("threads %d: C[%d][%d] = %v, want %v", threads, i/tc.n, i%tc.n, got[i], want[i])
-						}
-					}
-				}
-			})
+		for _, dt := range []DType{F32, BF16} {
+			for _, tc := range tests {
+				t.Run(ks.name+"/"+string(dt)+"/"+tc.name, func(t *testing.T) {
+					testMatMul(t, ks, dt, tc.m, tc.k, tc.n, tc.bias, tc.acc)
+				})
+			}
+		}
+	}
+}
+
+// testMatMul checks MatMul against the float64 triple loop. With bf16
+// weights the reference uses the same rounded weights: what is checked is
+// the kernel, the rounding is TestBF16Rounding's.
+func testMatMul(t *testing.T, ks kernelSet, dt DType, m, k, n int, hasBias, acc bool) {
+	withKernels(t, ks)
+	r := rand.New(rand.NewPCG(1, uint64(m*1000+n)))
+	a := randSlice(r, m*k)
+	wRows := randSlice(r, k*n)
+	w := NewPacked(k, n, hasBias)
+	if err := w.SetRows(wRows); err != nil {
+		t.Fatal(err)
+	}
+	var bias []float32
+	if hasBias {
+		bias = randSlice(r, n)
+		if err := w.SetBias(bias); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dt == BF16 {
+		w.ToBF16()
+		for i, v := range wRows {
+			wRows[i] = BF16ToF32(F32ToBF16(v))
+		}
+		if w.DType() != BF16 || w.Bytes() != int64(w.Panels()*k*panel*2) {
+			t.Fatalf("after ToBF16: dtype %s, %d bytes", w.DType(), w.Bytes())
+		}
+	}
+	c := make([]float32, m*n)
+	init := randSlice(r, m*n)
+	if acc {
+		copy(c, init)
+	}
+	for _, threads := range []int{1, 2, 3} {
+		p := NewPool(threads)
+		got := append([]float32(nil), c...)
+		MatMul(p, got, n, a, k, m, w, acc)
+		p.Close()
+		want := refMatMul(a, m, k, wRows, n, bias)
+		for i := range want {
+			if acc {
+				want[i] += float64(init[i])
+			}
+			if d := math.Abs(float64(got[i]) - want[i]); d > 1e-3*(1+math.Abs(want[i])) {
+				t.Fatalf("threads %d: C[%d][%d] = %v, want %v", threads, i/n, i%n, got[i], want[i])
+			}
+		}
+	}
+}
+
+// TestBF16Rounding: float32 → bfloat16 rounds to the nearest, ties to
+// even, keeps infinities and NaN, and a bfloat16 widens exactly.
+func TestBF16Rounding(t *testing.T) {
+	tests := []struct {
+		in   float32
+		want uint16
+	}{
+		{1, 0x3f80}, {-2, 0xc000}, {0, 0}, {float32(math.Inf(1)), 0x7f80}, {float32(math.Inf(-1)), 0xff80},
+		{math.Float32frombits(0x3f808000), 0x3f80}, // a tie, to even (down)
+		{math.Float32frombits(0x3f818000), 0x3f82}, // a tie, to even (up)
+		{math.Float32frombits(0x3f808001), 0x3f81}, // above the tie
+		{math.Float32frombits(0x7f7fffff), 0x7f80}, // the largest float32 rounds to +Inf
+	}
+	for _, tt := range tests {
+		if got := F32ToBF16(tt.in); got != tt.want {
+			t.Errorf("F32ToBF16(%v = %#08x) = %#04x, want %#04x", tt.in, math.Float32bits(tt.in), got, tt.want)
+		}
+	}
+	if v := BF16ToF32(F32ToBF16(float32(math.NaN()))); !math.IsNaN(float64(v)) {
+		t.Errorf("NaN became %v", v)
+	}
+	// The relative error of rounding is at most half an ulp: 2^-8 (7 stored
+	// bits of mantissa).
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 10000 {
+		x := float32(r.NormFloat64() * math.Pow(10, r.Float64()*10-5))
+		if e := math.Abs(float64(BF16ToF32(F32ToBF16(x))-x)) / math.Abs(float64(x)); e > 1.0/256 {
+			t.Fatalf("%v rounds with relative error %v", x, e)
 		}
 	}
 }

@@ -12,14 +12,57 @@ import (
 // after row, so that one pass over memory streams each weight exactly once
 // for all the rows of a batch. The last panel is zero-padded.
 //
-// A Packed is read-only once built and safe for concurrent use.
+// A Packed is float32 until ToBF16 turns its weights into bfloat16 (the
+// bias stays float32). It is read-only once built and safe for
+// concurrent use.
 type Packed struct {
 	K, N int
-	// T is the packed weight, shape (ceil(N/32), K, 32).
+	// T is the packed weight, shape (ceil(N/32), K, 32); nil once the
+	// weights are bfloat16.
 	T *tensor.Dense
 	// Bias is nil or a (ceil(N/32)*32) vector, zero-padded.
-	Bias []float32
-	data []float32
+	Bias   []float32
+	data   []float32
+	data16 []uint16 // the weights as bfloat16, in the same layout; nil for float32
+}
+
+// DType names how a Packed keeps its weights.
+type DType string
+
+// The weight types a Packed takes.
+const (
+	F32  DType = "f32"
+	BF16 DType = "bf16"
+)
+
+// DType is how the weights are kept.
+func (p *Packed) DType() DType {
+	if p.data16 != nil {
+		return BF16
+	}
+	return F32
+}
+
+// Bytes is the size of the weights a product streams.
+func (p *Packed) Bytes() int64 {
+	if p.data16 != nil {
+		return int64(len(p.data16)) * 2
+	}
+	return int64(len(p.data)) * 4
+}
+
+// ToBF16 rounds the weights to bfloat16 (to nearest, ties to even) and
+// keeps only those: half the bytes for every product to stream, sums
+// still in float32. Set, SetRows and SetCols must not be called after.
+func (p *Packed) ToBF16() {
+	if p.data16 != nil {
+		return
+	}
+	p.data16 = make([]uint16, len(p.data))
+	for i, v := range p.data {
+		p.data16[i] = F32ToBF16(v)
+	}
+	p.data, p.T = nil, nil
 }
 
 // NewPacked allocates a zero K×N packed matrix, with a zero bias if withBias.
@@ -44,7 +87,11 @@ func (p *Packed) Set(k, n int, v float32) {
 
 // At returns W[k][n].
 func (p *Packed) At(k, n int) float32 {
-	return p.data[(n/panel)*p.K*panel+k*panel+n%panel]
+	i := (n/panel)*p.K*panel + k*panel + n%panel
+	if p.data16 != nil {
+		return BF16ToF32(p.data16[i])
+	}
+	return p.data[i]
 }
 
 // SetRows fills W from src, K rows of N floats (row-major, in × out).
@@ -82,6 +129,12 @@ func (p *Packed) SetCols(src []float32) error {
 // W is the tied LM head.
 func (p *Packed) Col(dst []float32, n int) {
 	base := (n/panel)*p.K*panel + n%panel
+	if p.data16 != nil {
+		for k := range dst[:p.K] {
+			dst[k] = BF16ToF32(p.data16[base+k*panel])
+		}
+		return
+	}
 	for k := range dst[:p.K] {
 		dst[k] = p.data[base+k*panel]
 	}
@@ -107,13 +160,20 @@ func (p *Packed) Rows(dst []float32) error {
 	}
 	for pn := range p.Panels() {
 		for k := range p.K {
-			src := p.data[(pn*p.K+k)*panel : (pn*p.K+k+1)*panel]
 			n0 := pn * panel
-			copy(dst[k*p.N+n0:k*p.N+min(n0+panel, p.N)], src[:min(panel, p.N-n0)])
+			row := dst[k*p.N+n0 : k*p.N+min(n0+panel, p.N)]
+			if p.data16 != nil {
+				for j := range row {
+					row[j] = BF16ToF32(p.data16[(pn*p.K+k)*panel+j])
+				}
+				continue
+			}
+			copy(row, p.data[(pn*p.K+k)*panel:(pn*p.K+k+1)*panel])
 		}
 	}
 	return nil
 }
 
-// Data returns the packed backing slice; for filling with synthetic values.
+// Data returns the packed float32 backing slice, for filling with
+// synthetic values; nil once the weights are bfloat16.
 func (p *Packed) Data() []float32 { return p.data }

@@ -22,11 +22,13 @@ func main() {
 	w("//go:build amd64 && !purego")
 	w("")
 	w("#include \"textflag.h\"")
-	for mr := 1; mr <= 8; mr++ {
-		gemm512(w, mr)
-	}
-	for mr := 1; mr <= 3; mr++ {
-		gemm256(w, mr)
+	for _, bf16 := range []bool{false, true} {
+		for mr := 1; mr <= 8; mr++ {
+			gemm512(w, mr, bf16)
+		}
+		for mr := 1; mr <= 3; mr++ {
+			gemm256(w, mr, bf16)
+		}
 	}
 	dotRows(w)
 	axpyRows(w)
@@ -73,9 +75,13 @@ func rowAddr(off int, base string, r int, s1, s3, s5, s7 string) string {
 //
 // B is a packed panel: k rows of 32 contiguous floats. bias may be nil.
 // gemmPrologue loads the arguments and the row-stride multiples.
-func gemmPrologue(w func(string, ...any), name string) {
+func gemmPrologue(w func(string, ...any), name string, bf16 bool) {
 	w("")
-	w("// func %s(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, acc bool)", name)
+	bt := "float32"
+	if bf16 {
+		bt = "uint16"
+	}
+	w("// func %s(k int, a *float32, lda int, b *%s, c *float32, ldc int, bias *float32, acc bool)", name, bt)
 	w("TEXT ·%s(SB), NOSPLIT, $0-57", name)
 	w("\tMOVQ k+0(FP), CX")
 	w("\tMOVQ a+8(FP), SI")
@@ -94,9 +100,19 @@ func gemmPrologue(w func(string, ...any), name string) {
 	w("\tMOVQ bias+48(FP), AX")
 }
 
-func gemm512(w func(string, ...any), mr int) {
+// gemm512 writes the AVX-512 tile of mr rows. With bf16 the panel holds
+// bfloat16 weights: each is widened to float32 (zero-extended, shifted
+// into the high half, which is exactly its value) before the same fused
+// multiply-adds, so the panel streams half the bytes and the sums stay
+// float32.
+func gemm512(w func(string, ...any), mr int, bf16 bool) {
 	name := fmt.Sprintf("gemm512x%d", mr)
-	gemmPrologue(w, name)
+	kb := 128 // bytes of one k row of the panel
+	if bf16 {
+		name = fmt.Sprintf("gemm512bf16x%d", mr)
+		kb = 64
+	}
+	gemmPrologue(w, name, bf16)
 	aAddr := func(off, r int) string { return rowAddr(off, "SI", r, "R8", "R9", "R10", "R11") }
 	cAddr := func(off, r int) string { return rowAddr(off, "DI", r, "R12", "R13", "R14", "DX") }
 	w("\tCMPB acc+56(FP), $0")
@@ -111,8 +127,15 @@ func gemm512(w func(string, ...any), mr int) {
 		w("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
 	}
 	step := func(koff int) {
-		w("\tVMOVUPS %d(BX), Z30", koff*128)
-		w("\tVMOVUPS %d(BX), Z31", koff*128+64)
+		if bf16 {
+			w("\tVPMOVZXWD %d(BX), Z30", koff*kb)
+			w("\tVPSLLD $16, Z30, Z30")
+			w("\tVPMOVZXWD %d(BX), Z31", koff*kb+32)
+			w("\tVPSLLD $16, Z31, Z31")
+		} else {
+			w("\tVMOVUPS %d(BX), Z30", koff*kb)
+			w("\tVMOVUPS %d(BX), Z31", koff*kb+64)
+		}
 		for r := 0; r < mr; r++ {
 			w("\tVFMADD231PS.BCST %s, Z30, Z%d", aAddr(koff*4, r), 2*r)
 			w("\tVFMADD231PS.BCST %s, Z31, Z%d", aAddr(koff*4, r), 2*r+1)
@@ -124,7 +147,7 @@ func gemm512(w func(string, ...any), mr int) {
 	for u := 0; u < 4; u++ {
 		step(u)
 	}
-	w("\tADDQ $512, BX")
+	w("\tADDQ $%d, BX", 4*kb)
 	w("\tADDQ $16, SI")
 	w("\tSUBQ $4, CX")
 	w("\tJMP %s_loop4", name)
@@ -132,7 +155,7 @@ func gemm512(w func(string, ...any), mr int) {
 	w("\tTESTQ CX, CX")
 	w("\tJZ %s_bias", name)
 	step(0)
-	w("\tADDQ $128, BX")
+	w("\tADDQ $%d, BX", kb)
 	w("\tADDQ $4, SI")
 	w("\tDECQ CX")
 	w("\tJMP %s_tail", name)
@@ -154,9 +177,15 @@ func gemm512(w func(string, ...any), mr int) {
 	w("\tRET")
 }
 
-func gemm256(w func(string, ...any), mr int) {
+// gemm256 writes the AVX2 tile of mr rows; bf16 as gemm512's.
+func gemm256(w func(string, ...any), mr int, bf16 bool) {
 	name := fmt.Sprintf("gemm256x%d", mr)
-	gemmPrologue(w, name)
+	kb := 128
+	if bf16 {
+		name = fmt.Sprintf("gemm256bf16x%d", mr)
+		kb = 64
+	}
+	gemmPrologue(w, name, bf16)
 	aAddr := func(off, r int) string { return rowAddr(off, "SI", r, "R8", "R9", "R10", "R11") }
 	cAddr := func(off, r int) string { return rowAddr(off, "DI", r, "R12", "R13", "R14", "DX") }
 	acc := func(r, q int) int { return 4*r + q }
@@ -179,11 +208,19 @@ func gemm256(w func(string, ...any), mr int) {
 		w("\tVBROADCASTSS %s, Y%d", aAddr(0, r), 12+r)
 	}
 	for q := 0; q < 4; q++ {
+		if bf16 {
+			w("\tVPMOVZXWD %d(BX), Y15", 16*q)
+			w("\tVPSLLD $16, Y15, Y15")
+		}
 		for r := 0; r < mr; r++ {
-			w("\tVFMADD231PS %d(BX), Y%d, Y%d", 32*q, 12+r, acc(r, q))
+			if bf16 {
+				w("\tVFMADD231PS Y15, Y%d, Y%d", 12+r, acc(r, q))
+			} else {
+				w("\tVFMADD231PS %d(BX), Y%d, Y%d", 32*q, 12+r, acc(r, q))
+			}
 		}
 	}
-	w("\tADDQ $128, BX")
+	w("\tADDQ $%d, BX", kb)
 	w("\tADDQ $4, SI")
 	w("\tDECQ CX")
 	w("\tJMP %s_loop", name)
