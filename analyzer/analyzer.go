@@ -355,7 +355,7 @@ func evidence(dir string, run *runfmt.Run, h health, a *runfmt.Analysis, steps [
 		ev.PeakBatch = &v
 	}
 	if run.Server != nil {
-		ev.Device = run.Server.Device
+		ev.Device, ev.DType = run.Server.Device, run.Server.DType
 	}
 	hi := attribution.HostInfo{Threads: h.Engine.Threads, CoresAllowed: h.CoresAllowed, NumAllowed: h.NumAllowed, GOMAXPROCS: h.GOMAXPROCS}
 	ev.Host = attribution.HostFromSteps(steps, start, end, hi, h.Engine.StepCost)

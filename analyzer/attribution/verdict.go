@@ -24,8 +24,10 @@ type Evidence struct {
 	// share of the cores it may use, e.g. 0.97.
 	CPU *float64
 	// Device is where the model runs, "cpu" or "cuda" (/health); "" when
-	// unknown.
+	// unknown. DType is the weights' type there ("f32", "bf16", "f16";
+	// "" when unknown): the same device streams half the bytes in bf16.
 	Device string
+	DType  string
 	// PrefillFit is prefill time against prompt length (FitPrefill).
 	PrefillFit *runfmt.Fit
 	// StepCost is what split decode into own and shared, or why it did not.
@@ -442,6 +444,9 @@ func evidenceFacts(ev Evidence) facts {
 	}
 	if ev.Device != "" {
 		f.device = "device: " + ev.Device
+		if ev.DType != "" {
+			f.device += ", " + ev.DType + " weights"
+		}
 	}
 	if fit := ev.PrefillFit; fit != nil {
 		f.fit = fmt.Sprintf("%s = %.2f + %.3f × %s (R² %.2f, %d requests)", fit.Y, fit.Intercept, fit.Slope, fit.X, fit.R2, fit.N)

@@ -264,3 +264,18 @@ func TestBootstrapShares(t *testing.T) {
 		}
 	}
 }
+
+// TestVerdictNamesTheDType: the verdict's evidence names the weights' type
+// beside the device (issue 22): bf16 weights on the same CPU stream half
+// the bytes, so two runs that differ only there must say so.
+func TestVerdictNamesTheDType(t *testing.T) {
+	bs := traced(40, map[string]float64{runfmt.PartPrefill: 100, runfmt.PartDecodeOwn: 750, runfmt.PartNetwork: 150})
+	calm := &runfmt.Host{Source: "engine.step spans", Threads: 2, CoresAllowed: "0-1", NumAllowed: 2, AskedCores: 2,
+		GotCores: 1.95, Starved: 0.025, BusyShare: 0.9, CPUShare: -1}
+	for _, dt := range []string{"f32", "bf16"} {
+		v, _ := Verdict(bs, Evidence{Device: "cpu", DType: dt, Host: calm})
+		if want := "device: cpu, " + dt + " weights"; !strings.Contains(strings.Join(v.Evidence, "; "), want) {
+			t.Errorf("%s: evidence %q lacks %q", dt, v.Evidence, want)
+		}
+	}
+}
