@@ -11,10 +11,17 @@ import (
 	"github.com/llmbench/llmbench/refserver/refservertest"
 )
 
-// TestServeBF16OnTheCPU: --dtype bf16 on the CPU serves with its weights
-// in bfloat16 and says so in /health and /metrics (issue 22).
-func TestServeBF16OnTheCPU(t *testing.T) {
-	base := refservertest.Start(t, refserver.ServeConfig{DType: "bf16"})
+// TestServeDTypesOnTheCPU: --dtype bf16, f16 and int8 on the CPU serve
+// with the weights in that type and say so in /health and /metrics
+// (issue 22).
+func TestServeDTypesOnTheCPU(t *testing.T) {
+	for _, dt := range []string{"bf16", "f16", "int8"} {
+		t.Run(dt, func(t *testing.T) { testServeDType(t, dt) })
+	}
+}
+
+func testServeDType(t *testing.T, dt string) {
+	base := refservertest.Start(t, refserver.ServeConfig{DType: dt})
 	resp, err := http.Get(base + "/health")
 	if err != nil {
 		t.Fatal(err)
@@ -25,8 +32,8 @@ func TestServeBF16OnTheCPU(t *testing.T) {
 	}
 	json.NewDecoder(resp.Body).Decode(&h)
 	resp.Body.Close()
-	if h.DType != "bf16" || h.Backend != "cpu" {
-		t.Errorf("/health: dtype %q on %q, want bf16 on cpu", h.DType, h.Backend)
+	if h.DType != dt || h.Backend != "cpu" {
+		t.Errorf("/health: dtype %q on %q, want %s on cpu", h.DType, h.Backend, dt)
 	}
 	resp, err = http.Post(base+"/generate", "application/json", strings.NewReader(`{"prompt": "Hello world", "max_tokens": 4, "do_sample": false}`))
 	if err != nil {
@@ -43,7 +50,7 @@ func TestServeBF16OnTheCPU(t *testing.T) {
 	}
 	m, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(m), `dtype="bf16"`) {
-		t.Errorf("/metrics lacks llm_backend_info{dtype=\"bf16\"}")
+	if !strings.Contains(string(m), `dtype="`+dt+`"`) {
+		t.Errorf("/metrics lacks llm_backend_info{dtype=%q}", dt)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/llmbench/llmbench/bpe"
 	"github.com/llmbench/llmbench/refserver/engine"
+	"github.com/llmbench/llmbench/refserver/nn"
 	"github.com/llmbench/llmbench/refserver/sample"
 )
 
@@ -19,6 +20,7 @@ import (
 type GenerateConfig struct {
 	Model       ModelConfig
 	Engine      engine.Config
+	DType       string  // the weights' type on the CPU: f32 (""), bf16, f16 or int8
 	Prompt      string  // text prompt
 	PromptIDs   string  // comma-separated token ids, instead of Prompt
 	MaxTokens   int     // tokens to generate; 0 means 32
@@ -43,6 +45,7 @@ func (s *stopList) Set(v string) error { *s = append(*s, v); return nil }
 func (c *GenerateConfig) RegisterFlags(fs *flag.FlagSet) {
 	c.Model.RegisterFlags(fs)
 	c.Engine.RegisterFlags(fs)
+	fs.StringVar(&c.DType, "dtype", "f32", "the weights' type: f32, bf16 or f16 (16 bits a weight, sums in f32), or int8 (a scale per column)")
 	fs.StringVar(&c.Prompt, "prompt", "", "prompt text")
 	fs.StringVar(&c.PromptIDs, "prompt-ids", "", "prompt as comma-separated GPT-2 token ids (e.g. 15496,995), instead of --prompt")
 	fs.IntVar(&c.MaxTokens, "max-tokens", 32, "tokens to generate")
@@ -59,6 +62,11 @@ func (c *GenerateConfig) RegisterFlags(fs *flag.FlagSet) {
 func (c GenerateConfig) Validate() error {
 	if (c.Prompt == "") == (c.PromptIDs == "") {
 		return errors.New("give exactly one of --prompt and --prompt-ids")
+	}
+	if c.DType != "" && c.DType != "f32" {
+		if _, err := nn.ParseDType(c.DType); err != nil {
+			return fmt.Errorf("--dtype: %w", err)
+		}
 	}
 	if c.MaxTokens <= 0 {
 		return fmt.Errorf("--max-tokens is %d, want at least 1", c.MaxTokens)
@@ -96,6 +104,13 @@ func Generate(parent context.Context, cfg GenerateConfig, out, log io.Writer) er
 	m, err := cfg.Model.Load(log)
 	if err != nil {
 		return err
+	}
+	note, err := ConvertOnCPU(m, cfg.DType)
+	if err != nil {
+		return err
+	}
+	if note != "" {
+		fmt.Fprintf(log, "refserver: %s\n", note)
 	}
 	e, err := engine.New(m, tok, cfg.Engine, nil)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/llmbench/llmbench/refserver/gpt2"
+	"github.com/llmbench/llmbench/refserver/nn"
 )
 
 // ModelConfig says which model to serve. The zero value means synthetic
@@ -81,4 +82,25 @@ meaningless text.
 
   refserver generate --prompt "Hello" --max-tokens 40
   refserver generate --model DIR --prompt-ids 15496,995 --greedy --print-ids --max-tokens 16`,
+}
+
+// ConvertOnCPU keeps m's weights in dtype for the CPU engine: "" and f32
+// leave them as loaded (float32, whatever the checkpoint's type), bf16 and
+// f16 round them to 16 bits, int8 quantizes them (a scale per column).
+// Sums stay float32 and the KV cache float32. It returns a line that says
+// what it did, empty when it did nothing.
+func ConvertOnCPU(m *gpt2.Model, dtype string) (string, error) {
+	if dtype == "" || dtype == "f32" {
+		return "", nil
+	}
+	t, err := nn.ParseDType(dtype)
+	if err != nil {
+		return "", fmt.Errorf("--dtype: %w", err)
+	}
+	start, before := time.Now(), m.WeightBytes()
+	if err := m.Convert(t, nn.ActDefault); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("weights in %s on the CPU: %.0f MB a decode step streams, from %.0f MB in f32 (converted in %v)",
+		m.Precision(), float64(m.WeightBytes())/1e6, float64(before)/1e6, time.Since(start).Round(time.Millisecond)), nil
 }

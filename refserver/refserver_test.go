@@ -93,8 +93,9 @@ func TestDeviceFlag(t *testing.T) {
 		device, dtype, want string // want: "" for no error, else a substring
 	}{
 		{"", "", ""}, {"cpu", "", ""}, {"auto", "", ""}, {"cuda", "", ""}, {"cuda", "bf16", ""}, {"cpu", "f32", ""}, {"cpu", "bf16", ""},
-		{"cpu", "f16", "the CPU backend takes f32 and bf16"},
-		{"cuda", "int4", `want f16, bf16 or f32`},
+		{"cpu", "f16", ""}, {"cpu", "int8", ""}, {"auto", "int8", ""},
+		{"cuda", "int8", "the GPU backend takes f16, bf16 and f32"},
+		{"cuda", "int4", `want f32, bf16, f16 or int8`},
 		{"tpu", "", `want cpu, cuda or auto`},
 	}
 	for _, tt := range tests {

@@ -36,8 +36,8 @@ type ServeConfig struct {
 	// GPU is the CUDA device ordinal, e.g. 0.
 	GPU int
 	// DType is the weights' type: "" means f16 on a GPU and f32 on the
-	// CPU; the GPU also takes bf16 and f32, the CPU bf16 (weights in 16
-	// bits, sums in f32).
+	// CPU; the GPU also takes bf16 and f32, the CPU bf16, f16 (weights in
+	// 16 bits, sums in f32) and int8 (a scale per column).
 	DType     string
 	Model     ModelConfig
 	Engine    engine.Config
@@ -49,7 +49,7 @@ type ServeConfig struct {
 func (c *ServeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Device, "device", "cpu", "where the model runs: cpu, cuda, or auto (cuda when a GPU and its libraries are there, else cpu, saying why)")
 	fs.IntVar(&c.GPU, "gpu", 0, "the CUDA device to use (its ordinal)")
-	fs.StringVar(&c.DType, "dtype", "", "the weights' type: f32 (the CPU's default), bf16 (CPU or GPU: half the bytes per decode step), or f16 (the GPU's default)")
+	fs.StringVar(&c.DType, "dtype", "", "the weights' type: f32 (the CPU's default), bf16 or f16 (half the bytes per decode step; f16 is the GPU's default), or int8 (CPU only: a quarter, with a scale per column)")
 	c.HTTP.RegisterFlags(fs)
 	c.Model.RegisterFlags(fs)
 	c.Engine.RegisterFlags(fs)
@@ -60,18 +60,18 @@ func (c *ServeConfig) RegisterFlags(fs *flag.FlagSet) {
 func (c ServeConfig) Validate() error {
 	var dev error
 	switch c.Device {
-	case "", "cpu":
-		if c.DType == "f16" {
-			dev = fmt.Errorf("--dtype f16: the CPU backend takes f32 and bf16; f16 weights need --device cuda")
+	case "", "cpu", "auto":
+	case "cuda":
+		if c.DType == "int8" {
+			dev = fmt.Errorf("--dtype int8: the GPU backend takes f16, bf16 and f32; int8 weights run on the CPU")
 		}
-	case "cuda", "auto":
 	default:
 		dev = fmt.Errorf("--device %q: want cpu, cuda or auto", c.Device)
 	}
 	switch c.DType {
-	case "", "f32", "f16", "bf16":
+	case "", "f32", "f16", "bf16", "int8":
 	default:
-		dev = errors.Join(dev, fmt.Errorf("--dtype %q: want f16, bf16 or f32", c.DType))
+		dev = errors.Join(dev, fmt.Errorf("--dtype %q: want f32, bf16, f16 or int8", c.DType))
 	}
 	if c.GPU < 0 {
 		dev = errors.Join(dev, fmt.Errorf("--gpu %d: want a device ordinal, 0 or more", c.GPU))
@@ -103,9 +103,12 @@ func newEngine(cfg ServeConfig, m *gpt2.Model, tok *bpe.Tokenizer, steps *server
 		}
 		log.Info("--device auto: serving on the CPU", "why", err.Error())
 	}
-	if cfg.DType == "bf16" {
-		m.ToBF16()
-		log.Info("the CPU keeps the weights in bf16", "weight_mb", m.WeightBytes()>>20)
+	note, err := ConvertOnCPU(m, cfg.DType)
+	if err != nil {
+		return nil, nil, err
+	}
+	if note != "" {
+		log.Info(note, "dtype", m.DType())
 	}
 	e, err := engine.New(m, tok, cfg.Engine, steps)
 	return e, func() {}, err

@@ -63,7 +63,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	fs.StringVar(&c.Device, "device", "cpu", "with --only-http: cpu, or cuda to run the engine on a GPU")
 	fs.IntVar(&c.GPU, "gpu", 0, "with --device cuda: the CUDA device ordinal")
-	fs.StringVar(&c.DType, "dtype", "", "the weights' type: on the CPU f32 (default) or bf16; with --device cuda f16 (default), bf16 or f32")
+	fs.StringVar(&c.DType, "dtype", "", "the weights' type: on the CPU f32 (default), bf16, f16 or int8; a list (f32,bf16,int8) or all measures each, interleaved, in a dtype table; with --device cuda f16 (default), bf16 or f32")
 }
 
 // Result is what `llmbench-dev refserver-bench` measured, in one process.
@@ -87,6 +87,8 @@ type Result struct {
 	PeakRSSGiB       float64      `json:"peak_rss_gib"` // 8 sequences of 1024 tokens
 	Context8x1024    float64      `json:"context_8x1024_s"`
 	HTTP             []HTTPResult `json:"http,omitempty"`
+	// DTypes are the weight types' figures of a --dtype run of several.
+	DTypes []DTypeResult `json:"dtypes,omitempty"`
 }
 
 // Bench measures the engine against the machine it runs on, in one run:
@@ -114,13 +116,17 @@ func Run(ctx context.Context, cfg Config, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var precs []precision
 	if !cfg.OnlyHTTP || cfg.Device != "cuda" {
-		switch cfg.DType {
-		case "", "f32":
-		case "bf16":
-			m.ToBF16()
-		default:
-			return fmt.Errorf("--dtype %s: the CPU takes f32 and bf16", cfg.DType)
+		if cfg.DType != "" {
+			if precs, err = parsePrecisions(cfg.DType); err != nil {
+				return err
+			}
+		}
+		if len(precs) == 1 {
+			if err := m.Convert(precs[0].dt, precs[0].act); err != nil {
+				return err
+			}
 		}
 	}
 	tok, err := bpe.New()
@@ -139,6 +145,9 @@ func Run(ctx context.Context, cfg Config, w io.Writer) error {
 
 	if cfg.OnlyHTTP {
 		return benchHTTPOnly(ctx, cfg, m, tok, threads, w, res, step)
+	}
+	if len(precs) > 1 {
+		return benchDTypes(ctx, cfg, precs, m, tok, threads, w, res, step)
 	}
 	// Memory first, so the peak resident size is the engine's alone.
 	step("peak memory with 8 sequences of 1024 tokens")
@@ -308,10 +317,22 @@ func readRate(buf []float32, threads int, sink *float32) float64 {
 	return float64(4*n) / time.Since(start).Seconds() / 1e9
 }
 
-// floorPairs is stepsVsFloor's result: medians, and the ratios' range.
 type floorPairs struct {
 	stepMs, bandwidthGBs      float64
 	ratio, ratioMin, ratioMax float64
+}
+
+// floorPairs is stepsVsFloor's result: medians, and the ratios' range.
+// floorRaw holds the pairs themselves, to be gathered over rounds.
+type floorRaw struct{ stepMs, rates, ratios []float64 }
+
+func (f *floorRaw) add(o floorRaw) {
+	f.stepMs, f.rates, f.ratios = append(f.stepMs, o.stepMs...), append(f.rates, o.rates...), append(f.ratios, o.ratios...)
+}
+
+func (f floorRaw) summary() floorPairs {
+	return floorPairs{stepMs: median(f.stepMs), bandwidthGBs: median(f.rates), ratio: median(f.ratios),
+		ratioMin: slices.Min(f.ratios), ratioMax: slices.Max(f.ratios)}
 }
 
 // stepsVsFloor times steps one-sequence decode steps after a 32-token
@@ -322,6 +343,17 @@ type floorPairs struct {
 // measurement cannot make the ratio.
 func stepsVsFloor(r *gpt2.Runner, m *gpt2.Model, n, threads, steps int) (floorPairs, error) {
 	buf := make([]float32, n)
+	fr, err := stepsVsFloorRaw(r, m, buf, threads, steps)
+	if err != nil {
+		return floorPairs{}, err
+	}
+	return fr.summary(), nil
+}
+
+// stepsVsFloorRaw is stepsVsFloor's measurement, reading buf (at least the
+// weights' size; only that much is read for each floor).
+func stepsVsFloorRaw(r *gpt2.Runner, m *gpt2.Model, buf []float32, threads, steps int) (floorRaw, error) {
+	buf = buf[:m.WeightBytes()/4]
 	for i := range buf {
 		buf[i] = 1
 	}
@@ -329,7 +361,7 @@ func stepsVsFloor(r *gpt2.Runner, m *gpt2.Model, n, threads, steps int) (floorPa
 	readRate(buf, threads, &sink) // page the buffer in
 	c, err := m.NewCache(min(32+steps+1, m.Config.NPositions))
 	if err != nil {
-		return floorPairs{}, err
+		return floorRaw{}, err
 	}
 	rows := make([]gpt2.Row, 32)
 	for i := range rows {
@@ -337,29 +369,27 @@ func stepsVsFloor(r *gpt2.Runner, m *gpt2.Model, n, threads, steps int) (floorPa
 	}
 	out, err := r.Forward(rows)
 	if err != nil {
-		return floorPairs{}, err
+		return floorRaw{}, err
 	}
 	next := sample.Argmax(out[0])
 	weightBytes := float64(m.WeightBytes())
-	var stepMs, rates, ratios []float64
+	var fr floorRaw
 	for i := 0; i < steps && 32+i < m.Config.NPositions; i++ {
 		rate := readRate(buf, threads, &sink)
 		start := time.Now()
 		out, err := r.Forward([]gpt2.Row{{Cache: c, Pos: 32 + i, Token: next, Logits: true}})
 		if err != nil {
-			return floorPairs{}, err
+			return floorRaw{}, err
 		}
 		ms := time.Since(start).Seconds() * 1e3
 		next = sample.Argmax(out[0])
-		stepMs, rates = append(stepMs, ms), append(rates, rate)
-		ratios = append(ratios, ms/(weightBytes/(rate*1e9)*1e3))
+		fr.stepMs, fr.rates = append(fr.stepMs, ms), append(fr.rates, rate)
+		fr.ratios = append(fr.ratios, ms/(weightBytes/(rate*1e9)*1e3))
 	}
 	if sink == 0 {
 		panic("bandwidth: buffer read as zeros")
 	}
-	med := func(v []float64) float64 { return stats.Percentile(slices.Sorted(slices.Values(v)), 50) }
-	return floorPairs{stepMs: med(stepMs), bandwidthGBs: med(rates), ratio: med(ratios),
-		ratioMin: slices.Min(ratios), ratioMax: slices.Max(ratios)}, nil
+	return fr, nil
 }
 
 // prefill times a prompt of n tokens, up to its first logits, and returns

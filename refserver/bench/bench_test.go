@@ -48,3 +48,51 @@ func TestBenchQuick(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchDTypes runs --dtype all on the fixture: one row per weight type
+// and activation mode, each with positive figures, its own floor (its
+// bytes over the same run's bandwidth) and, for the converted ones, an
+// accuracy against f32. It checks the benchmark, not any speed.
+func TestBenchDTypes(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "bench.json")
+	var w bytes.Buffer
+	cfg := Config{Model: refserver.ModelConfig{Dir: gpt2test.Dir(t)}, Threads: 2, Quick: true, Out: out, DType: "all"}
+	if err := Run(context.Background(), cfg, &w); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Result
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"f32", "bf16 (f32 activations)", "bf16 (bf16 activations)", "f16", "int8 (f32 activations)", "int8 (int8 activations)"}
+	if len(r.DTypes) != len(want) {
+		t.Fatalf("%d dtype rows, want %d:\n%s", len(r.DTypes), len(want), &w)
+	}
+	for i, d := range r.DTypes {
+		if d.Precision != want[i] {
+			t.Errorf("row %d is %q, want %q", i, d.Precision, want[i])
+		}
+		for name, v := range map[string]float64{"floor": d.FloorMs, "step": d.StepMs, "step/floor": d.StepVsFloor,
+			"prefill": d.Prefill128Ms, "1 seq": d.SingleTokS, "8 seq": d.Batch8TokS} {
+			if !(v > 0) {
+				t.Errorf("%s: %s = %v, want > 0", d.Precision, name, v)
+			}
+		}
+		// Each type's floor is its own bytes over the run's bandwidth.
+		if d.DType != "f32" && !(d.WeightBytes < r.DTypes[0].WeightBytes && d.GreedySteps > 0 && d.MaxLogit > 0) {
+			t.Errorf("%s: %d bytes against f32's %d, %d greedy steps compared", d.Precision, d.WeightBytes, r.DTypes[0].WeightBytes, d.GreedySteps)
+		}
+		if !strings.Contains(w.String(), d.Precision) {
+			t.Errorf("the table lacks %q", d.Precision)
+		}
+	}
+	for _, s := range []string{"step ≤ 1.10× its floor", "prefill ≤ 0.8× f32's", "8 sequences ≥ 5× one"} {
+		if !strings.Contains(w.String(), s) {
+			t.Errorf("report lacks the target %q:\n%s", s, &w)
+		}
+	}
+}

@@ -118,12 +118,8 @@ func Device(ctx context.Context, cfg DeviceConfig, w io.Writer) (*DeviceResult, 
 	var be backend.Backend
 	switch cfg.Device {
 	case "", "cpu":
-		switch cfg.DType {
-		case "", "f32":
-		case "bf16":
-			m.ToBF16()
-		default:
-			return nil, fmt.Errorf("--dtype %s: the CPU backend takes f32 and bf16", cfg.DType)
+		if _, err := refserver.ConvertOnCPU(m, cfg.DType); err != nil {
+			return nil, err
 		}
 		be = backend.NewCPU(m, threads, stepRows)
 	case "cuda":

@@ -172,6 +172,7 @@ type StepInfo struct {
 	// threads waited for cores.
 	CPU     time.Duration
 	Device  string // where the step ran: the backend's device, e.g. cpu or cuda
+	DType   string // the weights' type: f32, bf16, f16 or int8
 	Prefill int    // prompt tokens processed
 	Decode  int    // sequences advanced by one generated token
 	Tags    []any  // Request.Tag of each sequence in the step
@@ -210,6 +211,7 @@ func (s State) KVUsage() float64 {
 type Engine struct {
 	be       backend.Backend
 	device   string // be's device, for the steps' spans
+	dtype    string // be's weight type, for the steps' spans
 	model    gpt2.Config
 	ownsBE   bool // the engine made be (New) and closes it when Run ends
 	vocab    Vocab
@@ -258,7 +260,7 @@ func NewOn(b backend.Backend, vocab Vocab, cfg Config, observer StepObserver) (*
 		return nil, err
 	}
 	cfg = cfg.withDefaults(b.Config().NPositions)
-	return &Engine{be: b, device: b.Info().Device, model: b.Config(), vocab: vocab, cfg: cfg, observer: observer,
+	return &Engine{be: b, device: b.Info().Device, dtype: b.Info().DType, model: b.Config(), vocab: vocab, cfg: cfg, observer: observer,
 		wake:  make(chan struct{}, 1),
 		state: State{KVTotal: cfg.KVTokens},
 		sched: [2]metrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}, {Name: "/sched/goroutines/running:goroutines"}}}, nil
@@ -603,7 +605,7 @@ func (e *Engine) step(pool *nn.Pool) error {
 	clear(e.running[len(keep):])
 	e.freed = len(e.running) - len(keep)
 	e.running = keep
-	info := StepInfo{Start: start, Duration: time.Since(start), Device: e.device, Prefill: prefill, Decode: decode, Tags: tags}
+	info := StepInfo{Start: start, Duration: time.Since(start), Device: e.device, DType: e.dtype, Prefill: prefill, Decode: decode, Tags: tags}
 	if cpu1, ok := hostcpu.ProcessCPU(); ok {
 		info.CPU = cpu1 - cpu0
 	}

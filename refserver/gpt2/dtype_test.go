@@ -1,78 +1,46 @@
 package gpt2
 
 import (
-	"math"
 	"testing"
 
+	"github.com/llmbench/llmbench/refserver/gpt2/gpt2test"
 	"github.com/llmbench/llmbench/refserver/nn"
+	"github.com/llmbench/llmbench/refserver/safetensors"
 )
 
-// dtypeError runs the same prompts through a float32 model and its bf16
-// copy and returns the logits' largest and mean absolute difference over
-// every prompt's last position, their largest absolute f32 logit, and
-// the greedy agreement: of steps decoded with each model's own tokens,
-// how many produced the same token before the first disagreement.
-func dtypeError(t *testing.T, f32, bf16 *Model, prompts [][]int, steps int) (maxErr, meanErr, maxLogit float64, agree, total int) {
-	t.Helper()
-	pool := nn.NewPool(2)
-	defer pool.Close()
-	ra, rb := NewRunner(f32, pool, 256), NewRunner(bf16, pool, 256)
-	n := 0
-	for _, ids := range prompts {
-		ca, err := f32.NewCache(len(ids) + steps)
+// precisions are the converted weight types and activation modes, each
+// with its accuracy bounds (issue 22). The bounds' reasoning is in
+// docs/BENCHMARKS.md ("Accuracy of the weight types"): maxErr is a share of
+// the largest |logit|; greedyFixture says whether the fixture's greedy
+// tokens must all stay those of float32.
+var precisions = []struct {
+	name          string
+	dt            nn.DType
+	act           nn.Activations
+	maxErr        float64
+	greedyFixture bool
+}{
+	{"bf16", nn.BF16, nn.F32Activations, 0.05, true},
+	{"bf16-dot", nn.BF16, nn.LowActivations, 0.05, false},
+	{"f16", nn.F16, nn.F32Activations, 0.01, true},
+	{"int8", nn.Int8, nn.F32Activations, 0.15, false},
+	{"int8-dot", nn.Int8, nn.LowActivations, 0.45, false},
+}
+
+// TestConvertedAccuracy measures what each weight type changes: on the
+// fixture and on a synthetic model of 6 layers, the logits' error against
+// float32 and the greedy agreement over 4 prompts (16 steps on the
+// fixture, whose context is short; 64 on the synthetic model).
+func TestConvertedAccuracy(t *testing.T) {
+	fixture, fx := loadFixture(t)
+	syn := func() *Model {
+		m, err := NewSynthetic(Config{NLayer: 6, NHead: 6, NEmbd: 384, NPositions: 256, VocabSize: 50257}, 7)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cb, _ := bf16.NewCache(len(ids) + steps)
-		la, lb := prefill(t, ra, ca, ids), prefill(t, rb, cb, ids)
-		for i := range la {
-			d := math.Abs(float64(la[i] - lb[i]))
-			maxErr = max(maxErr, d)
-			meanErr += d
-			maxLogit = max(maxLogit, math.Abs(float64(la[i])))
-			n++
-		}
-		ta, tb := argmax(la), argmax(lb)
-		same := true
-		for pos := len(ids); pos < len(ids)+steps; pos++ {
-			total++
-			if same && ta == tb {
-				agree++
-			} else {
-				same = false
-			}
-			oa, err := ra.Forward([]Row{{Cache: ca, Pos: pos, Token: ta, Logits: true}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ta = argmax(oa[0])
-			ob, err := rb.Forward([]Row{{Cache: cb, Pos: pos, Token: tb, Logits: true}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tb = argmax(ob[0])
-		}
+		return m
 	}
-	return maxErr, meanErr / float64(n), maxLogit, agree, total
-}
-
-// TestBF16Accuracy measures what bf16 weights change (issue 22): on the
-// fixture and on a synthetic model of 6 layers, the logits' error against
-// float32 and the greedy agreement over 4 prompts × 64 tokens. The bounds
-// and their reasoning are in docs/BENCHMARKS.md ("bf16 on the CPU").
-func TestBF16Accuracy(t *testing.T) {
-	fixture, fx := loadFixture(t)
-	fixture16, _ := loadFixture(t)
-	fixture16.ToBF16()
-	syn, err := NewSynthetic(Config{NLayer: 6, NHead: 6, NEmbd: 384, NPositions: 256, VocabSize: 50257}, 7)
-	if err != nil {
-		t.Fatal(err)
-	}
-	syn16, _ := NewSynthetic(Config{NLayer: 6, NHead: 6, NEmbd: 384, NPositions: 256, VocabSize: 50257}, 7)
-	syn16.ToBF16()
-	if syn16.DType() != "bf16" || syn16.WeightBytes()*2 != syn.WeightBytes() {
-		t.Fatalf("bf16 model: dtype %s, %d bytes against %d", syn16.DType(), syn16.WeightBytes(), syn.WeightBytes())
-	}
+	synRef := syn()
 	var prompts [][]int
 	for _, c := range fx.Cases {
 		prompts = append(prompts, c.InputIDs)
@@ -80,24 +48,85 @@ func TestBF16Accuracy(t *testing.T) {
 	for len(prompts) < 4 {
 		prompts = append(prompts, []int{464, 3290, 318, 257, 3303}[:len(prompts)+2])
 	}
-	for _, tc := range []struct {
-		name      string
-		f32, bf16 *Model
-		steps     int
-	}{{"fixture", fixture, fixture16, 16}, {"synthetic 6 layers", syn, syn16, 64}} {
-		t.Run(tc.name, func(t *testing.T) {
-			maxErr, meanErr, maxLogit, agree, total := dtypeError(t, tc.f32, tc.bf16, prompts[:4], tc.steps)
-			t.Logf("bf16 against f32: logits |error| max %.4g, mean %.4g (largest |logit| %.3g); greedy agreement %d of %d steps", maxErr, meanErr, maxLogit, agree, total)
-			if maxErr > 0.05*(1+maxLogit) {
-				t.Errorf("logits error %v beyond 5 %% of the largest logit %v", maxErr, maxLogit)
-			}
-			// The fixture's logits are far apart at the top (a trained
-			// model's are): bf16 must not change one greedy token. A random
-			// synthetic model's top logits nearly tie, so its agreement is
-			// reported, not bounded.
-			if tc.name == "fixture" && agree != total {
-				t.Errorf("greedy: %d of %d steps agree with f32, want all", agree, total)
-			}
-		})
+	pool := nn.NewPool(2)
+	defer pool.Close()
+	for _, pr := range precisions {
+		for _, tc := range []struct {
+			name  string
+			ref   *Model
+			load  func() *Model
+			steps int
+		}{
+			{"fixture", fixture, func() *Model { m, _ := loadFixture(t); return m }, 16},
+			{"synthetic 6 layers", synRef, syn, 64},
+		} {
+			t.Run(pr.name+"/"+tc.name, func(t *testing.T) {
+				m := tc.load()
+				if err := m.Convert(pr.dt, pr.act); err != nil {
+					t.Fatal(err)
+				}
+				if m.DType() != string(pr.dt) || m.WeightBytes() >= tc.ref.WeightBytes()/2+tc.ref.WeightBytes()/16 {
+					t.Fatalf("converted model: dtype %s, %d bytes against %d in f32", m.DType(), m.WeightBytes(), tc.ref.WeightBytes())
+				}
+				a, err := Compare(tc.ref, m, pool, prompts[:4], tc.steps)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("%s against f32: logits |error| max %.4g, mean %.4g (largest |logit| %.3g: %.2f %%); greedy agreement %d of %d steps",
+					m.Precision(), a.MaxAbsErr, a.MeanAbsErr, a.MaxLogit, 100*a.MaxAbsErr/a.MaxLogit, a.Agree, a.Steps)
+				if a.MaxAbsErr > pr.maxErr*(1+a.MaxLogit) {
+					t.Errorf("logits error %v beyond %.0f %% of the largest logit %v", a.MaxAbsErr, 100*pr.maxErr, a.MaxLogit)
+				}
+				// The fixture's logits are far apart at the top (a trained
+				// model's are): the greedy tokens must stay. A random
+				// synthetic model's top logits nearly tie, so its agreement
+				// is reported, not bounded.
+				if tc.name == "fixture" && pr.greedyFixture && a.Agree != a.Steps {
+					t.Errorf("greedy: %d of %d steps agree with f32, want all", a.Agree, a.Steps)
+				}
+			})
+		}
+	}
+}
+
+// TestLoadIntoEachDType: a checkpoint stored as F32, F16 or BF16 loads into
+// every weight type, and each gives the logits of the same file loaded in
+// float32 within that type's bound.
+func TestLoadIntoEachDType(t *testing.T) {
+	dir, fx := gpt2test.Load(t)
+	fw := readFixtureWeights(t, dir)
+	var prompts [][]int
+	for _, c := range fx.Cases {
+		prompts = append(prompts, c.InputIDs)
+	}
+	pool := nn.NewPool(2)
+	defer pool.Close()
+	for _, file := range []safetensors.DType{safetensors.F32, safetensors.F16, safetensors.BF16} {
+		modelDir := writeModelDir(t, fw.config, encodeSafetensors(t, fw.encode(t, file), fw.meta))
+		ref, err := Load(modelDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pr := range precisions {
+			t.Run(string(file)+" file/"+pr.name, func(t *testing.T) {
+				m, err := Load(modelDir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := m.Convert(pr.dt, pr.act); err != nil {
+					t.Fatal(err)
+				}
+				a, err := Compare(ref, m, pool, prompts, 4)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a.MaxAbsErr > pr.maxErr*(1+a.MaxLogit) {
+					t.Errorf("%s from an %s file: logits error %v beyond %.0f %% of the largest logit %v", m.Precision(), file, a.MaxAbsErr, 100*pr.maxErr, a.MaxLogit)
+				}
+				if m.DType() != string(pr.dt) {
+					t.Errorf("dtype %s, want %s", m.DType(), pr.dt)
+				}
+			})
+		}
 	}
 }

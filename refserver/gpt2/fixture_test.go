@@ -20,16 +20,6 @@ func loadFixture(t testing.TB) (*Model, gpt2test.Expected) {
 	return m, fx
 }
 
-func argmax(x []float32) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
-}
-
 // prefill runs a whole prompt in one step and returns a copy of the last
 // position's logits.
 func prefill(t testing.TB, r *Runner, c *Cache, ids []int) []float32 {

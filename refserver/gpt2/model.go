@@ -1,6 +1,8 @@
 package gpt2
 
 import (
+	"fmt"
+
 	"gorgonia.org/tensor"
 
 	"github.com/llmbench/llmbench/refserver/nn"
@@ -71,23 +73,50 @@ func ones(n int) []float32 {
 // wpe returns the position embedding's backing slice.
 func (m *Model) wpe() []float32 { return m.WPE.Data().([]float32) }
 
-// ToBF16 keeps every weight matrix in bfloat16 (rounded to nearest, ties
-// to even): a decode step streams half the bytes, and the products still
-// sum in float32. The LayerNorms, biases and the position embedding stay
-// float32.
+// ToBF16 is Convert(nn.BF16, nn.ActDefault), which cannot fail.
 func (m *Model) ToBF16() {
-	m.WTE.ToBF16()
-	m.LMHead.ToBF16() // the same matrix unless untied: converting twice does nothing
-	for _, b := range m.Blocks {
-		b.QKV.ToBF16()
-		b.AttnProj.ToBF16()
-		b.FC.ToBF16()
-		b.Proj.ToBF16()
+	if err := m.Convert(nn.BF16, nn.ActDefault); err != nil {
+		panic(err)
 	}
 }
 
-// DType is the weights' type: "f32" or "bf16".
+// Convert keeps every weight matrix in type t from now on (see
+// nn.Packed.Convert): a decode step streams half the bytes in bf16 or
+// f16, a quarter in int8. The LayerNorms, biases and the position
+// embedding stay float32, and so does the KV cache. act picks how the
+// products treat the activations.
+func (m *Model) Convert(t nn.DType, act nn.Activations) error {
+	mats := []*nn.Packed{m.WTE}
+	if m.LMHead != m.WTE {
+		mats = append(mats, m.LMHead)
+	}
+	for _, b := range m.Blocks {
+		mats = append(mats, b.QKV, b.AttnProj, b.FC, b.Proj)
+	}
+	for _, p := range mats {
+		if err := p.Convert(t, act); err != nil {
+			return fmt.Errorf("gpt2: %w", err)
+		}
+	}
+	return nil
+}
+
+// DType is the weights' type: "f32", "bf16", "f16" or "int8".
 func (m *Model) DType() string { return string(m.LMHead.DType()) }
+
+// Precision is the weights' type, and for the types that can round the
+// activations too (bf16, int8), how the products treat them:
+// "bf16 (f32 activations)" or "int8 (int8 activations)".
+func (m *Model) Precision() string {
+	t := m.LMHead.DType()
+	switch {
+	case t != nn.BF16 && t != nn.Int8:
+		return string(t)
+	case m.LMHead.LowActivations():
+		return fmt.Sprintf("%s (%s activations)", t, t)
+	}
+	return fmt.Sprintf("%s (f32 activations)", t)
+}
 
 // WeightBytes reports the bytes of weights a decode step streams: every
 // matrix, the LM head included.

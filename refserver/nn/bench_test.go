@@ -13,17 +13,17 @@ import (
 // prefill. It reports GFLOP/s and the weight bytes streamed per second.
 func BenchmarkMatMul(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
-	for _, dt := range []DType{F32, BF16} {
+	for _, pr := range precisions {
 		for _, threads := range []int{1, 2} {
 			for _, m := range []int{1, 8, 128} {
 				const k, n = 768, 2304
-				b.Run(fmt.Sprintf("%s/threads=%d/m=%d/k=%d/n=%d", dt, threads, m, k, n), func(b *testing.B) {
+				b.Run(fmt.Sprintf("%s/threads=%d/m=%d/k=%d/n=%d", pr.name, threads, m, k, n), func(b *testing.B) {
 					p := NewPool(threads)
 					defer p.Close()
 					w := NewPacked(k, n, true)
 					copy(w.Data(), randSlice(r, len(w.Data())))
-					if dt == BF16 {
-						w.ToBF16()
+					if err := w.Convert(pr.dt, pr.act); err != nil {
+						b.Fatal(err)
 					}
 					a := randSlice(r, m*k)
 					c := make([]float32, m*n)

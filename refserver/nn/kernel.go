@@ -12,8 +12,24 @@ type kernelSet struct {
 	mr   int // rows per tile call
 	// tile computes C[0:mr][0:32] (+)= A[0:mr][0:k] · B + bias, B a packed panel (k×32).
 	tile func(mr, k int, a []float32, lda int, b []float32, c []float32, ldc int, bias []float32, acc bool)
-	// tileBF16 is tile for a panel of bfloat16 weights, summed in float32.
+	// tileBF16 is tile for a panel of bfloat16 weights in pairs of rows,
+	// summed in float32; tileF16 for IEEE half weights, row after row.
 	tileBF16 func(mr, k int, a []float32, lda int, b []uint16, c []float32, ldc int, bias []float32, acc bool)
+	tileF16  func(mr, k int, a []float32, lda int, b []uint16, c []float32, ldc int, bias []float32, acc bool)
+	// tileI8 is tile for int8 weights in groups of 4 rows, with a scale
+	// per column: C (+)= (A·Q)·scale + bias.
+	tileI8 func(mr, k int, a []float32, lda int, b []int8, c []float32, ldc int, bias []float32, acc bool, scale []float32)
+	// tileBF16Dot multiplies bfloat16 activations (kp pairs a row) by a
+	// bfloat16 panel; tileU8 multiplies activations quantized to uint8 (kg
+	// groups of 4 a row, a scale per row, offset 128) by an int8 panel.
+	// dotBF16 and dotU8 say whether the CPU runs them in hardware
+	// (VDPBF16PS, VPDPBUSD); the pure-Go versions are references.
+	tileBF16Dot func(mr, kp int, a []uint16, lda int, b []uint16, c []float32, ldc int, bias []float32, acc bool)
+	tileU8      func(mr, kg int, a []uint8, lda int, b []int8, c []float32, ldc int, bias []float32, acc bool, scale []float32, colsum []int32, rowscale []float32)
+	dotBF16     bool
+	dotU8       bool
+	// cvtBF16 rounds src to bfloat16 into dst.
+	cvtBF16 func(dst []uint16, src []float32)
 	// dot computes out[j] = scale · k[j*ldk:][:hd] · q for j < n.
 	dot func(out, k []float32, ldk int, q []float32, hd, n int, scale float32)
 	// axpy computes out[:hd] += Σ_j p[j] · v[j*ldv:][:hd] for j < n.
@@ -24,8 +40,14 @@ type kernelSet struct {
 	sum func(x []float32) float32
 }
 
+// goKernels is the pure-Go kernel set: the fallback, and the reference the
+// assembly is tested against.
+var goKernels = kernelSet{name: "go", mr: 4, tile: tileGo, tileBF16: tileBF16Go, tileF16: tileF16Go, tileI8: tileI8Go,
+	tileBF16Dot: tileBF16DotGo, tileU8: tileU8Go, cvtBF16: cvtBF16Go,
+	dot: dotGo, axpy: axpyGo, gelu: geluGo, sum: sumGo}
+
 // active is the kernel set in use; the pure-Go one unless init finds better.
-var active = kernelSet{name: "go", mr: 4, tile: tileGo, tileBF16: tileBF16Go, dot: dotGo, axpy: axpyGo, gelu: geluGo, sum: sumGo}
+var active = goKernels
 
 // Kernels names the kernel set in use: "avx512", "avx2" or "go".
 func Kernels() string { return active.name }
@@ -55,29 +77,155 @@ func tileGo(mr, k int, a []float32, lda int, b []float32, c []float32, ldc int, 
 	}
 }
 
-func tileBF16Go(mr, k int, a []float32, lda int, b []uint16, c []float32, ldc int, bias []float32, acc bool) {
-	var t [panel]float32
+// tileWidenGo is the pure-Go tile for weights of any type, read through
+// weight(kk, j), summed in float32 and then scaled (scale nil: by 1).
+func tileWidenGo(mr, k int, a []float32, lda int, weight func(kk, j int) float32, c []float32, ldc int, bias []float32, acc bool, scale []float32) {
 	for r := 0; r < mr; r++ {
+		var t [panel]float32
+		arow := a[r*lda : r*lda+k]
+		for kk, av := range arow {
+			for j := range t {
+				t[j] += av * weight(kk, j)
+			}
+		}
+		finishGo(t[:], c[r*ldc:r*ldc+panel], bias, acc, scale, 1)
+	}
+}
+
+// finishGo writes a tile row's sums t to crow: t·scale·rowScale (scale nil:
+// 1) plus crow when acc, plus the bias.
+func finishGo(t, crow, bias []float32, acc bool, scale []float32, rowScale float32) {
+	for j := range t {
+		v := t[j]
+		if scale != nil {
+			v *= scale[j] * rowScale
+		}
+		if acc {
+			v += crow[j]
+		}
+		if bias != nil {
+			v += bias[j]
+		}
+		crow[j] = v
+	}
+}
+
+func tileBF16Go(mr, k int, a []float32, lda int, b []uint16, c []float32, ldc int, bias []float32, acc bool) {
+	tileWidenGo(mr, k, a, lda, func(kk, j int) float32 { return BF16ToF32(b[kk/2*2*panel+2*j+kk%2]) }, c, ldc, bias, acc, nil)
+}
+
+func tileF16Go(mr, k int, a []float32, lda int, b []uint16, c []float32, ldc int, bias []float32, acc bool) {
+	tileWidenGo(mr, k, a, lda, func(kk, j int) float32 { return F16ToF32(b[kk*panel+j]) }, c, ldc, bias, acc, nil)
+}
+
+func tileI8Go(mr, k int, a []float32, lda int, b []int8, c []float32, ldc int, bias []float32, acc bool, scale []float32) {
+	tileWidenGo(mr, k, a, lda, func(kk, j int) float32 { return float32(b[kk/4*4*panel+4*j+kk%4]) }, c, ldc, bias, acc, scale)
+}
+
+// tileBF16DotGo does what VDPBF16PS does: each lane adds the products of
+// its pair, the odd one first. A product of two bfloat16s is exact in
+// float32.
+func tileBF16DotGo(mr, kp int, a []uint16, lda int, b []uint16, c []float32, ldc int, bias []float32, acc bool) {
+	for r := 0; r < mr; r++ {
+		var t [panel]float32
 		crow := c[r*ldc : r*ldc+panel]
 		if acc {
 			copy(t[:], crow)
-		} else {
-			t = [panel]float32{}
 		}
-		arow := a[r*lda : r*lda+k]
-		for kk, av := range arow {
-			brow := b[kk*panel : kk*panel+panel]
+		arow := a[r*lda : r*lda+2*kp]
+		for p := 0; p < kp; p++ {
+			a0, a1 := BF16ToF32(arow[2*p]), BF16ToF32(arow[2*p+1])
+			pair := b[p*2*panel : (p+1)*2*panel]
 			for j := range t {
-				t[j] += av * BF16ToF32(brow[j])
+				t[j] += a1 * BF16ToF32(pair[2*j+1])
+				t[j] += a0 * BF16ToF32(pair[2*j])
 			}
 		}
-		if bias != nil {
-			for j := range t {
-				t[j] += bias[j]
-			}
-		}
-		copy(crow, t[:])
+		finishGo(t[:], crow, bias, false, nil, 1)
 	}
+}
+
+// tileU8Go does what VPDPBUSD does, in int32, then removes the activations'
+// offset of 128 (colsum holds 128 × each column's sum of weights) and
+// scales by the column's and the row's scale.
+func tileU8Go(mr, kg int, a []uint8, lda int, b []int8, c []float32, ldc int, bias []float32, acc bool, scale []float32, colsum []int32, rowscale []float32) {
+	for r := 0; r < mr; r++ {
+		var t [panel]int32
+		arow := a[r*lda : r*lda+4*kg]
+		for g := 0; g < kg; g++ {
+			grp := b[g*4*panel : (g+1)*4*panel]
+			for j := range t {
+				for i := 0; i < 4; i++ {
+					t[j] += int32(arow[4*g+i]) * int32(grp[4*j+i])
+				}
+			}
+		}
+		var f [panel]float32
+		for j := range f {
+			f[j] = float32(t[j] - colsum[j])
+		}
+		finishGo(f[:], c[r*ldc:r*ldc+panel], bias, acc, scale, rowscale[r])
+	}
+}
+
+func cvtBF16Go(dst []uint16, src []float32) {
+	for i, v := range src {
+		dst[i] = F32ToBF16(v)
+	}
+}
+
+// F16ToF32 is the float32 value of an IEEE 754 half, exactly.
+func F16ToF32(h uint16) float32 {
+	sign := uint32(h&0x8000) << 16
+	exp := uint32(h>>10) & 0x1f
+	mant := uint32(h & 0x3ff)
+	switch exp {
+	case 0x1f: // Inf or NaN
+		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
+	case 0: // zero or subnormal: mant × 2^-24
+		v := float32(mant) * (1.0 / (1 << 24))
+		if sign != 0 {
+			v = -v
+		}
+		return v
+	}
+	return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
+}
+
+// F32ToF16 rounds x to the nearest IEEE 754 half, ties to even: values
+// beyond 65504 become Inf, those below 2^-25 zero, and NaN stays NaN.
+func F32ToF16(x float32) uint16 {
+	b := math.Float32bits(x)
+	sign := uint16(b>>16) & 0x8000
+	exp := int(b>>23) & 0xff
+	mant := b & 0x7fffff
+	if exp == 0xff {
+		if mant != 0 {
+			return sign | 0x7e00
+		}
+		return sign | 0x7c00
+	}
+	e := exp - 127 + 15
+	if e >= 0x1f {
+		return sign | 0x7c00
+	}
+	if e <= 0 { // a subnormal half, or zero
+		if e < -10 {
+			return sign
+		}
+		mant |= 0x800000
+		shift := uint(14 - e)
+		r, rem, half := mant>>shift, mant&(1<<shift-1), uint32(1)<<(shift-1)
+		if rem > half || rem == half && r&1 == 1 {
+			r++
+		}
+		return sign | uint16(r)
+	}
+	r, rem := uint32(e)<<10|mant>>13, mant&0x1fff
+	if rem > 0x1000 || rem == 0x1000 && r&1 == 1 {
+		r++ // a carry into the exponent rounds up to the next binade, or Inf
+	}
+	return sign | uint16(r)
 }
 
 // BF16ToF32 is the float32 value of a bfloat16: its bits are the high half.

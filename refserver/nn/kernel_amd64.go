@@ -75,6 +75,123 @@ func gemm256bf16x2(k int, a *float32, lda int, b *uint16, c *float32, ldc int, b
 func gemm256bf16x3(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
 
 //go:noescape
+func gemm512f16x1(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512f16x2(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512f16x3(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512f16x4(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512f16x5(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512f16x6(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512f16x7(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512f16x8(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm256f16x1(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm256f16x2(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm256f16x3(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512i8x1(k int, a *float32, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32)
+
+//go:noescape
+func gemm512i8x2(k int, a *float32, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32)
+
+//go:noescape
+func gemm512i8x3(k int, a *float32, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32)
+
+//go:noescape
+func gemm512i8x4(k int, a *float32, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32)
+
+//go:noescape
+func gemm512i8x5(k int, a *float32, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32)
+
+//go:noescape
+func gemm512i8x6(k int, a *float32, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32)
+
+//go:noescape
+func gemm512i8x7(k int, a *float32, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32)
+
+//go:noescape
+func gemm512i8x8(k int, a *float32, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32)
+
+//go:noescape
+func gemm256i8x1(k int, a *float32, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32)
+
+//go:noescape
+func gemm256i8x2(k int, a *float32, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32)
+
+//go:noescape
+func gemm256i8x3(k int, a *float32, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32)
+
+//go:noescape
+func gemm512bf16dx1(k int, a *uint16, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512bf16dx2(k int, a *uint16, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512bf16dx3(k int, a *uint16, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512bf16dx4(k int, a *uint16, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512bf16dx5(k int, a *uint16, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512bf16dx6(k int, a *uint16, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512bf16dx7(k int, a *uint16, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512bf16dx8(k int, a *uint16, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+
+//go:noescape
+func gemm512u8x1(k int, a *uint8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, colsum *int32, rowscale *float32)
+
+//go:noescape
+func gemm512u8x2(k int, a *uint8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, colsum *int32, rowscale *float32)
+
+//go:noescape
+func gemm512u8x3(k int, a *uint8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, colsum *int32, rowscale *float32)
+
+//go:noescape
+func gemm512u8x4(k int, a *uint8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, colsum *int32, rowscale *float32)
+
+//go:noescape
+func gemm512u8x5(k int, a *uint8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, colsum *int32, rowscale *float32)
+
+//go:noescape
+func gemm512u8x6(k int, a *uint8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, colsum *int32, rowscale *float32)
+
+//go:noescape
+func gemm512u8x7(k int, a *uint8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, colsum *int32, rowscale *float32)
+
+//go:noescape
+func gemm512u8x8(k int, a *uint8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, colsum *int32, rowscale *float32)
+
+//go:noescape
+func cvtBF16(dst *uint16, src *float32, n int)
+
+//go:noescape
 func dotRows(out *float32, k *float32, ldk int, q *float32, hd int, n int, scale float32)
 
 //go:noescape
@@ -89,16 +206,53 @@ func sum256(x *float32, n int) float32
 //go:noescape
 func sum512(x *float32, n int) float32
 
-type tileFunc func(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, acc bool)
-
-type tile16Func func(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+type (
+	tileFunc    func(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, acc bool)
+	tile16Func  func(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+	tileI8Func  func(k int, a *float32, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32)
+	tileDotFunc func(k int, a *uint16, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
+	tileU8Func  func(k int, a *uint8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, colsum *int32, rowscale *float32)
+)
 
 var (
-	tiles512     = [...]tileFunc{nil, gemm512x1, gemm512x2, gemm512x3, gemm512x4, gemm512x5, gemm512x6, gemm512x7, gemm512x8}
-	tiles256     = [...]tileFunc{nil, gemm256x1, gemm256x2, gemm256x3}
-	tiles512bf16 = [...]tile16Func{nil, gemm512bf16x1, gemm512bf16x2, gemm512bf16x3, gemm512bf16x4, gemm512bf16x5, gemm512bf16x6, gemm512bf16x7, gemm512bf16x8}
-	tiles256bf16 = [...]tile16Func{nil, gemm256bf16x1, gemm256bf16x2, gemm256bf16x3}
+	tiles512      = [...]tileFunc{nil, gemm512x1, gemm512x2, gemm512x3, gemm512x4, gemm512x5, gemm512x6, gemm512x7, gemm512x8}
+	tiles256      = [...]tileFunc{nil, gemm256x1, gemm256x2, gemm256x3}
+	tiles512bf16  = [...]tile16Func{nil, gemm512bf16x1, gemm512bf16x2, gemm512bf16x3, gemm512bf16x4, gemm512bf16x5, gemm512bf16x6, gemm512bf16x7, gemm512bf16x8}
+	tiles256bf16  = [...]tile16Func{nil, gemm256bf16x1, gemm256bf16x2, gemm256bf16x3}
+	tiles512f16   = [...]tile16Func{nil, gemm512f16x1, gemm512f16x2, gemm512f16x3, gemm512f16x4, gemm512f16x5, gemm512f16x6, gemm512f16x7, gemm512f16x8}
+	tiles256f16   = [...]tile16Func{nil, gemm256f16x1, gemm256f16x2, gemm256f16x3}
+	tiles512i8    = [...]tileI8Func{nil, gemm512i8x1, gemm512i8x2, gemm512i8x3, gemm512i8x4, gemm512i8x5, gemm512i8x6, gemm512i8x7, gemm512i8x8}
+	tiles256i8    = [...]tileI8Func{nil, gemm256i8x1, gemm256i8x2, gemm256i8x3}
+	tiles512bf16d = [...]tileDotFunc{nil, gemm512bf16dx1, gemm512bf16dx2, gemm512bf16dx3, gemm512bf16dx4, gemm512bf16dx5, gemm512bf16dx6, gemm512bf16dx7, gemm512bf16dx8}
+	tiles512u8    = [...]tileU8Func{nil, gemm512u8x1, gemm512u8x2, gemm512u8x3, gemm512u8x4, gemm512u8x5, gemm512u8x6, gemm512u8x7, gemm512u8x8}
 )
+
+// avx2Kernels is the AVX2 set; on an AVX-512 machine the tests run it too.
+func avx2Kernels() kernelSet {
+	ks := goKernels
+	ks.name, ks.mr = "avx2", 3
+	ks.tile, ks.tileBF16, ks.tileF16 = asmTile(tiles256[:]), asmTile16(tiles256bf16[:]), asmTile16(tiles256f16[:])
+	ks.tileI8 = asmTileI8(tiles256i8[:])
+	ks.dot, ks.axpy, ks.sum = asmDot, asmAxpy, asmSum
+	return ks
+}
+
+// avx512Kernels is the AVX-512 set, with VDPBF16PS and VPDPBUSD where the
+// CPU has them.
+func avx512Kernels() kernelSet {
+	ks := goKernels
+	ks.name, ks.mr = "avx512", 8
+	ks.tile, ks.tileBF16, ks.tileF16 = asmTile(tiles512[:]), asmTile16(tiles512bf16[:]), asmTile16(tiles512f16[:])
+	ks.tileI8 = asmTileI8(tiles512i8[:])
+	ks.dot, ks.axpy, ks.gelu, ks.sum = asmDot, asmAxpy, asmGELU512, asmSum512
+	if cpu.X86.HasAVX512BF16 {
+		ks.tileBF16Dot, ks.cvtBF16, ks.dotBF16 = asmTileDot(tiles512bf16d[:]), asmCvtBF16, true
+	}
+	if cpu.X86.HasAVX512VNNI {
+		ks.tileU8, ks.dotU8 = asmTileU8(tiles512u8[:]), true
+	}
+	return ks
+}
 
 func init() {
 	if os.Getenv("LLMBENCH_KERNELS") == "go" {
@@ -106,40 +260,77 @@ func init() {
 	}
 	hasAVX2 := cpu.X86.HasAVX2 && cpu.X86.HasFMA
 	switch {
-	case cpu.X86.HasAVX512F && hasAVX2:
-		active = kernelSet{name: "avx512", mr: 8, tile: asmTile(tiles512[:]), tileBF16: asmTile16(tiles512bf16[:]),
-			dot: asmDot, axpy: asmAxpy, gelu: asmGELU512, sum: asmSum512}
+	case cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && hasAVX2:
+		active = avx512Kernels()
 	case hasAVX2:
-		active = kernelSet{name: "avx2", mr: 3, tile: asmTile(tiles256[:]), tileBF16: asmTile16(tiles256bf16[:]),
-			dot: asmDot, axpy: asmAxpy, gelu: geluGo, sum: asmSum}
+		active = avx2Kernels()
 	}
+}
+
+func biasPtr(bias []float32) *float32 {
+	if bias == nil {
+		return nil
+	}
+	return &bias[0]
 }
 
 func asmTile(tiles []tileFunc) func(mr, k int, a []float32, lda int, b []float32, c []float32, ldc int, bias []float32, acc bool) {
 	return func(mr, k int, a []float32, lda int, b []float32, c []float32, ldc int, bias []float32, acc bool) {
-		var bp *float32
-		if bias != nil {
-			bp = &bias[0]
-		}
 		// Bounds the assembly relies on: the last row's k floats, the panel, and the tile.
 		_ = a[(mr-1)*lda+k-1]
 		_ = b[k*panel-1]
 		_ = c[(mr-1)*ldc+panel-1]
-		tiles[mr](k, &a[0], lda, &b[0], &c[0], ldc, bp, acc)
+		tiles[mr](k, &a[0], lda, &b[0], &c[0], ldc, biasPtr(bias), acc)
 	}
 }
 
 func asmTile16(tiles []tile16Func) func(mr, k int, a []float32, lda int, b []uint16, c []float32, ldc int, bias []float32, acc bool) {
 	return func(mr, k int, a []float32, lda int, b []uint16, c []float32, ldc int, bias []float32, acc bool) {
-		var bp *float32
-		if bias != nil {
-			bp = &bias[0]
-		}
 		_ = a[(mr-1)*lda+k-1]
 		_ = b[k*panel-1]
 		_ = c[(mr-1)*ldc+panel-1]
-		tiles[mr](k, &a[0], lda, &b[0], &c[0], ldc, bp, acc)
+		tiles[mr](k, &a[0], lda, &b[0], &c[0], ldc, biasPtr(bias), acc)
 	}
+}
+
+func asmTileI8(tiles []tileI8Func) func(mr, k int, a []float32, lda int, b []int8, c []float32, ldc int, bias []float32, acc bool, scale []float32) {
+	return func(mr, k int, a []float32, lda int, b []int8, c []float32, ldc int, bias []float32, acc bool, scale []float32) {
+		_ = a[(mr-1)*lda+k-1]
+		_ = b[(k+3)/4*4*panel-1]
+		_ = c[(mr-1)*ldc+panel-1]
+		_ = scale[panel-1]
+		tiles[mr](k, &a[0], lda, &b[0], &c[0], ldc, biasPtr(bias), acc, &scale[0])
+	}
+}
+
+func asmTileDot(tiles []tileDotFunc) func(mr, kp int, a []uint16, lda int, b []uint16, c []float32, ldc int, bias []float32, acc bool) {
+	return func(mr, kp int, a []uint16, lda int, b []uint16, c []float32, ldc int, bias []float32, acc bool) {
+		_ = a[(mr-1)*lda+2*kp-1]
+		_ = b[kp*2*panel-1]
+		_ = c[(mr-1)*ldc+panel-1]
+		tiles[mr](kp, &a[0], lda, &b[0], &c[0], ldc, biasPtr(bias), acc)
+	}
+}
+
+func asmTileU8(tiles []tileU8Func) func(mr, kg int, a []uint8, lda int, b []int8, c []float32, ldc int, bias []float32, acc bool, scale []float32, colsum []int32, rowscale []float32) {
+	return func(mr, kg int, a []uint8, lda int, b []int8, c []float32, ldc int, bias []float32, acc bool, scale []float32, colsum []int32, rowscale []float32) {
+		_ = a[(mr-1)*lda+4*kg-1]
+		_ = b[kg*4*panel-1]
+		_ = c[(mr-1)*ldc+panel-1]
+		_ = scale[panel-1]
+		_ = colsum[panel-1]
+		_ = rowscale[mr-1]
+		tiles[mr](kg, &a[0], lda, &b[0], &c[0], ldc, biasPtr(bias), acc, &scale[0], &colsum[0], &rowscale[0])
+	}
+}
+
+func asmCvtBF16(dst []uint16, src []float32) {
+	n := len(src) &^ 15
+	if n > 0 {
+		_ = dst[n-1]
+		cvtBF16(&dst[0], &src[0], n)
+	}
+	cvtBF16Go(dst[n:len(src)], src[n:])
 }
 
 func asmDot(out, k []float32, ldk int, q []float32, hd, n int, scale float32) {

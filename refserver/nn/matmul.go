@@ -1,44 +1,36 @@
 package nn
 
+import (
+	"math"
+	"sync"
+)
+
 // MatMul computes C = A·W + bias for A of m rows of W.K floats (row stride
 // lda) and C of m rows of W.N floats (row stride ldc). With acc it adds to C
 // instead: C += A·W + bias, which folds a residual connection into the
 // product. The work is split by weight panel across the pool's workers, and
-// each worker streams its panels once for all m rows. Weights in bfloat16
-// stream half the bytes and are summed in float32.
+// each worker streams its panels once for all m rows. Converted weights
+// stream fewer bytes; the sums stay float32 (or int32, for int8 weights
+// with int8 activations).
 func MatMul(p *Pool, c []float32, ldc int, a []float32, lda int, m int, w *Packed, acc bool) {
 	if m == 0 {
 		return
 	}
-	k := w.K
-	np := w.Panels()
 	ks := active
+	tile := w.tiler(ks, a, lda, m)
+	if tile.release != nil {
+		defer tile.release()
+	}
+	np := w.Panels()
 	p.For(np, func(_, lo, hi int) {
 		var scratch [8 * panel]float32
 		for pi := lo; pi < hi; pi++ {
-			var b []float32
-			var b16 []uint16
-			if w.data16 != nil {
-				b16 = w.data16[pi*k*panel : (pi+1)*k*panel]
-			} else {
-				b = w.data[pi*k*panel : (pi+1)*k*panel]
-			}
-
-			var bias []float32
-			if w.Bias != nil {
-				bias = w.Bias[pi*panel : (pi+1)*panel]
-			}
 			col := pi * panel
 			full := col+panel <= w.N
 			for i0 := 0; i0 < m; i0 += ks.mr {
 				mr := min(ks.mr, m-i0)
-				arow := a[i0*lda:]
 				if full {
-					if b16 != nil {
-						ks.tileBF16(mr, k, arow, lda, b16, c[i0*ldc+col:], ldc, bias, acc)
-					} else {
-						ks.tile(mr, k, arow, lda, b, c[i0*ldc+col:], ldc, bias, acc)
-					}
+					tile.run(pi, i0, mr, c[i0*ldc+col:], ldc, acc)
 					continue
 				}
 				// A partial last panel goes through a scratch tile so the
@@ -51,15 +43,124 @@ func MatMul(p *Pool, c []float32, ldc int, a []float32, lda int, m int, w *Packe
 						copy(t, c[(i0+r)*ldc+col:(i0+r)*ldc+col+valid])
 					}
 				}
-				if b16 != nil {
-					ks.tileBF16(mr, k, arow, lda, b16, scratch[:], panel, bias, acc)
-				} else {
-					ks.tile(mr, k, arow, lda, b, scratch[:], panel, bias, acc)
-				}
+				tile.run(pi, i0, mr, scratch[:], panel, acc)
 				for r := 0; r < mr; r++ {
 					copy(c[(i0+r)*ldc+col:(i0+r)*ldc+col+valid], scratch[r*panel:r*panel+valid])
 				}
 			}
 		}
 	})
+}
+
+// tiler is one product's tile call: run computes rows i0..i0+mr of panel
+// pi into c. release returns the converted activations' buffer, if any.
+type tiler struct {
+	run     func(pi, i0, mr int, c []float32, ldc int, acc bool)
+	release func()
+}
+
+// actBuf is the scratch space of activations converted for a dot product.
+type actBuf struct {
+	u16   []uint16
+	u8    []uint8
+	scale []float32
+}
+
+var actBufs = sync.Pool{New: func() any { return new(actBuf) }}
+
+// tiler picks the kernel for w's type and, for the low-precision
+// activation products, converts A once for every panel.
+func (w *Packed) tiler(ks kernelSet, a []float32, lda, m int) tiler {
+	k := w.K
+	kp := w.rowsPadded()
+	stride := kp * panel
+	bias := func(pi int) []float32 {
+		if w.Bias == nil {
+			return nil
+		}
+		return w.Bias[pi*panel : (pi+1)*panel]
+	}
+	switch w.DType() {
+	case BF16:
+		if !w.lowAct {
+			return tiler{run: func(pi, i0, mr int, c []float32, ldc int, acc bool) {
+				ks.tileBF16(mr, k, a[i0*lda:], lda, w.data16[pi*stride:(pi+1)*stride], c, ldc, bias(pi), acc)
+			}}
+		}
+		buf := actBufs.Get().(*actBuf)
+		if cap(buf.u16) < m*kp {
+			buf.u16 = make([]uint16, m*kp)
+		}
+		a16 := buf.u16[:m*kp]
+		for r := 0; r < m; r++ {
+			ks.cvtBF16(a16[r*kp:r*kp+k], a[r*lda:r*lda+k])
+			if kp > k {
+				a16[r*kp+k] = 0
+			}
+		}
+		return tiler{run: func(pi, i0, mr int, c []float32, ldc int, acc bool) {
+			ks.tileBF16Dot(mr, kp/2, a16[i0*kp:], kp, w.data16[pi*stride:(pi+1)*stride], c, ldc, bias(pi), acc)
+		}, release: func() { actBufs.Put(buf) }}
+	case F16:
+		return tiler{run: func(pi, i0, mr int, c []float32, ldc int, acc bool) {
+			ks.tileF16(mr, k, a[i0*lda:], lda, w.data16[pi*stride:(pi+1)*stride], c, ldc, bias(pi), acc)
+		}}
+	case Int8:
+		scale := func(pi int) []float32 { return w.scale[pi*panel : (pi+1)*panel] }
+		if !w.lowAct {
+			return tiler{run: func(pi, i0, mr int, c []float32, ldc int, acc bool) {
+				ks.tileI8(mr, k, a[i0*lda:], lda, w.data8[pi*stride:(pi+1)*stride], c, ldc, bias(pi), acc, scale(pi))
+			}}
+		}
+		buf := actBufs.Get().(*actBuf)
+		if cap(buf.u8) < m*kp {
+			buf.u8 = make([]uint8, m*kp)
+		}
+		if cap(buf.scale) < m {
+			buf.scale = make([]float32, m)
+		}
+		a8, rs := buf.u8[:m*kp], buf.scale[:m]
+		for r := 0; r < m; r++ {
+			rs[r] = QuantizeRow(a8[r*kp:(r+1)*kp], a[r*lda:r*lda+k])
+		}
+		return tiler{run: func(pi, i0, mr int, c []float32, ldc int, acc bool) {
+			ks.tileU8(mr, kp/4, a8[i0*kp:], kp, w.data8[pi*stride:(pi+1)*stride], c, ldc, bias(pi), acc,
+				scale(pi), w.colSum[pi*panel:(pi+1)*panel], rs[i0:])
+		}, release: func() { actBufs.Put(buf) }}
+	}
+	return tiler{run: func(pi, i0, mr int, c []float32, ldc int, acc bool) {
+		ks.tile(mr, k, a[i0*lda:], lda, w.data[pi*stride:(pi+1)*stride], c, ldc, bias(pi), acc)
+	}}
+}
+
+// QuantizeRow quantizes x symmetrically to int8 with one scale (the
+// largest |x| over 127), stores each value plus 128 in dst (the unsigned
+// bytes VPDPBUSD multiplies; dst past len(x) gets 128, a zero) and returns
+// the scale: x[i] ≈ (dst[i] - 128) · scale.
+func QuantizeRow(dst []uint8, x []float32) float32 {
+	var m float32
+	for _, v := range x {
+		m = max(m, v, -v)
+	}
+	for i := len(x); i < len(dst); i++ {
+		dst[i] = 128
+	}
+	if m == 0 || m != m || m > math.MaxFloat32 {
+		// All zero: zeros. NaN or Inf: zeros times a NaN scale, so that
+		// the product is NaN as a float32 one would be.
+		for i := range x {
+			dst[i] = 128
+		}
+		if m == 0 {
+			return 0
+		}
+		return float32(math.NaN())
+	}
+	inv := 127 / m
+	for i, v := range x {
+		// v·inv lies in [-127, 127]: adding 128.5 and truncating rounds
+		// to nearest (halves up) without a branch.
+		dst[i] = uint8(int32(v*inv + 128.5))
+	}
+	return m / 127
 }

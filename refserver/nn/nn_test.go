@@ -13,7 +13,7 @@ var extraSets []kernelSet
 // kernelSets returns the kernel sets this machine can run: the active one,
 // the others it can, and the pure-Go fallback.
 func kernelSets() []kernelSet {
-	goSet := kernelSet{name: "go", mr: 4, tile: tileGo, tileBF16: tileBF16Go, dot: dotGo, axpy: axpyGo, gelu: geluGo, sum: sumGo}
+	goSet := goKernels
 	if active.name == "go" {
 		return []kernelSet{goSet}
 	}
@@ -69,20 +69,36 @@ func TestMatMul(t *testing.T) {
 		{"k not a multiple of 4", 9, 7, 33, false, true},
 	}
 	for _, ks := range kernelSets() {
-		for _, dt := range []DType{F32, BF16} {
+		for _, pr := range precisions {
 			for _, tc := range tests {
-				t.Run(ks.name+"/"+string(dt)+"/"+tc.name, func(t *testing.T) {
-					testMatMul(t, ks, dt, tc.m, tc.k, tc.n, tc.bias, tc.acc)
+				t.Run(ks.name+"/"+pr.name+"/"+tc.name, func(t *testing.T) {
+					testMatMul(t, ks, pr.dt, pr.act, tc.m, tc.k, tc.n, tc.bias, tc.acc)
 				})
 			}
 		}
 	}
 }
 
-// testMatMul checks MatMul against the float64 triple loop. With bf16
-// weights the reference uses the same rounded weights: what is checked is
-// the kernel, the rounding is TestBF16Rounding's.
-func testMatMul(t *testing.T, ks kernelSet, dt DType, m, k, n int, hasBias, acc bool) {
+// precisions are the weight types and activation modes a product takes.
+var precisions = []struct {
+	name string
+	dt   DType
+	act  Activations
+}{
+	{"f32", F32, ActDefault},
+	{"bf16", BF16, F32Activations},
+	{"bf16-dot", BF16, LowActivations},
+	{"f16", F16, F32Activations},
+	{"int8", Int8, F32Activations},
+	{"int8-dot", Int8, LowActivations},
+}
+
+// testMatMul checks MatMul against the float64 triple loop. With converted
+// weights the reference uses the weights as the Packed holds them (At),
+// and with low-precision activations the activations rounded the same
+// way: what is checked is the kernel and the layout, the rounding is
+// TestBF16Rounding's, TestF16Rounding's and TestInt8Accuracy's.
+func testMatMul(t *testing.T, ks kernelSet, dt DType, act Activations, m, k, n int, hasBias, acc bool) {
 	withKernels(t, ks)
 	r := rand.New(rand.NewPCG(1, uint64(m*1000+n)))
 	a := randSlice(r, m*k)
@@ -98,13 +114,30 @@ func testMatMul(t *testing.T, ks kernelSet, dt DType, m, k, n int, hasBias, acc 
 			t.Fatal(err)
 		}
 	}
-	if dt == BF16 {
-		w.ToBF16()
-		for i, v := range wRows {
-			wRows[i] = BF16ToF32(F32ToBF16(v))
-		}
-		if w.DType() != BF16 || w.Bytes() != int64(w.Panels()*k*panel*2) {
-			t.Fatalf("after ToBF16: dtype %s, %d bytes", w.DType(), w.Bytes())
+	if err := w.Convert(dt, act); err != nil {
+		t.Fatal(err)
+	}
+	if w.DType() != dt || w.LowActivations() != (act == LowActivations) {
+		t.Fatalf("after Convert(%s, %d): dtype %s, low activations %v", dt, act, w.DType(), w.LowActivations())
+	}
+	if err := w.Rows(wRows); err != nil {
+		t.Fatal(err)
+	}
+	aRef := append([]float32(nil), a...)
+	if act == LowActivations {
+		for i := 0; i < m; i++ {
+			row := aRef[i*k : (i+1)*k]
+			if dt == BF16 {
+				for j, v := range row {
+					row[j] = BF16ToF32(F32ToBF16(v))
+				}
+				continue
+			}
+			q := make([]uint8, k)
+			s := QuantizeRow(q, row)
+			for j := range row {
+				row[j] = float32(int(q[j])-128) * s
+			}
 		}
 	}
 	c := make([]float32, m*n)
@@ -117,7 +150,7 @@ func testMatMul(t *testing.T, ks kernelSet, dt DType, m, k, n int, hasBias, acc 
 		got := append([]float32(nil), c...)
 		MatMul(p, got, n, a, k, m, w, acc)
 		p.Close()
-		want := refMatMul(a, m, k, wRows, n, bias)
+		want := refMatMul(aRef, m, k, wRows, n, bias)
 		for i := range want {
 			if acc {
 				want[i] += float64(init[i])

@@ -2,28 +2,38 @@ package nn
 
 import (
 	"fmt"
+	"math"
 
 	"gorgonia.org/tensor"
 )
 
 // Packed is a weight matrix W of K rows and N columns (the Hugging Face
 // Conv1D layout: in × out) with an optional bias, stored for the matrix
-// kernels: as panels of 32 columns, panel p holding W[0:K][32p:32p+32] row
-// after row, so that one pass over memory streams each weight exactly once
-// for all the rows of a batch. The last panel is zero-padded.
+// kernels: as panels of 32 columns, so that one pass over memory streams
+// each weight exactly once for all the rows of a batch. The last panel is
+// zero-padded.
 //
-// A Packed is float32 until ToBF16 turns its weights into bfloat16 (the
-// bias stays float32). It is read-only once built and safe for
+// A Packed is built in float32 (panel p holding W[0:K][32p:32p+32] row
+// after row) and may then be converted once to a smaller type (Convert):
+// bf16 and f16 keep 16 bits a weight, int8 one byte and a scale per
+// column. The bias stays float32. It is read-only once built and safe for
 // concurrent use.
 type Packed struct {
 	K, N int
-	// T is the packed weight, shape (ceil(N/32), K, 32); nil once the
-	// weights are bfloat16.
+	// T is the packed float32 weight, shape (ceil(N/32), K, 32); nil once
+	// the weights are converted.
 	T *tensor.Dense
 	// Bias is nil or a (ceil(N/32)*32) vector, zero-padded.
 	Bias   []float32
+	dtype  DType
 	data   []float32
-	data16 []uint16 // the weights as bfloat16, in the same layout; nil for float32
+	data16 []uint16 // bf16: pairs of rows interleaved; f16: row after row
+	data8  []int8   // int8: groups of 4 rows interleaved
+	scale  []float32
+	colSum []int32 // int8: 128 × each column's sum of weights
+	// lowAct: the products round the activations to the weights' type
+	// too (bf16: VDPBF16PS; int8: quantized per row, VPDPBUSD).
+	lowAct bool
 }
 
 // DType names how a Packed keeps its weights.
@@ -33,36 +43,57 @@ type DType string
 const (
 	F32  DType = "f32"
 	BF16 DType = "bf16"
+	F16  DType = "f16"
+	Int8 DType = "int8"
+)
+
+// DTypes lists the weight types, widest first.
+var DTypes = []DType{F32, BF16, F16, Int8}
+
+// ParseDType reads a weight type's name.
+func ParseDType(s string) (DType, error) {
+	for _, t := range DTypes {
+		if string(t) == s {
+			return t, nil
+		}
+	}
+	return "", fmt.Errorf("weight type %q: want f32, bf16, f16 or int8", s)
+}
+
+// Activations says how a product treats the activations of converted weights.
+type Activations int
+
+const (
+	// ActDefault is what docs/BENCHMARKS.md's measurements chose: for bf16
+	// LowActivations where the CPU has VDPBF16PS (decode 1.25× and prefill
+	// 1.6× faster, the logits' error 0.8 % of the largest against 0.6 %),
+	// else F32Activations; for int8 F32Activations (rounding each row's
+	// activations to int8 made decode only 6 % faster and the logits'
+	// error 1.5 to 3.4 times larger).
+	ActDefault Activations = iota
+	// F32Activations widens each weight to float32: the products are
+	// exact and the sums float32, as with float32 weights.
+	F32Activations
+	// LowActivations rounds the activations too, for the CPU's dot
+	// products: to bfloat16 for bf16 weights (VDPBF16PS), to uint8 with a
+	// scale per row for int8 weights (VPDPBUSD). f16 has no such product.
+	LowActivations
 )
 
 // DType is how the weights are kept.
 func (p *Packed) DType() DType {
-	if p.data16 != nil {
-		return BF16
+	if p.dtype == "" {
+		return F32
 	}
-	return F32
+	return p.dtype
 }
 
-// Bytes is the size of the weights a product streams.
+// LowActivations reports whether the products round the activations too.
+func (p *Packed) LowActivations() bool { return p.lowAct }
+
+// Bytes is the size of the weights a product streams, scales included.
 func (p *Packed) Bytes() int64 {
-	if p.data16 != nil {
-		return int64(len(p.data16)) * 2
-	}
-	return int64(len(p.data)) * 4
-}
-
-// ToBF16 rounds the weights to bfloat16 (to nearest, ties to even) and
-// keeps only those: half the bytes for every product to stream, sums
-// still in float32. Set, SetRows and SetCols must not be called after.
-func (p *Packed) ToBF16() {
-	if p.data16 != nil {
-		return
-	}
-	p.data16 = make([]uint16, len(p.data))
-	for i, v := range p.data {
-		p.data16[i] = F32ToBF16(v)
-	}
-	p.data, p.T = nil, nil
+	return int64(len(p.data))*4 + int64(len(p.data16))*2 + int64(len(p.data8)) + int64(len(p.scale))*4 + int64(len(p.colSum))*4
 }
 
 // NewPacked allocates a zero K×N packed matrix, with a zero bias if withBias.
@@ -80,16 +111,46 @@ func NewPacked(k, n int, withBias bool) *Packed {
 // Panels reports the number of 32-column panels.
 func (p *Packed) Panels() int { return (p.N + panel - 1) / panel }
 
-// Set stores W[k][n] = v.
-func (p *Packed) Set(k, n int, v float32) {
-	p.data[(n/panel)*p.K*panel+k*panel+n%panel] = v
+// rowsPadded is K rounded up to the rows a unit of the layout holds: 2 for
+// bf16's pairs, 4 for int8's groups.
+func (p *Packed) rowsPadded() int {
+	switch p.DType() {
+	case BF16:
+		return (p.K + 1) &^ 1
+	case Int8:
+		return (p.K + 3) &^ 3
+	}
+	return p.K
 }
 
-// At returns W[k][n].
+// index is the position of W[k][n] in the backing slice of the current type.
+func (p *Packed) index(k, n int) int {
+	pn, j := n/panel, n%panel
+	base := pn * p.rowsPadded() * panel
+	switch p.DType() {
+	case BF16:
+		return base + k/2*2*panel + 2*j + k%2
+	case Int8:
+		return base + k/4*4*panel + 4*j + k%4
+	}
+	return base + k*panel + j
+}
+
+// Set stores W[k][n] = v. Only a float32 Packed can be set.
+func (p *Packed) Set(k, n int, v float32) {
+	p.data[p.index(k, n)] = v
+}
+
+// At returns W[k][n], as the products see it.
 func (p *Packed) At(k, n int) float32 {
-	i := (n/panel)*p.K*panel + k*panel + n%panel
-	if p.data16 != nil {
+	i := p.index(k, n)
+	switch p.DType() {
+	case BF16:
 		return BF16ToF32(p.data16[i])
+	case F16:
+		return F16ToF32(p.data16[i])
+	case Int8:
+		return float32(p.data8[i]) * p.scale[n]
 	}
 	return p.data[i]
 }
@@ -128,15 +189,15 @@ func (p *Packed) SetCols(src []float32) error {
 // Col copies column n of W (K floats) into dst: a token's embedding row when
 // W is the tied LM head.
 func (p *Packed) Col(dst []float32, n int) {
-	base := (n/panel)*p.K*panel + n%panel
-	if p.data16 != nil {
+	if p.DType() == F32 {
+		base := (n/panel)*p.K*panel + n%panel
 		for k := range dst[:p.K] {
-			dst[k] = BF16ToF32(p.data16[base+k*panel])
+			dst[k] = p.data[base+k*panel]
 		}
 		return
 	}
 	for k := range dst[:p.K] {
-		dst[k] = p.data[base+k*panel]
+		dst[k] = p.At(k, n)
 	}
 }
 
@@ -158,22 +219,99 @@ func (p *Packed) Rows(dst []float32) error {
 	if len(dst) != p.K*p.N {
 		return fmt.Errorf("rows of a %d×%d matrix: got %d floats, want %d", p.K, p.N, len(dst), p.K*p.N)
 	}
-	for pn := range p.Panels() {
-		for k := range p.K {
-			n0 := pn * panel
-			row := dst[k*p.N+n0 : k*p.N+min(n0+panel, p.N)]
-			if p.data16 != nil {
-				for j := range row {
-					row[j] = BF16ToF32(p.data16[(pn*p.K+k)*panel+j])
-				}
-				continue
+	if p.DType() == F32 {
+		for pn := range p.Panels() {
+			for k := range p.K {
+				n0 := pn * panel
+				copy(dst[k*p.N+n0:k*p.N+min(n0+panel, p.N)], p.data[(pn*p.K+k)*panel:])
 			}
-			copy(row, p.data[(pn*p.K+k)*panel:(pn*p.K+k+1)*panel])
+		}
+		return nil
+	}
+	for k := range p.K {
+		for n := range p.N {
+			dst[k*p.N+n] = p.At(k, n)
 		}
 	}
 	return nil
 }
 
 // Data returns the packed float32 backing slice, for filling with
-// synthetic values; nil once the weights are bfloat16.
+// synthetic values; nil once the weights are converted.
 func (p *Packed) Data() []float32 { return p.data }
+
+// ToBF16 is Convert(BF16, ActDefault).
+func (p *Packed) ToBF16() {
+	if err := p.Convert(BF16, ActDefault); err != nil {
+		panic(err)
+	}
+}
+
+// Convert keeps the weights in type t from now on, and drops the float32
+// ones: bf16 and f16 are rounded to nearest (ties to even); int8 is
+// symmetric with one scale per column (per output), the largest |w| of the
+// column over 127, rounded to nearest. act picks how products treat the
+// activations. Converting to the current type does nothing; a converted
+// Packed cannot be converted again, nor Set, SetRows or SetCols.
+func (p *Packed) Convert(t DType, act Activations) error {
+	if t == p.DType() {
+		return nil
+	}
+	if p.DType() != F32 {
+		return fmt.Errorf("weights already %s: cannot convert them to %s", p.DType(), t)
+	}
+	low := act == LowActivations
+	if act == ActDefault {
+		low = t == BF16 && active.dotBF16
+	}
+	if low && t == F16 {
+		return fmt.Errorf("f16 weights have no low-precision activation product")
+	}
+	src := *p
+	switch t {
+	case BF16:
+		p.dtype = BF16
+		p.data16 = make([]uint16, p.Panels()*p.rowsPadded()*panel)
+		p.each(&src, func(i, _ int, v float32) { p.data16[i] = F32ToBF16(v) })
+	case F16:
+		p.dtype = F16
+		p.data16 = make([]uint16, len(src.data))
+		p.each(&src, func(i, _ int, v float32) { p.data16[i] = F32ToF16(v) })
+	case Int8:
+		p.dtype = Int8
+		np := p.Panels()
+		p.scale = make([]float32, np*panel)
+		p.colSum = make([]int32, np*panel)
+		p.data8 = make([]int8, np*p.rowsPadded()*panel)
+		for n := range p.N {
+			var m float32
+			for k := range p.K {
+				m = max(m, float32(math.Abs(float64(src.At(k, n)))))
+			}
+			p.scale[n] = m / 127
+		}
+		p.each(&src, func(i, n int, v float32) {
+			var q int8
+			if s := p.scale[n]; s > 0 {
+				q = int8(max(-127, min(127, math.Round(float64(v/s)))))
+			}
+			p.data8[i] = q
+			p.colSum[n] += 128 * int32(q)
+		})
+	default:
+		return fmt.Errorf("convert to %q: want bf16, f16 or int8", t)
+	}
+	p.lowAct = low
+	p.data, p.T = nil, nil
+	return nil
+}
+
+// each calls fn with every weight of the float32 src, its index in p's
+// new layout and its column.
+func (p *Packed) each(src *Packed, fn func(i, n int, v float32)) {
+	for n := range p.N {
+		for k := range p.K {
+			fn(p.index(k, n), n, src.At(k, n))
+		}
+	}
+}

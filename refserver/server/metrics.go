@@ -154,7 +154,8 @@ func (s *Steps) Step(info engine.StepInfo) {
 			attribute.Int("batch.prefill_tokens", info.Prefill),
 			attribute.Int("batch.decode_sequences", info.Decode),
 			attribute.Float64("cpu.process_ms", float64(info.CPU.Microseconds())/1000),
-			attribute.String("device", info.Device)))
+			attribute.String("device", info.Device),
+			attribute.String("dtype", info.DType)))
 	span.End(trace.WithTimestamp(info.Start.Add(info.Duration)))
 }
 

@@ -517,6 +517,14 @@ func TestSpans(t *testing.T) {
 		if s.Parent().IsValid() {
 			t.Errorf("engine.step has a parent; want a trace of its own")
 		}
+		// The compare report puts two weight types side by side (issue 22).
+		kv := map[string]string{}
+		for _, a := range s.Attributes() {
+			kv[string(a.Key)] = a.Value.Emit()
+		}
+		if kv["device"] != "cpu" || kv["dtype"] != "f32" {
+			t.Errorf("engine.step device %q, dtype %q: want cpu and f32", kv["device"], kv["dtype"])
+		}
 	}
 	if linked != 5 {
 		t.Errorf("%d engine.step spans link to the request, want 5", linked)

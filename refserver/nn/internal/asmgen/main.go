@@ -22,14 +22,18 @@ func main() {
 	w("//go:build amd64 && !purego")
 	w("")
 	w("#include \"textflag.h\"")
-	for _, bf16 := range []bool{false, true} {
+	for _, t := range []wtype{wF32, wBF16, wF16, wI8, wBF16Dot, wU8} {
 		for mr := 1; mr <= 8; mr++ {
-			gemm512(w, mr, bf16)
+			gemm512(w, mr, t)
+		}
+		if t == wBF16Dot || t == wU8 {
+			continue // AVX-512 only: VDPBF16PS and VPDPBUSD
 		}
 		for mr := 1; mr <= 3; mr++ {
-			gemm256(w, mr, bf16)
+			gemm256(w, mr, t)
 		}
 	}
+	cvtBF16(w)
 	dotRows(w)
 	axpyRows(w)
 	gelu512(w)
@@ -73,20 +77,67 @@ func rowAddr(off int, base string, r int, s1, s3, s5, s7 string) string {
 //
 //	C[r][0:32] = (acc ? C[r][0:32] : 0) + sum_k A[r][k] * B[k][0:32] + bias[0:32]
 //
-// B is a packed panel: k rows of 32 contiguous floats. bias may be nil.
-// gemmPrologue loads the arguments and the row-stride multiples.
-func gemmPrologue(w func(string, ...any), name string, bf16 bool) {
+// B is a packed panel of 32 columns (layouts below). bias may be nil.
+// wtype is how a kernel's weights (and activations) are kept.
+type wtype int
+
+const (
+	wF32     wtype = iota // float32 weights, k rows of 32
+	wBF16                 // bfloat16 weights in pairs of k, float32 activations
+	wF16                  // IEEE half weights, k rows of 32, float32 activations
+	wI8                   // int8 weights in groups of 4 k, float32 activations, a scale per column
+	wBF16Dot              // bfloat16 weights and activations, summed by VDPBF16PS
+	wU8                   // int8 weights, activations quantized per row to uint8, summed by VPDPBUSD
+)
+
+// suffix is the kernel name's part for t.
+func (t wtype) suffix() string {
+	return [...]string{"", "bf16", "f16", "i8", "bf16d", "u8"}[t]
+}
+
+// scaled reports whether the sums need a scale per column (int8 weights).
+func (t wtype) scaled() bool { return t == wI8 || t == wU8 }
+
+// The packed panels each type reads, for 32 columns:
+//
+//	f32:   k rows of 32 floats (128 bytes a row)
+//	f16:   k rows of 32 halves (64 bytes)
+//	bf16:  ceil(k/2) pairs; pair p holds, for column j, the dword
+//	       W[2p][j] | W[2p+1][j]<<16 (128 bytes a pair), the layout
+//	       VDPBF16PS multiplies
+//	int8:  ceil(k/4) groups; group g holds, for column j, the dword of
+//	       the bytes W[4g..4g+3][j] (128 bytes a group), the layout
+//	       VPDPBUSD multiplies
+//
+// Padding rows of a panel (k to a multiple of 2 or 4) are zero.
+
+// gemmPrologue loads the arguments and the row-stride multiples. ashift is
+// log2 of an activation's size (2 for float32, 1 for bf16, 0 for bytes).
+func gemmPrologue(w func(string, ...any), name string, t wtype) {
 	w("")
-	bt := "float32"
-	if bf16 {
-		bt = "uint16"
+	at, bt := "float32", map[wtype]string{wF32: "float32", wBF16: "uint16", wF16: "uint16", wI8: "int8", wBF16Dot: "uint16", wU8: "int8"}[t]
+	ashift := 2
+	switch t {
+	case wBF16Dot:
+		at, ashift = "uint16", 1
+	case wU8:
+		at, ashift = "uint8", 0
 	}
-	w("// func %s(k int, a *float32, lda int, b *%s, c *float32, ldc int, bias *float32, acc bool)", name, bt)
-	w("TEXT ·%s(SB), NOSPLIT, $0-57", name)
+	args, frame := "", 57
+	switch t {
+	case wI8:
+		args, frame = ", scale *float32", 72
+	case wU8:
+		args, frame = ", scale *float32, colsum *int32, rowscale *float32", 88
+	}
+	w("// func %s(k int, a *%s, lda int, b *%s, c *float32, ldc int, bias *float32, acc bool%s)", name, at, bt, args)
+	w("TEXT ·%s(SB), NOSPLIT, $0-%d", name, frame)
 	w("\tMOVQ k+0(FP), CX")
 	w("\tMOVQ a+8(FP), SI")
 	w("\tMOVQ lda+16(FP), R8")
-	w("\tSHLQ $2, R8")
+	if ashift > 0 {
+		w("\tSHLQ $%d, R8", ashift)
+	}
 	w("\tLEAQ (R8)(R8*2), R9")
 	w("\tLEAQ (R8)(R8*4), R10")
 	w("\tLEAQ (R9)(R8*4), R11")
@@ -97,69 +148,214 @@ func gemmPrologue(w func(string, ...any), name string, bf16 bool) {
 	w("\tLEAQ (R12)(R12*2), R13")
 	w("\tLEAQ (R12)(R12*4), R14")
 	w("\tLEAQ (R13)(R12*4), DX")
-	w("\tMOVQ bias+48(FP), AX")
 }
 
-// gemm512 writes the AVX-512 tile of mr rows. With bf16 the panel holds
-// bfloat16 weights: each is widened to float32 (zero-extended, shifted
-// into the high half, which is exactly its value) before the same fused
-// multiply-adds, so the panel streams half the bytes and the sums stay
-// float32.
-func gemm512(w func(string, ...any), mr int, bf16 bool) {
-	name := fmt.Sprintf("gemm512x%d", mr)
-	kb := 128 // bytes of one k row of the panel
-	if bf16 {
-		name = fmt.Sprintf("gemm512bf16x%d", mr)
-		kb = 64
+// evexRR returns the bytes of a 512-bit EVEX instruction in map 0F38 with
+// register operands only, W0, as Go assembler BYTE directives: Go's
+// assembler knows no AVX512_BF16 instruction. pp is the implied prefix (1:
+// 66, 2: F3, 3: F2); dst goes in ModRM.reg, src1 in EVEX.vvvv (-1: none)
+// and src2 in ModRM.rm, as Intel's operand order has them.
+func evexRR(pp, opcode byte, dst, src1, src2 int) string {
+	inv := func(bit int, set bool) byte {
+		if set {
+			return 0
+		}
+		return 1 << bit
 	}
-	gemmPrologue(w, name, bf16)
+	p0 := inv(7, dst&8 != 0) | inv(6, src2&16 != 0) | inv(5, src2&8 != 0) | inv(4, dst&16 != 0) | 0b10
+	vvvv, vhigh := byte(0b1111), byte(1)
+	if src1 >= 0 {
+		vvvv, vhigh = ^byte(src1)&0b1111, inv(0, src1&16 != 0)
+	}
+	p1 := vvvv<<3 | 1<<2 | pp
+	p2 := byte(0b10)<<5 | vhigh<<3
+	modrm := 0b11<<6 | byte(dst&7)<<3 | byte(src2&7)
+	bs := []byte{0x62, p0, p1, p2, opcode, modrm}
+	var out bytes.Buffer
+	for i, x := range bs {
+		if i > 0 {
+			out.WriteString("; ")
+		}
+		fmt.Fprintf(&out, "BYTE $0x%02x", x)
+	}
+	return out.String()
+}
+
+// vdpbf16ps is VDPBF16PS zdst, zsrc1, zsrc2 (Intel order): each float32
+// lane of zdst gains the two products of its pair of bfloat16s.
+func vdpbf16ps(dst, src1, src2 int) string {
+	return evexRR(2, 0x52, dst, src1, src2) + fmt.Sprintf(" // VDPBF16PS Z%d, Z%d, Z%d", src2, src1, dst)
+}
+
+// vcvtneps2bf16 is VCVTNEPS2BF16 ydst, zsrc: 16 floats rounded to bfloat16
+// (to nearest, ties to even).
+func vcvtneps2bf16(dst, src int) string {
+	return evexRR(2, 0x72, dst, -1, src) + fmt.Sprintf(" // VCVTNEPS2BF16 Z%d, Y%d", src, dst)
+}
+
+// unit describes one step of a gemm loop for weight type t: how much the
+// k counter (CX) goes down, and how far the weight and activation
+// pointers move. CX counts k for the float32-activation types, and pairs
+// or groups for the types whose activations were converted with padding.
+func unit(t wtype) (cx, bBytes, aBytes int) {
+	switch t {
+	case wF32:
+		return 1, 128, 4
+	case wF16:
+		return 1, 64, 4
+	case wBF16:
+		return 2, 128, 8
+	case wI8:
+		return 4, 128, 16
+	case wBF16Dot, wU8:
+		return 1, 128, 4
+	}
+	panic("unknown type")
+}
+
+// extract512 writes byte i of each dword of src into dst as a float32 (the
+// int8 weight of row 4g+i of a group).
+func extract512(w func(string, ...any), i int, src, dst string) {
+	if i < 3 {
+		w("\tVPSLLD $%d, %s, %s", 24-8*i, src, dst)
+		w("\tVPSRAD $24, %s, %s", dst, dst)
+	} else {
+		w("\tVPSRAD $24, %s, %s", src, dst)
+	}
+	w("\tVCVTDQ2PS %s, %s", dst, dst)
+}
+
+// gemm512 writes the AVX-512 tile of mr rows for weight type t. C starts
+// from zero or (acc) from itself; the float32-sum types add straight into
+// it, the int8 types scale their sums in the epilogue. The widened types
+// (bf16, f16, int8 with float32 activations) turn each weight into its
+// exact float32 value before the same fused multiply-adds as float32, so
+// the panel streams fewer bytes and the sums stay float32. The dot types
+// multiply low-precision activations too: VDPBF16PS two bf16 pairs a lane,
+// VPDPBUSD four byte pairs a lane, into float32 or int32 sums.
+func gemm512(w func(string, ...any), mr int, t wtype) {
+	name := fmt.Sprintf("gemm512%sx%d", t.suffix(), mr)
+	gemmPrologue(w, name, t)
 	aAddr := func(off, r int) string { return rowAddr(off, "SI", r, "R8", "R9", "R10", "R11") }
 	cAddr := func(off, r int) string { return rowAddr(off, "DI", r, "R12", "R13", "R14", "DX") }
-	w("\tCMPB acc+56(FP), $0")
-	w("\tJEQ %s_zero", name)
-	for r := 0; r < mr; r++ {
-		w("\tVMOVUPS %s, Z%d", cAddr(0, r), 2*r)
-		w("\tVMOVUPS %s, Z%d", cAddr(64, r), 2*r+1)
+	if t == wBF16 {
+		w("\tMOVL $0xffff0000, AX")
+		w("\tVPBROADCASTD AX, Z27")
 	}
-	w("\tJMP %s_loop4", name)
-	w("%s_zero:", name)
+	if !t.scaled() {
+		w("\tCMPB acc+56(FP), $0")
+		w("\tJEQ %s_zero", name)
+		for r := 0; r < mr; r++ {
+			w("\tVMOVUPS %s, Z%d", cAddr(0, r), 2*r)
+			w("\tVMOVUPS %s, Z%d", cAddr(64, r), 2*r+1)
+		}
+		w("\tJMP %s_loop", name)
+		w("%s_zero:", name)
+	}
 	for r := 0; r < 2*mr; r++ {
 		w("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
 	}
-	step := func(koff int) {
-		if bf16 {
-			w("\tVPMOVZXWD %d(BX), Z30", koff*kb)
-			w("\tVPSLLD $16, Z30, Z30")
-			w("\tVPMOVZXWD %d(BX), Z31", koff*kb+32)
-			w("\tVPSLLD $16, Z31, Z31")
-		} else {
-			w("\tVMOVUPS %d(BX), Z30", koff*kb)
-			w("\tVMOVUPS %d(BX), Z31", koff*kb+64)
-		}
-		for r := 0; r < mr; r++ {
-			w("\tVFMADD231PS.BCST %s, Z30, Z%d", aAddr(koff*4, r), 2*r)
-			w("\tVFMADD231PS.BCST %s, Z31, Z%d", aAddr(koff*4, r), 2*r+1)
+	fma := func(aoff, r int, b0, b1 string) {
+		w("\tVFMADD231PS.BCST %s, %s, Z%d", aAddr(aoff, r), b0, 2*r)
+		w("\tVFMADD231PS.BCST %s, %s, Z%d", aAddr(aoff, r), b1, 2*r+1)
+	}
+	cxU, bU, aU := unit(t)
+	// step writes unit u of an unrolled loop body; with only, a partial
+	// unit: its first only rows of k (the rest lie past k).
+	step := func(u, only int) {
+		boff, aoff := u*bU, u*aU
+		switch t {
+		case wF32:
+			w("\tVMOVUPS %d(BX), Z30", boff)
+			w("\tVMOVUPS %d(BX), Z31", boff+64)
+			for r := 0; r < mr; r++ {
+				fma(aoff, r, "Z30", "Z31")
+			}
+		case wF16:
+			w("\tVCVTPH2PS %d(BX), Z30", boff)
+			w("\tVCVTPH2PS %d(BX), Z31", boff+32)
+			for r := 0; r < mr; r++ {
+				fma(aoff, r, "Z30", "Z31")
+			}
+		case wBF16:
+			w("\tVMOVDQU32 %d(BX), Z28", boff)
+			w("\tVMOVDQU32 %d(BX), Z29", boff+64)
+			w("\tVPSLLD $16, Z28, Z30")
+			w("\tVPSLLD $16, Z29, Z31")
+			for r := 0; r < mr; r++ {
+				fma(aoff, r, "Z30", "Z31")
+			}
+			if only == 1 {
+				return
+			}
+			w("\tVPANDD Z27, Z28, Z28")
+			w("\tVPANDD Z27, Z29, Z29")
+			for r := 0; r < mr; r++ {
+				fma(aoff+4, r, "Z28", "Z29")
+			}
+		case wI8:
+			w("\tVMOVDQU32 %d(BX), Z28", boff)
+			w("\tVMOVDQU32 %d(BX), Z29", boff+64)
+			for i := 0; i < 4; i++ {
+				if only > 0 && i > 0 {
+					w("\tCMPQ CX, $%d", i)
+					w("\tJEQ %s_epilogue", name)
+				}
+				extract512(w, i, "Z28", "Z30")
+				extract512(w, i, "Z29", "Z31")
+				for r := 0; r < mr; r++ {
+					fma(aoff+4*i, r, "Z30", "Z31")
+				}
+			}
+		case wBF16Dot, wU8:
+			w("\tVMOVDQU32 %d(BX), Z30", boff)
+			w("\tVMOVDQU32 %d(BX), Z31", boff+64)
+			for r := 0; r < mr; r++ {
+				bc := 28 - r%2 // two broadcast registers, so rows overlap
+				w("\tVPBROADCASTD %s, Z%d", aAddr(aoff, r), bc)
+				if t == wU8 {
+					w("\tVPDPBUSD Z30, Z%d, Z%d", bc, 2*r)
+					w("\tVPDPBUSD Z31, Z%d, Z%d", bc, 2*r+1)
+				} else {
+					w("\t%s", vdpbf16ps(2*r, 30, bc))
+					w("\t%s", vdpbf16ps(2*r+1, 31, bc))
+				}
+			}
 		}
 	}
-	w("%s_loop4:", name)
-	w("\tCMPQ CX, $4")
+	unroll := map[wtype]int{wF32: 4, wF16: 4, wBF16: 2, wI8: 1, wBF16Dot: 4, wU8: 2}[t]
+	w("%s_loop:", name)
+	w("\tCMPQ CX, $%d", unroll*cxU)
 	w("\tJLT %s_tail", name)
-	for u := 0; u < 4; u++ {
-		step(u)
+	for u := 0; u < unroll; u++ {
+		step(u, 0)
 	}
-	w("\tADDQ $%d, BX", 4*kb)
-	w("\tADDQ $16, SI")
-	w("\tSUBQ $4, CX")
-	w("\tJMP %s_loop4", name)
+	w("\tADDQ $%d, BX", unroll*bU)
+	w("\tADDQ $%d, SI", unroll*aU)
+	w("\tSUBQ $%d, CX", unroll*cxU)
+	w("\tJMP %s_loop", name)
 	w("%s_tail:", name)
-	w("\tTESTQ CX, CX")
-	w("\tJZ %s_bias", name)
-	step(0)
-	w("\tADDQ $%d, BX", kb)
-	w("\tADDQ $4, SI")
-	w("\tDECQ CX")
-	w("\tJMP %s_tail", name)
-	w("%s_bias:", name)
+	if unroll > 1 {
+		w("\tCMPQ CX, $%d", cxU)
+		w("\tJLT %s_rest", name)
+		step(0, 0)
+		w("\tADDQ $%d, BX", bU)
+		w("\tADDQ $%d, SI", aU)
+		w("\tSUBQ $%d, CX", cxU)
+		w("\tJMP %s_tail", name)
+	}
+	w("%s_rest:", name)
+	if cxU > 1 {
+		// Fewer than a unit's rows of k are left: 1 for bf16, 1 to 3 for int8.
+		w("\tTESTQ CX, CX")
+		w("\tJZ %s_epilogue", name)
+		step(0, 1)
+	}
+	w("%s_epilogue:", name)
+	if t.scaled() {
+		scaleEpilogue512(w, name, mr, t, cAddr)
+	}
+	w("\tMOVQ bias+48(FP), AX")
 	w("\tTESTQ AX, AX")
 	w("\tJZ %s_store", name)
 	w("\tVMOVUPS (AX), Z30")
@@ -177,54 +373,152 @@ func gemm512(w func(string, ...any), mr int, bf16 bool) {
 	w("\tRET")
 }
 
-// gemm256 writes the AVX2 tile of mr rows; bf16 as gemm512's.
-func gemm256(w func(string, ...any), mr int, bf16 bool) {
-	name := fmt.Sprintf("gemm256x%d", mr)
-	kb := 128
-	if bf16 {
-		name = fmt.Sprintf("gemm256bf16x%d", mr)
-		kb = 64
+// scaleEpilogue512 turns an int8 kernel's sums into C's values: with
+// uint8 activations, the int32 sums less the offset's part (128 times
+// the column's weight sum), as float32, times the row's scale; then times
+// the column's scale, plus C when acc.
+func scaleEpilogue512(w func(string, ...any), name string, mr int, t wtype, cAddr func(int, int) string) {
+	w("\tMOVQ scale+64(FP), AX")
+	w("\tVMOVUPS (AX), Z30")
+	w("\tVMOVUPS 64(AX), Z31")
+	sa, sb := "Z30", "Z31"
+	if t == wU8 {
+		w("\tMOVQ colsum+72(FP), AX")
+		w("\tVMOVDQU32 (AX), Z28")
+		w("\tVMOVDQU32 64(AX), Z29")
+		w("\tMOVQ rowscale+80(FP), SI")
+		for r := 0; r < mr; r++ {
+			for h := 0; h < 2; h++ {
+				w("\tVPSUBD Z%d, Z%d, Z%d", 28+h, 2*r+h, 2*r+h)
+				w("\tVCVTDQ2PS Z%d, Z%d", 2*r+h, 2*r+h)
+			}
+		}
+		sa, sb = "Z26", "Z27"
 	}
-	gemmPrologue(w, name, bf16)
+	rowScale := func(r int) {
+		if t == wU8 {
+			w("\tVMULPS.BCST %d(SI), Z30, Z26", 4*r)
+			w("\tVMULPS.BCST %d(SI), Z31, Z27", 4*r)
+		}
+	}
+	w("\tCMPB acc+56(FP), $0")
+	w("\tJEQ %s_noacc", name)
+	for r := 0; r < mr; r++ {
+		rowScale(r)
+		w("\tVFMADD213PS %s, %s, Z%d", cAddr(0, r), sa, 2*r)
+		w("\tVFMADD213PS %s, %s, Z%d", cAddr(64, r), sb, 2*r+1)
+	}
+	w("\tJMP %s_scaled", name)
+	w("%s_noacc:", name)
+	for r := 0; r < mr; r++ {
+		rowScale(r)
+		w("\tVMULPS %s, Z%d, Z%d", sa, 2*r, 2*r)
+		w("\tVMULPS %s, Z%d, Z%d", sb, 2*r+1, 2*r+1)
+	}
+	w("%s_scaled:", name)
+}
+
+// gemm256 writes the AVX2 tile of mr rows (at most 3) for the widened
+// types: f32, bf16, f16 and int8 with float32 activations. Accumulators
+// are Y0..Y11 (four a row), the row broadcasts Y12..Y14, the weights Y15.
+func gemm256(w func(string, ...any), mr int, t wtype) {
+	name := fmt.Sprintf("gemm256%sx%d", t.suffix(), mr)
+	gemmPrologue(w, name, t)
 	aAddr := func(off, r int) string { return rowAddr(off, "SI", r, "R8", "R9", "R10", "R11") }
 	cAddr := func(off, r int) string { return rowAddr(off, "DI", r, "R12", "R13", "R14", "DX") }
 	acc := func(r, q int) int { return 4*r + q }
-	w("\tCMPB acc+56(FP), $0")
-	w("\tJEQ %s_zero", name)
-	for r := 0; r < mr; r++ {
-		for q := 0; q < 4; q++ {
-			w("\tVMOVUPS %s, Y%d", cAddr(32*q, r), acc(r, q))
+	if !t.scaled() {
+		w("\tCMPB acc+56(FP), $0")
+		w("\tJEQ %s_zero", name)
+		for r := 0; r < mr; r++ {
+			for q := 0; q < 4; q++ {
+				w("\tVMOVUPS %s, Y%d", cAddr(32*q, r), acc(r, q))
+			}
 		}
+		w("\tJMP %s_loop", name)
+		w("%s_zero:", name)
 	}
-	w("\tJMP %s_loop", name)
-	w("%s_zero:", name)
 	for r := 0; r < 4*mr; r++ {
 		w("\tVXORPS Y%d, Y%d, Y%d", r, r, r)
 	}
-	w("%s_loop:", name)
-	w("\tTESTQ CX, CX")
-	w("\tJZ %s_bias", name)
-	for r := 0; r < mr; r++ {
-		w("\tVBROADCASTSS %s, Y%d", aAddr(0, r), 12+r)
-	}
-	for q := 0; q < 4; q++ {
-		if bf16 {
-			w("\tVPMOVZXWD %d(BX), Y15", 16*q)
-			w("\tVPSLLD $16, Y15, Y15")
-		}
+	bcast := func(aoff int) {
 		for r := 0; r < mr; r++ {
-			if bf16 {
-				w("\tVFMADD231PS Y15, Y%d, Y%d", 12+r, acc(r, q))
-			} else {
-				w("\tVFMADD231PS %d(BX), Y%d, Y%d", 32*q, 12+r, acc(r, q))
+			w("\tVBROADCASTSS %s, Y%d", aAddr(aoff, r), 12+r)
+		}
+	}
+	fmas := func(q int) {
+		for r := 0; r < mr; r++ {
+			w("\tVFMADD231PS Y15, Y%d, Y%d", 12+r, acc(r, q))
+		}
+	}
+	// kstep writes the products of row i of the current unit of k.
+	kstep := func(i int) {
+		bcast(4 * i)
+		for q := 0; q < 4; q++ {
+			switch t {
+			case wF32:
+				for r := 0; r < mr; r++ {
+					w("\tVFMADD231PS %d(BX), Y%d, Y%d", 32*q, 12+r, acc(r, q))
+				}
+				continue
+			case wF16:
+				w("\tVCVTPH2PS %d(BX), Y15", 16*q)
+			case wBF16:
+				w("\tVMOVDQU %d(BX), Y15", 32*q)
+				if i == 1 {
+					w("\tVPSRLD $16, Y15, Y15")
+				}
+				w("\tVPSLLD $16, Y15, Y15")
+			case wI8:
+				w("\tVMOVDQU %d(BX), Y15", 32*q)
+				if i < 3 {
+					w("\tVPSLLD $%d, Y15, Y15", 24-8*i)
+				}
+				w("\tVPSRAD $24, Y15, Y15")
+				w("\tVCVTDQ2PS Y15, Y15")
+			}
+			fmas(q)
+		}
+	}
+	cxU, bU, aU := unit(t)
+	w("%s_loop:", name)
+	w("\tCMPQ CX, $%d", cxU)
+	w("\tJLT %s_rest", name)
+	for i := 0; i < cxU; i++ {
+		kstep(i)
+	}
+	w("\tADDQ $%d, BX", bU)
+	w("\tADDQ $%d, SI", aU)
+	w("\tSUBQ $%d, CX", cxU)
+	w("\tJMP %s_loop", name)
+	w("%s_rest:", name)
+	for i := 0; i < cxU-1; i++ {
+		w("\tCMPQ CX, $%d", i)
+		w("\tJEQ %s_epilogue", name)
+		kstep(i)
+	}
+	w("%s_epilogue:", name)
+	if t.scaled() {
+		w("\tMOVQ scale+64(FP), AX")
+		w("\tCMPB acc+56(FP), $0")
+		w("\tJEQ %s_noacc", name)
+		for q := 0; q < 4; q++ {
+			w("\tVMOVUPS %d(AX), Y15", 32*q)
+			for r := 0; r < mr; r++ {
+				w("\tVFMADD213PS %s, Y15, Y%d", cAddr(32*q, r), acc(r, q))
+			}
+		}
+		w("\tJMP %s_bias", name)
+		w("%s_noacc:", name)
+		for q := 0; q < 4; q++ {
+			w("\tVMOVUPS %d(AX), Y15", 32*q)
+			for r := 0; r < mr; r++ {
+				w("\tVMULPS Y15, Y%d, Y%d", acc(r, q), acc(r, q))
 			}
 		}
 	}
-	w("\tADDQ $%d, BX", kb)
-	w("\tADDQ $4, SI")
-	w("\tDECQ CX")
-	w("\tJMP %s_loop", name)
 	w("%s_bias:", name)
+	w("\tMOVQ bias+48(FP), AX")
 	w("\tTESTQ AX, AX")
 	w("\tJZ %s_store", name)
 	for q := 0; q < 4; q++ {
@@ -239,6 +533,30 @@ func gemm256(w func(string, ...any), mr int, bf16 bool) {
 			w("\tVMOVUPS Y%d, %s", acc(r, q), cAddr(32*q, r))
 		}
 	}
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
+// cvtBF16 rounds n floats (n%16 == 0) to bfloat16, to nearest with ties to
+// even: the activations of a VDPBF16PS product.
+func cvtBF16(w func(string, ...any)) {
+	w("")
+	w("// func cvtBF16(dst *uint16, src *float32, n int)")
+	w("TEXT ·cvtBF16(SB), NOSPLIT, $0-24")
+	w("\tMOVQ dst+0(FP), DI")
+	w("\tMOVQ src+8(FP), SI")
+	w("\tMOVQ n+16(FP), CX")
+	w("cvt_loop:")
+	w("\tCMPQ CX, $16")
+	w("\tJLT cvt_done")
+	w("\tVMOVUPS (SI), Z0")
+	w("\t%s", vcvtneps2bf16(1, 0))
+	w("\tVMOVDQU Y1, (DI)")
+	w("\tADDQ $64, SI")
+	w("\tADDQ $32, DI")
+	w("\tSUBQ $16, CX")
+	w("\tJMP cvt_loop")
+	w("cvt_done:")
 	w("\tVZEROUPPER")
 	w("\tRET")
 }

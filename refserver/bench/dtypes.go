@@ -1,0 +1,219 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/llmbench/llmbench/bpe"
+	"github.com/llmbench/llmbench/internal/stats"
+	"github.com/llmbench/llmbench/refserver/gpt2"
+	"github.com/llmbench/llmbench/refserver/nn"
+)
+
+// precision is a weight type and how its products treat the activations.
+type precision struct {
+	dt  nn.DType
+	act nn.Activations
+}
+
+// parsePrecisions reads --dtype: a comma-separated list of f32, bf16, f16
+// and int8 (each with this CPU's default activations), or all: every type,
+// and bf16 and int8 with both kinds of activations.
+func parsePrecisions(s string) ([]precision, error) {
+	if s == "all" {
+		return []precision{{nn.F32, nn.ActDefault}, {nn.BF16, nn.F32Activations}, {nn.BF16, nn.LowActivations},
+			{nn.F16, nn.F32Activations}, {nn.Int8, nn.F32Activations}, {nn.Int8, nn.LowActivations}}, nil
+	}
+	var out []precision
+	for _, f := range strings.Split(s, ",") {
+		t, err := nn.ParseDType(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("--dtype: %w (or all)", err)
+		}
+		out = append(out, precision{t, nn.ActDefault})
+	}
+	return out, nil
+}
+
+// DTypeResult is one weight type's figures from a --dtype run.
+type DTypeResult struct {
+	Precision   string  `json:"precision"` // e.g. "int8 (f32 activations)"
+	DType       string  `json:"dtype"`
+	WeightBytes int64   `json:"weight_bytes"`
+	FloorMs     float64 `json:"floor_ms"` // its weight bytes ÷ the bandwidth read beside its steps
+	StepMs      float64 `json:"decode_step_ms"`
+	// StepVsFloor is the median of the per-pair ratios, with their range.
+	StepVsFloor    float64 `json:"decode_vs_floor"`
+	StepVsFloorMin float64 `json:"decode_vs_floor_min"`
+	StepVsFloorMax float64 `json:"decode_vs_floor_max"`
+	Prefill128Ms   float64 `json:"prefill_128_ms"`
+	SingleTokS     float64 `json:"single_tok_s"`
+	Batch8TokS     float64 `json:"batch8_tok_s"`
+	Batch8Ratio    float64 `json:"batch8_ratio"`
+	// Accuracy against float32 on the same model (zero for f32 itself).
+	MaxAbsErr   float64 `json:"logits_max_abs_err"`
+	MeanAbsErr  float64 `json:"logits_mean_abs_err"`
+	MaxLogit    float64 `json:"max_abs_logit"`
+	GreedyAgree int     `json:"greedy_agree"`
+	GreedySteps int     `json:"greedy_steps"`
+}
+
+// benchDTypes measures each precision on the same model in one run. The
+// decode steps and prefills of the types are interleaved round by round,
+// so that the host's moving bandwidth and load fall on all of them alike;
+// each step is paired with a bandwidth read, and its floor is its own
+// weight bytes over that read.
+func benchDTypes(ctx context.Context, cfg Config, precs []precision, ref *gpt2.Model, tok *bpe.Tokenizer, threads int, w io.Writer, res Result, step func(string)) error {
+	models := make([]*gpt2.Model, len(precs))
+	results := make([]DTypeResult, len(precs))
+	for i, pr := range precs {
+		m := ref
+		if pr.dt != nn.F32 {
+			var err error
+			if m, err = cfg.Model.Load(io.Discard); err != nil {
+				return err
+			}
+			if err := m.Convert(pr.dt, pr.act); err != nil {
+				return err
+			}
+		}
+		models[i] = m
+		results[i] = DTypeResult{Precision: m.Precision(), DType: m.DType(), WeightBytes: m.WeightBytes()}
+	}
+	pool := nn.NewPool(threads)
+	defer pool.Close()
+
+	prompts, steps := [][]int{{464, 2068, 7586, 21831}, {15496, 995}, {40, 1101, 257}, {818, 262, 3726, 373, 262}}, 64
+	if cfg.Quick {
+		prompts, steps = prompts[:2], 4
+	}
+	steps = min(steps, ref.Config.NPositions-8)
+	for i, m := range models {
+		if m == ref {
+			continue
+		}
+		step("accuracy of " + results[i].Precision + " against f32")
+		a, err := gpt2.Compare(ref, m, pool, prompts, steps)
+		if err != nil {
+			return err
+		}
+		r := &results[i]
+		r.MaxAbsErr, r.MeanAbsErr, r.MaxLogit, r.GreedyAgree, r.GreedySteps = a.MaxAbsErr, a.MeanAbsErr, a.MaxLogit, a.Agree, a.Steps
+	}
+
+	rounds, perRound, reps := 8, 8, 5
+	if cfg.Quick {
+		rounds, perRound, reps = 1, 4, 1
+	}
+	step(fmt.Sprintf("decode steps against each type's floor: %d rounds of %d steps a type, interleaved", rounds, perRound))
+	runners := make([]*gpt2.Runner, len(models))
+	for i, m := range models {
+		runners[i] = gpt2.NewRunner(m, pool, 512)
+	}
+	maxBytes := int64(0)
+	for _, m := range models {
+		maxBytes = max(maxBytes, m.WeightBytes())
+	}
+	buf := make([]float32, maxBytes/4)
+	raw := make([]floorRaw, len(models))
+	for range rounds {
+		for i := range models {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			fr, err := stepsVsFloorRaw(runners[i], models[i], buf, threads, perRound)
+			if err != nil {
+				return err
+			}
+			raw[i].add(fr)
+		}
+	}
+	step("prefill of 128 tokens, interleaved")
+	prefills := make([][]float64, len(models))
+	for range reps {
+		for i := range models {
+			ms, err := prefill(runners[i], models[i], min(128, models[i].Config.NPositions), 1)
+			if err != nil {
+				return err
+			}
+			prefills[i] = append(prefills[i], ms)
+		}
+	}
+	pool.Close()
+	outTokens := 128
+	if cfg.Quick {
+		outTokens = 16
+	}
+	for i, m := range models {
+		r := &results[i]
+		fp := raw[i].summary()
+		r.StepMs, r.StepVsFloor, r.StepVsFloorMin, r.StepVsFloorMax = fp.stepMs, fp.ratio, fp.ratioMin, fp.ratioMax
+		r.FloorMs = float64(r.WeightBytes) / (fp.bandwidthGBs * 1e9) * 1e3
+		r.Prefill128Ms = median(prefills[i])
+		step("engine throughput, 1 and 8 sequences: " + r.Precision)
+		var err error
+		if r.SingleTokS, err = runEngine(ctx, m, tok, threads, 1, 32, outTokens); err != nil {
+			return err
+		}
+		if r.Batch8TokS, err = runEngine(ctx, m, tok, threads, 8, 32, outTokens); err != nil {
+			return err
+		}
+		r.Batch8Ratio = r.Batch8TokS / r.SingleTokS
+	}
+	var all []float64
+	for _, fr := range raw {
+		all = append(all, fr.rates...)
+	}
+	res.BandwidthGBs = median(all)
+	res.DTypes = results
+	fmt.Fprintln(w)
+	reportDTypes(w, res)
+	return writeResult(cfg.Out, res)
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	return stats.Percentile(slices.Sorted(slices.Values(v)), 50)
+}
+
+// reportDTypes prints the dtype table and each target beside its figure.
+func reportDTypes(w io.Writer, r Result) {
+	fmt.Fprintf(w, "memory bandwidth: %.1f GB/s (median of the reads beside every step)\n\n", r.BandwidthGBs)
+	fmt.Fprintf(w, "%-26s %8s %8s %8s %-18s %9s %8s %8s %6s  %-26s %s\n", "weights", "MB/step", "floor", "step", "step/floor [range]", "prefill128", "1 seq", "8 seq", "8/1", "logits |err| max, mean", "greedy")
+	var f32 *DTypeResult
+	for i := range r.DTypes {
+		d := &r.DTypes[i]
+		if d.DType == "f32" && f32 == nil {
+			f32 = d
+		}
+		acc, greedy := "(reference)", ""
+		if d.DType != "f32" {
+			acc = fmt.Sprintf("%.3g (%.1f%%), %.3g", d.MaxAbsErr, 100*d.MaxAbsErr/max(d.MaxLogit, 1e-9), d.MeanAbsErr)
+			greedy = fmt.Sprintf("%d/%d", d.GreedyAgree, d.GreedySteps)
+		}
+		fmt.Fprintf(w, "%-26s %8.0f %6.2fms %6.2fms %-18s %7.0fms %6.1f/s %6.1f/s %5.2f×  %-26s %s\n", d.Precision, float64(d.WeightBytes)/1e6, d.FloorMs, d.StepMs,
+			fmt.Sprintf("%.2f× [%.2f–%.2f]", d.StepVsFloor, d.StepVsFloorMin, d.StepVsFloorMax), d.Prefill128Ms, d.SingleTokS, d.Batch8TokS, d.Batch8Ratio, acc, greedy)
+	}
+	fmt.Fprintln(w, "\ntargets (issue 22), measured in this run:")
+	mark := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "MISSED"
+	}
+	for _, d := range r.DTypes {
+		if d.DType == "bf16" || d.DType == "int8" {
+			fmt.Fprintf(w, "  %-26s step ≤ 1.10× its floor: %.2f× %s\n", d.Precision, d.StepVsFloor, mark(d.StepVsFloor <= 1.10))
+		}
+		if f32 != nil && d.DType == "bf16" {
+			fmt.Fprintf(w, "  %-26s prefill ≤ 0.8× f32's: %.2f× %s\n", d.Precision, d.Prefill128Ms/f32.Prefill128Ms, mark(d.Prefill128Ms <= 0.8*f32.Prefill128Ms))
+		}
+		fmt.Fprintf(w, "  %-26s 8 sequences ≥ 5× one: %.2f× %s\n", d.Precision, d.Batch8Ratio, mark(d.Batch8Ratio >= 5))
+	}
+	fmt.Fprintln(w, "\nllama.cpp, as filed in issue 22 (another run: compare with care, bandwidth above): f16 decode 10.3 ms, q8_0 7.3 ms.")
+}
