@@ -12,10 +12,28 @@ import (
 // 128-token prefill. Profile it with -cpuprofile; `llmbench-dev refserver-bench` puts the
 // same figures beside the machine's memory-bandwidth floor.
 func BenchmarkForward(b *testing.B) {
-	m, err := NewSynthetic(GPT2Small, 1)
-	if err != nil {
-		b.Fatal(err)
+	for _, pr := range append([]struct {
+		name          string
+		dt            nn.DType
+		act           nn.Activations
+		maxErr        float64
+		greedyFixture bool
+	}{{name: "f32", dt: nn.F32}}, precisions...) {
+		b.Run(pr.name, func(b *testing.B) {
+			m, err := NewSynthetic(GPT2Small, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := m.Convert(pr.dt, pr.act); err != nil {
+				b.Fatal(err)
+			}
+			benchForward(b, m)
+		})
 	}
+}
+
+func benchForward(b *testing.B, m *Model) {
+	var err error
 	pool := nn.NewPool(runtime.GOMAXPROCS(0))
 	defer pool.Close()
 	r := NewRunner(m, pool, 512)

@@ -138,10 +138,13 @@ func (w *Packed) tiler(ks kernelSet, a []float32, lda, m int) tiler {
 // bytes VPDPBUSD multiplies; dst past len(x) gets 128, a zero) and returns
 // the scale: x[i] ≈ (dst[i] - 128) · scale.
 func QuantizeRow(dst []uint8, x []float32) float32 {
-	var m float32
+	// The largest |x| by its bits: the sign bit cleared, a float's order
+	// is its bits' order, and a NaN sorts above +Inf.
+	var mb uint32
 	for _, v := range x {
-		m = max(m, v, -v)
+		mb = max(mb, math.Float32bits(v)&0x7fffffff)
 	}
+	m := math.Float32frombits(mb)
 	for i := len(x); i < len(dst); i++ {
 		dst[i] = 128
 	}

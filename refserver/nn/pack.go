@@ -3,6 +3,9 @@ package nn
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"gorgonia.org/tensor"
 )
@@ -267,36 +270,56 @@ func (p *Packed) Convert(t DType, act Activations) error {
 	if low && t == F16 {
 		return fmt.Errorf("f16 weights have no low-precision activation product")
 	}
-	src := *p
+	src := p.data
+	np, kp := p.Panels(), 0
 	switch t {
 	case BF16:
 		p.dtype = BF16
-		p.data16 = make([]uint16, p.Panels()*p.rowsPadded()*panel)
-		p.each(&src, func(i, _ int, v float32) { p.data16[i] = F32ToBF16(v) })
+		kp = p.rowsPadded()
+		p.data16 = make([]uint16, np*kp*panel)
+		forPanels(np, func(pn int) {
+			in, out := src[pn*p.K*panel:(pn+1)*p.K*panel], p.data16[pn*kp*panel:(pn+1)*kp*panel]
+			for k := range p.K {
+				for j := range panel {
+					out[k/2*2*panel+2*j+k%2] = F32ToBF16(in[k*panel+j])
+				}
+			}
+		})
 	case F16:
 		p.dtype = F16
-		p.data16 = make([]uint16, len(src.data))
-		p.each(&src, func(i, _ int, v float32) { p.data16[i] = F32ToF16(v) })
+		p.data16 = make([]uint16, len(src))
+		forPanels(np, func(pn int) {
+			for i := pn * p.K * panel; i < (pn+1)*p.K*panel; i++ {
+				p.data16[i] = F32ToF16(src[i])
+			}
+		})
 	case Int8:
 		p.dtype = Int8
-		np := p.Panels()
+		kp = p.rowsPadded()
 		p.scale = make([]float32, np*panel)
 		p.colSum = make([]int32, np*panel)
-		p.data8 = make([]int8, np*p.rowsPadded()*panel)
-		for n := range p.N {
-			var m float32
+		p.data8 = make([]int8, np*kp*panel)
+		forPanels(np, func(pn int) {
+			in, out := src[pn*p.K*panel:(pn+1)*p.K*panel], p.data8[pn*kp*panel:(pn+1)*kp*panel]
+			scale, colSum := p.scale[pn*panel:(pn+1)*panel], p.colSum[pn*panel:(pn+1)*panel]
 			for k := range p.K {
-				m = max(m, float32(math.Abs(float64(src.At(k, n)))))
+				for j := range panel {
+					scale[j] = max(scale[j], float32(math.Abs(float64(in[k*panel+j]))))
+				}
 			}
-			p.scale[n] = m / 127
-		}
-		p.each(&src, func(i, n int, v float32) {
-			var q int8
-			if s := p.scale[n]; s > 0 {
-				q = int8(max(-127, min(127, math.Round(float64(v/s)))))
+			for j := range scale {
+				scale[j] /= 127
 			}
-			p.data8[i] = q
-			p.colSum[n] += 128 * int32(q)
+			for k := range p.K {
+				for j, s := range scale {
+					var q int8
+					if s > 0 {
+						q = int8(max(-127, min(127, math.Round(float64(in[k*panel+j]/s)))))
+					}
+					out[k/4*4*panel+4*j+k%4] = q
+					colSum[j] += 128 * int32(q)
+				}
+			}
 		})
 	default:
 		return fmt.Errorf("convert to %q: want bf16, f16 or int8", t)
@@ -306,12 +329,17 @@ func (p *Packed) Convert(t DType, act Activations) error {
 	return nil
 }
 
-// each calls fn with every weight of the float32 src, its index in p's
-// new layout and its column.
-func (p *Packed) each(src *Packed, fn func(i, n int, v float32)) {
-	for n := range p.N {
-		for k := range p.K {
-			fn(p.index(k, n), n, src.At(k, n))
-		}
+// forPanels calls fn for each of n panels, on as many goroutines as Go
+// may run at once: converting GPT-2 1.5B's weights takes seconds on one.
+func forPanels(n int, fn func(pn int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for pn := int(next.Add(1) - 1); pn < n; pn = int(next.Add(1) - 1) {
+				fn(pn)
+			}
+		})
 	}
+	wg.Wait()
 }

@@ -242,6 +242,16 @@ func gemm512(w func(string, ...any), mr int, t wtype) {
 		w("\tMOVL $0xffff0000, AX")
 		w("\tVPBROADCASTD AX, Z27")
 	}
+	// Widened types with few rows sum alternate rows of k into a second
+	// set of accumulators (Z8..Z15), added in the epilogue: one chain of
+	// dependent FMAs per register would wait on the FMA's latency, not on
+	// memory.
+	split := (t == wBF16 || t == wI8) && mr <= 4
+	if split {
+		for r := 8; r < 8+2*mr; r++ {
+			w("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
+		}
+	}
 	if !t.scaled() {
 		w("\tCMPB acc+56(FP), $0")
 		w("\tJEQ %s_zero", name)
@@ -255,10 +265,16 @@ func gemm512(w func(string, ...any), mr int, t wtype) {
 	for r := 0; r < 2*mr; r++ {
 		w("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
 	}
+	sub := 0 // rows of k done in the current unit
 	fma := func(aoff, r int, b0, b1 string) {
-		w("\tVFMADD231PS.BCST %s, %s, Z%d", aAddr(aoff, r), b0, 2*r)
-		w("\tVFMADD231PS.BCST %s, %s, Z%d", aAddr(aoff, r), b1, 2*r+1)
+		acc := 2 * r
+		if split && sub%2 == 1 {
+			acc += 8
+		}
+		w("\tVFMADD231PS.BCST %s, %s, Z%d", aAddr(aoff, r), b0, acc)
+		w("\tVFMADD231PS.BCST %s, %s, Z%d", aAddr(aoff, r), b1, acc+1)
 	}
+
 	cxU, bU, aU := unit(t)
 	// step writes unit u of an unrolled loop body; with only, a partial
 	// unit: its first only rows of k (the rest lie past k).
@@ -282,6 +298,7 @@ func gemm512(w func(string, ...any), mr int, t wtype) {
 			w("\tVMOVDQU32 %d(BX), Z29", boff+64)
 			w("\tVPSLLD $16, Z28, Z30")
 			w("\tVPSLLD $16, Z29, Z31")
+			sub = 0
 			for r := 0; r < mr; r++ {
 				fma(aoff, r, "Z30", "Z31")
 			}
@@ -290,6 +307,7 @@ func gemm512(w func(string, ...any), mr int, t wtype) {
 			}
 			w("\tVPANDD Z27, Z28, Z28")
 			w("\tVPANDD Z27, Z29, Z29")
+			sub = 1
 			for r := 0; r < mr; r++ {
 				fma(aoff+4, r, "Z28", "Z29")
 			}
@@ -303,6 +321,7 @@ func gemm512(w func(string, ...any), mr int, t wtype) {
 				}
 				extract512(w, i, "Z28", "Z30")
 				extract512(w, i, "Z29", "Z31")
+				sub = i
 				for r := 0; r < mr; r++ {
 					fma(aoff+4*i, r, "Z30", "Z31")
 				}
@@ -352,6 +371,11 @@ func gemm512(w func(string, ...any), mr int, t wtype) {
 		step(0, 1)
 	}
 	w("%s_epilogue:", name)
+	if split {
+		for r := 0; r < 2*mr; r++ {
+			w("\tVADDPS Z%d, Z%d, Z%d", r+8, r, r)
+		}
+	}
 	if t.scaled() {
 		scaleEpilogue512(w, name, mr, t, cAddr)
 	}
