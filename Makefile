@@ -155,6 +155,10 @@ fuzz:
 bench: build tools
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./refserver/nn/ ./refserver/sample/
 	$(BIN)/llmbench-dev refserver-bench --http --out $(BIN)/bench.json
+	# Issue 22: every weight type on the same model, decode steps interleaved, each against its own
+	# floor; then the spin-before-park experiment (idle, and beside a busy-looping process).
+	$(BIN)/llmbench-dev refserver-bench --dtype all --out $(BIN)/bench-dtypes.json
+	$(GO) test -run '^$$' -bench '^BenchmarkSpinBeforePark$$' -benchtime 1x ./refserver/engine/
 	# The load generator against a fake server on this machine: 1,000 streams, 500 req/s open loop;
 	# the streams in lockstep, then spread as if their requests had arrived over time.
 	$(BIN)/llmbench-dev selfbench --out $(BIN)/selfbench.json

@@ -43,17 +43,27 @@ type job struct {
 // whole step and park only when the engine goes idle.
 const spinFor = 500 * time.Microsecond
 
+// restSpin is how long a worker spins after Rest before it parks: 0, as
+// measured (SetRestSpin).
+var restSpin atomic.Int64
+
+// SetRestSpin makes workers spin for d after Rest before they park, for
+// the spin-before-park experiment (BenchmarkSpinBeforePark in package
+// engine; docs/BENCHMARKS.md): on this 2-CPU host a spin of 50 µs to 1 ms
+// made engine steps no faster, idle or busy, so the default is 0.
+func SetRestSpin(d time.Duration) { restSpin.Store(int64(d)) }
+
 // spinning reports whether a wait that began at start should go on
-// spinning; it reads the clock only every 256 polls.
-func spinning(i int, start *time.Time) bool {
+// spinning for up to limit; it reads the clock only every 256 polls.
+func spinning(i int, start *time.Time, limit time.Duration) bool {
 	if i&255 != 0 {
-		return true
+		return limit > 0
 	}
 	if i == 0 {
 		*start = time.Now()
-		return true
+		return limit > 0
 	}
-	return time.Since(*start) < spinFor
+	return time.Since(*start) < limit
 }
 
 // NewPool starts a pool of n workers (the caller's goroutine is worker 0, so
@@ -79,7 +89,11 @@ func (p *Pool) run(w int, wk *worker) {
 		// delay the next loop's half of the work until it yields.
 		var since time.Time
 		for i := 0; p.gen.Load() == seen; i++ {
-			if !p.rest.Load() && spinning(i, &since) {
+			limit := spinFor
+			if p.rest.Load() {
+				limit = time.Duration(restSpin.Load())
+			}
+			if spinning(i, &since, limit) {
 				continue
 			}
 			wk.sleeping.Store(true)
@@ -136,7 +150,7 @@ func (p *Pool) For(n int, fn func(worker, lo, hi int)) {
 	fn(0, 0, n/parts)
 	var since time.Time
 	for i := 0; p.pending.Load() != 0; i++ {
-		if spinning(i, &since) {
+		if spinning(i, &since, spinFor) {
 			// A worker just woken may sit in this P's run queue, waiting
 			// for it: yield now and then, or the wait lasts until the
 			// spin gives up.
