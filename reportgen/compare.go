@@ -53,11 +53,14 @@ type deltaRow struct {
 }
 
 // compareLabels names the runs by what differs between them: the device,
-// the commit, or both; by their IDs when neither does.
+// the weights' type, the commit, or several; by their IDs when none does.
 func compareLabels(a, b *runData) (string, string) {
 	var la, lb []string
 	if da, db := a.device(), b.device(); da != db {
 		la, lb = append(la, da), append(lb, db)
+	}
+	if ta, tb := a.dtype(), b.dtype(); ta != tb {
+		la, lb = append(la, ta), append(lb, tb)
 	}
 	if ca, cb := a.Run.Commit, b.Run.Commit; ca != cb {
 		la, lb = append(la, cmp.Or(ca, "no commit")), append(lb, cmp.Or(cb, "no commit"))

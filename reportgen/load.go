@@ -145,6 +145,14 @@ func (d *runData) llm() *runfmt.LLMSummary {
 	return d.Summary.LLM
 }
 
+// dtype is the server's weight type, e.g. "int8 weights", when it said.
+func (d *runData) dtype() string {
+	if s := d.Run.Server; s != nil && s.DType != "" {
+		return s.DType + " weights"
+	}
+	return "unknown weights"
+}
+
 // device names where the model ran, as the target's /health said.
 func (d *runData) device() string {
 	if s := d.Run.Server; s != nil {

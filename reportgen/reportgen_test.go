@@ -577,6 +577,8 @@ func TestOptionsValidate(t *testing.T) {
 	}
 }
 
+func withDType(d *runData, dtype string) *runData { d.Run.Server.DType = dtype; return d }
+
 func TestCompareLabels(t *testing.T) {
 	mk := func(id, device, commit string) *runData {
 		return &runData{Run: &runfmt.Run{ID: id, Commit: commit, Server: &runfmt.Server{Device: device}}}
@@ -591,6 +593,8 @@ func TestCompareLabels(t *testing.T) {
 		{"both differ", mk("r1", "cpu", "abc"), mk("r2", "cuda", "def"), "cpu @ abc", "cuda @ def"},
 		{"neither differs", mk("r1", "cpu", "abc"), mk("r2", "cpu", "abc"), "r1", "r2"},
 		{"the same run twice", mk("r1", "cpu", "abc"), mk("r1", "cpu", "abc"), "A", "B"},
+		{"weights differ", withDType(mk("r1", "cpu", "abc"), "f32"), withDType(mk("r2", "cpu", "abc"), "int8"), "f32 weights", "int8 weights"},
+		{"device and weights differ", withDType(mk("r1", "cpu", "abc"), "f32"), withDType(mk("r2", "cuda", "abc"), "f16"), "cpu @ f32 weights", "cuda @ f16 weights"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := compareLabels(tc.a, tc.b)
