@@ -68,11 +68,11 @@ type Activations int
 
 const (
 	// ActDefault is what docs/BENCHMARKS.md's measurements chose: for bf16
-	// LowActivations where the CPU has VDPBF16PS (decode 1.25× and prefill
-	// 1.6× faster, the logits' error 0.8 % of the largest against 0.6 %),
-	// else F32Activations; for int8 F32Activations (rounding each row's
-	// activations to int8 made decode only 6 % faster and the logits'
-	// error 1.5 to 3.4 times larger).
+	// LowActivations where the CPU has VDPBF16PS (decode 1.2× and prefill
+	// 1.5× faster, the logits' error 0.8 % of the largest against 0.6 %),
+	// else F32Activations; for int8 F32Activations, weight-only int8
+	// (int8 activations were faster, decode by 6 to 26 %, but their
+	// logits' error was 1.5 to 3.4 times larger).
 	ActDefault Activations = iota
 	// F32Activations widens each weight to float32: the products are
 	// exact and the sums float32, as with float32 weights.
