@@ -206,6 +206,11 @@ func sum256(x *float32, n int) float32
 //go:noescape
 func sum512(x *float32, n int) float32
 
+// prefetchAhead is how far ahead, in bytes, the AVX-512 int8 kernels with
+// float32 activations and 4 rows or more prefetch their panel (2 KiB and
+// 4 KiB measured alike; see asmgen).
+var prefetchAhead int64 = 2048
+
 type (
 	tileFunc    func(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, acc bool)
 	tile16Func  func(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)

@@ -343,9 +343,22 @@ func gemm512(w func(string, ...any), mr int, t wtype) {
 		}
 	}
 	unroll := map[wtype]int{wF32: 4, wF16: 4, wBF16: 2, wI8: 1, wBF16Dot: 4, wU8: 2}[t]
+	// The int8 kernel with float32 activations and many rows has a long
+	// loop body (a widening per weight, then the rows' multiply-adds), and
+	// the out-of-order window alone holds too few lines in flight to keep
+	// memory busy: it prefetches its panel ahead. Measured in interleaved
+	// steps, 8 sequences of 124M: 10.3 against 14.5 ms. The other kernels
+	// were as fast or slower with it.
+	prefetch := t == wI8 && mr >= 4
+	if prefetch {
+		w("\tMOVQ ·prefetchAhead(SB), AX")
+	}
 	w("%s_loop:", name)
 	w("\tCMPQ CX, $%d", unroll*cxU)
 	w("\tJLT %s_tail", name)
+	for off := 0; prefetch && off < unroll*bU; off += 64 {
+		w("\tPREFETCHT0 %d(BX)(AX*1)", off)
+	}
 	for u := 0; u < unroll; u++ {
 		step(u, 0)
 	}
