@@ -23,21 +23,19 @@ func MatMul(p *Pool, c []float32, ldc int, a []float32, lda int, m int, w *Packe
 		defer tile.release()
 	}
 	np := w.Panels()
-	var next atomic.Int64
-	// Workers take panels in chunks, about 8 each, as they come free
-	// rather than half each: on a shared host one thread is often delayed
-	// (steal, an interrupt), and the other takes its share. Measured in
-	// interleaved steps on this 2-CPU host: 10 to 12 % off a decode step
-	// in f32 and int8 (docs/BENCHMARKS.md).
-	chunk := int64(max(1, np/(8*p.Workers())))
-	p.For(p.Workers(), func(_, _, _ int) {
+	// Each worker streams its own contiguous share, and one that finishes
+	// early takes half of what is left of another's: on a shared host one
+	// thread is often late (steal, an interrupt). Measured in interleaved
+	// steps on this 2-CPU host against equal halves, then against chunks
+	// handed out in turn (docs/BENCHMARKS.md): 5 to 12 % off a decode step.
+	q := newPanelQueue(np, p.Workers())
+	p.For(p.Workers(), func(wk, _, _ int) {
 		var scratch [8 * panel]float32
 		for {
-			lo := int(next.Add(chunk) - chunk)
-			if lo >= np {
+			lo, hi, ok := q.take(wk)
+			if !ok {
 				return
 			}
-			hi := min(np, lo+int(chunk))
 			for pi := lo; pi < hi; pi++ {
 				col := pi * panel
 				full := col+panel <= w.N
@@ -65,6 +63,50 @@ func MatMul(p *Pool, c []float32, ldc int, a []float32, lda int, m int, w *Packe
 			}
 		}
 	})
+}
+
+// panelQueue hands out a product's panels: each worker owns a contiguous
+// range, which it takes from the front one panel at a time, so that its
+// reads stay one stream; a worker whose range is done steals half of what
+// is left of another's, from the back. Each range is one atomic word: its
+// first panel in the low half, its end in the high half.
+type panelQueue []atomic.Uint64
+
+func newPanelQueue(n, workers int) panelQueue {
+	q := make(panelQueue, workers)
+	for w := range q {
+		q[w].Store(uint64(w*n/workers) | uint64((w+1)*n/workers)<<32)
+	}
+	return q
+}
+
+// take returns the next panels [lo, hi) for worker w, false when none is left.
+func (q panelQueue) take(w int) (lo, hi int, ok bool) {
+	for {
+		v := q[w].Load()
+		l, h := uint32(v), uint32(v>>32)
+		if l >= h {
+			break
+		}
+		if q[w].CompareAndSwap(v, uint64(l+1)|uint64(h)<<32) {
+			return int(l), int(l) + 1, true
+		}
+	}
+	for i := 1; i < len(q); i++ {
+		o := &q[(w+i)%len(q)]
+		for {
+			v := o.Load()
+			l, h := uint32(v), uint32(v>>32)
+			if l >= h {
+				break
+			}
+			n := max(1, (h-l)/2)
+			if o.CompareAndSwap(v, uint64(l)|uint64(h-n)<<32) {
+				return int(h - n), int(h), true
+			}
+		}
+	}
+	return 0, 0, false
 }
 
 // tiler is one product's tile call: run computes rows i0..i0+mr of panel

@@ -3,6 +3,9 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -410,6 +413,59 @@ func TestPackedRows(t *testing.T) {
 		}
 		if err := p.Rows(make([]float32, 3*n+1)); err == nil {
 			t.Errorf("N=%d: Rows into a slice of the wrong size: no error", n)
+		}
+	}
+}
+
+// TestPanelQueue: every panel is handed out exactly once, whoever takes
+// it, with workers that take at different speeds (one of them not at all
+// until the others are done), and a worker's own panels come in order.
+func TestPanelQueue(t *testing.T) {
+	for _, tc := range []struct{ n, workers int }{{1, 1}, {1, 2}, {7, 2}, {72, 2}, {1571, 3}, {5, 8}} {
+		q := newPanelQueue(tc.n, tc.workers)
+		seen := make([]atomic.Int32, tc.n)
+		var wg sync.WaitGroup
+		late := make(chan struct{})
+		for w := range tc.workers {
+			wg.Go(func() {
+				if w == tc.workers-1 && tc.workers > 1 {
+					<-late
+				}
+				prev := -1
+				for {
+					lo, hi, ok := q.take(w)
+					if !ok {
+						return
+					}
+					if lo >= hi || lo < 0 || hi > tc.n {
+						t.Errorf("worker %d took [%d, %d) of %d", w, lo, hi, tc.n)
+						return
+					}
+					if lo < w*tc.n/tc.workers+0 || lo >= (w+1)*tc.n/tc.workers {
+						prev = -1 // a stolen range
+					} else if lo <= prev {
+						t.Errorf("worker %d took its own panel %d after %d", w, lo, prev)
+					} else {
+						prev = lo
+					}
+					for i := lo; i < hi; i++ {
+						seen[i].Add(1)
+					}
+				}
+			})
+		}
+		wg.Go(func() {
+			// Let the others finish first when they can.
+			for range 100 {
+				runtime.Gosched()
+			}
+			close(late)
+		})
+		wg.Wait()
+		for i := range seen {
+			if c := seen[i].Load(); c != 1 {
+				t.Fatalf("n=%d workers=%d: panel %d taken %d times", tc.n, tc.workers, i, c)
+			}
 		}
 	}
 }
