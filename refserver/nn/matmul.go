@@ -69,8 +69,14 @@ func MatMul(p *Pool, c []float32, ldc int, a []float32, lda int, m int, w *Packe
 // range, which it takes from the front one panel at a time, so that its
 // reads stay one stream; a worker whose range is done steals half of what
 // is left of another's, from the back. Each range is one atomic word: its
-// first panel in the low half, its end in the high half.
-type panelQueue []atomic.Uint64
+// first panel in the low half, its end in the high half, alone on its
+// cache line so that one worker's takes do not evict another's.
+type panelQueue []paddedRange
+
+type paddedRange struct {
+	atomic.Uint64
+	_ [56]byte
+}
 
 func newPanelQueue(n, workers int) panelQueue {
 	q := make(panelQueue, workers)
