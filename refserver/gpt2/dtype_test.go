@@ -24,7 +24,7 @@ var precisions = []struct {
 	{"bf16-dot", nn.BF16, nn.LowActivations, 0.05, false},
 	{"f16", nn.F16, nn.F32Activations, 0.01, true},
 	{"int8", nn.Int8, nn.F32Activations, 0.15, false},
-	{"int8-dot", nn.Int8, nn.LowActivations, 0.45, false},
+	{"int8-dot", nn.Int8, nn.LowActivations, 0.25, false},
 }
 
 // TestConvertedAccuracy measures what each weight type changes: on the
@@ -74,7 +74,7 @@ func TestConvertedAccuracy(t *testing.T) {
 				}
 				t.Logf("%s against f32: logits |error| max %.4g, mean %.4g (largest |logit| %.3g: %.2f %%); greedy agreement %d of %d steps",
 					m.Precision(), a.MaxAbsErr, a.MeanAbsErr, a.MaxLogit, 100*a.MaxAbsErr/a.MaxLogit, a.Agree, a.Steps)
-				if a.MaxAbsErr > pr.maxErr*(1+a.MaxLogit) {
+				if !(a.MaxAbsErr <= pr.maxErr*(1+a.MaxLogit)) { // NaN fails too
 					t.Errorf("logits error %v beyond %.0f %% of the largest logit %v", a.MaxAbsErr, 100*pr.maxErr, a.MaxLogit)
 				}
 				// The fixture's logits are far apart at the top (a trained
@@ -120,7 +120,8 @@ func TestLoadIntoEachDType(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if a.MaxAbsErr > pr.maxErr*(1+a.MaxLogit) {
+				t.Logf("%s from an %s file: logits |error| max %.3g (%.1f %% of the largest)", m.Precision(), file, a.MaxAbsErr, 100*a.MaxAbsErr/a.MaxLogit)
+				if !(a.MaxAbsErr <= pr.maxErr*(1+a.MaxLogit)) { // NaN fails too
 					t.Errorf("%s from an %s file: logits error %v beyond %.0f %% of the largest logit %v", m.Precision(), file, a.MaxAbsErr, 100*pr.maxErr, a.MaxLogit)
 				}
 				if m.DType() != string(pr.dt) {

@@ -20,12 +20,14 @@ type kernelSet struct {
 	// per column: C (+)= (A·Q)·scale + bias.
 	tileI8 func(mr, k int, a []float32, lda int, b []int8, c []float32, ldc int, bias []float32, acc bool, scale []float32)
 	// tileBF16Dot multiplies bfloat16 activations (kp pairs a row) by a
-	// bfloat16 panel; tileU8 multiplies activations quantized to uint8 (kg
-	// groups of 4 a row, a scale per row, offset 128) by an int8 panel.
-	// dotBF16 and dotU8 say whether the CPU runs them in hardware
-	// (VDPBF16PS, VPDPBUSD); the pure-Go versions are references.
+	// bfloat16 panel; tileU8 multiplies int8 activations (kg groups of 4 a
+	// row, quantized in blocks of ActBlock along k: info holds each block's
+	// correction and scale for each row, see quantizeBlocks) by an int8
+	// panel, at most 4 rows at once. dotBF16 and dotU8 say whether the CPU
+	// runs them in hardware (VDPBF16PS, VPDPBUSD); the pure-Go versions
+	// are references.
 	tileBF16Dot func(mr, kp int, a []uint16, lda int, b []uint16, c []float32, ldc int, bias []float32, acc bool)
-	tileU8      func(mr, kg int, a []uint8, lda int, b []int8, c []float32, ldc int, bias []float32, acc bool, scale []float32, colsum []int32, rowscale []float32)
+	tileU8      func(mr, kg int, a []int8, lda int, b []int8, c []float32, ldc int, bias []float32, acc bool, scale []float32, info []uint32, istride int)
 	dotBF16     bool
 	dotU8       bool
 	// cvtBF16 rounds src to bfloat16 into dst.
@@ -145,26 +147,31 @@ func tileBF16DotGo(mr, kp int, a []uint16, lda int, b []uint16, c []float32, ldc
 	}
 }
 
-// tileU8Go does what VPDPBUSD does, in int32, then removes the activations'
-// offset of 128 (colsum holds 128 × each column's sum of weights) and
-// scales by the column's and the row's scale.
-func tileU8Go(mr, kg int, a []uint8, lda int, b []int8, c []float32, ldc int, bias []float32, acc bool, scale []float32, colsum []int32, rowscale []float32) {
+// tileU8Go does what the VPDPBUSD kernel does: for each block of k, the
+// exact int32 sum of the products of int8 weights and int8 activations,
+// times the block's activation scale, summed in float32; then times the
+// column's scale. (The kernel sums (w+128)·a and subtracts the block's
+// correction, 128·Σa, which is the same integer.)
+func tileU8Go(mr, kg int, a []int8, lda int, b []int8, c []float32, ldc int, bias []float32, acc bool, scale []float32, info []uint32, istride int) {
 	for r := 0; r < mr; r++ {
-		var t [panel]int32
+		var f [panel]float32
 		arow := a[r*lda : r*lda+4*kg]
-		for g := 0; g < kg; g++ {
-			grp := b[g*4*panel : (g+1)*4*panel]
-			for j := range t {
-				for i := 0; i < 4; i++ {
-					t[j] += int32(arow[4*g+i]) * int32(grp[4*j+i])
+		for g0, blk := 0, 0; g0 < kg; g0, blk = g0+ActBlock/4, blk+1 {
+			var t [panel]int32
+			for g := g0; g < min(kg, g0+ActBlock/4); g++ {
+				grp := b[g*4*panel : (g+1)*4*panel]
+				for j := range t {
+					for i := 0; i < 4; i++ {
+						t[j] += int32(arow[4*g+i]) * int32(grp[4*j+i])
+					}
 				}
 			}
+			s := math.Float32frombits(info[blk*istride/4+2*r+1])
+			for j := range f {
+				f[j] += float32(t[j]) * s
+			}
 		}
-		var f [panel]float32
-		for j := range f {
-			f[j] = float32(t[j] - colsum[j])
-		}
-		finishGo(f[:], c[r*ldc:r*ldc+panel], bias, acc, scale, rowscale[r])
+		finishGo(f[:], c[r*ldc:r*ldc+panel], bias, acc, scale, 1)
 	}
 }
 

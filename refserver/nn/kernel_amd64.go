@@ -165,28 +165,16 @@ func gemm512bf16dx7(k int, a *uint16, lda int, b *uint16, c *float32, ldc int, b
 func gemm512bf16dx8(k int, a *uint16, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
 
 //go:noescape
-func gemm512u8x1(k int, a *uint8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, colsum *int32, rowscale *float32)
+func gemm512u8x1(k int, a *int8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, info *uint32, istride int)
 
 //go:noescape
-func gemm512u8x2(k int, a *uint8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, colsum *int32, rowscale *float32)
+func gemm512u8x2(k int, a *int8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, info *uint32, istride int)
 
 //go:noescape
-func gemm512u8x3(k int, a *uint8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, colsum *int32, rowscale *float32)
+func gemm512u8x3(k int, a *int8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, info *uint32, istride int)
 
 //go:noescape
-func gemm512u8x4(k int, a *uint8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, colsum *int32, rowscale *float32)
-
-//go:noescape
-func gemm512u8x5(k int, a *uint8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, colsum *int32, rowscale *float32)
-
-//go:noescape
-func gemm512u8x6(k int, a *uint8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, colsum *int32, rowscale *float32)
-
-//go:noescape
-func gemm512u8x7(k int, a *uint8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, colsum *int32, rowscale *float32)
-
-//go:noescape
-func gemm512u8x8(k int, a *uint8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, colsum *int32, rowscale *float32)
+func gemm512u8x4(k int, a *int8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, info *uint32, istride int)
 
 //go:noescape
 func cvtBF16(dst *uint16, src *float32, n int)
@@ -216,7 +204,7 @@ type (
 	tile16Func  func(k int, a *float32, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
 	tileI8Func  func(k int, a *float32, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32)
 	tileDotFunc func(k int, a *uint16, lda int, b *uint16, c *float32, ldc int, bias *float32, acc bool)
-	tileU8Func  func(k int, a *uint8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, colsum *int32, rowscale *float32)
+	tileU8Func  func(k int, a *int8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, info *uint32, istride int)
 )
 
 var (
@@ -229,7 +217,7 @@ var (
 	tiles512i8    = [...]tileI8Func{nil, gemm512i8x1, gemm512i8x2, gemm512i8x3, gemm512i8x4, gemm512i8x5, gemm512i8x6, gemm512i8x7, gemm512i8x8}
 	tiles256i8    = [...]tileI8Func{nil, gemm256i8x1, gemm256i8x2, gemm256i8x3}
 	tiles512bf16d = [...]tileDotFunc{nil, gemm512bf16dx1, gemm512bf16dx2, gemm512bf16dx3, gemm512bf16dx4, gemm512bf16dx5, gemm512bf16dx6, gemm512bf16dx7, gemm512bf16dx8}
-	tiles512u8    = [...]tileU8Func{nil, gemm512u8x1, gemm512u8x2, gemm512u8x3, gemm512u8x4, gemm512u8x5, gemm512u8x6, gemm512u8x7, gemm512u8x8}
+	tiles512u8    = [...]tileU8Func{nil, gemm512u8x1, gemm512u8x2, gemm512u8x3, gemm512u8x4}
 )
 
 // avx2Kernels is the AVX2 set; on an AVX-512 machine the tests run it too.
@@ -317,15 +305,15 @@ func asmTileDot(tiles []tileDotFunc) func(mr, kp int, a []uint16, lda int, b []u
 	}
 }
 
-func asmTileU8(tiles []tileU8Func) func(mr, kg int, a []uint8, lda int, b []int8, c []float32, ldc int, bias []float32, acc bool, scale []float32, colsum []int32, rowscale []float32) {
-	return func(mr, kg int, a []uint8, lda int, b []int8, c []float32, ldc int, bias []float32, acc bool, scale []float32, colsum []int32, rowscale []float32) {
+func asmTileU8(tiles []tileU8Func) func(mr, kg int, a []int8, lda int, b []int8, c []float32, ldc int, bias []float32, acc bool, scale []float32, info []uint32, istride int) {
+	return func(mr, kg int, a []int8, lda int, b []int8, c []float32, ldc int, bias []float32, acc bool, scale []float32, info []uint32, istride int) {
 		_ = a[(mr-1)*lda+4*kg-1]
 		_ = b[kg*4*panel-1]
 		_ = c[(mr-1)*ldc+panel-1]
 		_ = scale[panel-1]
-		_ = colsum[panel-1]
-		_ = rowscale[mr-1]
-		tiles[mr](kg, &a[0], lda, &b[0], &c[0], ldc, biasPtr(bias), acc, &scale[0], &colsum[0], &rowscale[0])
+		blocks := (4*kg + ActBlock - 1) / ActBlock
+		_ = info[(blocks-1)*istride/4+2*mr-1]
+		tiles[mr](kg, &a[0], lda, &b[0], &c[0], ldc, biasPtr(bias), acc, &scale[0], &info[0], istride)
 	}
 }
 

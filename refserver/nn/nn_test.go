@@ -69,6 +69,7 @@ func TestMatMul(t *testing.T) {
 		{"no bias, vocab-like tail", 3, 16, 50257 % 200, false, false},
 		{"accumulate", 5, 48, 64, true, true},
 		{"long k", 2, 3072, 32, true, false},
+		{"k past a block", 6, 70, 40, true, true},
 		{"k not a multiple of 4", 9, 7, 33, false, true},
 	}
 	for _, ks := range kernelSets() {
@@ -136,10 +137,12 @@ func testMatMul(t *testing.T, ks kernelSet, dt DType, act Activations, m, k, n i
 				}
 				continue
 			}
-			q := make([]uint8, k)
-			s := QuantizeRow(q, row)
+			kb := (k + ActBlock - 1) / ActBlock * ActBlock
+			q := make([]int8, kb)
+			info := make([]uint32, 2*kb/ActBlock)
+			quantizeBlocks(q, info, 2, row)
 			for j := range row {
-				row[j] = float32(int(q[j])-128) * s
+				row[j] = float32(q[j]) * math.Float32frombits(info[2*(j/ActBlock)+1])
 			}
 		}
 	}
@@ -158,7 +161,7 @@ func testMatMul(t *testing.T, ks kernelSet, dt DType, act Activations, m, k, n i
 			if acc {
 				want[i] += float64(init[i])
 			}
-			if d := math.Abs(float64(got[i]) - want[i]); d > 1e-3*(1+math.Abs(want[i])) {
+			if d := math.Abs(float64(got[i]) - want[i]); !(d <= 1e-3*(1+math.Abs(want[i]))) { // NaN fails too
 				t.Fatalf("threads %d: C[%d][%d] = %v, want %v", threads, i/n, i%n, got[i], want[i])
 			}
 		}

@@ -33,7 +33,6 @@ type Packed struct {
 	data16 []uint16 // bf16: pairs of rows interleaved; f16: row after row
 	data8  []int8   // int8: groups of 4 rows interleaved
 	scale  []float32
-	colSum []int32 // int8: 128 × each column's sum of weights
 	// lowAct: the products round the activations to the weights' type
 	// too (bf16: VDPBF16PS; int8: quantized per row, VPDPBUSD).
 	lowAct bool
@@ -67,19 +66,20 @@ func ParseDType(s string) (DType, error) {
 type Activations int
 
 const (
-	// ActDefault is what docs/BENCHMARKS.md's measurements chose: for bf16
-	// LowActivations where the CPU has VDPBF16PS (decode 1.2× and prefill
-	// 1.5× faster, the logits' error 0.8 % of the largest against 0.6 %),
-	// else F32Activations; for int8 F32Activations, weight-only int8
-	// (int8 activations were faster, decode by 6 to 26 %, but their
-	// logits' error was 1.5 to 3.4 times larger).
+	// ActDefault is what docs/BENCHMARKS.md's measurements chose:
+	// LowActivations where the CPU has the dot product, else
+	// F32Activations. With VDPBF16PS bf16 decoded 1.2× and prefilled 1.5×
+	// faster, for a logits' error of 0.8 % of the largest against 0.6 %;
+	// with VPDPBUSD and a scale per 32 activations int8 decoded 1.2× and
+	// prefilled 1.4× faster, for 9.4 % against 8.6 % on the fixture.
 	ActDefault Activations = iota
 	// F32Activations widens each weight to float32: the products are
 	// exact and the sums float32, as with float32 weights.
 	F32Activations
 	// LowActivations rounds the activations too, for the CPU's dot
-	// products: to bfloat16 for bf16 weights (VDPBF16PS), to uint8 with a
-	// scale per row for int8 weights (VPDPBUSD). f16 has no such product.
+	// products: to bfloat16 for bf16 weights (VDPBF16PS), to int8 with a
+	// scale per block of ActBlock along k for int8 weights (VPDPBUSD).
+	// f16 has no such product.
 	LowActivations
 )
 
@@ -96,7 +96,7 @@ func (p *Packed) LowActivations() bool { return p.lowAct }
 
 // Bytes is the size of the weights a product streams, scales included.
 func (p *Packed) Bytes() int64 {
-	return int64(len(p.data))*4 + int64(len(p.data16))*2 + int64(len(p.data8)) + int64(len(p.scale))*4 + int64(len(p.colSum))*4
+	return int64(len(p.data))*4 + int64(len(p.data16))*2 + int64(len(p.data8)) + int64(len(p.scale))*4
 }
 
 // NewPacked allocates a zero K×N packed matrix, with a zero bias if withBias.
@@ -265,7 +265,7 @@ func (p *Packed) Convert(t DType, act Activations) error {
 	}
 	low := act == LowActivations
 	if act == ActDefault {
-		low = t == BF16 && active.dotBF16
+		low = t == BF16 && active.dotBF16 || t == Int8 && active.dotU8
 	}
 	if low && t == F16 {
 		return fmt.Errorf("f16 weights have no low-precision activation product")
@@ -297,11 +297,10 @@ func (p *Packed) Convert(t DType, act Activations) error {
 		p.dtype = Int8
 		kp = p.rowsPadded()
 		p.scale = make([]float32, np*panel)
-		p.colSum = make([]int32, np*panel)
 		p.data8 = make([]int8, np*kp*panel)
 		forPanels(np, func(pn int) {
 			in, out := src[pn*p.K*panel:(pn+1)*p.K*panel], p.data8[pn*kp*panel:(pn+1)*kp*panel]
-			scale, colSum := p.scale[pn*panel:(pn+1)*panel], p.colSum[pn*panel:(pn+1)*panel]
+			scale := p.scale[pn*panel : (pn+1)*panel]
 			for k := range p.K {
 				for j := range panel {
 					scale[j] = max(scale[j], float32(math.Abs(float64(in[k*panel+j]))))
@@ -317,7 +316,6 @@ func (p *Packed) Convert(t DType, act Activations) error {
 						q = int8(max(-127, min(127, math.Round(float64(in[k*panel+j]/s)))))
 					}
 					out[k/4*4*panel+4*j+k%4] = q
-					colSum[j] += 128 * int32(q)
 				}
 			}
 		})

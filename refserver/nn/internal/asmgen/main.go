@@ -22,16 +22,19 @@ func main() {
 	w("//go:build amd64 && !purego")
 	w("")
 	w("#include \"textflag.h\"")
-	for _, t := range []wtype{wF32, wBF16, wF16, wI8, wBF16Dot, wU8} {
+	for _, t := range []wtype{wF32, wBF16, wF16, wI8, wBF16Dot} {
 		for mr := 1; mr <= 8; mr++ {
 			gemm512(w, mr, t)
 		}
-		if t == wBF16Dot || t == wU8 {
-			continue // AVX-512 only: VDPBF16PS and VPDPBUSD
+		if t == wBF16Dot {
+			continue // AVX-512 only: VDPBF16PS
 		}
 		for mr := 1; mr <= 3; mr++ {
 			gemm256(w, mr, t)
 		}
+	}
+	for mr := 1; mr <= 4; mr++ {
+		gemm512q8(w, mr)
 	}
 	cvtBF16(w)
 	dotRows(w)
@@ -96,7 +99,7 @@ func (t wtype) suffix() string {
 }
 
 // scaled reports whether the sums need a scale per column (int8 weights).
-func (t wtype) scaled() bool { return t == wI8 || t == wU8 }
+func (t wtype) scaled() bool { return t == wI8 }
 
 // The packed panels each type reads, for 32 columns:
 //
@@ -121,14 +124,14 @@ func gemmPrologue(w func(string, ...any), name string, t wtype) {
 	case wBF16Dot:
 		at, ashift = "uint16", 1
 	case wU8:
-		at, ashift = "uint8", 0
+		at, ashift = "int8", 0
 	}
 	args, frame := "", 57
 	switch t {
 	case wI8:
 		args, frame = ", scale *float32", 72
 	case wU8:
-		args, frame = ", scale *float32, colsum *int32, rowscale *float32", 88
+		args, frame = ", scale *float32, info *uint32, istride int", 88
 	}
 	w("// func %s(k int, a *%s, lda int, b *%s, c *float32, ldc int, bias *float32, acc bool%s)", name, at, bt, args)
 	w("TEXT ·%s(SB), NOSPLIT, $0-%d", name, frame)
@@ -326,23 +329,18 @@ func gemm512(w func(string, ...any), mr int, t wtype) {
 					fma(aoff+4*i, r, "Z30", "Z31")
 				}
 			}
-		case wBF16Dot, wU8:
+		case wBF16Dot:
 			w("\tVMOVDQU32 %d(BX), Z30", boff)
 			w("\tVMOVDQU32 %d(BX), Z31", boff+64)
 			for r := 0; r < mr; r++ {
 				bc := 28 - r%2 // two broadcast registers, so rows overlap
 				w("\tVPBROADCASTD %s, Z%d", aAddr(aoff, r), bc)
-				if t == wU8 {
-					w("\tVPDPBUSD Z30, Z%d, Z%d", bc, 2*r)
-					w("\tVPDPBUSD Z31, Z%d, Z%d", bc, 2*r+1)
-				} else {
-					w("\t%s", vdpbf16ps(2*r, 30, bc))
-					w("\t%s", vdpbf16ps(2*r+1, 31, bc))
-				}
+				w("\t%s", vdpbf16ps(2*r, 30, bc))
+				w("\t%s", vdpbf16ps(2*r+1, 31, bc))
 			}
 		}
 	}
-	unroll := map[wtype]int{wF32: 4, wF16: 4, wBF16: 2, wI8: 1, wBF16Dot: 4, wU8: 2}[t]
+	unroll := map[wtype]int{wF32: 4, wF16: 4, wBF16: 2, wI8: 1, wBF16Dot: 4}[t]
 	// The int8 kernel with float32 activations and many rows has a long
 	// loop body (a widening per weight, then the rows' multiply-adds), and
 	// the out-of-order window alone holds too few lines in flight to keep
@@ -390,7 +388,7 @@ func gemm512(w func(string, ...any), mr int, t wtype) {
 		}
 	}
 	if t.scaled() {
-		scaleEpilogue512(w, name, mr, t, cAddr)
+		scaleEpilogue512(w, name, mr, cAddr)
 	}
 	w("\tMOVQ bias+48(FP), AX")
 	w("\tTESTQ AX, AX")
@@ -410,47 +408,23 @@ func gemm512(w func(string, ...any), mr int, t wtype) {
 	w("\tRET")
 }
 
-// scaleEpilogue512 turns an int8 kernel's sums into C's values: with
-// uint8 activations, the int32 sums less the offset's part (128 times
-// the column's weight sum), as float32, times the row's scale; then times
-// the column's scale, plus C when acc.
-func scaleEpilogue512(w func(string, ...any), name string, mr int, t wtype, cAddr func(int, int) string) {
+// scaleEpilogue512 turns the int8 kernel's float32 sums into C's values:
+// times the column's scale, plus C when acc.
+func scaleEpilogue512(w func(string, ...any), name string, mr int, cAddr func(int, int) string) {
 	w("\tMOVQ scale+64(FP), AX")
 	w("\tVMOVUPS (AX), Z30")
 	w("\tVMOVUPS 64(AX), Z31")
-	sa, sb := "Z30", "Z31"
-	if t == wU8 {
-		w("\tMOVQ colsum+72(FP), AX")
-		w("\tVMOVDQU32 (AX), Z28")
-		w("\tVMOVDQU32 64(AX), Z29")
-		w("\tMOVQ rowscale+80(FP), SI")
-		for r := 0; r < mr; r++ {
-			for h := 0; h < 2; h++ {
-				w("\tVPSUBD Z%d, Z%d, Z%d", 28+h, 2*r+h, 2*r+h)
-				w("\tVCVTDQ2PS Z%d, Z%d", 2*r+h, 2*r+h)
-			}
-		}
-		sa, sb = "Z26", "Z27"
-	}
-	rowScale := func(r int) {
-		if t == wU8 {
-			w("\tVMULPS.BCST %d(SI), Z30, Z26", 4*r)
-			w("\tVMULPS.BCST %d(SI), Z31, Z27", 4*r)
-		}
-	}
 	w("\tCMPB acc+56(FP), $0")
 	w("\tJEQ %s_noacc", name)
 	for r := 0; r < mr; r++ {
-		rowScale(r)
-		w("\tVFMADD213PS %s, %s, Z%d", cAddr(0, r), sa, 2*r)
-		w("\tVFMADD213PS %s, %s, Z%d", cAddr(64, r), sb, 2*r+1)
+		w("\tVFMADD213PS %s, Z30, Z%d", cAddr(0, r), 2*r)
+		w("\tVFMADD213PS %s, Z31, Z%d", cAddr(64, r), 2*r+1)
 	}
 	w("\tJMP %s_scaled", name)
 	w("%s_noacc:", name)
 	for r := 0; r < mr; r++ {
-		rowScale(r)
-		w("\tVMULPS %s, Z%d, Z%d", sa, 2*r, 2*r)
-		w("\tVMULPS %s, Z%d, Z%d", sb, 2*r+1, 2*r+1)
+		w("\tVMULPS Z30, Z%d, Z%d", 2*r, 2*r)
+		w("\tVMULPS Z31, Z%d, Z%d", 2*r+1, 2*r+1)
 	}
 	w("%s_scaled:", name)
 }
@@ -569,6 +543,120 @@ func gemm256(w func(string, ...any), mr int, t wtype) {
 		for q := 0; q < 4; q++ {
 			w("\tVMOVUPS Y%d, %s", acc(r, q), cAddr(32*q, r))
 		}
+	}
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
+// q8Block is the groups of 4 rows of k that share an activation scale in
+// the int8 dot-product kernel: 32 rows, nn.ActBlock.
+const q8Block = 8
+
+// gemm512q8 writes the AVX-512 VNNI tile of mr rows (at most 4) for int8
+// weights and int8 activations. The activations come quantized in blocks
+// of 32 along k, each block of each row with its scale and its
+// correction; VPDPBUSD multiplies unsigned bytes by signed ones, so the
+// weights are made unsigned as they load (XOR 0x80: q+128) and each block
+// subtracts 128 times its activations' sum (the correction) from its int32
+// sums before it converts them, times its scale, into float32 sums. Those
+// are scaled by the column's scale at the end.
+//
+// info points at the first block of the tile's first row: for each block,
+// the rows' (correction int32, scale float32) pairs, one after the other;
+// istride is the bytes from one block's pairs to the next's.
+func gemm512q8(w func(string, ...any), mr int) {
+	name := fmt.Sprintf("gemm512u8x%d", mr)
+	gemmPrologue(w, name, wU8)
+	aAddr := func(off, r int) string { return rowAddr(off, "SI", r, "R8", "R9", "R10", "R11") }
+	cAddr := func(off, r int) string { return rowAddr(off, "DI", r, "R12", "R13", "R14", "DX") }
+	// Z0..: the block's int32 sums (2 a row); Z8..: the float32 sums.
+	w("\tMOVL $0x80808080, AX")
+	w("\tVPBROADCASTD AX, Z29")
+	w("\tMOVQ info+72(FP), AX")
+	for r := 8; r < 8+2*mr; r++ {
+		w("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
+	}
+	group := func(u int) {
+		w("\tVMOVDQU32 %d(BX), Z30", 128*u)
+		w("\tVMOVDQU32 %d(BX), Z31", 128*u+64)
+		w("\tVPXORD Z29, Z30, Z30")
+		w("\tVPXORD Z29, Z31, Z31")
+		for r := 0; r < mr; r++ {
+			bc := 28 - r%2
+			w("\tVPBROADCASTD %s, Z%d", aAddr(4*u, r), bc)
+			w("\tVPDPBUSD Z%d, Z30, Z%d", bc, 2*r)
+			w("\tVPDPBUSD Z%d, Z31, Z%d", bc, 2*r+1)
+		}
+	}
+	zero := func() {
+		for r := 0; r < 2*mr; r++ {
+			w("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
+		}
+	}
+	blockEnd := func() {
+		for r := 0; r < mr; r++ {
+			w("\tVPBROADCASTD %d(AX), Z26", 8*r)
+			for h := 0; h < 2; h++ {
+				w("\tVPSUBD Z26, Z%d, Z%d", 2*r+h, 2*r+h)
+				w("\tVCVTDQ2PS Z%d, Z%d", 2*r+h, 2*r+h)
+				w("\tVFMADD231PS.BCST %d(AX), Z%d, Z%d", 8*r+4, 2*r+h, 8+2*r+h)
+			}
+		}
+		w("\tADDQ istride+80(FP), AX")
+	}
+	w("%s_block:", name)
+	w("\tCMPQ CX, $%d", q8Block)
+	w("\tJLT %s_partial", name)
+	zero()
+	for u := 0; u < q8Block; u++ {
+		group(u)
+	}
+	w("\tADDQ $%d, BX", 128*q8Block)
+	w("\tADDQ $%d, SI", 4*q8Block)
+	w("\tSUBQ $%d, CX", q8Block)
+	blockEnd()
+	w("\tJMP %s_block", name)
+	w("%s_partial:", name)
+	w("\tTESTQ CX, CX")
+	w("\tJZ %s_epilogue", name)
+	zero()
+	w("%s_group:", name)
+	group(0)
+	w("\tADDQ $128, BX")
+	w("\tADDQ $4, SI")
+	w("\tDECQ CX")
+	w("\tJNZ %s_group", name)
+	blockEnd()
+	w("%s_epilogue:", name)
+	w("\tMOVQ scale+64(FP), AX")
+	w("\tVMOVUPS (AX), Z30")
+	w("\tVMOVUPS 64(AX), Z31")
+	w("\tCMPB acc+56(FP), $0")
+	w("\tJEQ %s_noacc", name)
+	for r := 0; r < mr; r++ {
+		w("\tVFMADD213PS %s, Z30, Z%d", cAddr(0, r), 8+2*r)
+		w("\tVFMADD213PS %s, Z31, Z%d", cAddr(64, r), 9+2*r)
+	}
+	w("\tJMP %s_bias", name)
+	w("%s_noacc:", name)
+	for r := 0; r < mr; r++ {
+		w("\tVMULPS Z30, Z%d, Z%d", 8+2*r, 8+2*r)
+		w("\tVMULPS Z31, Z%d, Z%d", 9+2*r, 9+2*r)
+	}
+	w("%s_bias:", name)
+	w("\tMOVQ bias+48(FP), AX")
+	w("\tTESTQ AX, AX")
+	w("\tJZ %s_store", name)
+	w("\tVMOVUPS (AX), Z30")
+	w("\tVMOVUPS 64(AX), Z31")
+	for r := 0; r < mr; r++ {
+		w("\tVADDPS Z30, Z%d, Z%d", 8+2*r, 8+2*r)
+		w("\tVADDPS Z31, Z%d, Z%d", 9+2*r, 9+2*r)
+	}
+	w("%s_store:", name)
+	for r := 0; r < mr; r++ {
+		w("\tVMOVUPS Z%d, %s", 8+2*r, cAddr(0, r))
+		w("\tVMOVUPS Z%d, %s", 9+2*r, cAddr(64, r))
 	}
 	w("\tVZEROUPPER")
 	w("\tRET")
