@@ -32,6 +32,8 @@ type kernelSet struct {
 	dotU8       bool
 	// cvtBF16 rounds src to bfloat16 into dst.
 	cvtBF16 func(dst []uint16, src []float32)
+	// quantBlocks quantizes a row of activations for tileU8.
+	quantBlocks func(dst []int8, info []uint32, stride int, x []float32)
 	// dot computes out[j] = scale · k[j*ldk:][:hd] · q for j < n.
 	dot func(out, k []float32, ldk int, q []float32, hd, n int, scale float32)
 	// axpy computes out[:hd] += Σ_j p[j] · v[j*ldv:][:hd] for j < n.
@@ -45,7 +47,7 @@ type kernelSet struct {
 // goKernels is the pure-Go kernel set: the fallback, and the reference the
 // assembly is tested against.
 var goKernels = kernelSet{name: "go", mr: 4, tile: tileGo, tileBF16: tileBF16Go, tileF16: tileF16Go, tileI8: tileI8Go,
-	tileBF16Dot: tileBF16DotGo, tileU8: tileU8Go, cvtBF16: cvtBF16Go,
+	tileBF16Dot: tileBF16DotGo, tileU8: tileU8Go, cvtBF16: cvtBF16Go, quantBlocks: quantizeBlocksGo,
 	dot: dotGo, axpy: axpyGo, gelu: geluGo, sum: sumGo}
 
 // active is the kernel set in use; the pure-Go one unless init finds better.

@@ -180,6 +180,9 @@ func gemm512u8x4(k int, a *int8, lda int, b *int8, c *float32, ldc int, bias *fl
 func cvtBF16(dst *uint16, src *float32, n int)
 
 //go:noescape
+func quant32(dst *int8, info *uint32, istride int, src *float32, n int)
+
+//go:noescape
 func dotRows(out *float32, k *float32, ldk int, q *float32, hd int, n int, scale float32)
 
 //go:noescape
@@ -244,6 +247,7 @@ func avx512Kernels() kernelSet {
 	if cpu.X86.HasAVX512VNNI {
 		ks.tileU8, ks.dotU8 = asmTileU8(tiles512u8[:]), true
 	}
+	ks.quantBlocks = asmQuantBlocks
 	return ks
 }
 
@@ -314,6 +318,19 @@ func asmTileU8(tiles []tileU8Func) func(mr, kg int, a []int8, lda int, b []int8,
 		blocks := (4*kg + ActBlock - 1) / ActBlock
 		_ = info[(blocks-1)*istride/4+2*mr-1]
 		tiles[mr](kg, &a[0], lda, &b[0], &c[0], ldc, biasPtr(bias), acc, &scale[0], &info[0], istride)
+	}
+}
+
+// asmQuantBlocks is quantizeBlocksGo with the full blocks in assembly.
+func asmQuantBlocks(dst []int8, info []uint32, stride int, x []float32) {
+	full := len(x) / ActBlock
+	if full > 0 {
+		_ = dst[full*ActBlock-1]
+		_ = info[(full-1)*stride+1]
+		quant32(&dst[0], &info[0], stride, &x[0], full)
+	}
+	if len(dst) > full*ActBlock {
+		quantizeBlocksGo(dst[full*ActBlock:], info[full*stride:], stride, x[full*ActBlock:])
 	}
 }
 

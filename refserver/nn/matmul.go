@@ -19,7 +19,7 @@ func MatMul(p *Pool, c []float32, ldc int, a []float32, lda int, m int, w *Packe
 		return
 	}
 	ks := active
-	tile := w.tiler(ks, a, lda, m)
+	tile := w.tiler(p, ks, a, lda, m)
 	if tile.release != nil {
 		defer tile.release()
 	}
@@ -135,8 +135,22 @@ type actBuf struct {
 var actBufs = sync.Pool{New: func() any { return new(actBuf) }}
 
 // tiler picks the kernel for w's type and, for the low-precision
-// activation products, converts A once for every panel.
-func (w *Packed) tiler(ks kernelSet, a []float32, lda, m int) tiler {
+// activation products, converts A once for every panel (a prefill's rows
+// on the pool's workers).
+func (w *Packed) tiler(p *Pool, ks kernelSet, a []float32, lda, m int) tiler {
+	rows := func(fn func(r int)) {
+		if m < 16 {
+			for r := range m {
+				fn(r)
+			}
+			return
+		}
+		p.For(m, func(_, lo, hi int) {
+			for r := lo; r < hi; r++ {
+				fn(r)
+			}
+		})
+	}
 	k := w.K
 	kp := w.rowsPadded()
 	stride := kp * panel
@@ -158,12 +172,12 @@ func (w *Packed) tiler(ks kernelSet, a []float32, lda, m int) tiler {
 			buf.u16 = make([]uint16, m*kp)
 		}
 		a16 := buf.u16[:m*kp]
-		for r := 0; r < m; r++ {
+		rows(func(r int) {
 			ks.cvtBF16(a16[r*kp:r*kp+k], a[r*lda:r*lda+k])
 			if kp > k {
 				a16[r*kp+k] = 0
 			}
-		}
+		})
 		return tiler{run: func(pi, i0, mr int, c []float32, ldc int, acc bool) {
 			ks.tileBF16Dot(mr, kp/2, a16[i0*kp:], kp, w.data16[pi*stride:(pi+1)*stride], c, ldc, bias(pi), acc)
 		}, release: func() { actBufs.Put(buf) }}
@@ -188,9 +202,7 @@ func (w *Packed) tiler(ks kernelSet, a []float32, lda, m int) tiler {
 			buf.info = make([]uint32, blocks*2*m)
 		}
 		a8, info := buf.i8[:m*kb], buf.info[:blocks*2*m]
-		for r := 0; r < m; r++ {
-			quantizeBlocks(a8[r*kb:(r+1)*kb], info[2*r:], 2*m, a[r*lda:r*lda+k])
-		}
+		rows(func(r int) { ks.quantBlocks(a8[r*kb:(r+1)*kb], info[2*r:], 2*m, a[r*lda:r*lda+k]) })
 		return tiler{run: func(pi, i0, mr int, c []float32, ldc int, acc bool) {
 			ks.tileU8(mr, kp/4, a8[i0*kb:], kb, w.data8[pi*stride:(pi+1)*stride], c, ldc, bias(pi), acc,
 				scale(pi), info[2*i0:], 8*m)
@@ -210,13 +222,13 @@ func (w *Packed) tiler(ks kernelSet, a []float32, lda, m int) tiler {
 // same length in groups of 4.
 const ActBlock = 32
 
-// quantizeBlocks quantizes x symmetrically to int8 in blocks of ActBlock,
+// quantizeBlocksGo quantizes x symmetrically to int8 in blocks of ActBlock,
 // each block with its own scale (its largest |x| over 127), into dst (len
 // a multiple of ActBlock; past len(x) zeros). For block b it stores in
 // info[b*stride] the block's correction, 128 times the sum of its values
 // (the VPDPBUSD kernel's weights are offset by 128), and in
 // info[b*stride+1] its scale's bits: x[i] ≈ dst[i] · scale.
-func quantizeBlocks(dst []int8, info []uint32, stride int, x []float32) {
+func quantizeBlocksGo(dst []int8, info []uint32, stride int, x []float32) {
 	for b := 0; b*ActBlock < len(dst); b++ {
 		lo, hi := b*ActBlock, min(len(x), (b+1)*ActBlock)
 		out := dst[b*ActBlock : (b+1)*ActBlock]
@@ -255,9 +267,9 @@ func quantize(dst []int8, x []float32) float32 {
 	}
 	inv := 127 / m
 	for i, v := range x {
-		// v·inv lies in [-127, 127]: adding 128.5 and truncating (it is
-		// positive) rounds to nearest, halves up, without a branch.
-		dst[i] = int8(int32(v*inv+128.5) - 128)
+		// v·inv lies in [-127, 127]; to nearest, ties to even, as the
+		// assembly's VCVTPS2DQ rounds.
+		dst[i] = int8(math.RoundToEven(float64(v * inv)))
 	}
 	return m / 127
 }

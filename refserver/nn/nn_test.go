@@ -140,7 +140,7 @@ func testMatMul(t *testing.T, ks kernelSet, dt DType, act Activations, m, k, n i
 			kb := (k + ActBlock - 1) / ActBlock * ActBlock
 			q := make([]int8, kb)
 			info := make([]uint32, 2*kb/ActBlock)
-			quantizeBlocks(q, info, 2, row)
+			quantizeBlocksGo(q, info, 2, row)
 			for j := range row {
 				row[j] = float32(q[j]) * math.Float32frombits(info[2*(j/ActBlock)+1])
 			}
@@ -469,6 +469,63 @@ func TestPanelQueue(t *testing.T) {
 			if c := seen[i].Load(); c != 1 {
 				t.Fatalf("n=%d workers=%d: panel %d taken %d times", tc.n, tc.workers, i, c)
 			}
+		}
+	}
+}
+
+// TestQuantizeBlocks: each kernel set quantizes activations for the int8
+// dot product exactly as the pure-Go reference does: values, ties to even,
+// the blocks' corrections and scales, all-zero blocks (scale 0), NaN and
+// Inf (zeros, scale NaN), and a partial last block.
+func TestQuantizeBlocks(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 5))
+	ties := make([]float32, 32)
+	for i := range ties {
+		ties[i] = float32(i) - 15.5 // a ramp, largest |x| 15.5
+	}
+	exact := make([]float32, 64)
+	for i := range exact {
+		exact[i] = float32(i%8) + 0.5 // with the largest 127, inv is 1: every value a tie
+	}
+	exact[0] = 127
+	withNaN := randSlice(r, 70)
+	withNaN[40] = float32(math.NaN())
+	withInf := randSlice(r, 64)
+	withInf[3] = float32(math.Inf(-1))
+	for _, tc := range []struct {
+		name string
+		x    []float32
+	}{
+		{"empty", nil}, {"short", randSlice(r, 5)}, {"one block", randSlice(r, 32)}, {"partial block", randSlice(r, 70)},
+		{"long", randSlice(r, 3072)}, {"zeros", make([]float32, 64)}, {"ramp", ties}, {"ties", exact},
+		{"NaN in the second block", withNaN}, {"-Inf", withInf},
+	} {
+		kb := max(ActBlock, (len(tc.x)+ActBlock-1)/ActBlock*ActBlock)
+		blocks := kb / ActBlock
+		wantQ, wantInfo := make([]int8, kb), make([]uint32, 3*blocks)
+		quantizeBlocksGo(wantQ, wantInfo, 3, tc.x)
+		for _, ks := range kernelSets() {
+			t.Run(ks.name+"/"+tc.name, func(t *testing.T) {
+				q, info := make([]int8, kb), make([]uint32, 3*blocks)
+				for i := range q {
+					q[i] = 99 // every byte must be written
+				}
+				ks.quantBlocks(q, info, 3, tc.x)
+				for i := range q {
+					if q[i] != wantQ[i] {
+						t.Fatalf("q[%d] = %d, want %d (x = %v)", i, q[i], wantQ[i], tc.x[min(i, max(len(tc.x)-1, 0)):min(i+1, len(tc.x))])
+					}
+				}
+				for b := range blocks {
+					gc, ws := int32(info[3*b]), math.Float32frombits(wantInfo[3*b+1])
+					if gc != int32(wantInfo[3*b]) {
+						t.Errorf("block %d: correction %d, want %d", b, gc, int32(wantInfo[3*b]))
+					}
+					if gs := math.Float32frombits(info[3*b+1]); gs != ws && !(gs != gs && ws != ws) {
+						t.Errorf("block %d: scale %v, want %v", b, gs, ws)
+					}
+				}
+			})
 		}
 	}
 }
