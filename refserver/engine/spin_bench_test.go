@@ -23,10 +23,21 @@ import (
 //
 //	go test ./refserver/engine -run NONE -bench SpinBeforePark -benchtime 1x
 func BenchmarkSpinBeforePark(b *testing.B) {
-	m, err := gpt2.NewSynthetic(gpt2.GPT2Small, 1)
-	if err != nil {
-		b.Fatal(err)
+	for _, dt := range []nn.DType{nn.F32, nn.Int8} {
+		b.Run(string(dt), func(b *testing.B) {
+			m, err := gpt2.NewSynthetic(gpt2.GPT2Small, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := m.Convert(dt, nn.ActDefault); err != nil {
+				b.Fatal(err)
+			}
+			benchSpin(b, m)
+		})
 	}
+}
+
+func benchSpin(b *testing.B, m *gpt2.Model) {
 	e, err := New(m, byteVocab{}, Config{Threads: 2, NoCalibration: true}, nil)
 	if err != nil {
 		b.Fatal(err)
