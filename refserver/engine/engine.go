@@ -23,6 +23,11 @@ import (
 	"github.com/llmbench/llmbench/refserver/sample"
 )
 
+// beforePublish, when a test sets it, runs in each step just before the
+// step publishes its state: it widens the window in which a reader could
+// see a stale State.
+var beforePublish func()
+
 // Errors returned by Submit; test with errors.Is.
 var (
 	ErrQueueFull  = errors.New("engine queue is full")
@@ -225,6 +230,7 @@ type Engine struct {
 	wake    chan struct{}
 
 	running []*seq // owned by the loop
+	ended   []*seq // the step's finished sequences, reused
 	freed   int    // sequences the last step finished; owned by the loop
 	// pool samples the next tokens in parallel: the CPU backend's own, or
 	// one the engine makes on first use; owned by the loop (Calibrate runs
@@ -291,6 +297,7 @@ type seq struct {
 	sampler *sample.Sampler
 	text    textOut
 	stats   Stats
+	ending  string // the finish reason emit chose; the step sends it after publishing its state
 }
 
 // Submit queues a request. It returns the channel of its events, or an
@@ -596,10 +603,12 @@ func (e *Engine) step(pool *nn.Pool) error {
 	for i, s := range withLogits {
 		e.emit(s, next[i], now, batch)
 	}
-	keep := e.running[:0]
+	keep, ended := e.running[:0], e.ended[:0]
 	for _, s := range e.running {
-		if s.cache != nil {
+		if s.ending == "" {
 			keep = append(keep, s)
+		} else {
+			ended = append(ended, s)
 		}
 	}
 	clear(e.running[len(keep):])
@@ -609,7 +618,18 @@ func (e *Engine) step(pool *nn.Pool) error {
 	if cpu1, ok := hostcpu.ProcessCPU(); ok {
 		info.CPU = cpu1 - cpu0
 	}
+	if beforePublish != nil {
+		beforePublish()
+	}
 	e.publish(batch, &info)
+	// The sequences that ended get their last event only now, so that a
+	// client who has its whole answer never reads a State (or /metrics)
+	// that still counts it as running.
+	for _, s := range ended {
+		e.finish(s, s.ending, nil)
+	}
+	clear(ended)
+	e.ended = ended
 	if e.observer != nil {
 		e.observer.Step(info)
 	}
@@ -650,8 +670,8 @@ func (e *Engine) settle(budget time.Duration) (settled bool) {
 	}
 }
 
-// emit sends s's next token and finishes s when it is done (its cache is
-// then nil).
+// emit sends s's next token and, when s is done, sets s.ending to the
+// reason; the step then takes s out of the batch and finishes it.
 func (e *Engine) emit(s *seq, tok int, now time.Time, batch int) {
 	if s.stats.OutputTokens == 0 {
 		s.stats.FirstToken = now
@@ -661,7 +681,7 @@ func (e *Engine) emit(s *seq, tok int, now time.Time, batch int) {
 	}
 	s.stats.OutputTokens++
 	if tok == e.model.EOSTokenID && !s.req.IgnoreEOS {
-		e.finish(s, FinishEOS, nil)
+		s.ending = FinishEOS
 		return
 	}
 	s.tokens = append(s.tokens, tok)
@@ -671,10 +691,10 @@ func (e *Engine) emit(s *seq, tok int, now time.Time, batch int) {
 	switch {
 	case stopped:
 		s.out <- Event{Token: tok, Text: text}
-		e.finish(s, FinishStop, nil)
+		s.ending = FinishStop
 	case s.stats.OutputTokens >= s.req.MaxTokens:
 		s.out <- Event{Token: tok, Text: text}
-		e.finish(s, FinishLength, nil)
+		s.ending = FinishLength
 	default:
 		s.out <- Event{Token: tok, Text: text}
 	}

@@ -248,6 +248,40 @@ func TestCancelFreesCache(t *testing.T) {
 	}
 }
 
+// TestStateAfterDone: once a client has a request's final event, State
+// (and so /metrics) no longer counts the request as running, whatever
+// ended it. A sequence's last event used to go out before the step
+// published its state, so a scrape right after a response could still see
+// it running.
+func TestStateAfterDone(t *testing.T) {
+	beforePublish = func() { time.Sleep(2 * time.Millisecond) }
+	t.Cleanup(func() { beforePublish = nil })
+	m := synthetic(t)
+	e := start(t, m, Config{Threads: 1})
+	for _, tc := range []struct {
+		name string
+		req  Request
+	}{
+		{"length", greedy([]int{1, 2}, 1)},
+		{"length after decode steps", greedy([]int{3}, 3)},
+		{"stop", Request{Prompt: []int{5, 6}, MaxTokens: 10, Sampling: sample.Params{Greedy: true}, Stop: []string{"<"}}},
+	} {
+		for i := range 5 {
+			ch, err := e.Submit(context.Background(), tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := collect(t, ch)
+			if r.finish == "" {
+				t.Fatalf("%s: no final event", tc.name)
+			}
+			if s := e.State(); s.Running != 0 || s.KVUsed != 0 {
+				t.Fatalf("%s, request %d: state after its final event (%s) = %+v, want nothing running", tc.name, i, r.finish, s)
+			}
+		}
+	}
+}
+
 func TestStopSequenceAndText(t *testing.T) {
 	m := synthetic(t)
 	e := start(t, m, Config{Threads: 1})
