@@ -97,8 +97,7 @@ func (r *Runner) Forward(rows []Row) ([][]float32, error) {
 		nn.MatMul(r.pool, qkv, 3*C, xn, C, M, b.QKV, false)
 		for i, row := range rows {
 			q := qkv[i*3*C:]
-			copy(row.Cache.K[l][row.Pos*C:(row.Pos+1)*C], q[C:2*C])
-			copy(row.Cache.V[l][row.Pos*C:(row.Pos+1)*C], q[2*C:3*C])
+			row.Cache.Put(l, row.Pos, hd, q[C:3*C])
 		}
 		// Attention: one (row, head) pair per work item.
 		r.pool.For(M*NH, func(w, lo, hi int) {
@@ -107,12 +106,12 @@ func (r *Runner) Forward(rows []Row) ([][]float32, error) {
 				i, h := it/NH, it%NH
 				row := rows[i]
 				n := row.Pos + 1
-				K, V := row.Cache.K[l][h*hd:], row.Cache.V[l][h*hd:]
-				nn.Scores(s, K, C, qkv[i*3*C+h*hd:], hd, n, scale)
+				K, V := row.Cache.Head(l, h, hd)
+				nn.Scores(s, K, hd, qkv[i*3*C+h*hd:], hd, n, scale)
 				nn.Softmax(s[:n])
 				out := att[i*C+h*hd : i*C+(h+1)*hd]
 				clear(out)
-				nn.Mix(out, V, C, s, hd, n)
+				nn.Mix(out, V, hd, s, hd, n)
 			}
 		})
 		nn.MatMul(r.pool, x, C, att, C, M, b.AttnProj, true)

@@ -177,6 +177,18 @@ func gemm512u8x3(k int, a *int8, lda int, b *int8, c *float32, ldc int, bias *fl
 func gemm512u8x4(k int, a *int8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, info *uint32, istride int)
 
 //go:noescape
+func gemm512u8x5(k int, a *int8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, info *uint32, istride int)
+
+//go:noescape
+func gemm512u8x6(k int, a *int8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, info *uint32, istride int)
+
+//go:noescape
+func gemm512u8x7(k int, a *int8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, info *uint32, istride int)
+
+//go:noescape
+func gemm512u8x8(k int, a *int8, lda int, b *int8, c *float32, ldc int, bias *float32, acc bool, scale *float32, info *uint32, istride int)
+
+//go:noescape
 func cvtBF16(dst *uint16, src *float32, n int)
 
 //go:noescape
@@ -187,6 +199,12 @@ func dotRows(out *float32, k *float32, ldk int, q *float32, hd int, n int, scale
 
 //go:noescape
 func axpyRows(out *float32, v *float32, ldv int, p *float32, hd int, n int)
+
+//go:noescape
+func dotRows512(out *float32, k *float32, ldk int, q *float32, hd int, n int, scale float32)
+
+//go:noescape
+func axpyRows512(out *float32, v *float32, ldv int, p *float32, hd int, n int)
 
 //go:noescape
 func gelu512(x *float32, n int)
@@ -220,7 +238,7 @@ var (
 	tiles512i8    = [...]tileI8Func{nil, gemm512i8x1, gemm512i8x2, gemm512i8x3, gemm512i8x4, gemm512i8x5, gemm512i8x6, gemm512i8x7, gemm512i8x8}
 	tiles256i8    = [...]tileI8Func{nil, gemm256i8x1, gemm256i8x2, gemm256i8x3}
 	tiles512bf16d = [...]tileDotFunc{nil, gemm512bf16dx1, gemm512bf16dx2, gemm512bf16dx3, gemm512bf16dx4, gemm512bf16dx5, gemm512bf16dx6, gemm512bf16dx7, gemm512bf16dx8}
-	tiles512u8    = [...]tileU8Func{nil, gemm512u8x1, gemm512u8x2, gemm512u8x3, gemm512u8x4}
+	tiles512u8    = [...]tileU8Func{nil, gemm512u8x1, gemm512u8x2, gemm512u8x3, gemm512u8x4, gemm512u8x5, gemm512u8x6, gemm512u8x7, gemm512u8x8}
 )
 
 // avx2Kernels is the AVX2 set; on an AVX-512 machine the tests run it too.
@@ -240,7 +258,7 @@ func avx512Kernels() kernelSet {
 	ks.name, ks.mr = "avx512", 8
 	ks.tile, ks.tileBF16, ks.tileF16 = asmTile(tiles512[:]), asmTile16(tiles512bf16[:]), asmTile16(tiles512f16[:])
 	ks.tileI8 = asmTileI8(tiles512i8[:])
-	ks.dot, ks.axpy, ks.gelu, ks.sum = asmDot, asmAxpy, asmGELU512, asmSum512
+	ks.dot, ks.axpy, ks.gelu, ks.sum = asmDot512, asmAxpy512, asmGELU512, asmSum512
 	if cpu.X86.HasAVX512BF16 {
 		ks.tileBF16Dot, ks.cvtBF16, ks.dotBF16 = asmTileDot(tiles512bf16d[:]), asmCvtBF16, true
 	}
@@ -369,6 +387,30 @@ func asmAxpy(out, v []float32, ldv int, p []float32, hd, n int) {
 	_ = v[(n-1)*ldv+hd-1]
 	_ = p[n-1]
 	axpyRows(&out[0], &v[0], ldv, &p[0], hd, n)
+}
+
+// asmDot512 and asmAxpy512 take heads whose size is a multiple of 16 (all
+// of GPT-2's are 64); others go through the AVX2 kernels.
+func asmDot512(out, k []float32, ldk int, q []float32, hd, n int, scale float32) {
+	if n == 0 || hd%16 != 0 {
+		asmDot(out, k, ldk, q, hd, n, scale)
+		return
+	}
+	_ = out[n-1]
+	_ = k[(n-1)*ldk+hd-1]
+	_ = q[hd-1]
+	dotRows512(&out[0], &k[0], ldk, &q[0], hd, n, scale)
+}
+
+func asmAxpy512(out, v []float32, ldv int, p []float32, hd, n int) {
+	if n == 0 || hd%16 != 0 {
+		asmAxpy(out, v, ldv, p, hd, n)
+		return
+	}
+	_ = out[hd-1]
+	_ = v[(n-1)*ldv+hd-1]
+	_ = p[n-1]
+	axpyRows512(&out[0], &v[0], ldv, &p[0], hd, n)
 }
 
 func asmGELU512(x []float32) {

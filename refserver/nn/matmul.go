@@ -117,6 +117,11 @@ func (q panelQueue) take(w int) (lo, hi int, ok bool) {
 	return 0, 0, false
 }
 
+// u8Rows is the most rows a VPDPBUSD tile takes (gemm512u8x1..8); a
+// variable so that a benchmark can set it to 4, the widest tile that
+// keeps its float32 sums in registers.
+var u8Rows = 8
+
 // tiler is one product's tile call: run computes rows i0..i0+mr of panel
 // pi into c. release returns the converted activations' buffer, if any.
 type tiler struct {
@@ -206,7 +211,7 @@ func (w *Packed) tiler(p *Pool, ks kernelSet, a []float32, lda, m int) tiler {
 		return tiler{run: func(pi, i0, mr int, c []float32, ldc int, acc bool) {
 			ks.tileU8(mr, kp/4, a8[i0*kb:], kb, w.data8[pi*stride:(pi+1)*stride], c, ldc, bias(pi), acc,
 				scale(pi), info[2*i0:], 8*m)
-		}, release: func() { actBufs.Put(buf) }, mr: 4}
+		}, release: func() { actBufs.Put(buf) }, mr: u8Rows}
 	}
 	return tiler{run: func(pi, i0, mr int, c []float32, ldc int, acc bool) {
 		ks.tile(mr, k, a[i0*lda:], lda, w.data[pi*stride:(pi+1)*stride], c, ldc, bias(pi), acc)

@@ -71,6 +71,9 @@ func TestMatMul(t *testing.T) {
 		{"long k", 2, 3072, 32, true, false},
 		{"k past a block", 6, 70, 40, true, true},
 		{"k not a multiple of 4", 9, 7, 33, false, true},
+		{"seven rows", 7, 100, 64, true, false},
+		{"eight rows, long k, accumulate", 8, 3072, 64, true, true},
+		{"fifteen rows", 15, 200, 96, false, false},
 	}
 	for _, ks := range kernelSets() {
 		for _, pr := range precisions {
@@ -227,11 +230,13 @@ func TestPackedColAndSetCols(t *testing.T) {
 
 func TestAttentionKernels(t *testing.T) {
 	for _, ks := range kernelSets() {
-		for _, hd := range []int{8, 16, 64, 40, 12} {
+		for _, tc := range []struct{ hd, n int }{{8, 37}, {16, 37}, {64, 37}, {40, 37}, {12, 37},
+			{64, 1}, {64, 8}, {64, 16}, {32, 9}, {48, 23}, {80, 7}, {96, 12}} {
+			hd, n := tc.hd, tc.n
 			t.Run(ks.name, func(t *testing.T) {
 				withKernels(t, ks)
-				r := rand.New(rand.NewPCG(3, uint64(hd)))
-				const n, ld = 37, 100
+				r := rand.New(rand.NewPCG(3, uint64(hd*1000+n)))
+				const ld = 100
 				k := randSlice(r, n*ld)
 				q := randSlice(r, hd)
 				got := make([]float32, n)

@@ -33,13 +33,15 @@ func main() {
 			gemm256(w, mr, t)
 		}
 	}
-	for mr := 1; mr <= 4; mr++ {
+	for mr := 1; mr <= 8; mr++ {
 		gemm512q8(w, mr)
 	}
 	quant32(w)
 	cvtBF16(w)
 	dotRows(w)
 	axpyRows(w)
+	dotRows512(w)
+	axpyRows512(w)
 	gelu512(w)
 	sum256(w)
 	sum512(w)
@@ -118,6 +120,13 @@ func (t wtype) scaled() bool { return t == wI8 }
 // gemmPrologue loads the arguments and the row-stride multiples. ashift is
 // log2 of an activation's size (2 for float32, 1 for bf16, 0 for bytes).
 func gemmPrologue(w func(string, ...any), name string, t wtype) {
+	gemmPrologueFrame(w, name, t, 0)
+}
+
+// gemmPrologueFrame is gemmPrologue with locals bytes of stack frame (at
+// 0(SP) upwards); a kernel with a frame is not NOSPLIT, so the runtime
+// may grow the goroutine's stack before it runs.
+func gemmPrologueFrame(w func(string, ...any), name string, t wtype, locals int) {
 	w("")
 	at, bt := "float32", map[wtype]string{wF32: "float32", wBF16: "uint16", wF16: "uint16", wI8: "int8", wBF16Dot: "uint16", wU8: "int8"}[t]
 	ashift := 2
@@ -135,7 +144,11 @@ func gemmPrologue(w func(string, ...any), name string, t wtype) {
 		args, frame = ", scale *float32, info *uint32, istride int", 88
 	}
 	w("// func %s(k int, a *%s, lda int, b *%s, c *float32, ldc int, bias *float32, acc bool%s)", name, at, bt, args)
-	w("TEXT ·%s(SB), NOSPLIT, $0-%d", name, frame)
+	if locals > 0 {
+		w("TEXT ·%s(SB), $%d-%d", name, locals, frame)
+	} else {
+		w("TEXT ·%s(SB), NOSPLIT, $0-%d", name, frame)
+	}
 	w("\tMOVQ k+0(FP), CX")
 	w("\tMOVQ a+8(FP), SI")
 	w("\tMOVQ lda+16(FP), R8")
@@ -553,7 +566,7 @@ func gemm256(w func(string, ...any), mr int, t wtype) {
 // the int8 dot-product kernel: 32 rows, nn.ActBlock.
 const q8Block = 8
 
-// gemm512q8 writes the AVX-512 VNNI tile of mr rows (at most 4) for int8
+// gemm512q8 writes the AVX-512 VNNI tile of mr rows (at most 8) for int8
 // weights and int8 activations. The activations come quantized in blocks
 // of 32 along k, each block of each row with its scale and its
 // correction; VPDPBUSD multiplies unsigned bytes by signed ones, so the
@@ -562,22 +575,54 @@ const q8Block = 8
 // sums before it converts them, times its scale, into float32 sums. Those
 // are scaled by the column's scale at the end.
 //
+// Each row takes two int32 sums (Z0..), and VPDPBUSD's latency (4 cycles
+// on this host, 2 a cycle) wants at least 8 of them in flight. Up to 4
+// rows the float32 sums stay in registers (Z8..); past 4 the int32 sums
+// take Z0..Z15 and the float32 sums live on the stack, read and written
+// once a block. Eight rows then share one pass over the panel instead of
+// two passes of four, each with 8 chains.
+//
 // info points at the first block of the tile's first row: for each block,
 // the rows' (correction int32, scale float32) pairs, one after the other;
 // istride is the bytes from one block's pairs to the next's.
 func gemm512q8(w func(string, ...any), mr int) {
 	name := fmt.Sprintf("gemm512u8x%d", mr)
-	gemmPrologue(w, name, wU8)
+	spill := mr > 4
+	locals := 0
+	if spill {
+		locals = 2 * mr * 64
+	}
+	gemmPrologueFrame(w, name, wU8, locals)
 	aAddr := func(off, r int) string { return rowAddr(off, "SI", r, "R8", "R9", "R10", "R11") }
 	cAddr := func(off, r int) string { return rowAddr(off, "DI", r, "R12", "R13", "R14", "DX") }
-	// Z0..: the block's int32 sums (2 a row); Z8..: the float32 sums.
+	slot := func(i int) string { return fmt.Sprintf("%d(SP)", 64*i) }
+	// Z0..: the block's int32 sums (2 a row); the float32 sums in Z8.. or
+	// in the stack slots.
 	w("\tMOVL $0x80808080, AX")
 	w("\tVPBROADCASTD AX, Z29")
 	w("\tMOVQ info+72(FP), AX")
-	for r := 8; r < 8+2*mr; r++ {
-		w("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
+	// With 4 rows or more the loop is long enough that the weights'
+	// stream falls behind: prefetch the panel ahead (DX, free until the
+	// epilogue needs row 7 of C).
+	prefetch := mr >= 4
+	if prefetch {
+		w("\tMOVQ ·prefetchAhead(SB), DX")
 	}
-	group := func(u int) {
+	if spill {
+		w("\tVPXORD Z26, Z26, Z26")
+		for i := 0; i < 2*mr; i++ {
+			w("\tVMOVUPS Z26, %s", slot(i))
+		}
+	} else {
+		for r := 8; r < 8+2*mr; r++ {
+			w("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
+		}
+	}
+	group := func(u int, pf bool) {
+		if pf {
+			w("\tPREFETCHT0 %d(BX)(DX*1)", 128*u)
+			w("\tPREFETCHT0 %d(BX)(DX*1)", 128*u+64)
+		}
 		w("\tVMOVDQU32 %d(BX), Z30", 128*u)
 		w("\tVMOVDQU32 %d(BX), Z31", 128*u+64)
 		w("\tVPXORD Z29, Z30, Z30")
@@ -598,9 +643,17 @@ func gemm512q8(w func(string, ...any), mr int) {
 		for r := 0; r < mr; r++ {
 			w("\tVPBROADCASTD %d(AX), Z26", 8*r)
 			for h := 0; h < 2; h++ {
-				w("\tVPSUBD Z26, Z%d, Z%d", 2*r+h, 2*r+h)
-				w("\tVCVTDQ2PS Z%d, Z%d", 2*r+h, 2*r+h)
-				w("\tVFMADD231PS.BCST %d(AX), Z%d, Z%d", 8*r+4, 2*r+h, 8+2*r+h)
+				i := 2*r + h
+				w("\tVPSUBD Z26, Z%d, Z%d", i, i)
+				w("\tVCVTDQ2PS Z%d, Z%d", i, i)
+				if !spill {
+					w("\tVFMADD231PS.BCST %d(AX), Z%d, Z%d", 8*r+4, i, 8+i)
+					continue
+				}
+				f := 24 + h
+				w("\tVMOVUPS %s, Z%d", slot(i), f)
+				w("\tVFMADD231PS.BCST %d(AX), Z%d, Z%d", 8*r+4, i, f)
+				w("\tVMOVUPS Z%d, %s", f, slot(i))
 			}
 		}
 		w("\tADDQ istride+80(FP), AX")
@@ -610,7 +663,7 @@ func gemm512q8(w func(string, ...any), mr int) {
 	w("\tJLT %s_partial", name)
 	zero()
 	for u := 0; u < q8Block; u++ {
-		group(u)
+		group(u, prefetch)
 	}
 	w("\tADDQ $%d, BX", 128*q8Block)
 	w("\tADDQ $%d, SI", 4*q8Block)
@@ -622,27 +675,38 @@ func gemm512q8(w func(string, ...any), mr int) {
 	w("\tJZ %s_epilogue", name)
 	zero()
 	w("%s_group:", name)
-	group(0)
+	group(0, false)
 	w("\tADDQ $128, BX")
 	w("\tADDQ $4, SI")
 	w("\tDECQ CX")
 	w("\tJNZ %s_group", name)
 	blockEnd()
 	w("%s_epilogue:", name)
+	if prefetch {
+		w("\tLEAQ (R13)(R12*4), DX")
+	}
+	// The float32 sums: row r's two in Z(f+2r), Z(f+2r+1).
+	f := 8
+	if spill {
+		f = 0
+		for i := 0; i < 2*mr; i++ {
+			w("\tVMOVUPS %s, Z%d", slot(i), i)
+		}
+	}
 	w("\tMOVQ scale+64(FP), AX")
 	w("\tVMOVUPS (AX), Z30")
 	w("\tVMOVUPS 64(AX), Z31")
 	w("\tCMPB acc+56(FP), $0")
 	w("\tJEQ %s_noacc", name)
 	for r := 0; r < mr; r++ {
-		w("\tVFMADD213PS %s, Z30, Z%d", cAddr(0, r), 8+2*r)
-		w("\tVFMADD213PS %s, Z31, Z%d", cAddr(64, r), 9+2*r)
+		w("\tVFMADD213PS %s, Z30, Z%d", cAddr(0, r), f+2*r)
+		w("\tVFMADD213PS %s, Z31, Z%d", cAddr(64, r), f+1+2*r)
 	}
 	w("\tJMP %s_bias", name)
 	w("%s_noacc:", name)
 	for r := 0; r < mr; r++ {
-		w("\tVMULPS Z30, Z%d, Z%d", 8+2*r, 8+2*r)
-		w("\tVMULPS Z31, Z%d, Z%d", 9+2*r, 9+2*r)
+		w("\tVMULPS Z30, Z%d, Z%d", f+2*r, f+2*r)
+		w("\tVMULPS Z31, Z%d, Z%d", f+1+2*r, f+1+2*r)
 	}
 	w("%s_bias:", name)
 	w("\tMOVQ bias+48(FP), AX")
@@ -651,13 +715,13 @@ func gemm512q8(w func(string, ...any), mr int) {
 	w("\tVMOVUPS (AX), Z30")
 	w("\tVMOVUPS 64(AX), Z31")
 	for r := 0; r < mr; r++ {
-		w("\tVADDPS Z30, Z%d, Z%d", 8+2*r, 8+2*r)
-		w("\tVADDPS Z31, Z%d, Z%d", 9+2*r, 9+2*r)
+		w("\tVADDPS Z30, Z%d, Z%d", f+2*r, f+2*r)
+		w("\tVADDPS Z31, Z%d, Z%d", f+1+2*r, f+1+2*r)
 	}
 	w("%s_store:", name)
 	for r := 0; r < mr; r++ {
-		w("\tVMOVUPS Z%d, %s", 8+2*r, cAddr(0, r))
-		w("\tVMOVUPS Z%d, %s", 9+2*r, cAddr(64, r))
+		w("\tVMOVUPS Z%d, %s", f+2*r, cAddr(0, r))
+		w("\tVMOVUPS Z%d, %s", f+1+2*r, cAddr(64, r))
 	}
 	w("\tVZEROUPPER")
 	w("\tRET")
@@ -889,6 +953,162 @@ func axpyRows(w func(string, ...any)) {
 	w("\tSUBQ $8, R9")
 	w("\tJMP axpy_chunk8")
 	w("axpy_done:")
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
+// dotRows512 is dotRows for hd%16 == 0 with AVX-512. Eight keys go at a
+// time, each with its own accumulator, so the eight products overlap and
+// their horizontal sums share one transpose (two VHADDPS levels and a lane
+// swap) instead of a reduction per key; a last group of fewer than eight
+// keys goes one key at a time.
+func dotRows512(w func(string, ...any)) {
+	w("")
+	w("// func dotRows512(out *float32, k *float32, ldk int, q *float32, hd int, n int, scale float32)")
+	w("TEXT ·dotRows512(SB), NOSPLIT, $0-52")
+	w("\tMOVQ out+0(FP), DI")
+	w("\tMOVQ k+8(FP), SI")
+	w("\tMOVQ ldk+16(FP), R8")
+	w("\tSHLQ $2, R8")
+	w("\tLEAQ (R8)(R8*2), R10") // 3 rows
+	w("\tMOVQ q+24(FP), DX")
+	w("\tMOVQ hd+32(FP), R9")
+	w("\tSHLQ $2, R9") // bytes
+	w("\tMOVQ n+40(FP), CX")
+	w("\tVBROADCASTSS scale+48(FP), Y15")
+	w("dot8_group:")
+	w("\tCMPQ CX, $8")
+	w("\tJLT dot8_one")
+	w("\tLEAQ (SI)(R8*4), R11") // keys 4..7
+	for r := 0; r < 8; r++ {
+		w("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
+	}
+	w("\tXORQ AX, AX")
+	w("dot8_d:")
+	w("\tVMOVUPS (DX)(AX*1), Z8")
+	for r := 0; r < 8; r++ {
+		base, off := "SI", []string{"", "(R8*1)", "(R8*2)", "(R10*1)"}[r%4]
+		if r >= 4 {
+			base = "R11"
+		}
+		w("\tLEAQ (%s)(AX*1), BX", base)
+		w("\tVFMADD231PS (BX)%s, Z8, Z%d", off, r)
+	}
+	w("\tADDQ $64, AX")
+	w("\tCMPQ AX, R9")
+	w("\tJLT dot8_d")
+	// Fold each 512-bit sum to 256 bits, then transpose-add 8 ymm to one.
+	for r := 0; r < 8; r++ {
+		w("\tVEXTRACTF64X4 $1, Z%d, Y9", r)
+		w("\tVADDPS Y9, Y%d, Y%d", r, r)
+	}
+	w("\tVHADDPS Y1, Y0, Y8")
+	w("\tVHADDPS Y3, Y2, Y9")
+	w("\tVHADDPS Y9, Y8, Y8") // [s0..s3 low lanes | s0..s3 high lanes]
+	w("\tVHADDPS Y5, Y4, Y10")
+	w("\tVHADDPS Y7, Y6, Y11")
+	w("\tVHADDPS Y11, Y10, Y10") // the same for s4..s7
+	w("\tVPERM2F128 $0x20, Y10, Y8, Y11")
+	w("\tVPERM2F128 $0x31, Y10, Y8, Y12")
+	w("\tVADDPS Y12, Y11, Y11")
+	w("\tVMULPS Y15, Y11, Y11")
+	w("\tVMOVUPS Y11, (DI)")
+	w("\tADDQ $32, DI")
+	w("\tLEAQ (R11)(R8*4), SI")
+	w("\tSUBQ $8, CX")
+	w("\tJMP dot8_group")
+	w("dot8_one:")
+	w("\tTESTQ CX, CX")
+	w("\tJZ dot8_done")
+	w("\tVPXORD Z0, Z0, Z0")
+	w("\tXORQ AX, AX")
+	w("dot8_one_d:")
+	w("\tVMOVUPS (DX)(AX*1), Z8")
+	w("\tVFMADD231PS (SI)(AX*1), Z8, Z0")
+	w("\tADDQ $64, AX")
+	w("\tCMPQ AX, R9")
+	w("\tJLT dot8_one_d")
+	w("\tVEXTRACTF64X4 $1, Z0, Y1")
+	w("\tVADDPS Y1, Y0, Y0")
+	w("\tVEXTRACTF128 $1, Y0, X1")
+	w("\tVADDPS X1, X0, X0")
+	w("\tVHADDPS X0, X0, X0")
+	w("\tVHADDPS X0, X0, X0")
+	w("\tVMULSS X15, X0, X0")
+	w("\tVMOVSS X0, (DI)")
+	w("\tADDQ $4, DI")
+	w("\tADDQ R8, SI")
+	w("\tDECQ CX")
+	w("\tJMP dot8_one")
+	w("dot8_done:")
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
+// axpyRows512 is axpyRows for hd%16 == 0 with AVX-512. It takes out in
+// chunks of 64 floats (4 registers) or 16, and two keys per iteration into
+// two sets of accumulators: with one set, each key waits for the last
+// key's FMA (4 cycles) and the loop runs at a quarter of the FMA units'
+// rate.
+func axpyRows512(w func(string, ...any)) {
+	w("")
+	w("// func axpyRows512(out *float32, v *float32, ldv int, p *float32, hd int, n int)")
+	w("TEXT ·axpyRows512(SB), NOSPLIT, $0-48")
+	w("\tMOVQ out+0(FP), DI")
+	w("\tMOVQ v+8(FP), BX")
+	w("\tMOVQ ldv+16(FP), R8")
+	w("\tSHLQ $2, R8")
+	w("\tMOVQ hd+32(FP), R9")
+	for _, c := range []struct {
+		name string
+		regs int
+	}{{"64", 4}, {"16", 1}} {
+		floats := c.regs * 16
+		w("axpy512_chunk%s:", c.name)
+		w("\tCMPQ R9, $%d", floats)
+		if c.name == "64" {
+			w("\tJLT axpy512_chunk16")
+		} else {
+			w("\tJLT axpy512_done")
+		}
+		for r := 0; r < c.regs; r++ {
+			w("\tVMOVUPS %d(DI), Z%d", 64*r, r)
+			w("\tVPXORD Z%d, Z%d, Z%d", 4+r, 4+r, 4+r)
+		}
+		w("\tMOVQ BX, SI")
+		w("\tMOVQ p+24(FP), DX")
+		w("\tMOVQ n+40(FP), CX")
+		w("axpy512_pair%s:", c.name)
+		w("\tCMPQ CX, $2")
+		w("\tJLT axpy512_last%s", c.name)
+		w("\tVBROADCASTSS (DX), Z8")
+		w("\tVBROADCASTSS 4(DX), Z9")
+		for r := 0; r < c.regs; r++ {
+			w("\tVFMADD231PS %d(SI), Z8, Z%d", 64*r, r)
+			w("\tVFMADD231PS %d(SI)(R8*1), Z9, Z%d", 64*r, 4+r)
+		}
+		w("\tADDQ $8, DX")
+		w("\tLEAQ (SI)(R8*2), SI")
+		w("\tSUBQ $2, CX")
+		w("\tJMP axpy512_pair%s", c.name)
+		w("axpy512_last%s:", c.name)
+		w("\tTESTQ CX, CX")
+		w("\tJZ axpy512_store%s", c.name)
+		w("\tVBROADCASTSS (DX), Z8")
+		for r := 0; r < c.regs; r++ {
+			w("\tVFMADD231PS %d(SI), Z8, Z%d", 64*r, r)
+		}
+		w("axpy512_store%s:", c.name)
+		for r := 0; r < c.regs; r++ {
+			w("\tVADDPS Z%d, Z%d, Z%d", 4+r, r, r)
+			w("\tVMOVUPS Z%d, %d(DI)", r, 64*r)
+		}
+		w("\tADDQ $%d, DI", 4*floats)
+		w("\tADDQ $%d, BX", 4*floats)
+		w("\tSUBQ $%d, R9", floats)
+		w("\tJMP axpy512_chunk%s", c.name)
+	}
+	w("axpy512_done:")
 	w("\tVZEROUPPER")
 	w("\tRET")
 }
