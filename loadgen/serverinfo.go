@@ -59,6 +59,7 @@ func identify(ctx context.Context, target, declared string) *runfmt.Server {
 				Backend      string `json:"backend"`
 				Device       string `json:"device"`
 				DType        string `json:"dtype"`
+				KVDType      string `json:"kv_dtype"`
 				GPUAvailable *bool  `json:"gpu_available"`
 				Synthetic    bool   `json:"synthetic"`
 				Threads      int    `json:"threads"`
@@ -67,7 +68,7 @@ func identify(ctx context.Context, target, declared string) *runfmt.Server {
 			if hl.Backend != "" && hl.GPUAvailable != nil {
 				note(runfmt.ServerRefserver, "GET /health")
 				s.Backend, s.Device, s.GPUAvailable, s.Synthetic, s.Threads = hl.Backend, hl.Device, hl.GPUAvailable, hl.Synthetic, hl.Threads
-				s.DType = hl.DType
+				s.DType, s.KVDType = hl.DType, hl.KVDType
 				switch m := hl.Model.(type) {
 				case string:
 					s.Model = m

@@ -28,12 +28,13 @@ func testServeDType(t *testing.T, dt string) {
 	}
 	var h struct {
 		DType   string `json:"dtype"`
+		KVDType string `json:"kv_dtype"`
 		Backend string `json:"backend"`
 	}
 	json.NewDecoder(resp.Body).Decode(&h)
 	resp.Body.Close()
-	if h.DType != dt || h.Backend != "cpu" {
-		t.Errorf("/health: dtype %q on %q, want %s on cpu", h.DType, h.Backend, dt)
+	if h.DType != dt || h.Backend != "cpu" || h.KVDType != "f16" {
+		t.Errorf("/health: dtype %q, KV %q on %q, want %s, f16 KV, on cpu", h.DType, h.KVDType, h.Backend, dt)
 	}
 	resp, err = http.Post(base+"/generate", "application/json", strings.NewReader(`{"prompt": "Hello world", "max_tokens": 4, "do_sample": false}`))
 	if err != nil {

@@ -626,6 +626,9 @@ func buildMeta(d *runData) ([]kv, string) {
 			kv{Key: "device", Value: fmt.Sprintf("%s (GPU available: %s)", unknown(s.Device), gpu)},
 			kv{Key: "weights", Value: unknown(s.DType)},
 		)
+		if s.KVDType != "" {
+			meta = append(meta, kv{Key: "KV cache", Value: s.KVDType})
+		}
 		if s.Threads > 0 {
 			meta = append(meta, kv{Key: "threads", Value: fmt.Sprint(s.Threads)})
 		}

@@ -107,7 +107,8 @@ type Server struct {
 	Models       []string        `json:"models,omitempty"` // GET /v1/models' ids
 	Backend      string          `json:"backend,omitempty"`
 	Device       string          `json:"device,omitempty"`
-	DType        string          `json:"dtype,omitempty"` // the weights' type, when the server says (refserver: f32, bf16, f16)
+	DType        string          `json:"dtype,omitempty"`    // the weights' type, when the server says (refserver: f32, bf16, f16, int8)
+	KVDType      string          `json:"kv_dtype,omitempty"` // the KV cache's type, when the server says (refserver: f32, f16)
 	GPUAvailable *bool           `json:"gpu_available"`
 	Synthetic    bool            `json:"synthetic_weights,omitempty"`
 	Threads      int             `json:"threads,omitempty"`

@@ -57,11 +57,18 @@ func TestDTypesScript(t *testing.T) {
 		if err := json.Unmarshal(data, &r); err != nil {
 			t.Fatal(err)
 		}
-		if r.Server == nil || r.Server.DType != dt {
-			t.Errorf("%s: run.json server %+v, want dtype %s", m[0], r.Server, dt)
+		wantKV := "f16" // reduced weights keep halves in the KV cache
+		if dt == "f32" {
+			wantKV = "f32"
 		}
-		if _, err := os.Stat(filepath.Join(filepath.Dir(m[0]), "report.html")); err != nil {
+		if r.Server == nil || r.Server.DType != dt || r.Server.KVDType != wantKV {
+			t.Errorf("%s: run.json server %+v, want dtype %s, kv_dtype %s", m[0], r.Server, dt, wantKV)
+		}
+		report, err := os.ReadFile(filepath.Join(filepath.Dir(m[0]), "report.html"))
+		if err != nil {
 			t.Errorf("%s: no report: %v", dt, err)
+		} else if !strings.Contains(string(report), "KV cache") {
+			t.Errorf("%s: the report does not say the KV cache's type", dt)
 		}
 	}
 	for _, dt := range []string{"bf16", "int8"} {

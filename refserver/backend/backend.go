@@ -57,6 +57,9 @@ type Info struct {
 	Device  string `json:"device"`  // "cpu" or "cuda"
 	Name    string `json:"name"`    // e.g. "NVIDIA H100 80GB HBM3", or the CPU's kernels, "avx512"
 	DType   string `json:"dtype"`   // weights: "f32", "f16" or "bf16"
+	// KVDType is the KV cache's element type, "f32" or "f16"; empty where
+	// the backend does not say.
+	KVDType string `json:"kv_dtype,omitempty"`
 	// MemUsed and MemTotal are the device memory in bytes that the process
 	// uses and that the device has; 0 when unknown (the CPU).
 	MemUsed  int64 `json:"memory_used_bytes,omitempty"`

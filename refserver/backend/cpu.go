@@ -56,7 +56,7 @@ func (c *CPU) Forward(rows []Row) ([][]float32, error) {
 
 // Info implements Backend.
 func (c *CPU) Info() Info {
-	return Info{Backend: "cpu", Device: "cpu", Name: nn.Kernels(), DType: c.m.DType()}
+	return Info{Backend: "cpu", Device: "cpu", Name: nn.Kernels(), DType: c.m.DType(), KVDType: c.m.KVType()}
 }
 
 // Close stops the thread pool.

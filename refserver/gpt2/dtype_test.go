@@ -89,6 +89,61 @@ func TestConvertedAccuracy(t *testing.T) {
 	}
 }
 
+// TestHalfKVCache measures what an f16 KV cache alone changes: f32
+// weights with halves in the cache, against f32 throughout, on the fixture
+// and a synthetic model of 6 layers. A half keeps 11 significant bits, so
+// each cached key and value is off by at most 2^-11 of itself; the logits
+// move by far less than 1 % of the largest, and the fixture's greedy
+// tokens stay.
+func TestHalfKVCache(t *testing.T) {
+	fixture, fx := loadFixture(t)
+	var prompts [][]int
+	for _, c := range fx.Cases {
+		prompts = append(prompts, c.InputIDs)
+	}
+	for len(prompts) < 4 {
+		prompts = append(prompts, []int{464, 3290, 318, 257, 3303}[:len(prompts)+2])
+	}
+	syn, err := NewSynthetic(Config{NLayer: 6, NHead: 6, NEmbd: 384, NPositions: 256, VocabSize: 50257}, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := nn.NewPool(2)
+	defer pool.Close()
+	for _, tc := range []struct {
+		name  string
+		ref   *Model
+		steps int
+	}{{"fixture", fixture, 16}, {"synthetic 6 layers", syn, 64}} {
+		t.Run(tc.name, func(t *testing.T) {
+			half := *tc.ref
+			half.KV = nn.F16
+			c, err := half.NewCache(8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !c.Half() || c.Bytes() != int64(tc.ref.Config.NLayer)*2*8*int64(tc.ref.Config.NEmbd)*2 {
+				t.Fatalf("f16 cache: half %v, %d bytes", c.Half(), c.Bytes())
+			}
+			a, err := Compare(tc.ref, &half, pool, prompts[:4], tc.steps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("f16 KV against f32: logits |error| max %.4g, mean %.4g (%.3f %% of the largest |logit| %.3g); greedy agreement %d of %d steps",
+				a.MaxAbsErr, a.MeanAbsErr, 100*a.MaxAbsErr/a.MaxLogit, a.MaxLogit, a.Agree, a.Steps)
+			if !(a.MaxAbsErr <= 0.01*a.MaxLogit) {
+				t.Errorf("logits error %v beyond 1 %% of the largest logit %v", a.MaxAbsErr, a.MaxLogit)
+			}
+			if a.MaxAbsErr == 0 {
+				t.Errorf("no error at all: the cache did not hold halves")
+			}
+			if tc.name == "fixture" && a.Agree != a.Steps {
+				t.Errorf("greedy: %d of %d steps agree with f32, want all", a.Agree, a.Steps)
+			}
+		})
+	}
+}
+
 // TestLoadIntoEachDType: a checkpoint stored as F32, F16 or BF16 loads into
 // every weight type, and each gives the logits of the same file loaded in
 // float32 within that type's bound.

@@ -106,11 +106,18 @@ func (r *Runner) Forward(rows []Row) ([][]float32, error) {
 				i, h := it/NH, it%NH
 				row := rows[i]
 				n := row.Pos + 1
-				K, V := row.Cache.Head(l, h, hd)
-				nn.Scores(s, K, hd, qkv[i*3*C+h*hd:], hd, n, scale)
-				nn.Softmax(s[:n])
-				out := att[i*C+h*hd : i*C+(h+1)*hd]
+				q, out := qkv[i*3*C+h*hd:], att[i*C+h*hd:i*C+(h+1)*hd]
 				clear(out)
+				if row.Cache.Half() {
+					K, V := row.Cache.Head16(l, h, hd)
+					nn.ScoresF16(s, K, hd, q, hd, n, scale)
+					nn.Softmax(s[:n])
+					nn.MixF16(out, V, hd, s, hd, n)
+					continue
+				}
+				K, V := row.Cache.Head(l, h, hd)
+				nn.Scores(s, K, hd, q, hd, n, scale)
+				nn.Softmax(s[:n])
 				nn.Mix(out, V, hd, s, hd, n)
 			}
 		})

@@ -23,7 +23,7 @@ type kernelSet struct {
 	// bfloat16 panel; tileU8 multiplies int8 activations (kg groups of 4 a
 	// row, quantized in blocks of ActBlock along k: info holds each block's
 	// correction and scale for each row, see quantizeBlocks) by an int8
-	// panel, at most 4 rows at once. dotBF16 and dotU8 say whether the CPU
+	// panel, at most 8 rows at once. dotBF16 and dotU8 say whether the CPU
 	// runs them in hardware (VDPBF16PS, VPDPBUSD); the pure-Go versions
 	// are references.
 	tileBF16Dot func(mr, kp int, a []uint16, lda int, b []uint16, c []float32, ldc int, bias []float32, acc bool)
@@ -38,6 +38,11 @@ type kernelSet struct {
 	dot func(out, k []float32, ldk int, q []float32, hd, n int, scale float32)
 	// axpy computes out[:hd] += Σ_j p[j] · v[j*ldv:][:hd] for j < n.
 	axpy func(out, v []float32, ldv int, p []float32, hd, n int)
+	// dotF16 and axpyF16 are dot and axpy over keys and values stored as
+	// IEEE halves; cvtF16 rounds src to halves into dst.
+	dotF16  func(out []float32, k []uint16, ldk int, q []float32, hd, n int, scale float32)
+	axpyF16 func(out []float32, v []uint16, ldv int, p []float32, hd, n int)
+	cvtF16  func(dst []uint16, src []float32)
 	// gelu applies gelu_new in place.
 	gelu func(x []float32)
 	// sum adds up x.
@@ -48,7 +53,7 @@ type kernelSet struct {
 // assembly is tested against.
 var goKernels = kernelSet{name: "go", mr: 4, tile: tileGo, tileBF16: tileBF16Go, tileF16: tileF16Go, tileI8: tileI8Go,
 	tileBF16Dot: tileBF16DotGo, tileU8: tileU8Go, cvtBF16: cvtBF16Go, quantBlocks: quantizeBlocksGo,
-	dot: dotGo, axpy: axpyGo, gelu: geluGo, sum: sumGo}
+	dot: dotGo, axpy: axpyGo, dotF16: dotF16Go, axpyF16: axpyF16Go, cvtF16: cvtF16Go, gelu: geluGo, sum: sumGo}
 
 // active is the kernel set in use; the pure-Go one unless init finds better.
 var active = goKernels
@@ -277,6 +282,35 @@ func axpyGo(out, v []float32, ldv int, p []float32, hd, n int) {
 		for d := range out {
 			out[d] += pj * row[d]
 		}
+	}
+}
+
+func dotF16Go(out []float32, k []uint16, ldk int, q []float32, hd, n int, scale float32) {
+	q = q[:hd]
+	for j := 0; j < n; j++ {
+		row := k[j*ldk : j*ldk+hd]
+		var s float32
+		for d, x := range q {
+			s += x * F16ToF32(row[d])
+		}
+		out[j] = s * scale
+	}
+}
+
+func axpyF16Go(out []float32, v []uint16, ldv int, p []float32, hd, n int) {
+	out = out[:hd]
+	for j := 0; j < n; j++ {
+		row := v[j*ldv : j*ldv+hd]
+		pj := p[j]
+		for d := range out {
+			out[d] += pj * F16ToF32(row[d])
+		}
+	}
+}
+
+func cvtF16Go(dst []uint16, src []float32) {
+	for i, v := range src {
+		dst[i] = F32ToF16(v)
 	}
 }
 

@@ -207,6 +207,24 @@ func dotRows512(out *float32, k *float32, ldk int, q *float32, hd int, n int, sc
 func axpyRows512(out *float32, v *float32, ldv int, p *float32, hd int, n int)
 
 //go:noescape
+func dotRows512h(out *float32, k *uint16, ldk int, q *float32, hd int, n int, scale float32)
+
+//go:noescape
+func dotRows256h(out *float32, k *uint16, ldk int, q *float32, hd int, n int, scale float32)
+
+//go:noescape
+func axpyRows512h(out *float32, v *uint16, ldv int, p *float32, hd int, n int)
+
+//go:noescape
+func axpyRows256h(out *float32, v *uint16, ldv int, p *float32, hd int, n int)
+
+//go:noescape
+func cvtF16x512(dst *uint16, src *float32, n int)
+
+//go:noescape
+func cvtF16x256(dst *uint16, src *float32, n int)
+
+//go:noescape
 func gelu512(x *float32, n int)
 
 //go:noescape
@@ -248,6 +266,7 @@ func avx2Kernels() kernelSet {
 	ks.tile, ks.tileBF16, ks.tileF16 = asmTile(tiles256[:]), asmTile16(tiles256bf16[:]), asmTile16(tiles256f16[:])
 	ks.tileI8 = asmTileI8(tiles256i8[:])
 	ks.dot, ks.axpy, ks.sum = asmDot, asmAxpy, asmSum
+	ks.dotF16, ks.axpyF16, ks.cvtF16 = asmDotF16(dotRows256h, 8), asmAxpyF16(axpyRows256h, 8), asmCvtF16(cvtF16x256, 8)
 	return ks
 }
 
@@ -259,6 +278,7 @@ func avx512Kernels() kernelSet {
 	ks.tile, ks.tileBF16, ks.tileF16 = asmTile(tiles512[:]), asmTile16(tiles512bf16[:]), asmTile16(tiles512f16[:])
 	ks.tileI8 = asmTileI8(tiles512i8[:])
 	ks.dot, ks.axpy, ks.gelu, ks.sum = asmDot512, asmAxpy512, asmGELU512, asmSum512
+	ks.dotF16, ks.axpyF16, ks.cvtF16 = asmDotF16(dotRows512h, 16), asmAxpyF16(axpyRows512h, 16), asmCvtF16(cvtF16x512, 16)
 	if cpu.X86.HasAVX512BF16 {
 		ks.tileBF16Dot, ks.cvtBF16, ks.dotBF16 = asmTileDot(tiles512bf16d[:]), asmCvtBF16, true
 	}
@@ -411,6 +431,45 @@ func asmAxpy512(out, v []float32, ldv int, p []float32, hd, n int) {
 	_ = v[(n-1)*ldv+hd-1]
 	_ = p[n-1]
 	axpyRows512(&out[0], &v[0], ldv, &p[0], hd, n)
+}
+
+// asmDotF16 wraps an f16-key dot kernel that takes heads of a multiple
+// of lanes floats; other heads go through the Go loop.
+func asmDotF16(kernel func(out *float32, k *uint16, ldk int, q *float32, hd int, n int, scale float32), lanes int) func(out []float32, k []uint16, ldk int, q []float32, hd, n int, scale float32) {
+	return func(out []float32, k []uint16, ldk int, q []float32, hd, n int, scale float32) {
+		if n == 0 || hd%lanes != 0 {
+			dotF16Go(out, k, ldk, q, hd, n, scale)
+			return
+		}
+		_ = out[n-1]
+		_ = k[(n-1)*ldk+hd-1]
+		_ = q[hd-1]
+		kernel(&out[0], &k[0], ldk, &q[0], hd, n, scale)
+	}
+}
+
+func asmAxpyF16(kernel func(out *float32, v *uint16, ldv int, p *float32, hd int, n int), lanes int) func(out []float32, v []uint16, ldv int, p []float32, hd, n int) {
+	return func(out []float32, v []uint16, ldv int, p []float32, hd, n int) {
+		if n == 0 || hd%lanes != 0 {
+			axpyF16Go(out, v, ldv, p, hd, n)
+			return
+		}
+		_ = out[hd-1]
+		_ = v[(n-1)*ldv+hd-1]
+		_ = p[n-1]
+		kernel(&out[0], &v[0], ldv, &p[0], hd, n)
+	}
+}
+
+func asmCvtF16(kernel func(dst *uint16, src *float32, n int), lanes int) func(dst []uint16, src []float32) {
+	return func(dst []uint16, src []float32) {
+		n := len(src) / lanes * lanes
+		if n > 0 {
+			_ = dst[n-1]
+			kernel(&dst[0], &src[0], n)
+		}
+		cvtF16Go(dst[n:len(src)], src[n:])
+	}
 }
 
 func asmGELU512(x []float32) {

@@ -265,8 +265,71 @@ func TestAttentionKernels(t *testing.T) {
 						t.Fatalf("hd %d: mix[%d] = %v, want %v", hd, d, out[d], want[d])
 					}
 				}
+
+				// The same over an f16 cache: the reference uses the halves'
+				// exact values.
+				k16 := make([]uint16, len(k))
+				ToF16(k16, k)
+				ScoresF16(got, k16, ld, q, hd, n, 0.125)
+				for j := 0; j < n; j++ {
+					var s float64
+					for d := 0; d < hd; d++ {
+						s += float64(F16ToF32(k16[j*ld+d])) * float64(q[d])
+					}
+					if want := s * 0.125; math.Abs(float64(got[j])-want) > 1e-4 {
+						t.Fatalf("hd %d: f16 score %d = %v, want %v", hd, j, got[j], want)
+					}
+				}
+				out16 := randSlice(r, hd)
+				for d := range want {
+					want[d] = float64(out16[d])
+					for j := 0; j < n; j++ {
+						want[d] += float64(p[j]) * float64(F16ToF32(k16[j*ld+d]))
+					}
+				}
+				MixF16(out16, k16, ld, p, hd, n)
+				for d := range want {
+					if math.Abs(float64(out16[d])-want[d]) > 1e-4 {
+						t.Fatalf("hd %d: f16 mix[%d] = %v, want %v", hd, d, out16[d], want[d])
+					}
+				}
 			})
 		}
+	}
+}
+
+// TestToF16 checks each set's float-to-half rounding bit for bit against
+// F32ToF16: normal values, ties, subnormal halves, overflow, Inf and NaN,
+// at every offset of a vector (the tails go through the Go loop).
+func TestToF16(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var xs []float32
+	for range 4000 {
+		xs = append(xs, float32(r.NormFloat64()*math.Pow(2, float64(r.IntN(60)-40))))
+	}
+	xs = append(xs, 0, float32(math.Copysign(0, -1)), 65504, 65520, -65536, 1e-8, 6e-8, 3e-8, -5.96e-8,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()),
+		math.Float32frombits(0x3f801000), math.Float32frombits(0x3f803000)) // ties to even, down and up
+	for _, ks := range kernelSets() {
+		t.Run(ks.name, func(t *testing.T) {
+			withKernels(t, ks)
+			for off := 0; off < 17; off++ {
+				got := make([]uint16, len(xs)-off)
+				ToF16(got, xs[off:])
+				for i, x := range xs[off:] {
+					want := F32ToF16(x)
+					if x != x {
+						if got[i]&0x7c00 != 0x7c00 || got[i]&0x3ff == 0 {
+							t.Fatalf("ToF16(NaN) = %#04x, want a NaN", got[i])
+						}
+						continue
+					}
+					if got[i] != want {
+						t.Fatalf("offset %d: ToF16(%g) = %#04x, want %#04x", off, x, got[i], want)
+					}
+				}
+			}
+		})
 	}
 }
 

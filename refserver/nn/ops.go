@@ -64,6 +64,19 @@ func Mix(out, v []float32, ldv int, p []float32, hd, n int) {
 	active.axpy(out, v, ldv, p, hd, n)
 }
 
+// ScoresF16 is Scores over keys stored as IEEE halves (an f16 KV cache).
+func ScoresF16(out []float32, k []uint16, ldk int, q []float32, hd, n int, scale float32) {
+	active.dotF16(out, k, ldk, q, hd, n, scale)
+}
+
+// MixF16 is Mix over values stored as IEEE halves.
+func MixF16(out []float32, v []uint16, ldv int, p []float32, hd, n int) {
+	active.axpyF16(out, v, ldv, p, hd, n)
+}
+
+// ToF16 rounds src to IEEE halves, to nearest even, into dst[:len(src)].
+func ToF16(dst []uint16, src []float32) { active.cvtF16(dst[:len(src)], src) }
+
 // Sum returns the sum of x. It reads memory as fast as a core can, which
 // makes it the probe for the memory-bandwidth floor of a decode step.
 func Sum(x []float32) float32 { return active.sum(x) }

@@ -276,7 +276,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	if dtype == "" {
 		dtype = "f32"
 	}
-	writeJSON(w, code, map[string]any{
+	health := map[string]any{
 		"status":        status,
 		"model":         s.cfg.ModelName,
 		"model_source":  s.model.Source,
@@ -300,7 +300,11 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 			"threads": s.eng.Config().Threads, "busy_s": st.Busy.Seconds(), "busy_cpu_s": st.BusyCPU.Seconds(),
 			"step_cost": stepCost(s.eng.StepCost()),
 		},
-	})
+	}
+	if bi.KVDType != "" {
+		health["kv_dtype"] = bi.KVDType
+	}
+	writeJSON(w, code, health)
 }
 
 // costPoint is one calibrated decode step cost, as /health reports it.

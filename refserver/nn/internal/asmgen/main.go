@@ -42,6 +42,12 @@ func main() {
 	axpyRows(w)
 	dotRows512(w)
 	axpyRows512(w)
+	dotRowsF16(w, true)
+	dotRowsF16(w, false)
+	axpyRowsF16(w, true)
+	axpyRowsF16(w, false)
+	cvtF16(w, true)
+	cvtF16(w, false)
 	gelu512(w)
 	sum256(w)
 	sum512(w)
@@ -1109,6 +1115,201 @@ func axpyRows512(w func(string, ...any)) {
 		w("\tJMP axpy512_chunk%s", c.name)
 	}
 	w("axpy512_done:")
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
+// dotRowsF16 is dotRows512 (wide) or dotRows (AVX2) over keys stored as
+// IEEE halves (an f16 KV cache): each key's 16 (or 8) halves widen with
+// VCVTPH2PS, exactly, before the multiply-add. hd%16 == 0 (wide) or
+// hd%8 == 0.
+func dotRowsF16(w func(string, ...any), wide bool) {
+	name, v, step := "dotRows512h", "Z", 16
+	if !wide {
+		name, v, step = "dotRows256h", "Y", 8
+	}
+	w("")
+	w("// func %s(out *float32, k *uint16, ldk int, q *float32, hd int, n int, scale float32)", name)
+	w("TEXT ·%s(SB), NOSPLIT, $0-52", name)
+	w("\tMOVQ out+0(FP), DI")
+	w("\tMOVQ k+8(FP), SI")
+	w("\tMOVQ ldk+16(FP), R8")
+	w("\tSHLQ $1, R8")
+	w("\tLEAQ (R8)(R8*2), R10")
+	w("\tMOVQ q+24(FP), DX")
+	w("\tMOVQ hd+32(FP), R9")
+	w("\tSHLQ $1, R9") // bytes of a key
+	w("\tMOVQ n+40(FP), CX")
+	w("\tVBROADCASTSS scale+48(FP), Y15")
+	w("%s_group:", name)
+	w("\tCMPQ CX, $8")
+	w("\tJLT %s_one", name)
+	w("\tLEAQ (SI)(R8*4), R11")
+	for r := 0; r < 8; r++ {
+		w("\tVXORPS %s%d, %s%d, %s%d", v, r, v, r, v, r)
+	}
+	w("\tXORQ AX, AX")
+	w("%s_d:", name)
+	w("\tVMOVUPS (DX)(AX*2), %s8", v)
+	for r := 0; r < 8; r++ {
+		base, off := "SI", []string{"", "(R8*1)", "(R8*2)", "(R10*1)"}[r%4]
+		if r >= 4 {
+			base = "R11"
+		}
+		w("\tLEAQ (%s)(AX*1), BX", base)
+		w("\tVCVTPH2PS (BX)%s, %s9", off, v)
+		w("\tVFMADD231PS %s9, %s8, %s%d", v, v, v, r)
+	}
+	w("\tADDQ $%d, AX", 2*step)
+	w("\tCMPQ AX, R9")
+	w("\tJLT %s_d", name)
+	if wide {
+		for r := 0; r < 8; r++ {
+			w("\tVEXTRACTF64X4 $1, Z%d, Y9", r)
+			w("\tVADDPS Y9, Y%d, Y%d", r, r)
+		}
+	}
+	w("\tVHADDPS Y1, Y0, Y8")
+	w("\tVHADDPS Y3, Y2, Y9")
+	w("\tVHADDPS Y9, Y8, Y8")
+	w("\tVHADDPS Y5, Y4, Y10")
+	w("\tVHADDPS Y7, Y6, Y11")
+	w("\tVHADDPS Y11, Y10, Y10")
+	w("\tVPERM2F128 $0x20, Y10, Y8, Y11")
+	w("\tVPERM2F128 $0x31, Y10, Y8, Y12")
+	w("\tVADDPS Y12, Y11, Y11")
+	w("\tVMULPS Y15, Y11, Y11")
+	w("\tVMOVUPS Y11, (DI)")
+	w("\tADDQ $32, DI")
+	w("\tLEAQ (R11)(R8*4), SI")
+	w("\tSUBQ $8, CX")
+	w("\tJMP %s_group", name)
+	w("%s_one:", name)
+	w("\tTESTQ CX, CX")
+	w("\tJZ %s_done", name)
+	w("\tVXORPS %s0, %s0, %s0", v, v, v)
+	w("\tXORQ AX, AX")
+	w("%s_one_d:", name)
+	w("\tVMOVUPS (DX)(AX*2), %s8", v)
+	w("\tVCVTPH2PS (SI)(AX*1), %s9", v)
+	w("\tVFMADD231PS %s9, %s8, %s0", v, v, v)
+	w("\tADDQ $%d, AX", 2*step)
+	w("\tCMPQ AX, R9")
+	w("\tJLT %s_one_d", name)
+	if wide {
+		w("\tVEXTRACTF64X4 $1, Z0, Y1")
+		w("\tVADDPS Y1, Y0, Y0")
+	}
+	w("\tVEXTRACTF128 $1, Y0, X1")
+	w("\tVADDPS X1, X0, X0")
+	w("\tVHADDPS X0, X0, X0")
+	w("\tVHADDPS X0, X0, X0")
+	w("\tVMULSS X15, X0, X0")
+	w("\tVMOVSS X0, (DI)")
+	w("\tADDQ $4, DI")
+	w("\tADDQ R8, SI")
+	w("\tDECQ CX")
+	w("\tJMP %s_one", name)
+	w("%s_done:", name)
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
+// axpyRowsF16 is axpyRows512 (wide) or its AVX2 twin over values stored
+// as IEEE halves: chunks of 4 registers of out (64 or 32 floats) or one
+// (16 or 8), two values per iteration into two sets of accumulators.
+func axpyRowsF16(w func(string, ...any), wide bool) {
+	name, v, lanes := "axpyRows512h", "Z", 16
+	if !wide {
+		name, v, lanes = "axpyRows256h", "Y", 8
+	}
+	w("")
+	w("// func %s(out *float32, v *uint16, ldv int, p *float32, hd int, n int)", name)
+	w("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	w("\tMOVQ out+0(FP), DI")
+	w("\tMOVQ v+8(FP), BX")
+	w("\tMOVQ ldv+16(FP), R8")
+	w("\tSHLQ $1, R8")
+	w("\tMOVQ hd+32(FP), R9")
+	for _, regs := range []int{4, 1} {
+		floats := regs * lanes
+		w("%s_chunk%d:", name, regs)
+		w("\tCMPQ R9, $%d", floats)
+		if regs == 4 {
+			w("\tJLT %s_chunk1", name)
+		} else {
+			w("\tJLT %s_done", name)
+		}
+		for r := 0; r < regs; r++ {
+			w("\tVMOVUPS %d(DI), %s%d", 4*lanes*r, v, r)
+			w("\tVXORPS %s%d, %s%d, %s%d", v, 4+r, v, 4+r, v, 4+r)
+		}
+		w("\tMOVQ BX, SI")
+		w("\tMOVQ p+24(FP), DX")
+		w("\tMOVQ n+40(FP), CX")
+		w("%s_pair%d:", name, regs)
+		w("\tCMPQ CX, $2")
+		w("\tJLT %s_last%d", name, regs)
+		w("\tVBROADCASTSS (DX), %s8", v)
+		w("\tVBROADCASTSS 4(DX), %s9", v)
+		for r := 0; r < regs; r++ {
+			w("\tVCVTPH2PS %d(SI), %s10", 2*lanes*r, v)
+			w("\tVFMADD231PS %s10, %s8, %s%d", v, v, v, r)
+			w("\tVCVTPH2PS %d(SI)(R8*1), %s11", 2*lanes*r, v)
+			w("\tVFMADD231PS %s11, %s9, %s%d", v, v, v, 4+r)
+		}
+		w("\tADDQ $8, DX")
+		w("\tLEAQ (SI)(R8*2), SI")
+		w("\tSUBQ $2, CX")
+		w("\tJMP %s_pair%d", name, regs)
+		w("%s_last%d:", name, regs)
+		w("\tTESTQ CX, CX")
+		w("\tJZ %s_store%d", name, regs)
+		w("\tVBROADCASTSS (DX), %s8", v)
+		for r := 0; r < regs; r++ {
+			w("\tVCVTPH2PS %d(SI), %s10", 2*lanes*r, v)
+			w("\tVFMADD231PS %s10, %s8, %s%d", v, v, v, r)
+		}
+		w("%s_store%d:", name, regs)
+		for r := 0; r < regs; r++ {
+			w("\tVADDPS %s%d, %s%d, %s%d", v, 4+r, v, r, v, r)
+			w("\tVMOVUPS %s%d, %d(DI)", v, r, 4*lanes*r)
+		}
+		w("\tADDQ $%d, DI", 4*floats)
+		w("\tADDQ $%d, BX", 2*floats)
+		w("\tSUBQ $%d, R9", floats)
+		w("\tJMP %s_chunk%d", name, regs)
+	}
+	w("%s_done:", name)
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
+// cvtF16 rounds n floats (n%16 == 0 wide, n%8 == 0 otherwise) to IEEE
+// halves, to nearest even (VCVTPS2PH with rounding 0): the f16 KV cache's
+// stores.
+func cvtF16(w func(string, ...any), wide bool) {
+	name, v, h, lanes := "cvtF16x512", "Z", "Y", 16
+	if !wide {
+		name, v, h, lanes = "cvtF16x256", "Y", "X", 8
+	}
+	w("")
+	w("// func %s(dst *uint16, src *float32, n int)", name)
+	w("TEXT ·%s(SB), NOSPLIT, $0-24", name)
+	w("\tMOVQ dst+0(FP), DI")
+	w("\tMOVQ src+8(FP), SI")
+	w("\tMOVQ n+16(FP), CX")
+	w("%s_loop:", name)
+	w("\tTESTQ CX, CX")
+	w("\tJZ %s_done", name)
+	w("\tVMOVUPS (SI), %s0", v)
+	w("\tVCVTPS2PH $0, %s0, %s1", v, h)
+	w("\tVMOVDQU %s1, (DI)", h)
+	w("\tADDQ $%d, SI", 4*lanes)
+	w("\tADDQ $%d, DI", 2*lanes)
+	w("\tSUBQ $%d, CX", lanes)
+	w("\tJMP %s_loop", name)
+	w("%s_done:", name)
 	w("\tVZEROUPPER")
 	w("\tRET")
 }
