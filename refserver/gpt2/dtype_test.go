@@ -175,9 +175,9 @@ func TestLoadIntoEachDType(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				t.Logf("%s from an %s file: logits |error| max %.3g (%.1f %% of the largest)", m.Precision(), file, a.MaxAbsErr, 100*a.MaxAbsErr/a.MaxLogit)
+				t.Logf("%s from the %s file: logits |error| max %.3g (%.1f %% of the largest)", m.Precision(), file, a.MaxAbsErr, 100*a.MaxAbsErr/a.MaxLogit)
 				if !(a.MaxAbsErr <= pr.maxErr*(1+a.MaxLogit)) { // NaN fails too
-					t.Errorf("%s from an %s file: logits error %v beyond %.0f %% of the largest logit %v", m.Precision(), file, a.MaxAbsErr, 100*pr.maxErr, a.MaxLogit)
+					t.Errorf("%s from the %s file: logits error %v beyond %.0f %% of the largest logit %v", m.Precision(), file, a.MaxAbsErr, 100*pr.maxErr, a.MaxLogit)
 				}
 				if m.DType() != string(pr.dt) {
 					t.Errorf("dtype %s, want %s", m.DType(), pr.dt)
