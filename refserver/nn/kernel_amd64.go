@@ -195,10 +195,10 @@ func cvtBF16(dst *uint16, src *float32, n int)
 func quant32(dst *int8, info *uint32, istride int, src *float32, n int)
 
 //go:noescape
-func dotRows(out *float32, k *float32, ldk int, q *float32, hd int, n int, scale float32)
+func dotRows256(out *float32, k *float32, ldk int, q *float32, hd int, n int, scale float32)
 
 //go:noescape
-func axpyRows(out *float32, v *float32, ldv int, p *float32, hd int, n int)
+func axpyRows256(out *float32, v *float32, ldv int, p *float32, hd int, n int)
 
 //go:noescape
 func dotRows512(out *float32, k *float32, ldk int, q *float32, hd int, n int, scale float32)
@@ -265,8 +265,9 @@ func avx2Kernels() kernelSet {
 	ks.name, ks.mr = "avx2", 3
 	ks.tile, ks.tileBF16, ks.tileF16 = asmTile(tiles256[:]), asmTile16(tiles256bf16[:]), asmTile16(tiles256f16[:])
 	ks.tileI8 = asmTileI8(tiles256i8[:])
-	ks.dot, ks.axpy, ks.sum = asmDot, asmAxpy, asmSum
-	ks.dotF16, ks.axpyF16, ks.cvtF16 = asmDotF16(dotRows256h, 8), asmAxpyF16(axpyRows256h, 8), asmCvtF16(cvtF16x256, 8)
+	ks.dot, ks.axpy = asmDotRows(dotRows256, 8, dotGo), asmAxpyRows(axpyRows256, 8, axpyGo)
+	ks.dotF16, ks.axpyF16 = asmDotRows(dotRows256h, 8, dotF16Go), asmAxpyRows(axpyRows256h, 8, axpyF16Go)
+	ks.cvtF16, ks.sum = asmCvtF16(cvtF16x256, 8), asmSum
 	return ks
 }
 
@@ -277,8 +278,11 @@ func avx512Kernels() kernelSet {
 	ks.name, ks.mr = "avx512", 8
 	ks.tile, ks.tileBF16, ks.tileF16 = asmTile(tiles512[:]), asmTile16(tiles512bf16[:]), asmTile16(tiles512f16[:])
 	ks.tileI8 = asmTileI8(tiles512i8[:])
-	ks.dot, ks.axpy, ks.gelu, ks.sum = asmDot512, asmAxpy512, asmGELU512, asmSum512
-	ks.dotF16, ks.axpyF16, ks.cvtF16 = asmDotF16(dotRows512h, 16), asmAxpyF16(axpyRows512h, 16), asmCvtF16(cvtF16x512, 16)
+	// Heads of a multiple of 8 but not 16 floats go through the AVX2 kernels.
+	avx2 := avx2Kernels()
+	ks.dot, ks.axpy = asmDotRows(dotRows512, 16, avx2.dot), asmAxpyRows(axpyRows512, 16, avx2.axpy)
+	ks.dotF16, ks.axpyF16 = asmDotRows(dotRows512h, 16, avx2.dotF16), asmAxpyRows(axpyRows512h, 16, avx2.axpyF16)
+	ks.cvtF16, ks.gelu, ks.sum = asmCvtF16(cvtF16x512, 16), asmGELU512, asmSum512
 	if cpu.X86.HasAVX512BF16 {
 		ks.tileBF16Dot, ks.cvtBF16, ks.dotBF16 = asmTileDot(tiles512bf16d[:]), asmCvtBF16, true
 	}
@@ -381,64 +385,16 @@ func asmCvtBF16(dst []uint16, src []float32) {
 	cvtBF16Go(dst[n:len(src)], src[n:])
 }
 
-func asmDot(out, k []float32, ldk int, q []float32, hd, n int, scale float32) {
-	if n == 0 {
-		return
-	}
-	if hd%8 != 0 {
-		dotGo(out, k, ldk, q, hd, n, scale)
-		return
-	}
-	_ = out[n-1]
-	_ = k[(n-1)*ldk+hd-1]
-	_ = q[hd-1]
-	dotRows(&out[0], &k[0], ldk, &q[0], hd, n, scale)
-}
+// kvElem is a KV cache's element: a float32, or an IEEE half's bits.
+type kvElem interface{ float32 | uint16 }
 
-func asmAxpy(out, v []float32, ldv int, p []float32, hd, n int) {
-	if n == 0 {
-		return
-	}
-	if hd%8 != 0 {
-		axpyGo(out, v, ldv, p, hd, n)
-		return
-	}
-	_ = out[hd-1]
-	_ = v[(n-1)*ldv+hd-1]
-	_ = p[n-1]
-	axpyRows(&out[0], &v[0], ldv, &p[0], hd, n)
-}
-
-// asmDot512 and asmAxpy512 take heads whose size is a multiple of 16 (all
-// of GPT-2's are 64); others go through the AVX2 kernels.
-func asmDot512(out, k []float32, ldk int, q []float32, hd, n int, scale float32) {
-	if n == 0 || hd%16 != 0 {
-		asmDot(out, k, ldk, q, hd, n, scale)
-		return
-	}
-	_ = out[n-1]
-	_ = k[(n-1)*ldk+hd-1]
-	_ = q[hd-1]
-	dotRows512(&out[0], &k[0], ldk, &q[0], hd, n, scale)
-}
-
-func asmAxpy512(out, v []float32, ldv int, p []float32, hd, n int) {
-	if n == 0 || hd%16 != 0 {
-		asmAxpy(out, v, ldv, p, hd, n)
-		return
-	}
-	_ = out[hd-1]
-	_ = v[(n-1)*ldv+hd-1]
-	_ = p[n-1]
-	axpyRows512(&out[0], &v[0], ldv, &p[0], hd, n)
-}
-
-// asmDotF16 wraps an f16-key dot kernel that takes heads of a multiple
-// of lanes floats; other heads go through the Go loop.
-func asmDotF16(kernel func(out *float32, k *uint16, ldk int, q *float32, hd int, n int, scale float32), lanes int) func(out []float32, k []uint16, ldk int, q []float32, hd, n int, scale float32) {
-	return func(out []float32, k []uint16, ldk int, q []float32, hd, n int, scale float32) {
+// asmDotRows wraps a dot kernel that takes heads of a multiple of lanes
+// floats; other heads go to fallback.
+func asmDotRows[E kvElem](kernel func(out *float32, k *E, ldk int, q *float32, hd int, n int, scale float32), lanes int,
+	fallback func(out []float32, k []E, ldk int, q []float32, hd, n int, scale float32)) func(out []float32, k []E, ldk int, q []float32, hd, n int, scale float32) {
+	return func(out []float32, k []E, ldk int, q []float32, hd, n int, scale float32) {
 		if n == 0 || hd%lanes != 0 {
-			dotF16Go(out, k, ldk, q, hd, n, scale)
+			fallback(out, k, ldk, q, hd, n, scale)
 			return
 		}
 		_ = out[n-1]
@@ -448,10 +404,12 @@ func asmDotF16(kernel func(out *float32, k *uint16, ldk int, q *float32, hd int,
 	}
 }
 
-func asmAxpyF16(kernel func(out *float32, v *uint16, ldv int, p *float32, hd int, n int), lanes int) func(out []float32, v []uint16, ldv int, p []float32, hd, n int) {
-	return func(out []float32, v []uint16, ldv int, p []float32, hd, n int) {
+// asmAxpyRows is asmDotRows for an axpy kernel.
+func asmAxpyRows[E kvElem](kernel func(out *float32, v *E, ldv int, p *float32, hd int, n int), lanes int,
+	fallback func(out []float32, v []E, ldv int, p []float32, hd, n int)) func(out []float32, v []E, ldv int, p []float32, hd, n int) {
+	return func(out []float32, v []E, ldv int, p []float32, hd, n int) {
 		if n == 0 || hd%lanes != 0 {
-			axpyF16Go(out, v, ldv, p, hd, n)
+			fallback(out, v, ldv, p, hd, n)
 			return
 		}
 		_ = out[hd-1]

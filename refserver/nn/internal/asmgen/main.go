@@ -38,14 +38,10 @@ func main() {
 	}
 	quant32(w)
 	cvtBF16(w)
-	dotRows(w)
-	axpyRows(w)
-	dotRows512(w)
-	axpyRows512(w)
-	dotRowsF16(w, true)
-	dotRowsF16(w, false)
-	axpyRowsF16(w, true)
-	axpyRowsF16(w, false)
+	for _, a := range []attnKernel{{false, false}, {true, false}, {false, true}, {true, true}} {
+		dotRows(w, a)
+		axpyRows(w, a)
+	}
 	cvtF16(w, true)
 	cvtF16(w, false)
 	gelu512(w)
@@ -842,171 +838,114 @@ func cvtBF16(w func(string, ...any)) {
 	w("\tRET")
 }
 
-// dotRows computes out[j] = scale * dot(k[j*ldk : j*ldk+hd], q) for j < n,
-// the attention scores of one query against n cached keys. hd%8 == 0.
-func dotRows(w func(string, ...any)) {
+// The attention kernels: dotRows computes out[j] = scale · dot(k[j·ldk :
+// j·ldk+hd], q) for j < n, one query's scores against n cached keys of a
+// head; axpyRows computes out[0:hd] += Σ_j p[j] · v[j·ldv : j·ldv+hd], the
+// score-weighted sum of n cached values. Each comes in AVX-512 ("512", hd
+// a multiple of 16) and AVX2 ("256", hd a multiple of 8), over a float32
+// cache or one of IEEE halves ("h"), which VCVTPH2PS widens exactly before
+// the multiply-add.
+type attnKernel struct {
+	wide bool // AVX-512
+	half bool // the cache holds halves
+}
+
+func (a attnKernel) suffix() string {
+	s := "256"
+	if a.wide {
+		s = "512"
+	}
+	if a.half {
+		s += "h"
+	}
+	return s
+}
+
+// reg is vector register i of the kernel's width.
+func (a attnKernel) reg(i int) string {
+	if a.wide {
+		return fmt.Sprintf("Z%d", i)
+	}
+	return fmt.Sprintf("Y%d", i)
+}
+
+// lanes is the floats in one register; elem the bytes of a cached value.
+func (a attnKernel) lanes() int {
+	if a.wide {
+		return 16
+	}
+	return 8
+}
+
+func (a attnKernel) elem() int {
+	if a.half {
+		return 2
+	}
+	return 4
+}
+
+// fma adds src (a cached key or value at addr) times mul into acc; tmp is
+// the register a half widens into.
+func (a attnKernel) fma(w func(string, ...any), addr string, mul, acc, tmp int) {
+	if a.half {
+		w("\tVCVTPH2PS %s, %s", addr, a.reg(tmp))
+		w("\tVFMADD231PS %s, %s, %s", a.reg(tmp), a.reg(mul), a.reg(acc))
+		return
+	}
+	w("\tVFMADD231PS %s, %s, %s", addr, a.reg(mul), a.reg(acc))
+}
+
+// dotRows writes one dot kernel. Eight keys go at a time, each with its
+// own accumulator, so the eight products overlap and their horizontal
+// sums share one transpose (two VHADDPS levels and a lane swap) instead
+// of a reduction per key; a last group of fewer than eight keys goes one
+// key at a time. AX walks the keys' bytes; q, in floats, is at AX·4/elem.
+func dotRows(w func(string, ...any), a attnKernel) {
+	name := "dotRows" + a.suffix()
+	et, shift, qscale := "float32", 2, 1
+	if a.half {
+		et, shift, qscale = "uint16", 1, 2
+	}
+	q := func() string { return fmt.Sprintf("(DX)(AX*%d)", qscale) }
 	w("")
-	w("// func dotRows(out *float32, k *float32, ldk int, q *float32, hd int, n int, scale float32)")
-	w("TEXT ·dotRows(SB), NOSPLIT, $0-52")
+	w("// func %s(out *float32, k *%s, ldk int, q *float32, hd int, n int, scale float32)", name, et)
+	w("TEXT ·%s(SB), NOSPLIT, $0-52", name)
 	w("\tMOVQ out+0(FP), DI")
 	w("\tMOVQ k+8(FP), SI")
 	w("\tMOVQ ldk+16(FP), R8")
-	w("\tSHLQ $2, R8")
+	w("\tSHLQ $%d, R8", shift)
+	w("\tLEAQ (R8)(R8*2), R10") // 3 keys
 	w("\tMOVQ q+24(FP), DX")
 	w("\tMOVQ hd+32(FP), R9")
-	w("\tMOVQ n+40(FP), CX")
-	w("\tVBROADCASTSS scale+48(FP), X15")
-	w("dot_row:")
-	w("\tTESTQ CX, CX")
-	w("\tJZ dot_done")
-	w("\tVXORPS Y0, Y0, Y0")
-	w("\tVXORPS Y1, Y1, Y1")
-	w("\tXORQ AX, AX")
-	w("\tMOVQ R9, R10")
-	w("dot_16:")
-	w("\tCMPQ R10, $16")
-	w("\tJLT dot_8")
-	w("\tVMOVUPS (SI)(AX*4), Y2")
-	w("\tVMOVUPS 32(SI)(AX*4), Y3")
-	w("\tVFMADD231PS (DX)(AX*4), Y2, Y0")
-	w("\tVFMADD231PS 32(DX)(AX*4), Y3, Y1")
-	w("\tADDQ $16, AX")
-	w("\tSUBQ $16, R10")
-	w("\tJMP dot_16")
-	w("dot_8:")
-	w("\tTESTQ R10, R10")
-	w("\tJZ dot_sum")
-	w("\tVMOVUPS (SI)(AX*4), Y2")
-	w("\tVFMADD231PS (DX)(AX*4), Y2, Y0")
-	w("dot_sum:")
-	w("\tVADDPS Y1, Y0, Y0")
-	w("\tVEXTRACTF128 $1, Y0, X1")
-	w("\tVADDPS X1, X0, X0")
-	w("\tVHADDPS X0, X0, X0")
-	w("\tVHADDPS X0, X0, X0")
-	w("\tVMULSS X15, X0, X0")
-	w("\tVMOVSS X0, (DI)")
-	w("\tADDQ $4, DI")
-	w("\tADDQ R8, SI")
-	w("\tDECQ CX")
-	w("\tJMP dot_row")
-	w("dot_done:")
-	w("\tVZEROUPPER")
-	w("\tRET")
-}
-
-// axpyRows computes out[0:hd] += sum_j p[j] * v[j*ldv : j*ldv+hd] for j < n,
-// the attention-weighted sum of n cached values. hd%8 == 0.
-func axpyRows(w func(string, ...any)) {
-	w("")
-	w("// func axpyRows(out *float32, v *float32, ldv int, p *float32, hd int, n int)")
-	w("TEXT ·axpyRows(SB), NOSPLIT, $0-48")
-	w("\tMOVQ out+0(FP), DI")
-	w("\tMOVQ ldv+16(FP), R8")
-	w("\tSHLQ $2, R8")
-	w("\tMOVQ hd+32(FP), R9")
-	w("axpy_chunk32:")
-	w("\tCMPQ R9, $32")
-	w("\tJLT axpy_chunk8")
-	w("\tVMOVUPS (DI), Y0")
-	w("\tVMOVUPS 32(DI), Y1")
-	w("\tVMOVUPS 64(DI), Y2")
-	w("\tVMOVUPS 96(DI), Y3")
-	w("\tMOVQ v+8(FP), SI")
-	w("\tMOVQ p+24(FP), DX")
-	w("\tMOVQ n+40(FP), CX")
-	w("axpy_j32:")
-	w("\tTESTQ CX, CX")
-	w("\tJZ axpy_store32")
-	w("\tVBROADCASTSS (DX), Y4")
-	w("\tVFMADD231PS (SI), Y4, Y0")
-	w("\tVFMADD231PS 32(SI), Y4, Y1")
-	w("\tVFMADD231PS 64(SI), Y4, Y2")
-	w("\tVFMADD231PS 96(SI), Y4, Y3")
-	w("\tADDQ $4, DX")
-	w("\tADDQ R8, SI")
-	w("\tDECQ CX")
-	w("\tJMP axpy_j32")
-	w("axpy_store32:")
-	w("\tVMOVUPS Y0, (DI)")
-	w("\tVMOVUPS Y1, 32(DI)")
-	w("\tVMOVUPS Y2, 64(DI)")
-	w("\tVMOVUPS Y3, 96(DI)")
-	w("\tADDQ $128, DI")
-	w("\tADDQ $128, v+8(FP)")
-	w("\tSUBQ $32, R9")
-	w("\tJMP axpy_chunk32")
-	w("axpy_chunk8:")
-	w("\tTESTQ R9, R9")
-	w("\tJZ axpy_done")
-	w("\tVMOVUPS (DI), Y0")
-	w("\tMOVQ v+8(FP), SI")
-	w("\tMOVQ p+24(FP), DX")
-	w("\tMOVQ n+40(FP), CX")
-	w("axpy_j8:")
-	w("\tTESTQ CX, CX")
-	w("\tJZ axpy_store8")
-	w("\tVBROADCASTSS (DX), Y4")
-	w("\tVFMADD231PS (SI), Y4, Y0")
-	w("\tADDQ $4, DX")
-	w("\tADDQ R8, SI")
-	w("\tDECQ CX")
-	w("\tJMP axpy_j8")
-	w("axpy_store8:")
-	w("\tVMOVUPS Y0, (DI)")
-	w("\tADDQ $32, DI")
-	w("\tADDQ $32, v+8(FP)")
-	w("\tSUBQ $8, R9")
-	w("\tJMP axpy_chunk8")
-	w("axpy_done:")
-	w("\tVZEROUPPER")
-	w("\tRET")
-}
-
-// dotRows512 is dotRows for hd%16 == 0 with AVX-512. Eight keys go at a
-// time, each with its own accumulator, so the eight products overlap and
-// their horizontal sums share one transpose (two VHADDPS levels and a lane
-// swap) instead of a reduction per key; a last group of fewer than eight
-// keys goes one key at a time.
-func dotRows512(w func(string, ...any)) {
-	w("")
-	w("// func dotRows512(out *float32, k *float32, ldk int, q *float32, hd int, n int, scale float32)")
-	w("TEXT ·dotRows512(SB), NOSPLIT, $0-52")
-	w("\tMOVQ out+0(FP), DI")
-	w("\tMOVQ k+8(FP), SI")
-	w("\tMOVQ ldk+16(FP), R8")
-	w("\tSHLQ $2, R8")
-	w("\tLEAQ (R8)(R8*2), R10") // 3 rows
-	w("\tMOVQ q+24(FP), DX")
-	w("\tMOVQ hd+32(FP), R9")
-	w("\tSHLQ $2, R9") // bytes
+	w("\tSHLQ $%d, R9", shift) // a key's bytes
 	w("\tMOVQ n+40(FP), CX")
 	w("\tVBROADCASTSS scale+48(FP), Y15")
-	w("dot8_group:")
+	w("%s_group:", name)
 	w("\tCMPQ CX, $8")
-	w("\tJLT dot8_one")
+	w("\tJLT %s_one", name)
 	w("\tLEAQ (SI)(R8*4), R11") // keys 4..7
 	for r := 0; r < 8; r++ {
-		w("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
+		w("\tVXORPS %s, %s, %s", a.reg(r), a.reg(r), a.reg(r))
 	}
 	w("\tXORQ AX, AX")
-	w("dot8_d:")
-	w("\tVMOVUPS (DX)(AX*1), Z8")
+	w("%s_d:", name)
+	w("\tVMOVUPS %s, %s", q(), a.reg(8))
 	for r := 0; r < 8; r++ {
 		base, off := "SI", []string{"", "(R8*1)", "(R8*2)", "(R10*1)"}[r%4]
 		if r >= 4 {
 			base = "R11"
 		}
 		w("\tLEAQ (%s)(AX*1), BX", base)
-		w("\tVFMADD231PS (BX)%s, Z8, Z%d", off, r)
+		a.fma(w, "(BX)"+off, 8, r, 9)
 	}
-	w("\tADDQ $64, AX")
+	w("\tADDQ $%d, AX", a.lanes()*a.elem())
 	w("\tCMPQ AX, R9")
-	w("\tJLT dot8_d")
-	// Fold each 512-bit sum to 256 bits, then transpose-add 8 ymm to one.
-	for r := 0; r < 8; r++ {
-		w("\tVEXTRACTF64X4 $1, Z%d, Y9", r)
-		w("\tVADDPS Y9, Y%d, Y%d", r, r)
+	w("\tJLT %s_d", name)
+	if a.wide { // fold each 512-bit sum to 256 bits
+		for r := 0; r < 8; r++ {
+			w("\tVEXTRACTF64X4 $1, Z%d, Y9", r)
+			w("\tVADDPS Y9, Y%d, Y%d", r, r)
+		}
 	}
 	w("\tVHADDPS Y1, Y0, Y8")
 	w("\tVHADDPS Y3, Y2, Y9")
@@ -1022,181 +961,19 @@ func dotRows512(w func(string, ...any)) {
 	w("\tADDQ $32, DI")
 	w("\tLEAQ (R11)(R8*4), SI")
 	w("\tSUBQ $8, CX")
-	w("\tJMP dot8_group")
-	w("dot8_one:")
-	w("\tTESTQ CX, CX")
-	w("\tJZ dot8_done")
-	w("\tVPXORD Z0, Z0, Z0")
-	w("\tXORQ AX, AX")
-	w("dot8_one_d:")
-	w("\tVMOVUPS (DX)(AX*1), Z8")
-	w("\tVFMADD231PS (SI)(AX*1), Z8, Z0")
-	w("\tADDQ $64, AX")
-	w("\tCMPQ AX, R9")
-	w("\tJLT dot8_one_d")
-	w("\tVEXTRACTF64X4 $1, Z0, Y1")
-	w("\tVADDPS Y1, Y0, Y0")
-	w("\tVEXTRACTF128 $1, Y0, X1")
-	w("\tVADDPS X1, X0, X0")
-	w("\tVHADDPS X0, X0, X0")
-	w("\tVHADDPS X0, X0, X0")
-	w("\tVMULSS X15, X0, X0")
-	w("\tVMOVSS X0, (DI)")
-	w("\tADDQ $4, DI")
-	w("\tADDQ R8, SI")
-	w("\tDECQ CX")
-	w("\tJMP dot8_one")
-	w("dot8_done:")
-	w("\tVZEROUPPER")
-	w("\tRET")
-}
-
-// axpyRows512 is axpyRows for hd%16 == 0 with AVX-512. It takes out in
-// chunks of 64 floats (4 registers) or 16, and two keys per iteration into
-// two sets of accumulators: with one set, each key waits for the last
-// key's FMA (4 cycles) and the loop runs at a quarter of the FMA units'
-// rate.
-func axpyRows512(w func(string, ...any)) {
-	w("")
-	w("// func axpyRows512(out *float32, v *float32, ldv int, p *float32, hd int, n int)")
-	w("TEXT ·axpyRows512(SB), NOSPLIT, $0-48")
-	w("\tMOVQ out+0(FP), DI")
-	w("\tMOVQ v+8(FP), BX")
-	w("\tMOVQ ldv+16(FP), R8")
-	w("\tSHLQ $2, R8")
-	w("\tMOVQ hd+32(FP), R9")
-	for _, c := range []struct {
-		name string
-		regs int
-	}{{"64", 4}, {"16", 1}} {
-		floats := c.regs * 16
-		w("axpy512_chunk%s:", c.name)
-		w("\tCMPQ R9, $%d", floats)
-		if c.name == "64" {
-			w("\tJLT axpy512_chunk16")
-		} else {
-			w("\tJLT axpy512_done")
-		}
-		for r := 0; r < c.regs; r++ {
-			w("\tVMOVUPS %d(DI), Z%d", 64*r, r)
-			w("\tVPXORD Z%d, Z%d, Z%d", 4+r, 4+r, 4+r)
-		}
-		w("\tMOVQ BX, SI")
-		w("\tMOVQ p+24(FP), DX")
-		w("\tMOVQ n+40(FP), CX")
-		w("axpy512_pair%s:", c.name)
-		w("\tCMPQ CX, $2")
-		w("\tJLT axpy512_last%s", c.name)
-		w("\tVBROADCASTSS (DX), Z8")
-		w("\tVBROADCASTSS 4(DX), Z9")
-		for r := 0; r < c.regs; r++ {
-			w("\tVFMADD231PS %d(SI), Z8, Z%d", 64*r, r)
-			w("\tVFMADD231PS %d(SI)(R8*1), Z9, Z%d", 64*r, 4+r)
-		}
-		w("\tADDQ $8, DX")
-		w("\tLEAQ (SI)(R8*2), SI")
-		w("\tSUBQ $2, CX")
-		w("\tJMP axpy512_pair%s", c.name)
-		w("axpy512_last%s:", c.name)
-		w("\tTESTQ CX, CX")
-		w("\tJZ axpy512_store%s", c.name)
-		w("\tVBROADCASTSS (DX), Z8")
-		for r := 0; r < c.regs; r++ {
-			w("\tVFMADD231PS %d(SI), Z8, Z%d", 64*r, r)
-		}
-		w("axpy512_store%s:", c.name)
-		for r := 0; r < c.regs; r++ {
-			w("\tVADDPS Z%d, Z%d, Z%d", 4+r, r, r)
-			w("\tVMOVUPS Z%d, %d(DI)", r, 64*r)
-		}
-		w("\tADDQ $%d, DI", 4*floats)
-		w("\tADDQ $%d, BX", 4*floats)
-		w("\tSUBQ $%d, R9", floats)
-		w("\tJMP axpy512_chunk%s", c.name)
-	}
-	w("axpy512_done:")
-	w("\tVZEROUPPER")
-	w("\tRET")
-}
-
-// dotRowsF16 is dotRows512 (wide) or dotRows (AVX2) over keys stored as
-// IEEE halves (an f16 KV cache): each key's 16 (or 8) halves widen with
-// VCVTPH2PS, exactly, before the multiply-add. hd%16 == 0 (wide) or
-// hd%8 == 0.
-func dotRowsF16(w func(string, ...any), wide bool) {
-	name, v, step := "dotRows512h", "Z", 16
-	if !wide {
-		name, v, step = "dotRows256h", "Y", 8
-	}
-	w("")
-	w("// func %s(out *float32, k *uint16, ldk int, q *float32, hd int, n int, scale float32)", name)
-	w("TEXT ·%s(SB), NOSPLIT, $0-52", name)
-	w("\tMOVQ out+0(FP), DI")
-	w("\tMOVQ k+8(FP), SI")
-	w("\tMOVQ ldk+16(FP), R8")
-	w("\tSHLQ $1, R8")
-	w("\tLEAQ (R8)(R8*2), R10")
-	w("\tMOVQ q+24(FP), DX")
-	w("\tMOVQ hd+32(FP), R9")
-	w("\tSHLQ $1, R9") // bytes of a key
-	w("\tMOVQ n+40(FP), CX")
-	w("\tVBROADCASTSS scale+48(FP), Y15")
-	w("%s_group:", name)
-	w("\tCMPQ CX, $8")
-	w("\tJLT %s_one", name)
-	w("\tLEAQ (SI)(R8*4), R11")
-	for r := 0; r < 8; r++ {
-		w("\tVXORPS %s%d, %s%d, %s%d", v, r, v, r, v, r)
-	}
-	w("\tXORQ AX, AX")
-	w("%s_d:", name)
-	w("\tVMOVUPS (DX)(AX*2), %s8", v)
-	for r := 0; r < 8; r++ {
-		base, off := "SI", []string{"", "(R8*1)", "(R8*2)", "(R10*1)"}[r%4]
-		if r >= 4 {
-			base = "R11"
-		}
-		w("\tLEAQ (%s)(AX*1), BX", base)
-		w("\tVCVTPH2PS (BX)%s, %s9", off, v)
-		w("\tVFMADD231PS %s9, %s8, %s%d", v, v, v, r)
-	}
-	w("\tADDQ $%d, AX", 2*step)
-	w("\tCMPQ AX, R9")
-	w("\tJLT %s_d", name)
-	if wide {
-		for r := 0; r < 8; r++ {
-			w("\tVEXTRACTF64X4 $1, Z%d, Y9", r)
-			w("\tVADDPS Y9, Y%d, Y%d", r, r)
-		}
-	}
-	w("\tVHADDPS Y1, Y0, Y8")
-	w("\tVHADDPS Y3, Y2, Y9")
-	w("\tVHADDPS Y9, Y8, Y8")
-	w("\tVHADDPS Y5, Y4, Y10")
-	w("\tVHADDPS Y7, Y6, Y11")
-	w("\tVHADDPS Y11, Y10, Y10")
-	w("\tVPERM2F128 $0x20, Y10, Y8, Y11")
-	w("\tVPERM2F128 $0x31, Y10, Y8, Y12")
-	w("\tVADDPS Y12, Y11, Y11")
-	w("\tVMULPS Y15, Y11, Y11")
-	w("\tVMOVUPS Y11, (DI)")
-	w("\tADDQ $32, DI")
-	w("\tLEAQ (R11)(R8*4), SI")
-	w("\tSUBQ $8, CX")
 	w("\tJMP %s_group", name)
 	w("%s_one:", name)
 	w("\tTESTQ CX, CX")
 	w("\tJZ %s_done", name)
-	w("\tVXORPS %s0, %s0, %s0", v, v, v)
+	w("\tVXORPS %s, %s, %s", a.reg(0), a.reg(0), a.reg(0))
 	w("\tXORQ AX, AX")
 	w("%s_one_d:", name)
-	w("\tVMOVUPS (DX)(AX*2), %s8", v)
-	w("\tVCVTPH2PS (SI)(AX*1), %s9", v)
-	w("\tVFMADD231PS %s9, %s8, %s0", v, v, v)
-	w("\tADDQ $%d, AX", 2*step)
+	w("\tVMOVUPS %s, %s", q(), a.reg(8))
+	a.fma(w, "(SI)(AX*1)", 8, 0, 9)
+	w("\tADDQ $%d, AX", a.lanes()*a.elem())
 	w("\tCMPQ AX, R9")
 	w("\tJLT %s_one_d", name)
-	if wide {
+	if a.wide {
 		w("\tVEXTRACTF64X4 $1, Z0, Y1")
 		w("\tVADDPS Y1, Y0, Y0")
 	}
@@ -1215,24 +992,26 @@ func dotRowsF16(w func(string, ...any), wide bool) {
 	w("\tRET")
 }
 
-// axpyRowsF16 is axpyRows512 (wide) or its AVX2 twin over values stored
-// as IEEE halves: chunks of 4 registers of out (64 or 32 floats) or one
-// (16 or 8), two values per iteration into two sets of accumulators.
-func axpyRowsF16(w func(string, ...any), wide bool) {
-	name, v, lanes := "axpyRows512h", "Z", 16
-	if !wide {
-		name, v, lanes = "axpyRows256h", "Y", 8
+// axpyRows writes one axpy kernel. It takes out in chunks of 4 registers
+// (64 or 32 floats) or one, and two values per iteration into two sets of
+// accumulators: with one set, each value waits for the last one's FMA (4
+// cycles) and the loop runs at a quarter of the FMA units' rate.
+func axpyRows(w func(string, ...any), a attnKernel) {
+	name := "axpyRows" + a.suffix()
+	et, shift := "float32", 2
+	if a.half {
+		et, shift = "uint16", 1
 	}
 	w("")
-	w("// func %s(out *float32, v *uint16, ldv int, p *float32, hd int, n int)", name)
+	w("// func %s(out *float32, v *%s, ldv int, p *float32, hd int, n int)", name, et)
 	w("TEXT ·%s(SB), NOSPLIT, $0-48", name)
 	w("\tMOVQ out+0(FP), DI")
 	w("\tMOVQ v+8(FP), BX")
 	w("\tMOVQ ldv+16(FP), R8")
-	w("\tSHLQ $1, R8")
+	w("\tSHLQ $%d, R8", shift)
 	w("\tMOVQ hd+32(FP), R9")
 	for _, regs := range []int{4, 1} {
-		floats := regs * lanes
+		floats := regs * a.lanes()
 		w("%s_chunk%d:", name, regs)
 		w("\tCMPQ R9, $%d", floats)
 		if regs == 4 {
@@ -1241,8 +1020,8 @@ func axpyRowsF16(w func(string, ...any), wide bool) {
 			w("\tJLT %s_done", name)
 		}
 		for r := 0; r < regs; r++ {
-			w("\tVMOVUPS %d(DI), %s%d", 4*lanes*r, v, r)
-			w("\tVXORPS %s%d, %s%d, %s%d", v, 4+r, v, 4+r, v, 4+r)
+			w("\tVMOVUPS %d(DI), %s", 4*a.lanes()*r, a.reg(r))
+			w("\tVXORPS %s, %s, %s", a.reg(4+r), a.reg(4+r), a.reg(4+r))
 		}
 		w("\tMOVQ BX, SI")
 		w("\tMOVQ p+24(FP), DX")
@@ -1250,13 +1029,12 @@ func axpyRowsF16(w func(string, ...any), wide bool) {
 		w("%s_pair%d:", name, regs)
 		w("\tCMPQ CX, $2")
 		w("\tJLT %s_last%d", name, regs)
-		w("\tVBROADCASTSS (DX), %s8", v)
-		w("\tVBROADCASTSS 4(DX), %s9", v)
+		w("\tVBROADCASTSS (DX), %s", a.reg(8))
+		w("\tVBROADCASTSS 4(DX), %s", a.reg(9))
 		for r := 0; r < regs; r++ {
-			w("\tVCVTPH2PS %d(SI), %s10", 2*lanes*r, v)
-			w("\tVFMADD231PS %s10, %s8, %s%d", v, v, v, r)
-			w("\tVCVTPH2PS %d(SI)(R8*1), %s11", 2*lanes*r, v)
-			w("\tVFMADD231PS %s11, %s9, %s%d", v, v, v, 4+r)
+			off := a.elem() * a.lanes() * r
+			a.fma(w, fmt.Sprintf("%d(SI)", off), 8, r, 10)
+			a.fma(w, fmt.Sprintf("%d(SI)(R8*1)", off), 9, 4+r, 11)
 		}
 		w("\tADDQ $8, DX")
 		w("\tLEAQ (SI)(R8*2), SI")
@@ -1265,18 +1043,17 @@ func axpyRowsF16(w func(string, ...any), wide bool) {
 		w("%s_last%d:", name, regs)
 		w("\tTESTQ CX, CX")
 		w("\tJZ %s_store%d", name, regs)
-		w("\tVBROADCASTSS (DX), %s8", v)
+		w("\tVBROADCASTSS (DX), %s", a.reg(8))
 		for r := 0; r < regs; r++ {
-			w("\tVCVTPH2PS %d(SI), %s10", 2*lanes*r, v)
-			w("\tVFMADD231PS %s10, %s8, %s%d", v, v, v, r)
+			a.fma(w, fmt.Sprintf("%d(SI)", a.elem()*a.lanes()*r), 8, r, 10)
 		}
 		w("%s_store%d:", name, regs)
 		for r := 0; r < regs; r++ {
-			w("\tVADDPS %s%d, %s%d, %s%d", v, 4+r, v, r, v, r)
-			w("\tVMOVUPS %s%d, %d(DI)", v, r, 4*lanes*r)
+			w("\tVADDPS %s, %s, %s", a.reg(4+r), a.reg(r), a.reg(r))
+			w("\tVMOVUPS %s, %d(DI)", a.reg(r), 4*a.lanes()*r)
 		}
 		w("\tADDQ $%d, DI", 4*floats)
-		w("\tADDQ $%d, BX", 2*floats)
+		w("\tADDQ $%d, BX", a.elem()*floats)
 		w("\tSUBQ $%d, R9", floats)
 		w("\tJMP %s_chunk%d", name, regs)
 	}
