@@ -32,7 +32,7 @@ func MatMul(p *Pool, c []float32, ldc int, a []float32, lda int, m int, w *Packe
 	// handed out in turn (docs/BENCHMARKS.md): 5 to 12 % off a decode step.
 	q := newPanelQueue(np, p.Workers())
 	p.For(p.Workers(), func(wk, _, _ int) {
-		var scratch [8 * panel]float32 // rows ≤ 8
+		var scratch []float32 // the partial last panel's tile, made when needed
 		for {
 			lo, hi, ok := q.take(wk)
 			if !ok {
@@ -50,6 +50,9 @@ func MatMul(p *Pool, c []float32, ldc int, a []float32, lda int, m int, w *Packe
 					// A partial last panel goes through a scratch tile so the
 					// kernel never writes past column N.
 					valid := w.N - col
+					if scratch == nil {
+						scratch = make([]float32, rows*panel)
+					}
 					for r := 0; r < mr; r++ {
 						t := scratch[r*panel : (r+1)*panel]
 						clear(t)
@@ -57,7 +60,7 @@ func MatMul(p *Pool, c []float32, ldc int, a []float32, lda int, m int, w *Packe
 							copy(t, c[(i0+r)*ldc+col:(i0+r)*ldc+col+valid])
 						}
 					}
-					tile.run(pi, i0, mr, scratch[:], panel, acc)
+					tile.run(pi, i0, mr, scratch, panel, acc)
 					for r := 0; r < mr; r++ {
 						copy(c[(i0+r)*ldc+col:(i0+r)*ldc+col+valid], scratch[r*panel:r*panel+valid])
 					}
