@@ -49,7 +49,7 @@ type ServeConfig struct {
 func (c *ServeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Device, "device", "cpu", "where the model runs: cpu, cuda, or auto (cuda when a GPU and its libraries are there, else cpu, saying why)")
 	fs.IntVar(&c.GPU, "gpu", 0, "the CUDA device to use (its ordinal)")
-	fs.StringVar(&c.DType, "dtype", "", "the weights' type: f32 (the CPU's default), bf16 or f16 (half the bytes per decode step; f16 is the GPU's default), or int8 (CPU only: a quarter, with a scale per column)")
+	fs.StringVar(&c.DType, "dtype", "", "the weights' type: f32 (the CPU's default), bf16 or f16 (half the bytes per decode step; f16 is the GPU's default), or int8 (CPU only: a quarter, with a scale per column); on the CPU the KV cache is f16 with bf16, f16 or int8 weights, f32 with f32")
 	c.HTTP.RegisterFlags(fs)
 	c.Model.RegisterFlags(fs)
 	c.Engine.RegisterFlags(fs)

@@ -45,7 +45,7 @@ func (c *DeviceConfig) RegisterFlags(fs *flag.FlagSet) {
 	c.Model.RegisterFlags(fs)
 	fs.StringVar(&c.Device, "device", "cpu", "cpu or cuda")
 	fs.IntVar(&c.GPU, "gpu", 0, "the CUDA device ordinal")
-	fs.StringVar(&c.DType, "dtype", "", "weights: f16 (the GPU's default), bf16 or f32 (the CPU's default; it also takes bf16)")
+	fs.StringVar(&c.DType, "dtype", "", "weights: on the GPU f16 (default), bf16 or f32; on the CPU f32 (default), bf16, f16 or int8")
 	fs.IntVar(&c.Threads, "threads", 0, "CPU compute threads (0: all CPUs Go may use)")
 	fs.StringVar(&c.Concurrency, "concurrency", "1,8", "concurrent sequences to measure decode throughput at, e.g. 1,8,32,64,128")
 	fs.IntVar(&c.Tokens, "tokens", 128, "new tokens per sequence")
