@@ -357,13 +357,17 @@ func gemm512(w func(string, ...any), mr int, t wtype) {
 		}
 	}
 	unroll := map[wtype]int{wF32: 4, wF16: 4, wBF16: 2, wI8: 1, wBF16Dot: 4}[t]
-	// The int8 kernel with float32 activations and many rows has a long
-	// loop body (a widening per weight, then the rows' multiply-adds), and
-	// the out-of-order window alone holds too few lines in flight to keep
-	// memory busy: it prefetches its panel ahead. Measured in interleaved
-	// steps, 8 sequences of 124M: 10.3 against 14.5 ms. The other kernels
-	// were as fast or slower with it.
-	prefetch := t == wI8 && mr >= 4
+	// With many rows a kernel's loop body is long (the rows' multiply-adds
+	// for each line of weights), and the out-of-order window alone holds
+	// too few lines in flight to keep memory busy: it prefetches its panel
+	// ahead (prefetchAhead). The int8 kernel with float32 activations,
+	// measured in interleaved steps, 8 sequences of 124M: 10.3 against
+	// 14.5 ms from 4 rows. The others from 5 rows, 8 KiB ahead: all 124M
+	// products at 8 rows, old and new builds alternated 3 times, f32
+	// 0.91-0.93x, bf16 0.71-0.90x, f16 0.68-0.83x, bf16 with f32
+	// activations 0.51-0.73x the time; 4 rows went either way, and 128
+	// rows (a prefill) no faster or slower.
+	prefetch := t == wI8 && mr >= 4 || mr >= 5
 	if prefetch {
 		w("\tMOVQ ·prefetchAhead(SB), AX")
 	}
