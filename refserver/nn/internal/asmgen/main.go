@@ -366,8 +366,8 @@ func gemm512(w func(string, ...any), mr int, t wtype) {
 	// products at 8 rows, old and new builds alternated 3 times, f32
 	// 0.91-0.93x, bf16 0.71-0.90x, f16 0.68-0.83x, bf16 with f32
 	// activations 0.51-0.73x the time; 4 rows went either way, 128 rows (a
-	// prefill) no faster or slower, and 1 row slower (1.06-1.12x in int8,
-	// bf16 and f32: one row's loop keeps memory busy on its own).
+	// prefill) no faster or slower, and 1 row no faster, often slower
+	// (int8 0.995x and 1.06x, bf16 1.07x and 1.12x, f32 1.08x).
 	prefetch := t == wI8 && mr >= 4 || mr >= 5
 	if prefetch {
 		w("\tMOVQ ·prefetchAhead(SB), AX")
