@@ -3,7 +3,9 @@
 package nn
 
 import (
+	"math"
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 )
@@ -228,10 +230,19 @@ func cvtF16x256(dst *uint16, src *float32, n int)
 func gelu512(x *float32, n int)
 
 //go:noescape
+func softmax512(x *float32, n int) float32
+
+//go:noescape
+func layerNorm512(out *float32, x *float32, gain *float32, bias *float32, n int, invN float32, eps float32)
+
+//go:noescape
 func sum256(x *float32, n int) float32
 
 //go:noescape
 func sum512(x *float32, n int) float32
+
+//go:noescape
+func prefetchLines(p unsafe.Pointer, n int)
 
 // prefetchAhead is how far ahead, in bytes, the AVX-512 kernels of 5 rows
 // or more (int8: 4) prefetch their panel (asmgen says what each gained). All 124M int8 products at 8 rows
@@ -285,6 +296,7 @@ func avx512Kernels() kernelSet {
 	ks.dot, ks.axpy = asmDotRows(dotRows512, 16, avx2.dot), asmAxpyRows(axpyRows512, 16, avx2.axpy)
 	ks.dotF16, ks.axpyF16 = asmDotRows(dotRows512h, 16, avx2.dotF16), asmAxpyRows(axpyRows512h, 16, avx2.axpyF16)
 	ks.cvtF16, ks.gelu, ks.sum = asmCvtF16(cvtF16x512, 16), asmGELU512, asmSum512
+	ks.softmax, ks.layerNorm = asmSoftmax512, asmLayerNorm512
 	if cpu.X86.HasAVX512BF16 {
 		ks.tileBF16Dot, ks.cvtBF16, ks.dotBF16 = asmTileDot(tiles512bf16d[:]), asmCvtBF16, true
 	}
@@ -438,6 +450,24 @@ func asmGELU512(x []float32) {
 		gelu512(&x[0], n)
 	}
 	geluGo(x[n:])
+}
+
+func asmSoftmax512(x []float32) bool {
+	if len(x) == 0 {
+		return false
+	}
+	m := softmax512(&x[0], len(x))
+	return !math.IsInf(float64(m), -1)
+}
+
+func asmLayerNorm512(out, x, g, b []float32, eps float32) {
+	n := len(g)
+	if n%16 != 0 || n == 0 {
+		layerNormGo(out, x, g, b, eps)
+		return
+	}
+	x, out, b = x[:n], out[:n], b[:n]
+	layerNorm512(&out[0], &x[0], &g[0], &b[0], n, 1/float32(n), eps)
 }
 
 func asmSum(x []float32) float32 {

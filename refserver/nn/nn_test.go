@@ -1,9 +1,11 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -376,51 +378,130 @@ func TestExpAndTanh(t *testing.T) {
 	}
 }
 
+// TestSoftmax checks every kernel set's Softmax against float64 on lengths
+// around the vector width (the tails go through masks), with the values
+// attention scores take and the edge cases: a -Inf (a masked position),
+// all -Inf (no number: false, x untouched), a NaN (ignored by the maximum,
+// NaN out) and values far apart (exp underflows).
 func TestSoftmax(t *testing.T) {
-	tests := []struct {
+	inf := float32(math.Inf(-1))
+	nan := float32(math.NaN())
+	r := rand.New(rand.NewPCG(7, 8))
+	type tc struct {
 		name string
 		in   []float32
 		ok   bool
-	}{
+	}
+	tests := []tc{
 		{"plain", []float32{1, 2, 3}, true},
 		{"huge", []float32{1000, 1000}, true},
-		{"one -inf", []float32{float32(math.Inf(-1)), 0}, true},
-		{"all -inf", []float32{float32(math.Inf(-1)), float32(math.Inf(-1))}, false},
+		{"one -inf", []float32{inf, 0}, true},
+		{"all -inf", []float32{inf, inf}, false},
+		{"all -inf, 17", slices.Repeat([]float32{inf}, 17), false},
+		{"empty", nil, false},
+		{"far apart", []float32{0, -50, -90, -200, 3, -1e30}, true},
+		{"nan", append(randSlice(r, 20), nan), true},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			x := append([]float32(nil), tc.in...)
-			if got := Softmax(x); got != tc.ok {
-				t.Fatalf("Softmax ok = %v, want %v", got, tc.ok)
-			}
-			if !tc.ok {
-				return
-			}
-			var sum float64
-			for _, v := range x {
-				sum += float64(v)
-			}
-			if math.Abs(sum-1) > 1e-6 {
-				t.Errorf("sum = %v, want 1", sum)
-			}
-		})
+	for _, n := range []int{1, 2, 15, 16, 17, 31, 32, 33, 97, 160, 1024} {
+		x := randSlice(r, n)
+		for i := range x {
+			x[i] *= 8 // attention scores span tens
+		}
+		tests = append(tests, tc{fmt.Sprintf("random %d", n), x, true})
+	}
+	for _, ks := range kernelSets() {
+		for _, tc := range tests {
+			t.Run(ks.name+"/"+tc.name, func(t *testing.T) {
+				withKernels(t, ks)
+				x := slices.Clone(tc.in)
+				if got := Softmax(x); got != tc.ok {
+					t.Fatalf("Softmax ok = %v, want %v", got, tc.ok)
+				}
+				if !tc.ok {
+					if !slices.EqualFunc(x, tc.in, func(a, b float32) bool { return a == b || a != a && b != b }) {
+						t.Fatalf("Softmax without a number changed x: %v", x)
+					}
+					return
+				}
+				m := math.Inf(-1)
+				for _, v := range tc.in {
+					m = max(m, float64(v)) // NaN: no number to compare
+				}
+				var sum float64
+				for _, v := range tc.in {
+					if v == v {
+						sum += math.Exp(float64(v) - m)
+					}
+				}
+				for i, v := range tc.in {
+					if v != v {
+						if x[i] == x[i] {
+							t.Fatalf("x[%d] = NaN became %v", i, x[i])
+						}
+						continue
+					}
+					want := math.Exp(float64(v)-m) / sum
+					// A few ulp, plus what rounding v - m to a float costs
+					// exp (half an ulp of |v - m|, relative), plus the
+					// float sum's rounding (Go adds one term at a time);
+					// exp(x) below 1e-38 may come out as 0 or as 1e-38.
+					bound := 1e-6 + 1e-9*float64(len(x)) + 1.2e-7*(m-float64(v))
+					if d := math.Abs(float64(x[i]) - want); d > bound*want+1e-37 {
+						t.Fatalf("softmax[%d] of %d = %v, want %v", i, len(x), x[i], want)
+					}
+				}
+			})
+		}
 	}
 }
 
+// TestLayerNorm checks every kernel set's LayerNorm against float64, on
+// GPT-2's widths and on widths the vector kernel hands to Go.
 func TestLayerNorm(t *testing.T) {
-	x := []float32{1, 2, 3, 4}
-	g := []float32{1, 1, 2, 1}
-	b := []float32{0, 0, 0, 1}
-	out := make([]float32, 4)
-	LayerNorm(out, x, g, b, 1e-5)
-	// mean 2.5, var 1.25
-	inv := 1 / math.Sqrt(1.25+1e-5)
-	want := []float64{-1.5 * inv, -0.5 * inv, 2 * 0.5 * inv, 1.5*inv + 1}
-	for i := range want {
-		if math.Abs(float64(out[i])-want[i]) > 1e-5 {
-			t.Errorf("out[%d] = %v, want %v", i, out[i], want[i])
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, ks := range kernelSets() {
+		for _, n := range []int{4, 16, 17, 48, 768, 1024, 1600} {
+			t.Run(fmt.Sprintf("%s/%d", ks.name, n), func(t *testing.T) {
+				withKernels(t, ks)
+				x, g, b := randSlice(r, n), randSlice(r, n), randSlice(r, n)
+				for i := range x {
+					x[i] = 3 + 10*x[i] // a mean and a spread, as a residual stream has
+				}
+				out := make([]float32, n)
+				LayerNorm(out, x, g, b, 1e-5)
+				var mean, vari float64
+				for _, v := range x {
+					mean += float64(v)
+				}
+				mean /= float64(n)
+				for _, v := range x {
+					vari += (float64(v) - mean) * (float64(v) - mean)
+				}
+				inv := 1 / math.Sqrt(vari/float64(n)+1e-5)
+				for i, v := range x {
+					want := (float64(v)-mean)*inv*float64(g[i]) + float64(b[i])
+					if d := math.Abs(float64(out[i]) - want); d > 1e-5*(1+math.Abs(want)) {
+						t.Fatalf("out[%d] = %v, want %v", i, out[i], want)
+					}
+				}
+			})
 		}
 	}
+	t.Run("known", func(t *testing.T) {
+		x := []float32{1, 2, 3, 4}
+		g := []float32{1, 1, 2, 1}
+		b := []float32{0, 0, 0, 1}
+		out := make([]float32, 4)
+		LayerNorm(out, x, g, b, 1e-5)
+		// mean 2.5, var 1.25
+		inv := 1 / math.Sqrt(1.25+1e-5)
+		want := []float64{-1.5 * inv, -0.5 * inv, 2 * 0.5 * inv, 1.5*inv + 1}
+		for i := range want {
+			if math.Abs(float64(out[i])-want[i]) > 1e-5 {
+				t.Errorf("out[%d] = %v, want %v", i, out[i], want[i])
+			}
+		}
+	})
 }
 
 func TestPoolCoversRange(t *testing.T) {

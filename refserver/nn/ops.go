@@ -1,10 +1,15 @@
 package nn
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // LayerNorm writes out[i] = (x[i] - mean) / sqrt(var + eps) * g[i] + b[i]
 // over one row x of len(g) floats.
-func LayerNorm(out, x, g, b []float32, eps float32) {
+func LayerNorm(out, x, g, b []float32, eps float32) { active.layerNorm(out, x, g, b, eps) }
+
+func layerNormGo(out, x, g, b []float32, eps float32) {
 	n := len(g)
 	x = x[:n]
 	out = out[:n]
@@ -29,7 +34,9 @@ func GELU(x []float32) { active.gelu(x) }
 
 // Softmax turns x into probabilities in place (max-subtracted, stable).
 // It returns false, leaving x unchanged, when x has no finite value.
-func Softmax(x []float32) bool {
+func Softmax(x []float32) bool { return active.softmax(x) }
+
+func softmaxGo(x []float32) bool {
 	m := float32(math.Inf(-1))
 	for _, v := range x {
 		if v > m {
@@ -76,6 +83,15 @@ func MixF16(out []float32, v []uint16, ldv int, p []float32, hd, n int) {
 
 // ToF16 rounds src to IEEE halves, to nearest even, into dst[:len(src)].
 func ToF16(dst []uint16, src []float32) { active.cvtF16(dst[:len(src)], src) }
+
+// Prefetch asks the CPU to bring x into its caches, and returns at once:
+// for a short read that the hardware prefetcher would start too late,
+// such as one attention head's cache, issued while other work runs.
+func Prefetch[T float32 | uint16](x []T) {
+	if len(x) > 0 {
+		prefetchLines(unsafe.Pointer(&x[0]), len(x)*int(unsafe.Sizeof(x[0])))
+	}
+}
 
 // Sum returns the sum of x. It reads memory as fast as a core can, which
 // makes it the probe for the memory-bandwidth floor of a decode step.

@@ -45,8 +45,11 @@ func main() {
 	cvtF16(w, true)
 	cvtF16(w, false)
 	gelu512(w)
+	softmax512(w)
+	layerNorm512(w)
 	sum256(w)
 	sum512(w)
+	prefetchLines(w)
 	if err := os.WriteFile("kernel_amd64.s", b.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -1234,6 +1237,268 @@ func sum512(w func(string, ...any)) {
 	w("\tVHADDPS X0, X0, X0")
 	w("\tVHADDPS X0, X0, X0")
 	w("\tVMOVSS X0, ret+16(FP)")
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
+// prefetchLines asks for every cache line of [p, p+n) with PREFETCHT0, so
+// that a short read the hardware prefetcher would not see coming in time
+// (one attention head's cached keys and values, about 12 KiB at 100
+// positions) is in flight while the core does other work.
+func prefetchLines(w func(string, ...any)) {
+	w("")
+	w("// func prefetchLines(p unsafe.Pointer, n int)")
+	w("TEXT ·prefetchLines(SB), NOSPLIT, $0-16")
+	w("\tMOVQ p+0(FP), SI")
+	w("\tMOVQ n+8(FP), CX")
+	w("prefetch_loop:")
+	w("\tCMPQ CX, $0")
+	w("\tJLE prefetch_done")
+	w("\tPREFETCHT0 (SI)")
+	w("\tADDQ $64, SI")
+	w("\tSUBQ $64, CX")
+	w("\tJMP prefetch_loop")
+	w("prefetch_done:")
+	w("\tRET")
+}
+
+// hsum512 adds up the 16 lanes of Z<r> into X<r>'s low lane, using Y<t>.
+func hsum512(w func(string, ...any), r, t int) {
+	w("\tVEXTRACTF32X8 $1, Z%d, Y%d", r, t)
+	w("\tVADDPS Y%d, Y%d, Y%d", t, r, r)
+	w("\tVEXTRACTF128 $1, Y%d, X%d", r, t)
+	w("\tVADDPS X%d, X%d, X%d", t, r, r)
+	w("\tVHADDPS X%d, X%d, X%d", r, r, r)
+	w("\tVHADDPS X%d, X%d, X%d", r, r, r)
+}
+
+// tailMask sets K1 to the lanes of the last n%16 floats and R8 to the
+// number of whole vectors, n/16, from n in R8 (CX and AX are clobbered).
+func tailMask(w func(string, ...any)) {
+	w("\tMOVQ R8, CX")
+	w("\tANDQ $15, CX")
+	w("\tMOVL $1, AX")
+	w("\tSHLL CX, AX")
+	w("\tDECL AX")
+	w("\tKMOVW AX, K1")
+	w("\tSHRQ $4, R8")
+}
+
+// softmax512 turns x[0:n] into probabilities in place, any n, and returns
+// the largest x (without NaNs): -Inf means x held no number and is left
+// as it was. Three passes: the maximum m; e = exp(x - m) and their sum;
+// e / sum. The exponential is Cephes's expf, as nn.Exp computes it (the
+// range reduction in two steps, a degree-5 polynomial), with VSCALEFPS
+// for the power of two; arguments below -87.34 give exp(-87.34), about
+// 1e-38, where nn.Exp gives 0. A NaN stays NaN. The last n%16 floats are
+// read and written through the mask K1.
+func softmax512(w func(string, ...any)) {
+	consts := []struct {
+		reg int
+		v   float32
+	}{
+		{16, 88.72283905206835},
+		{17, -87.33654475055310898657},
+		{18, 1.44269504088896341}, // log2(e)
+		{19, 0.5},
+		{20, 0.693359375}, // ln 2, high part
+		{21, -2.12194440e-4},
+		{22, 1.9875691500e-4},
+		{23, 1.3981999507e-3},
+		{24, 8.3334519073e-3},
+		{25, 4.1665795894e-2},
+		{26, 1.6666665459e-1},
+		{27, 5.0000001201e-1},
+		{28, 1},
+		{29, float32(math.Inf(-1))},
+	}
+	exp := func(x int) {
+		w("\tVSUBPS Z30, Z%d, Z%d", x, x) // x - m
+		w("\tVMINPS Z%d, Z16, Z%d", x, x) // NaN x stays x
+		w("\tVMAXPS Z%d, Z17, Z%d", x, x)
+		w("\tVMOVAPS Z19, Z2")
+		w("\tVFMADD231PS Z18, Z%d, Z2", x)  // x log2e + 0.5
+		w("\tVRNDSCALEPS $9, Z2, Z2")       // floor
+		w("\tVFNMADD231PS Z20, Z2, Z%d", x) // x -= fx c1
+		w("\tVFNMADD231PS Z21, Z2, Z%d", x) // x -= fx c2
+		w("\tVMULPS Z%d, Z%d, Z3", x, x)    // z = x^2
+		w("\tVMOVAPS Z22, Z4")
+		for r := 23; r <= 27; r++ {
+			w("\tVFMADD213PS Z%d, Z%d, Z4", r, x) // y = y x + p
+		}
+		w("\tVFMADD213PS Z%d, Z3, Z4", x) // y = y z + x
+		w("\tVADDPS Z28, Z4, Z4")
+		w("\tVSCALEFPS Z2, Z4, Z%d", x) // y 2^fx
+	}
+	w("")
+	w("// func softmax512(x *float32, n int) float32")
+	w("TEXT ·softmax512(SB), NOSPLIT, $0-20")
+	w("\tMOVQ x+0(FP), DI")
+	w("\tMOVQ n+8(FP), R8")
+	tailMask(w)
+	for _, c := range consts {
+		w("\tMOVL $0x%08x, AX", math.Float32bits(c.v))
+		w("\tVPBROADCASTD AX, Z%d", c.reg)
+	}
+	// The maximum; a NaN lane leaves the running maximum as it was.
+	w("\tVMOVAPS Z29, Z0")
+	w("\tMOVQ DI, SI")
+	w("\tMOVQ R8, DX")
+	w("softmax_max:")
+	w("\tTESTQ DX, DX")
+	w("\tJZ softmax_max_tail")
+	w("\tVMOVUPS (SI), Z1")
+	w("\tVMAXPS Z0, Z1, Z0")
+	w("\tADDQ $64, SI")
+	w("\tDECQ DX")
+	w("\tJMP softmax_max")
+	w("softmax_max_tail:")
+	w("\tKORTESTW K1, K1")
+	w("\tJZ softmax_max_fold")
+	w("\tVMOVAPS Z29, Z1")
+	w("\tVMOVUPS (SI), K1, Z1")
+	w("\tVMAXPS Z0, Z1, Z0")
+	w("softmax_max_fold:")
+	w("\tVEXTRACTF32X8 $1, Z0, Y1")
+	w("\tVMAXPS Y1, Y0, Y0")
+	w("\tVEXTRACTF128 $1, Y0, X1")
+	w("\tVMAXPS X1, X0, X0")
+	w("\tVPERMILPS $0x4e, X0, X1")
+	w("\tVMAXPS X1, X0, X0")
+	w("\tVPERMILPS $0xb1, X0, X1")
+	w("\tVMAXPS X1, X0, X0")
+	w("\tVMOVSS X0, ret+16(FP)")
+	w("\tVUCOMISS X29, X0")
+	w("\tJEQ softmax_done") // -Inf: nothing to do
+	w("\tVBROADCASTSS X0, Z30")
+	// The exponentials and their sum.
+	w("\tVXORPS Z15, Z15, Z15")
+	w("\tMOVQ DI, SI")
+	w("\tMOVQ R8, DX")
+	w("softmax_exp:")
+	w("\tTESTQ DX, DX")
+	w("\tJZ softmax_exp_tail")
+	w("\tVMOVUPS (SI), Z1")
+	exp(1)
+	w("\tVMOVUPS Z1, (SI)")
+	w("\tVADDPS Z1, Z15, Z15")
+	w("\tADDQ $64, SI")
+	w("\tDECQ DX")
+	w("\tJMP softmax_exp")
+	w("softmax_exp_tail:")
+	w("\tKORTESTW K1, K1")
+	w("\tJZ softmax_exp_fold")
+	w("\tVMOVUPS.Z (SI), K1, Z1")
+	exp(1)
+	w("\tVMOVUPS Z1, K1, (SI)")
+	w("\tVADDPS Z1, Z15, K1, Z15")
+	w("softmax_exp_fold:")
+	hsum512(w, 15, 14)
+	w("\tVDIVSS X15, X28, X2") // 1/sum
+	w("\tVBROADCASTSS X2, Z2")
+	// Normalise.
+	w("\tMOVQ DI, SI")
+	w("\tMOVQ R8, DX")
+	w("softmax_scale:")
+	w("\tTESTQ DX, DX")
+	w("\tJZ softmax_scale_tail")
+	w("\tVMULPS (SI), Z2, Z1")
+	w("\tVMOVUPS Z1, (SI)")
+	w("\tADDQ $64, SI")
+	w("\tDECQ DX")
+	w("\tJMP softmax_scale")
+	w("softmax_scale_tail:")
+	w("\tKORTESTW K1, K1")
+	w("\tJZ softmax_done")
+	w("\tVMOVUPS.Z (SI), K1, Z1")
+	w("\tVMULPS Z2, Z1, Z1")
+	w("\tVMOVUPS Z1, K1, (SI)")
+	w("softmax_done:")
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
+// layerNorm512 writes out = (x - mean) / sqrt(var + eps) * g + b over one
+// row of n floats, n%16 == 0, invN = 1/n: three passes (the sum, the sum
+// of squared deviations, the output), each with two accumulators.
+func layerNorm512(w func(string, ...any)) {
+	w("")
+	w("// func layerNorm512(out *float32, x *float32, gain *float32, bias *float32, n int, invN float32, eps float32)")
+	w("TEXT ·layerNorm512(SB), NOSPLIT, $0-48")
+	w("\tMOVQ out+0(FP), DI")
+	w("\tMOVQ x+8(FP), SI")
+	w("\tMOVQ gain+16(FP), R9")
+	w("\tMOVQ bias+24(FP), R10")
+	w("\tMOVQ n+32(FP), R8")
+	w("\tSHRQ $4, R8")
+	w("\tVBROADCASTSS invN+40(FP), Z14")
+	// The mean.
+	w("\tVXORPS Z0, Z0, Z0")
+	w("\tVXORPS Z1, Z1, Z1")
+	w("\tXORQ AX, AX")
+	w("\tMOVQ R8, DX")
+	w("ln_sum:")
+	w("\tCMPQ DX, $2")
+	w("\tJLT ln_sum_one")
+	w("\tVADDPS (SI)(AX*1), Z0, Z0")
+	w("\tVADDPS 64(SI)(AX*1), Z1, Z1")
+	w("\tADDQ $128, AX")
+	w("\tSUBQ $2, DX")
+	w("\tJMP ln_sum")
+	w("ln_sum_one:")
+	w("\tTESTQ DX, DX")
+	w("\tJZ ln_sum_done")
+	w("\tVADDPS (SI)(AX*1), Z0, Z0")
+	w("ln_sum_done:")
+	w("\tVADDPS Z1, Z0, Z0")
+	hsum512(w, 0, 1)
+	w("\tVMULSS X14, X0, X0")
+	w("\tVBROADCASTSS X0, Z15") // mean
+	// The variance.
+	w("\tVXORPS Z0, Z0, Z0")
+	w("\tVXORPS Z1, Z1, Z1")
+	w("\tXORQ AX, AX")
+	w("\tMOVQ R8, DX")
+	w("ln_var:")
+	w("\tCMPQ DX, $2")
+	w("\tJLT ln_var_one")
+	w("\tVSUBPS (SI)(AX*1), Z15, Z2") // mean - x: squared alike
+	w("\tVFMADD231PS Z2, Z2, Z0")
+	w("\tVSUBPS 64(SI)(AX*1), Z15, Z3")
+	w("\tVFMADD231PS Z3, Z3, Z1")
+	w("\tADDQ $128, AX")
+	w("\tSUBQ $2, DX")
+	w("\tJMP ln_var")
+	w("ln_var_one:")
+	w("\tTESTQ DX, DX")
+	w("\tJZ ln_var_done")
+	w("\tVSUBPS (SI)(AX*1), Z15, Z2")
+	w("\tVFMADD231PS Z2, Z2, Z0")
+	w("ln_var_done:")
+	w("\tVADDPS Z1, Z0, Z0")
+	hsum512(w, 0, 1)
+	w("\tVMULSS X14, X0, X0")
+	w("\tVADDSS eps+44(FP), X0, X0")
+	w("\tVSQRTSS X0, X0, X0")
+	w("\tMOVL $0x3f800000, AX")
+	w("\tVMOVD AX, X1")
+	w("\tVDIVSS X0, X1, X0")
+	w("\tVBROADCASTSS X0, Z14") // 1/sqrt(var + eps)
+	// out = (x - mean) inv g + b
+	w("\tXORQ AX, AX")
+	w("ln_out:")
+	w("\tTESTQ R8, R8")
+	w("\tJZ ln_done")
+	w("\tVMOVUPS (SI)(AX*1), Z0")
+	w("\tVSUBPS Z15, Z0, Z0")
+	w("\tVMULPS Z14, Z0, Z0")
+	w("\tVMOVUPS (R10)(AX*1), Z1")
+	w("\tVFMADD231PS (R9)(AX*1), Z0, Z1")
+	w("\tVMOVUPS Z1, (DI)(AX*1)")
+	w("\tADDQ $64, AX")
+	w("\tDECQ R8")
+	w("\tJMP ln_out")
+	w("ln_done:")
 	w("\tVZEROUPPER")
 	w("\tRET")
 }
