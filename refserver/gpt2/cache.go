@@ -64,21 +64,18 @@ func (c *Cache) Head16(l, h, hd int) (k, v []uint16) {
 	return c.K16[l][off : off+c.cap*hd], c.V16[l][off : off+c.cap*hd]
 }
 
-// Put stores the key and value of position pos in layer l; kv holds the
-// heads' keys (C floats) then their values (C floats), as the QKV product
-// leaves them. An f16 cache rounds them to the nearest half.
-func (c *Cache) Put(l, pos, hd int, kv []float32) {
-	C := c.c
-	for off := 0; off < C; off += hd {
-		dst := (off/hd)*c.cap*hd + pos*hd
-		if c.K16 != nil {
-			nn.ToF16(c.K16[l][dst:dst+hd], kv[off:off+hd])
-			nn.ToF16(c.V16[l][dst:dst+hd], kv[C+off:C+off+hd])
-			continue
-		}
-		copy(c.K[l][dst:dst+hd], kv[off:off+hd])
-		copy(c.V[l][dst:dst+hd], kv[C+off:C+off+hd])
+// Put stores head h's key k and value v (hd floats each) of position pos
+// in layer l. An f16 cache rounds them to the nearest half. Heads are
+// stored apart, so the heads of one position may be put in parallel.
+func (c *Cache) Put(l, h, pos, hd int, k, v []float32) {
+	dst := h*c.cap*hd + pos*hd
+	if c.K16 != nil {
+		nn.ToF16(c.K16[l][dst:dst+hd], k[:hd])
+		nn.ToF16(c.V16[l][dst:dst+hd], v[:hd])
+		return
 	}
+	copy(c.K[l][dst:dst+hd], k[:hd])
+	copy(c.V[l][dst:dst+hd], v[:hd])
 }
 
 // Cap reports how many positions the cache holds.

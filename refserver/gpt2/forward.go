@@ -3,6 +3,7 @@ package gpt2
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"github.com/llmbench/llmbench/refserver/nn"
 )
@@ -26,8 +27,14 @@ type Runner struct {
 
 	x, xn, qkv, att, fc []float32 // activations, MaxRows × (C | C | 3C | C | 4C)
 	scores              [][]float32
-	head, logits        []float32
-	out                 [][]float32
+	seqs                []int // where each sequence's rows start, and M
+	// next is the attention's next work item, on a cache line of its own:
+	// both workers add to it, and read the fields around it.
+	_            [64]byte
+	next         atomic.Int64
+	_            [56]byte
+	head, logits []float32
+	out          [][]float32
 }
 
 // NewRunner returns a Runner for steps of up to maxRows rows, running its
@@ -54,7 +61,7 @@ func (r *Runner) MaxRows() int { return r.maxRows }
 // asked for them, in order. The returned slices are reused by the next call.
 func (r *Runner) Forward(rows []Row) ([][]float32, error) {
 	cfg := r.m.Config
-	C, NH, hd := cfg.NEmbd, cfg.NHead, cfg.HeadSize()
+	C, hd := cfg.NEmbd, cfg.HeadSize()
 	M := len(rows)
 	if M == 0 {
 		return nil, nil
@@ -91,36 +98,18 @@ func (r *Runner) Forward(rows []Row) ([][]float32, error) {
 	})
 
 	scale := float32(1 / math.Sqrt(float64(hd)))
+	r.seqs = r.seqs[:0]
+	for i := range rows {
+		if i == 0 || rows[i].Cache != rows[i-1].Cache {
+			r.seqs = append(r.seqs, i)
+		}
+	}
+	r.seqs = append(r.seqs, M)
 	for l := range r.m.Blocks {
 		b := &r.m.Blocks[l]
 		r.layerNorm(xn, x, M, b.LN1G, b.LN1B, eps)
 		nn.MatMul(r.pool, qkv, 3*C, xn, C, M, b.QKV, false)
-		for i, row := range rows {
-			q := qkv[i*3*C:]
-			row.Cache.Put(l, row.Pos, hd, q[C:3*C])
-		}
-		// Attention: one (row, head) pair per work item.
-		r.pool.For(M*NH, func(w, lo, hi int) {
-			s := r.scores[w]
-			for it := lo; it < hi; it++ {
-				i, h := it/NH, it%NH
-				row := rows[i]
-				n := row.Pos + 1
-				q, out := qkv[i*3*C+h*hd:], att[i*C+h*hd:i*C+(h+1)*hd]
-				clear(out)
-				if row.Cache.Half() {
-					K, V := row.Cache.Head16(l, h, hd)
-					nn.ScoresF16(s, K, hd, q, hd, n, scale)
-					nn.Softmax(s[:n])
-					nn.MixF16(out, V, hd, s, hd, n)
-					continue
-				}
-				K, V := row.Cache.Head(l, h, hd)
-				nn.Scores(s, K, hd, q, hd, n, scale)
-				nn.Softmax(s[:n])
-				nn.Mix(out, V, hd, s, hd, n)
-			}
-		})
+		r.attention(l, rows, qkv, att, scale)
 		nn.MatMul(r.pool, x, C, att, C, M, b.AttnProj, true)
 		r.layerNorm(xn, x, M, b.LN2G, b.LN2B, eps)
 		nn.MatMul(r.pool, fc, 4*C, xn, C, M, b.FC, false)
@@ -152,6 +141,72 @@ func (r *Runner) Forward(rows []Row) ([][]float32, error) {
 		r.out = append(r.out, logits[j*V:(j+1)*V])
 	}
 	return r.out, nil
+}
+
+// attention stores every row's key and value of layer l in its cache and
+// writes the rows' attention outputs to att. A work item is one head of one
+// sequence: its rows of this step, in order, each put and then attended
+// (a prefill's later rows read what its earlier rows put). Items go to
+// whichever worker is free, so sequences of different lengths, and a
+// worker that the host holds up, leave no one waiting at the end.
+// prefetchRows is how many positions of an attention item's keys and
+// values are prefetched: 16 KiB of f16 with GPT-2's 64-float heads.
+const prefetchRows = 128
+
+func (r *Runner) attention(l int, rows []Row, qkv, att []float32, scale float32) {
+	cfg := r.m.Config
+	C, NH, hd := cfg.NEmbd, cfg.NHead, cfg.HeadSize()
+	items := int64((len(r.seqs) - 1) * NH)
+	r.next.Store(0)
+	take := func() int64 {
+		it := r.next.Add(1) - 1
+		if it < items {
+			// Ask for the item's cached keys and values now: they come from
+			// memory (the weights' stream evicted them), and the item
+			// before it runs meanwhile. Past the first 16 KiB of each the
+			// hardware prefetcher has caught on.
+			g, h := int(it)/NH, int(it)%NH
+			last := rows[r.seqs[g+1]-1]
+			n := min(last.Pos+1, prefetchRows) * hd
+			if last.Cache.Half() {
+				K, V := last.Cache.Head16(l, h, hd)
+				nn.Prefetch(K[:n])
+				nn.Prefetch(V[:n])
+			} else {
+				K, V := last.Cache.Head(l, h, hd)
+				nn.Prefetch(K[:n])
+				nn.Prefetch(V[:n])
+			}
+		}
+		return it
+	}
+	r.pool.For(r.pool.Workers(), func(w, _, _ int) {
+		s := r.scores[w]
+		for it, next := take(), int64(0); it < items; it = next {
+			next = take()
+			g, h := int(it)/NH, int(it)%NH
+			for i := r.seqs[g]; i < r.seqs[g+1]; i++ {
+				row := rows[i]
+				q := qkv[i*3*C+h*hd : i*3*C+(h+1)*hd]
+				k, v := qkv[i*3*C+C+h*hd:], qkv[i*3*C+2*C+h*hd:]
+				row.Cache.Put(l, h, row.Pos, hd, k, v)
+				n := row.Pos + 1
+				out := att[i*C+h*hd : i*C+(h+1)*hd]
+				clear(out)
+				if row.Cache.Half() {
+					K, V := row.Cache.Head16(l, h, hd)
+					nn.ScoresF16(s, K, hd, q, hd, n, scale)
+					nn.Softmax(s[:n])
+					nn.MixF16(out, V, hd, s, hd, n)
+					continue
+				}
+				K, V := row.Cache.Head(l, h, hd)
+				nn.Scores(s, K, hd, q, hd, n, scale)
+				nn.Softmax(s[:n])
+				nn.Mix(out, V, hd, s, hd, n)
+			}
+		}
+	})
 }
 
 func (r *Runner) layerNorm(out, x []float32, M int, g, b []float32, eps float32) {
