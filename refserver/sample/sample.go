@@ -240,12 +240,36 @@ func Argmax(logits []float32) int {
 
 // argmax returns Argmax(logits) and the largest logit, -Inf if none is
 // greater. logits must not be empty.
+// greater returns x if it is greater than m, else m (so a NaN x gives m).
+func greater(x, m float32) float32 {
+	if x > m {
+		return x
+	}
+	return m
+}
+
 func argmax(logits []float32) (int, float32) {
-	best, bi := float32(math.Inf(-1)), 0
+	// The largest value first, in 8 independent running maxima (a
+	// loop-carried compare a logit would take 50k compares in a row),
+	// then the first index that holds it. NaN never compares greater.
+	inf := float32(math.Inf(-1))
+	m0, m1, m2, m3 := inf, inf, inf, inf
+	i := 0
+	for ; i+4 <= len(logits); i += 4 {
+		x := logits[i : i+4 : i+4]
+		m0, m1, m2, m3 = greater(x[0], m0), greater(x[1], m1), greater(x[2], m2), greater(x[3], m3)
+	}
+	best := greater(greater(m0, m1), greater(m2, m3))
+	for _, x := range logits[i:] {
+		best = greater(x, best)
+	}
+	if math.IsInf(float64(best), -1) {
+		return 0, best
+	}
 	for i, x := range logits {
-		if x > best {
-			best, bi = x, i
+		if x == best {
+			return i, best
 		}
 	}
-	return bi, best
+	return 0, best
 }

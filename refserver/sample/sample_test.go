@@ -96,6 +96,9 @@ func TestArgmax(t *testing.T) {
 		{"all -Inf", []float32{negInf, negInf}, 0},
 		{"NaN and -Inf", []float32{nan, negInf, -1e30}, 2},
 		{"+Inf", []float32{1, posInf, posInf}, 1},
+		{"tie across lanes, long", []float32{0, 1, 2, 3, 4, 5, 9, 7, 8, 9, 1, 9, 2}, 6},
+		{"max in the tail", []float32{0, 1, 2, 3, 4, 5, 6, 7, 8, nan, 10}, 10},
+		{"NaN in every lane", []float32{nan, nan, nan, nan, -5, nan, nan, nan, nan}, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
