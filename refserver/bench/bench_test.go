@@ -82,6 +82,9 @@ func TestBenchDTypes(t *testing.T) {
 				t.Errorf("%s: %s = %v, want > 0", d.Precision, name, v)
 			}
 		}
+		if !(d.Batch8RatioMin > 0 && d.Batch8RatioMin <= d.Batch8Ratio && d.Batch8Ratio <= d.Batch8RatioMax) {
+			t.Errorf("%s: 8/1 median %v outside its pairs' range [%v, %v]", d.Precision, d.Batch8Ratio, d.Batch8RatioMin, d.Batch8RatioMax)
+		}
 		// Each type's floor is its own bytes over the run's bandwidth.
 		if d.DType != "f32" && !(d.WeightBytes < r.DTypes[0].WeightBytes && d.GreedySteps > 0 && d.MaxLogit > 0) {
 			t.Errorf("%s: %d bytes against f32's %d, %d greedy steps compared", d.Precision, d.WeightBytes, r.DTypes[0].WeightBytes, d.GreedySteps)
