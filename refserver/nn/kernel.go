@@ -48,6 +48,8 @@ type kernelSet struct {
 	// softmax and layerNorm are Softmax and LayerNorm.
 	softmax   func(x []float32) bool
 	layerNorm func(out, x, g, b []float32, eps float32)
+	// sampleWeights is SampleWeights.
+	sampleWeights func(dst []float64, x []float32, m, temp float64)
 	// sum adds up x.
 	sum func(x []float32) float32
 }
@@ -57,7 +59,7 @@ type kernelSet struct {
 var goKernels = kernelSet{name: "go", mr: 4, tile: tileGo, tileBF16: tileBF16Go, tileF16: tileF16Go, tileI8: tileI8Go,
 	tileBF16Dot: tileBF16DotGo, tileU8: tileU8Go, cvtBF16: cvtBF16Go, quantBlocks: quantizeBlocksGo,
 	dot: dotGo, axpy: axpyGo, dotF16: dotF16Go, axpyF16: axpyF16Go, cvtF16: cvtF16Go, gelu: geluGo, sum: sumGo,
-	softmax: softmaxGo, layerNorm: layerNormGo}
+	softmax: softmaxGo, layerNorm: layerNormGo, sampleWeights: sampleWeightsGo}
 
 // active is the kernel set in use; the pure-Go one unless init finds better.
 var active = goKernels

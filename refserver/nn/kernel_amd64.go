@@ -236,6 +236,9 @@ func softmax512(x *float32, n int) float32
 func layerNorm512(out *float32, x *float32, gain *float32, bias *float32, n int, invN float32, eps float32)
 
 //go:noescape
+func sampleWeights512(dst *float64, x *float32, n int, m float64, temp float64, table *uint64) int
+
+//go:noescape
 func sum256(x *float32, n int) float32
 
 //go:noescape
@@ -297,6 +300,9 @@ func avx512Kernels() kernelSet {
 	ks.dotF16, ks.axpyF16 = asmDotRows(dotRows512h, 16, avx2.dotF16), asmAxpyRows(axpyRows512h, 16, avx2.axpyF16)
 	ks.cvtF16, ks.gelu, ks.sum = asmCvtF16(cvtF16x512, 16), asmGELU512, asmSum512
 	ks.softmax, ks.layerNorm = asmSoftmax512, asmLayerNorm512
+	if cpu.X86.HasAVX512DQ && cpu.X86.HasPOPCNT {
+		ks.sampleWeights = asmSampleWeights512
+	}
 	if cpu.X86.HasAVX512BF16 {
 		ks.tileBF16Dot, ks.cvtBF16, ks.dotBF16 = asmTileDot(tiles512bf16d[:]), asmCvtBF16, true
 	}
@@ -468,6 +474,20 @@ func asmLayerNorm512(out, x, g, b []float32, eps float32) {
 	}
 	x, out, b = x[:n], out[:n], b[:n]
 	layerNorm512(&out[0], &x[0], &g[0], &b[0], n, 1/float32(n), eps)
+}
+
+func asmSampleWeights512(dst []float64, x []float32, m, temp float64) {
+	if len(x) == 0 {
+		return
+	}
+	if sampleWeights512(&dst[0], &x[0], len(x), m, temp, &expTable[0]) > 0 {
+		// Subnormal weights, rare: math.Exp's, as ExpNeg gives them.
+		for i, v := range x {
+			if d := (float64(v) - m) / temp; d > -746 && !(d > -700) {
+				dst[i] = math.Exp(d)
+			}
+		}
+	}
 }
 
 func asmSum(x []float32) float32 {

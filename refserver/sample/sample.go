@@ -19,6 +19,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/llmbench/llmbench/refserver/nn"
 )
 
 // Params selects how the next token is chosen. The zero value means greedy
@@ -79,15 +81,16 @@ type cand struct {
 }
 
 // Sampler chooses the next token of one sequence. It holds the sequence's
-// random number generator and scratch space of about 16 bytes per token of
-// the vocabulary (0.8 MB for GPT-2) when sampling without TopK.
+// random number generator and scratch space of about 24 bytes per token of
+// the vocabulary (1.2 MB for GPT-2) when sampling without TopK.
 //
 // Create one with New. The zero Sampler decodes greedily. A Sampler is not
 // safe for concurrent use.
 type Sampler struct {
 	p   Params
 	rng *rand.Rand
-	c   []cand // scratch for Next
+	c   []cand    // scratch for Next
+	w   []float64 // the weights, scratch for Next without TopK
 }
 
 // New returns a Sampler for p. vocab, e.g. 50257, sizes the scratch space so
@@ -115,6 +118,9 @@ func New(p Params, vocab int) *Sampler {
 		size = p.TopK
 	}
 	s.c = make([]cand, size)
+	if size == vocab {
+		s.w = make([]float64, size)
+	}
 	return s
 }
 
@@ -165,15 +171,24 @@ func (s *Sampler) Next(logits []float32) int {
 		if math.IsInf(float64(m), 0) {
 			return i
 		}
+		w := s.weights(n)
+		nn.SampleWeights(w, logits, float64(m), temp)
+		if !s.nucleus() {
+			// Temperature alone: draw along the weights themselves.
+			for _, x := range w {
+				z += x
+			}
+			return drawWeights(w, s.rng.Float64()*z)
+		}
 		c = s.scratch(n)
-		for i, x := range logits {
-			w := weight(float64(x), float64(m), temp)
-			c[i] = cand{w: w, tok: int32(i)}
-			z += w
+		for i, x := range w {
+			c[i] = cand{w: x, tok: int32(i)}
+			z += x
 		}
 	}
 
-	if p := s.p.TopP; p > 0 && p < 1 {
+	if s.nucleus() {
+		p := s.p.TopP
 		if s.p.TopK == 0 || s.p.TopK >= n {
 			// Every token outside the nucleus weighs less than this, and
 			// together the lighter ones weigh under half of 1-p: drop them
@@ -187,6 +202,17 @@ func (s *Sampler) Next(logits []float32) int {
 		}
 	}
 	return draw(c, s.rng.Float64()*z)
+}
+
+// nucleus reports whether top-p applies.
+func (s *Sampler) nucleus() bool { return s.p.TopP > 0 && s.p.TopP < 1 }
+
+// weights returns s.w resized to n, growing it if needed.
+func (s *Sampler) weights(n int) []float64 {
+	if cap(s.w) < n {
+		s.w = make([]float64, n)
+	}
+	return s.w[:n]
 }
 
 // scratch returns s.c resized to n, growing it if needed.
@@ -206,7 +232,23 @@ func weight(x, m, temp float64) float64 {
 	if !(d > -746) {
 		return 0
 	}
-	return expNeg(d)
+	return nn.ExpNeg(d)
+}
+
+// drawWeights is draw over the tokens 0..len(w)-1 with weights w.
+func drawWeights(w []float64, u float64) int {
+	var acc float64
+	last := -1
+	for i, x := range w {
+		if x > 0 {
+			acc += x
+			last = i
+			if u < acc {
+				return last
+			}
+		}
+	}
+	return last
 }
 
 // draw returns the token at u along the cumulative weights of c, where u is

@@ -47,6 +47,7 @@ func main() {
 	gelu512(w)
 	softmax512(w)
 	layerNorm512(w)
+	sampleWeights512(w)
 	sum256(w)
 	sum512(w)
 	prefetchLines(w)
@@ -1499,6 +1500,120 @@ func layerNorm512(w func(string, ...any)) {
 	w("\tDECQ R8")
 	w("\tJMP ln_out")
 	w("ln_done:")
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
+// sampleWeights512 writes dst[i] = exp((x[i] - m) / temp) in float64 for
+// i < n, eight at a time (the last n%8 through the mask K1), and returns
+// how many had -746 < d <= -700, whose exp is subnormal: the caller
+// computes those with math.Exp. It is nn.ExpNeg step for step (the same
+// constants, table and rounding, no fused multiply-adds), so the results
+// are the same bits; d <= -746, NaN and -Inf give 0, as in
+// nn.SampleWeights. table holds the bits of 2^(j/128), j < 128.
+func sampleWeights512(w func(string, ...any)) {
+	const (
+		expN       = 128
+		expInvLn2N = expN / math.Ln2
+		expShift   = 0x1.8p52
+		expLn2HiN  = 6.93147180369123816490e-01 / expN
+		expLn2LoN  = 1.90821492927058770002e-10 / expN
+	)
+	consts := []struct {
+		reg int
+		v   float64
+	}{
+		{16, expInvLn2N}, {17, expShift}, {18, expLn2HiN}, {19, expLn2LoN},
+		{20, 1. / 120}, {21, 1. / 24}, {22, 1. / 6}, {23, 1. / 2}, {24, 1},
+		{25, -700}, {26, -746},
+	}
+	w("")
+	w("// func sampleWeights512(dst *float64, x *float32, n int, m float64, temp float64, table *uint64) int")
+	w("TEXT ·sampleWeights512(SB), NOSPLIT, $0-56")
+	w("\tMOVQ dst+0(FP), DI")
+	w("\tMOVQ x+8(FP), SI")
+	w("\tMOVQ n+16(FP), R8")
+	w("\tVBROADCASTSD m+24(FP), Z30")
+	w("\tVBROADCASTSD temp+32(FP), Z31")
+	w("\tMOVQ table+40(FP), R9")
+	for _, c := range consts {
+		w("\tMOVQ $0x%016x, AX", math.Float64bits(c.v))
+		w("\tVPBROADCASTQ AX, Z%d", c.reg)
+	}
+	w("\tMOVQ $127, AX")
+	w("\tVPBROADCASTQ AX, Z27")
+	w("\tXORQ R10, R10") // subnormal count
+	// The tail mask, for the last n%8 lanes.
+	w("\tMOVQ R8, CX")
+	w("\tANDQ $7, CX")
+	w("\tMOVL $1, AX")
+	w("\tSHLL CX, AX")
+	w("\tDECL AX")
+	w("\tKMOVB AX, K1")
+	w("\tSHRQ $3, R8")
+	body := func(tail bool) {
+		if tail {
+			w("\tVCVTPS2PD.Z (SI), K1, Z0")
+		} else {
+			w("\tVCVTPS2PD (SI), Z0")
+		}
+		w("\tVSUBPD Z30, Z0, Z0")        // x - m
+		w("\tVDIVPD Z31, Z0, Z0")        // d
+		w("\tVCMPPD $0x1e, Z25, Z0, K2") // d > -700
+		w("\tVCMPPD $0x1e, Z26, Z0, K3") // d > -746
+		w("\tKMOVB K2, AX")
+		w("\tKMOVB K3, BX")
+		w("\tNOTL AX")
+		w("\tANDL BX, AX") // -746 < d <= -700
+		if tail {
+			w("\tKMOVB K1, BX")
+			w("\tANDL BX, AX")
+		}
+		w("\tPOPCNTL AX, AX")
+		w("\tADDQ AX, R10")
+		w("\tVMULPD Z16, Z0, Z1") // d·128/ln2
+		w("\tVADDPD Z17, Z1, Z1") // t
+		w("\tVPSUBQ Z17, Z1, Z2") // k, the bits' difference
+		w("\tVSUBPD Z17, Z1, Z3") // kd
+		w("\tVMULPD Z18, Z3, Z4") // kd·hi
+		w("\tVSUBPD Z4, Z0, Z4")  // d - kd·hi
+		w("\tVMULPD Z19, Z3, Z5") // kd·lo
+		w("\tVSUBPD Z5, Z4, Z4")  // r
+		w("\tVPANDQ Z27, Z2, Z6") // k & 127
+		w("\tVPSRAQ $7, Z2, Z7")  // k >> 7
+		w("\tVPSLLQ $52, Z7, Z7")
+		w("\tKXNORB K4, K4, K4")
+		w("\tVPXORQ Z8, Z8, Z8")
+		w("\tVPGATHERQQ (R9)(Z6*8), K4, Z8")
+		w("\tVPADDQ Z7, Z8, Z8")  // s
+		w("\tVMULPD Z20, Z4, Z9") // r/120
+		for _, c := range []int{21, 22, 23, 24} {
+			w("\tVADDPD Z%d, Z9, Z9", c)
+			w("\tVMULPD Z9, Z4, Z9")
+		}
+		w("\tVMULPD Z9, Z8, Z10") // s·p
+		w("\tVADDPD Z10, Z8, Z10")
+		w("\tVMOVAPD.Z Z10, K2, Z10") // 0 unless d > -700
+		if tail {
+			w("\tVMOVUPD Z10, K1, (DI)")
+		} else {
+			w("\tVMOVUPD Z10, (DI)")
+		}
+	}
+	w("sw_loop:")
+	w("\tTESTQ R8, R8")
+	w("\tJZ sw_tail")
+	body(false)
+	w("\tADDQ $32, SI")
+	w("\tADDQ $64, DI")
+	w("\tDECQ R8")
+	w("\tJMP sw_loop")
+	w("sw_tail:")
+	w("\tKORTESTB K1, K1")
+	w("\tJZ sw_done")
+	body(true)
+	w("sw_done:")
+	w("\tMOVQ R10, ret+48(FP)")
 	w("\tVZEROUPPER")
 	w("\tRET")
 }
