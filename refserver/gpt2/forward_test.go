@@ -7,6 +7,21 @@ import (
 	"github.com/llmbench/llmbench/refserver/nn"
 )
 
+// smallRunner returns a synthetic model as wide as GPT-2's heads (2 layers
+// of 6 heads) with a KV cache of type kv, and a Runner of 64 rows on 2
+// workers, closed when the test ends.
+func smallRunner(t *testing.T, kv nn.DType, positions int, seed uint64) (*Model, *Runner) {
+	t.Helper()
+	m, err := NewSynthetic(Config{NLayer: 2, NHead: 6, NEmbd: 384, NPositions: positions, VocabSize: 50257}, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.KV = kv
+	pool := nn.NewPool(2)
+	t.Cleanup(pool.Close)
+	return m, NewRunner(m, pool, 64)
+}
+
 // TestPrefillEqualsDecode: a prompt fed in one step gives the logits that
 // feeding it one token a step gives, and leaves the same KV cache behind,
 // with an f32 and an f16 cache, on a model as wide as GPT-2's heads (a
@@ -14,14 +29,7 @@ import (
 func TestPrefillEqualsDecode(t *testing.T) {
 	for _, kv := range []nn.DType{nn.F32, nn.F16} {
 		t.Run(string(kv), func(t *testing.T) {
-			m, err := NewSynthetic(Config{NLayer: 2, NHead: 6, NEmbd: 384, NPositions: 128, VocabSize: 50257}, 3)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m.KV = kv
-			pool := nn.NewPool(2)
-			defer pool.Close()
-			r := NewRunner(m, pool, 64)
+			m, r := smallRunner(t, kv, 128, 3)
 			const n = 48
 			prompt := make([]int, n)
 			for i := range prompt {
@@ -86,14 +94,7 @@ func TestMixedBatch(t *testing.T) {
 	seqs := []seq{{cached: 10, fed: 1}, {cached: 5, fed: 20}, {cached: 0, fed: 7}, {cached: 3, fed: 1}}
 	for _, kv := range []nn.DType{nn.F32, nn.F16} {
 		t.Run(string(kv), func(t *testing.T) {
-			m, err := NewSynthetic(Config{NLayer: 2, NHead: 6, NEmbd: 384, NPositions: 64, VocabSize: 50257}, 5)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m.KV = kv
-			pool := nn.NewPool(2)
-			defer pool.Close()
-			r := NewRunner(m, pool, 64)
+			m, r := smallRunner(t, kv, 64, 5)
 			token := func(s, p int) int { return (s*1009 + p*37 + 11) % 50257 }
 			// prime fills a fresh cache for sequence s with its cached
 			// positions, a token a step.

@@ -1100,6 +1100,20 @@ func cvtF16(w func(string, ...any), wide bool) {
 	w("\tRET")
 }
 
+// f32Const is a float32 constant that a kernel keeps in register Z<reg>.
+type f32Const struct {
+	reg int
+	v   float32
+}
+
+// broadcastF32 loads each constant into every lane of its register.
+func broadcastF32(w func(string, ...any), consts []f32Const) {
+	for _, c := range consts {
+		w("\tMOVL $0x%08x, AX", math.Float32bits(c.v))
+		w("\tVPBROADCASTD AX, Z%d", c.reg)
+	}
+}
+
 // gelu512 applies gelu_new in place to x[0:n], n%16 == 0:
 //
 //	gelu(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
@@ -1108,10 +1122,7 @@ func cvtF16(w func(string, ...any), wide bool) {
 // (a 13/6 odd/even polynomial ratio, clamped at |x| = 7.9988), which is
 // within a few ulp of the exact value.
 func gelu512(w func(string, ...any)) {
-	consts := []struct {
-		reg int
-		v   float32
-	}{
+	consts := []f32Const{
 		{16, 0.7978845608028654}, // sqrt(2/pi)
 		{17, 0.044715},
 		{18, 7.99881172180175781},
@@ -1134,10 +1145,7 @@ func gelu512(w func(string, ...any)) {
 	w("TEXT ·gelu512(SB), NOSPLIT, $0-16")
 	w("\tMOVQ x+0(FP), DI")
 	w("\tMOVQ n+8(FP), CX")
-	for _, c := range consts {
-		w("\tMOVL $0x%08x, AX", math.Float32bits(c.v))
-		w("\tVPBROADCASTD AX, Z%d", c.reg)
-	}
+	broadcastF32(w, consts)
 	w("gelu_loop:")
 	w("\tCMPQ CX, $16")
 	w("\tJLT gelu_done")
@@ -1294,10 +1302,7 @@ func tailMask(w func(string, ...any)) {
 // 1e-38, where nn.Exp gives 0. A NaN stays NaN. The last n%16 floats are
 // read and written through the mask K1.
 func softmax512(w func(string, ...any)) {
-	consts := []struct {
-		reg int
-		v   float32
-	}{
+	consts := []f32Const{
 		{16, 88.72283905206835},
 		{17, -87.33654475055310898657},
 		{18, 1.44269504088896341}, // log2(e)
@@ -1337,10 +1342,7 @@ func softmax512(w func(string, ...any)) {
 	w("\tMOVQ x+0(FP), DI")
 	w("\tMOVQ n+8(FP), R8")
 	tailMask(w)
-	for _, c := range consts {
-		w("\tMOVL $0x%08x, AX", math.Float32bits(c.v))
-		w("\tVPBROADCASTD AX, Z%d", c.reg)
-	}
+	broadcastF32(w, consts)
 	// The maximum; a NaN lane leaves the running maximum as it was.
 	w("\tVMOVAPS Z29, Z0")
 	w("\tMOVQ DI, SI")
