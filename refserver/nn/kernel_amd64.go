@@ -236,6 +236,18 @@ func softmax512(x *float32, n int) float32
 func layerNorm512(out *float32, x *float32, gain *float32, bias *float32, n int, invN float32, eps float32)
 
 //go:noescape
+func layerNorm256(out *float32, x *float32, gain *float32, bias *float32, n int, invN float32, eps float32)
+
+//go:noescape
+func max256(x *float32, n int, c *float32) float32
+
+//go:noescape
+func expSum256(x *float32, n int, m float32, c *float32) float32
+
+//go:noescape
+func scale256(x *float32, n int, s float32)
+
+//go:noescape
 func sampleWeights512(dst *float64, x *float32, n int, m float64, temp float64, table *uint64) int
 
 //go:noescape
@@ -284,6 +296,7 @@ func avx2Kernels() kernelSet {
 	ks.dot, ks.axpy = asmDotRows(dotRows256, 8, dotGo), asmAxpyRows(axpyRows256, 8, axpyGo)
 	ks.dotF16, ks.axpyF16 = asmDotRows(dotRows256h, 8, dotF16Go), asmAxpyRows(axpyRows256h, 8, axpyF16Go)
 	ks.cvtF16, ks.sum = asmCvtF16(cvtF16x256, 8), asmSum
+	ks.softmax, ks.layerNorm = asmSoftmax256, asmLayerNorm(layerNorm256, 8)
 	return ks
 }
 
@@ -299,7 +312,7 @@ func avx512Kernels() kernelSet {
 	ks.dot, ks.axpy = asmDotRows(dotRows512, 16, avx2.dot), asmAxpyRows(axpyRows512, 16, avx2.axpy)
 	ks.dotF16, ks.axpyF16 = asmDotRows(dotRows512h, 16, avx2.dotF16), asmAxpyRows(axpyRows512h, 16, avx2.axpyF16)
 	ks.cvtF16, ks.gelu, ks.sum = asmCvtF16(cvtF16x512, 16), asmGELU512, asmSum512
-	ks.softmax, ks.layerNorm = asmSoftmax512, asmLayerNorm512
+	ks.softmax, ks.layerNorm = asmSoftmax512, asmLayerNorm(layerNorm512, 16)
 	if cpu.X86.HasAVX512DQ && cpu.X86.HasPOPCNT {
 		ks.sampleWeights = asmSampleWeights512
 	}
@@ -466,14 +479,72 @@ func asmSoftmax512(x []float32) bool {
 	return !math.IsInf(float64(m), -1)
 }
 
-func asmLayerNorm512(out, x, g, b []float32, eps float32) {
-	n := len(g)
-	if n%16 != 0 || n == 0 {
-		layerNormGo(out, x, g, b, eps)
-		return
+type layerNormFunc func(out *float32, x *float32, gain *float32, bias *float32, n int, invN float32, eps float32)
+
+// asmLayerNorm wraps a LayerNorm kernel for rows of a multiple of lanes
+// floats; other widths go to Go.
+func asmLayerNorm(kernel layerNormFunc, lanes int) func(out, x, g, b []float32, eps float32) {
+	return func(out, x, g, b []float32, eps float32) {
+		n := len(g)
+		if n%lanes != 0 || n == 0 {
+			layerNormGo(out, x, g, b, eps)
+			return
+		}
+		x, out, b = x[:n], out[:n], b[:n]
+		kernel(&out[0], &x[0], &g[0], &b[0], n, 1/float32(n), eps)
 	}
-	x, out, b = x[:n], out[:n], b[:n]
-	layerNorm512(&out[0], &x[0], &g[0], &b[0], n, 1/float32(n), eps)
+}
+
+// softmaxConsts256 are the AVX2 softmax's constants, each in 8 lanes (see
+// asmgen's softmax256).
+var softmaxConsts256 = func() (t [15][8]float32) {
+	for i, v := range []float32{88.72283905206835, -87.33654475055310898657, 1.44269504088896341, 0.5,
+		0.693359375, -2.12194440e-4, 1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3,
+		4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1, 1, math.Float32frombits(127), float32(math.Inf(-1))} {
+		for j := range t[i] {
+			t[i][j] = v
+		}
+	}
+	return t
+}()
+
+// asmSoftmax256 is Softmax with the AVX2 kernels over the whole vectors and
+// Go over the last len(x)%8.
+func asmSoftmax256(x []float32) bool {
+	n := len(x)
+	if n == 0 {
+		return false
+	}
+	n8 := n &^ 7
+	c := &softmaxConsts256[0][0]
+	m := float32(math.Inf(-1))
+	if n8 > 0 {
+		m = max256(&x[0], n8, c)
+	}
+	for _, v := range x[n8:] {
+		if v > m {
+			m = v
+		}
+	}
+	if math.IsInf(float64(m), -1) {
+		return false
+	}
+	var sum float32
+	if n8 > 0 {
+		sum = expSum256(&x[0], n8, m, c)
+	}
+	for i := n8; i < n; i++ {
+		x[i] = Exp(x[i] - m)
+		sum += x[i]
+	}
+	inv := 1 / sum
+	if n8 > 0 {
+		scale256(&x[0], n8, inv)
+	}
+	for i := n8; i < n; i++ {
+		x[i] *= inv
+	}
+	return true
 }
 
 func asmSampleWeights512(dst []float64, x []float32, m, temp float64) {

@@ -12693,19 +12693,19 @@ TEXT ·layerNorm512(SB), NOSPLIT, $0-48
 	VXORPS Z1, Z1, Z1
 	XORQ AX, AX
 	MOVQ R8, DX
-ln_sum:
+layerNorm512_sum:
 	CMPQ DX, $2
-	JLT ln_sum_one
+	JLT layerNorm512_sum_one
 	VADDPS (SI)(AX*1), Z0, Z0
 	VADDPS 64(SI)(AX*1), Z1, Z1
 	ADDQ $128, AX
 	SUBQ $2, DX
-	JMP ln_sum
-ln_sum_one:
+	JMP layerNorm512_sum
+layerNorm512_sum_one:
 	TESTQ DX, DX
-	JZ ln_sum_done
+	JZ layerNorm512_sum_done
 	VADDPS (SI)(AX*1), Z0, Z0
-ln_sum_done:
+layerNorm512_sum_done:
 	VADDPS Z1, Z0, Z0
 	VEXTRACTF32X8 $1, Z0, Y1
 	VADDPS Y1, Y0, Y0
@@ -12719,22 +12719,22 @@ ln_sum_done:
 	VXORPS Z1, Z1, Z1
 	XORQ AX, AX
 	MOVQ R8, DX
-ln_var:
+layerNorm512_var:
 	CMPQ DX, $2
-	JLT ln_var_one
+	JLT layerNorm512_var_one
 	VSUBPS (SI)(AX*1), Z15, Z2
 	VFMADD231PS Z2, Z2, Z0
 	VSUBPS 64(SI)(AX*1), Z15, Z3
 	VFMADD231PS Z3, Z3, Z1
 	ADDQ $128, AX
 	SUBQ $2, DX
-	JMP ln_var
-ln_var_one:
+	JMP layerNorm512_var
+layerNorm512_var_one:
 	TESTQ DX, DX
-	JZ ln_var_done
+	JZ layerNorm512_var_done
 	VSUBPS (SI)(AX*1), Z15, Z2
 	VFMADD231PS Z2, Z2, Z0
-ln_var_done:
+layerNorm512_var_done:
 	VADDPS Z1, Z0, Z0
 	VEXTRACTF32X8 $1, Z0, Y1
 	VADDPS Y1, Y0, Y0
@@ -12750,9 +12750,9 @@ ln_var_done:
 	VDIVSS X0, X1, X0
 	VBROADCASTSS X0, Z14
 	XORQ AX, AX
-ln_out:
+layerNorm512_out:
 	TESTQ R8, R8
-	JZ ln_done
+	JZ layerNorm512_done
 	VMOVUPS (SI)(AX*1), Z0
 	VSUBPS Z15, Z0, Z0
 	VMULPS Z14, Z0, Z0
@@ -12761,8 +12761,180 @@ ln_out:
 	VMOVUPS Z1, (DI)(AX*1)
 	ADDQ $64, AX
 	DECQ R8
-	JMP ln_out
-ln_done:
+	JMP layerNorm512_out
+layerNorm512_done:
+	VZEROUPPER
+	RET
+
+// func layerNorm256(out *float32, x *float32, gain *float32, bias *float32, n int, invN float32, eps float32)
+TEXT ·layerNorm256(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ gain+16(FP), R9
+	MOVQ bias+24(FP), R10
+	MOVQ n+32(FP), R8
+	SHRQ $3, R8
+	VBROADCASTSS invN+40(FP), Y14
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ AX, AX
+	MOVQ R8, DX
+layerNorm256_sum:
+	CMPQ DX, $2
+	JLT layerNorm256_sum_one
+	VADDPS (SI)(AX*1), Y0, Y0
+	VADDPS 32(SI)(AX*1), Y1, Y1
+	ADDQ $64, AX
+	SUBQ $2, DX
+	JMP layerNorm256_sum
+layerNorm256_sum_one:
+	TESTQ DX, DX
+	JZ layerNorm256_sum_done
+	VADDPS (SI)(AX*1), Y0, Y0
+layerNorm256_sum_done:
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VMULSS X14, X0, X0
+	VBROADCASTSS X0, Y15
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ AX, AX
+	MOVQ R8, DX
+layerNorm256_var:
+	CMPQ DX, $2
+	JLT layerNorm256_var_one
+	VSUBPS (SI)(AX*1), Y15, Y2
+	VFMADD231PS Y2, Y2, Y0
+	VSUBPS 32(SI)(AX*1), Y15, Y3
+	VFMADD231PS Y3, Y3, Y1
+	ADDQ $64, AX
+	SUBQ $2, DX
+	JMP layerNorm256_var
+layerNorm256_var_one:
+	TESTQ DX, DX
+	JZ layerNorm256_var_done
+	VSUBPS (SI)(AX*1), Y15, Y2
+	VFMADD231PS Y2, Y2, Y0
+layerNorm256_var_done:
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VMULSS X14, X0, X0
+	VADDSS eps+44(FP), X0, X0
+	VSQRTSS X0, X0, X0
+	MOVL $0x3f800000, AX
+	VMOVD AX, X1
+	VDIVSS X0, X1, X0
+	VBROADCASTSS X0, Y14
+	XORQ AX, AX
+layerNorm256_out:
+	TESTQ R8, R8
+	JZ layerNorm256_done
+	VMOVUPS (SI)(AX*1), Y0
+	VSUBPS Y15, Y0, Y0
+	VMULPS Y14, Y0, Y0
+	VMOVUPS (R10)(AX*1), Y1
+	VFMADD231PS (R9)(AX*1), Y0, Y1
+	VMOVUPS Y1, (DI)(AX*1)
+	ADDQ $32, AX
+	DECQ R8
+	JMP layerNorm256_out
+layerNorm256_done:
+	VZEROUPPER
+	RET
+
+// func max256(x *float32, n int, c *float32) float32
+TEXT ·max256(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ c+16(FP), R9
+	VMOVUPS 448(R9), Y0
+max256_loop:
+	CMPQ CX, $8
+	JLT max256_done
+	VMOVUPS (SI), Y1
+	VMAXPS Y0, Y1, Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP max256_loop
+max256_done:
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VMAXPS X1, X0, X0
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func expSum256(x *float32, n int, m float32, c *float32) float32
+TEXT ·expSum256(SB), NOSPLIT, $0-36
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS m+16(FP), Y4
+	MOVQ c+24(FP), R9
+	VXORPS Y5, Y5, Y5
+expsum256_loop:
+	CMPQ CX, $8
+	JLT expsum256_done
+	VMOVUPS (SI), Y0
+	VSUBPS Y4, Y0, Y0
+	VMOVUPS 0(R9), Y6
+	VMINPS Y0, Y6, Y0
+	VMOVUPS 32(R9), Y6
+	VMAXPS Y0, Y6, Y0
+	VMOVUPS 96(R9), Y1
+	VFMADD231PS 64(R9), Y0, Y1
+	VROUNDPS $1, Y1, Y1
+	VFNMADD231PS 128(R9), Y1, Y0
+	VFNMADD231PS 160(R9), Y1, Y0
+	VMULPS Y0, Y0, Y2
+	VMOVUPS 192(R9), Y3
+	VFMADD213PS 224(R9), Y0, Y3
+	VFMADD213PS 256(R9), Y0, Y3
+	VFMADD213PS 288(R9), Y0, Y3
+	VFMADD213PS 320(R9), Y0, Y3
+	VFMADD213PS 352(R9), Y0, Y3
+	VFMADD213PS Y0, Y2, Y3
+	VADDPS 384(R9), Y3, Y3
+	VCVTTPS2DQ Y1, Y1
+	VPADDD 416(R9), Y1, Y1
+	VPSLLD $23, Y1, Y1
+	VMULPS Y1, Y3, Y0
+	VMOVUPS Y0, (SI)
+	VADDPS Y0, Y5, Y5
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP expsum256_loop
+expsum256_done:
+	VEXTRACTF128 $1, Y5, X1
+	VADDPS X1, X5, X5
+	VHADDPS X5, X5, X5
+	VHADDPS X5, X5, X5
+	VMOVSS X5, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// func scale256(x *float32, n int, s float32)
+TEXT ·scale256(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS s+16(FP), Y1
+scale256_loop:
+	CMPQ CX, $8
+	JLT scale256_done
+	VMULPS (SI), Y1, Y0
+	VMOVUPS Y0, (SI)
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP scale256_loop
+scale256_done:
 	VZEROUPPER
 	RET
 

@@ -46,7 +46,9 @@ func main() {
 	cvtF16(w, false)
 	gelu512(w)
 	softmax512(w)
-	layerNorm512(w)
+	layerNorm(w, true)
+	layerNorm(w, false)
+	softmax256(w)
 	sampleWeights512(w)
 	sum256(w)
 	sum512(w)
@@ -1421,89 +1423,101 @@ func softmax512(w func(string, ...any)) {
 	w("\tRET")
 }
 
-// layerNorm512 writes out = (x - mean) / sqrt(var + eps) * g + b over one
-// row of n floats, n%16 == 0, invN = 1/n: three passes (the sum, the sum
-// of squared deviations, the output), each with two accumulators.
-func layerNorm512(w func(string, ...any)) {
+// layerNorm writes layerNorm512 (wide, n%16 == 0) or layerNorm256 (n%8 ==
+// 0): out = (x - mean) / sqrt(var + eps) * g + b over one row of n floats,
+// invN = 1/n, in three passes (the sum, the sum of squared deviations, the
+// output), each with two accumulators.
+func layerNorm(w func(string, ...any), wide bool) {
+	v, lanes, hsum := "Y", 8, hsum256
+	if wide {
+		v, lanes, hsum = "Z", 16, hsum512
+	}
+	vb := 4 * lanes // a vector's bytes
+	name := fmt.Sprintf("layerNorm%d", 32*lanes)
+	r := func(i int) string { return fmt.Sprintf("%s%d", v, i) }
 	w("")
-	w("// func layerNorm512(out *float32, x *float32, gain *float32, bias *float32, n int, invN float32, eps float32)")
-	w("TEXT ·layerNorm512(SB), NOSPLIT, $0-48")
+	w("// func %s(out *float32, x *float32, gain *float32, bias *float32, n int, invN float32, eps float32)", name)
+	w("TEXT ·%s(SB), NOSPLIT, $0-48", name)
 	w("\tMOVQ out+0(FP), DI")
 	w("\tMOVQ x+8(FP), SI")
 	w("\tMOVQ gain+16(FP), R9")
 	w("\tMOVQ bias+24(FP), R10")
 	w("\tMOVQ n+32(FP), R8")
-	w("\tSHRQ $4, R8")
-	w("\tVBROADCASTSS invN+40(FP), Z14")
+	w("\tSHRQ $%d, R8", map[int]int{8: 3, 16: 4}[lanes])
+	w("\tVBROADCASTSS invN+40(FP), %s", r(14))
+	// pass writes a loop over the row, two vectors at a time, then one.
+	pass := func(label string, two, one func()) {
+		w("\tXORQ AX, AX")
+		w("\tMOVQ R8, DX")
+		w("%s_%s:", name, label)
+		w("\tCMPQ DX, $2")
+		w("\tJLT %s_%s_one", name, label)
+		two()
+		w("\tADDQ $%d, AX", 2*vb)
+		w("\tSUBQ $2, DX")
+		w("\tJMP %s_%s", name, label)
+		w("%s_%s_one:", name, label)
+		w("\tTESTQ DX, DX")
+		w("\tJZ %s_%s_done", name, label)
+		one()
+		w("%s_%s_done:", name, label)
+		w("\tVADDPS %s, %s, %s", r(1), r(0), r(0))
+		hsum(w, 0, 1)
+		w("\tVMULSS X14, X0, X0")
+	}
 	// The mean.
-	w("\tVXORPS Z0, Z0, Z0")
-	w("\tVXORPS Z1, Z1, Z1")
-	w("\tXORQ AX, AX")
-	w("\tMOVQ R8, DX")
-	w("ln_sum:")
-	w("\tCMPQ DX, $2")
-	w("\tJLT ln_sum_one")
-	w("\tVADDPS (SI)(AX*1), Z0, Z0")
-	w("\tVADDPS 64(SI)(AX*1), Z1, Z1")
-	w("\tADDQ $128, AX")
-	w("\tSUBQ $2, DX")
-	w("\tJMP ln_sum")
-	w("ln_sum_one:")
-	w("\tTESTQ DX, DX")
-	w("\tJZ ln_sum_done")
-	w("\tVADDPS (SI)(AX*1), Z0, Z0")
-	w("ln_sum_done:")
-	w("\tVADDPS Z1, Z0, Z0")
-	hsum512(w, 0, 1)
-	w("\tVMULSS X14, X0, X0")
-	w("\tVBROADCASTSS X0, Z15") // mean
-	// The variance.
-	w("\tVXORPS Z0, Z0, Z0")
-	w("\tVXORPS Z1, Z1, Z1")
-	w("\tXORQ AX, AX")
-	w("\tMOVQ R8, DX")
-	w("ln_var:")
-	w("\tCMPQ DX, $2")
-	w("\tJLT ln_var_one")
-	w("\tVSUBPS (SI)(AX*1), Z15, Z2") // mean - x: squared alike
-	w("\tVFMADD231PS Z2, Z2, Z0")
-	w("\tVSUBPS 64(SI)(AX*1), Z15, Z3")
-	w("\tVFMADD231PS Z3, Z3, Z1")
-	w("\tADDQ $128, AX")
-	w("\tSUBQ $2, DX")
-	w("\tJMP ln_var")
-	w("ln_var_one:")
-	w("\tTESTQ DX, DX")
-	w("\tJZ ln_var_done")
-	w("\tVSUBPS (SI)(AX*1), Z15, Z2")
-	w("\tVFMADD231PS Z2, Z2, Z0")
-	w("ln_var_done:")
-	w("\tVADDPS Z1, Z0, Z0")
-	hsum512(w, 0, 1)
-	w("\tVMULSS X14, X0, X0")
+	w("\tVXORPS %s, %s, %s", r(0), r(0), r(0))
+	w("\tVXORPS %s, %s, %s", r(1), r(1), r(1))
+	pass("sum", func() {
+		w("\tVADDPS (SI)(AX*1), %s, %s", r(0), r(0))
+		w("\tVADDPS %d(SI)(AX*1), %s, %s", vb, r(1), r(1))
+	}, func() {
+		w("\tVADDPS (SI)(AX*1), %s, %s", r(0), r(0))
+	})
+	w("\tVBROADCASTSS X0, %s", r(15)) // mean
+	// The variance: (mean - x)^2, the same as (x - mean)^2.
+	w("\tVXORPS %s, %s, %s", r(0), r(0), r(0))
+	w("\tVXORPS %s, %s, %s", r(1), r(1), r(1))
+	pass("var", func() {
+		w("\tVSUBPS (SI)(AX*1), %s, %s", r(15), r(2))
+		w("\tVFMADD231PS %s, %s, %s", r(2), r(2), r(0))
+		w("\tVSUBPS %d(SI)(AX*1), %s, %s", vb, r(15), r(3))
+		w("\tVFMADD231PS %s, %s, %s", r(3), r(3), r(1))
+	}, func() {
+		w("\tVSUBPS (SI)(AX*1), %s, %s", r(15), r(2))
+		w("\tVFMADD231PS %s, %s, %s", r(2), r(2), r(0))
+	})
 	w("\tVADDSS eps+44(FP), X0, X0")
 	w("\tVSQRTSS X0, X0, X0")
 	w("\tMOVL $0x3f800000, AX")
 	w("\tVMOVD AX, X1")
 	w("\tVDIVSS X0, X1, X0")
-	w("\tVBROADCASTSS X0, Z14") // 1/sqrt(var + eps)
+	w("\tVBROADCASTSS X0, %s", r(14)) // 1/sqrt(var + eps)
 	// out = (x - mean) inv g + b
 	w("\tXORQ AX, AX")
-	w("ln_out:")
+	w("%s_out:", name)
 	w("\tTESTQ R8, R8")
-	w("\tJZ ln_done")
-	w("\tVMOVUPS (SI)(AX*1), Z0")
-	w("\tVSUBPS Z15, Z0, Z0")
-	w("\tVMULPS Z14, Z0, Z0")
-	w("\tVMOVUPS (R10)(AX*1), Z1")
-	w("\tVFMADD231PS (R9)(AX*1), Z0, Z1")
-	w("\tVMOVUPS Z1, (DI)(AX*1)")
-	w("\tADDQ $64, AX")
+	w("\tJZ %s_done", name)
+	w("\tVMOVUPS (SI)(AX*1), %s", r(0))
+	w("\tVSUBPS %s, %s, %s", r(15), r(0), r(0))
+	w("\tVMULPS %s, %s, %s", r(14), r(0), r(0))
+	w("\tVMOVUPS (R10)(AX*1), %s", r(1))
+	w("\tVFMADD231PS (R9)(AX*1), %s, %s", r(0), r(1))
+	w("\tVMOVUPS %s, (DI)(AX*1)", r(1))
+	w("\tADDQ $%d, AX", vb)
 	w("\tDECQ R8")
-	w("\tJMP ln_out")
-	w("ln_done:")
+	w("\tJMP %s_out", name)
+	w("%s_done:", name)
 	w("\tVZEROUPPER")
 	w("\tRET")
+}
+
+// hsum256 adds up the 8 lanes of Y<r> into X<r>'s low lane, using X<t>.
+func hsum256(w func(string, ...any), r, t int) {
+	w("\tVEXTRACTF128 $1, Y%d, X%d", r, t)
+	w("\tVADDPS X%d, X%d, X%d", t, r, r)
+	w("\tVHADDPS X%d, X%d, X%d", r, r, r)
+	w("\tVHADDPS X%d, X%d, X%d", r, r, r)
 }
 
 // sampleWeights512 writes dst[i] = exp((x[i] - m) / temp) in float64 for
@@ -1616,6 +1630,106 @@ func sampleWeights512(w func(string, ...any)) {
 	body(true)
 	w("sw_done:")
 	w("\tMOVQ R10, ret+48(FP)")
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
+// softmax256 writes the AVX2 softmax's three passes over x[0:n], n%8 == 0
+// (nn's Go wrapper does the tail and the checks): max256 returns the
+// largest x, NaN lanes left out; expSum256 writes e = exp(x - m) and
+// returns their sum; scale256 multiplies x by s. The exponential is
+// softmax512's (Cephes's expf), with the power of two built in the
+// exponent's bits, as nn.Exp does, since AVX2 has no VSCALEFPS. AVX2 has 16
+// vector registers, so the constants are read from c, a table of 8-lane
+// vectors that nn keeps (softmaxConsts256): hi, lo, log2(e), 0.5, the two
+// parts of ln 2, the six coefficients, 1, the integer 127 and -Inf.
+func softmax256(w func(string, ...any)) {
+	c := func(i int) string { return fmt.Sprintf("%d(R9)", 32*i) }
+	w("")
+	w("// func max256(x *float32, n int, c *float32) float32")
+	w("TEXT ·max256(SB), NOSPLIT, $0-28")
+	w("\tMOVQ x+0(FP), SI")
+	w("\tMOVQ n+8(FP), CX")
+	w("\tMOVQ c+16(FP), R9")
+	w("\tVMOVUPS %s, Y0", c(14))
+	w("max256_loop:")
+	w("\tCMPQ CX, $8")
+	w("\tJLT max256_done")
+	w("\tVMOVUPS (SI), Y1")
+	w("\tVMAXPS Y0, Y1, Y0") // a NaN x gives the running maximum
+	w("\tADDQ $32, SI")
+	w("\tSUBQ $8, CX")
+	w("\tJMP max256_loop")
+	w("max256_done:")
+	w("\tVEXTRACTF128 $1, Y0, X1")
+	w("\tVMAXPS X1, X0, X0")
+	w("\tVPERMILPS $0x4e, X0, X1")
+	w("\tVMAXPS X1, X0, X0")
+	w("\tVPERMILPS $0xb1, X0, X1")
+	w("\tVMAXPS X1, X0, X0")
+	w("\tVMOVSS X0, ret+24(FP)")
+	w("\tVZEROUPPER")
+	w("\tRET")
+
+	w("")
+	w("// func expSum256(x *float32, n int, m float32, c *float32) float32")
+	w("TEXT ·expSum256(SB), NOSPLIT, $0-36")
+	w("\tMOVQ x+0(FP), SI")
+	w("\tMOVQ n+8(FP), CX")
+	w("\tVBROADCASTSS m+16(FP), Y4")
+	w("\tMOVQ c+24(FP), R9")
+	w("\tVXORPS Y5, Y5, Y5")
+	w("expsum256_loop:")
+	w("\tCMPQ CX, $8")
+	w("\tJLT expsum256_done")
+	w("\tVMOVUPS (SI), Y0")
+	w("\tVSUBPS Y4, Y0, Y0") // x - m
+	w("\tVMOVUPS %s, Y6", c(0))
+	w("\tVMINPS Y0, Y6, Y0") // NaN x stays x
+	w("\tVMOVUPS %s, Y6", c(1))
+	w("\tVMAXPS Y0, Y6, Y0")
+	w("\tVMOVUPS %s, Y1", c(3))
+	w("\tVFMADD231PS %s, Y0, Y1", c(2)) // x log2e + 0.5
+	w("\tVROUNDPS $1, Y1, Y1")          // floor
+	w("\tVFNMADD231PS %s, Y1, Y0", c(4))
+	w("\tVFNMADD231PS %s, Y1, Y0", c(5))
+	w("\tVMULPS Y0, Y0, Y2") // z = x^2
+	w("\tVMOVUPS %s, Y3", c(6))
+	for i := 7; i <= 11; i++ {
+		w("\tVFMADD213PS %s, Y0, Y3", c(i)) // y = y x + p
+	}
+	w("\tVFMADD213PS Y0, Y2, Y3") // y = y z + x
+	w("\tVADDPS %s, Y3, Y3", c(12))
+	w("\tVCVTTPS2DQ Y1, Y1") // 2^fx in the exponent's bits
+	w("\tVPADDD %s, Y1, Y1", c(13))
+	w("\tVPSLLD $23, Y1, Y1")
+	w("\tVMULPS Y1, Y3, Y0")
+	w("\tVMOVUPS Y0, (SI)")
+	w("\tVADDPS Y0, Y5, Y5")
+	w("\tADDQ $32, SI")
+	w("\tSUBQ $8, CX")
+	w("\tJMP expsum256_loop")
+	w("expsum256_done:")
+	hsum256(w, 5, 1)
+	w("\tVMOVSS X5, ret+32(FP)")
+	w("\tVZEROUPPER")
+	w("\tRET")
+
+	w("")
+	w("// func scale256(x *float32, n int, s float32)")
+	w("TEXT ·scale256(SB), NOSPLIT, $0-20")
+	w("\tMOVQ x+0(FP), SI")
+	w("\tMOVQ n+8(FP), CX")
+	w("\tVBROADCASTSS s+16(FP), Y1")
+	w("scale256_loop:")
+	w("\tCMPQ CX, $8")
+	w("\tJLT scale256_done")
+	w("\tVMULPS (SI), Y1, Y0")
+	w("\tVMOVUPS Y0, (SI)")
+	w("\tADDQ $32, SI")
+	w("\tSUBQ $8, CX")
+	w("\tJMP scale256_loop")
+	w("scale256_done:")
 	w("\tVZEROUPPER")
 	w("\tRET")
 }
