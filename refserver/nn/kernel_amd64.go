@@ -248,6 +248,9 @@ func expSum256(x *float32, n int, m float32, c *float32) float32
 func scale256(x *float32, n int, s float32)
 
 //go:noescape
+func sampleWeights256(dst *float64, x *float32, n int, m float64, temp float64, table *uint64, c *uint64) int
+
+//go:noescape
 func sampleWeights512(dst *float64, x *float32, n int, m float64, temp float64, table *uint64) int
 
 //go:noescape
@@ -297,6 +300,9 @@ func avx2Kernels() kernelSet {
 	ks.dotF16, ks.axpyF16 = asmDotRows(dotRows256h, 8, dotF16Go), asmAxpyRows(axpyRows256h, 8, axpyF16Go)
 	ks.cvtF16, ks.sum = asmCvtF16(cvtF16x256, 8), asmSum
 	ks.softmax, ks.layerNorm = asmSoftmax256, asmLayerNorm(layerNorm256, 8)
+	if cpu.X86.HasPOPCNT {
+		ks.sampleWeights = asmSampleWeights256
+	}
 	return ks
 }
 
@@ -552,11 +558,36 @@ func asmSampleWeights512(dst []float64, x []float32, m, temp float64) {
 		return
 	}
 	if sampleWeights512(&dst[0], &x[0], len(x), m, temp, &expTable[0]) > 0 {
-		// Subnormal weights, rare: math.Exp's, as ExpNeg gives them.
-		for i, v := range x {
-			if d := (float64(v) - m) / temp; d > -746 && !(d > -700) {
-				dst[i] = math.Exp(d)
-			}
+		subnormalWeights(dst, x, m, temp)
+	}
+}
+
+// sampleConsts256 are sampleWeights256's constants, each in 4 lanes.
+var sampleConsts256 = func() (t [12][4]uint64) {
+	for i, v := range []uint64{math.Float64bits(expInvLn2N), math.Float64bits(expShift), math.Float64bits(expLn2HiN),
+		math.Float64bits(expLn2LoN), math.Float64bits(1. / 120), math.Float64bits(1. / 24), math.Float64bits(1. / 6),
+		math.Float64bits(1. / 2), math.Float64bits(1), math.Float64bits(-700), math.Float64bits(-746), expN - 1} {
+		for j := range t[i] {
+			t[i][j] = v
+		}
+	}
+	return t
+}()
+
+func asmSampleWeights256(dst []float64, x []float32, m, temp float64) {
+	n4 := len(x) &^ 3
+	if n4 > 0 && sampleWeights256(&dst[0], &x[0], n4, m, temp, &expTable[0], &sampleConsts256[0][0]) > 0 {
+		subnormalWeights(dst[:n4], x[:n4], m, temp)
+	}
+	sampleWeightsGo(dst[n4:len(x)], x[n4:], m, temp)
+}
+
+// subnormalWeights redoes, with math.Exp as ExpNeg does, the weights whose
+// exp is subnormal (-746 < d <= -700): rare, so a kernel only counts them.
+func subnormalWeights(dst []float64, x []float32, m, temp float64) {
+	for i, v := range x {
+		if d := (float64(v) - m) / temp; d > -746 && !(d > -700) {
+			dst[i] = math.Exp(d)
 		}
 	}
 }

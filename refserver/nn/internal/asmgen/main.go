@@ -50,6 +50,7 @@ func main() {
 	layerNorm(w, false)
 	softmax256(w)
 	sampleWeights512(w)
+	sampleWeights256(w)
 	sum256(w)
 	sum512(w)
 	prefetchLines(w)
@@ -1730,6 +1731,74 @@ func softmax256(w func(string, ...any)) {
 	w("\tSUBQ $8, CX")
 	w("\tJMP scale256_loop")
 	w("scale256_done:")
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
+// sampleWeights256 is sampleWeights512 in AVX2, four lanes at a time and n%4
+// == 0 (nn does the tail). AVX2 has 16 vector registers, no masks and no
+// 64-bit arithmetic shift: the constants are read from c (nn's
+// sampleConsts256: 1/ln2·128, the shift, ln2/128 high and low, 1/120, 1/24,
+// 1/6, 1/2, 1, -700, -746, 127, in 4 lanes each), the zero mask is a
+// compare's result ANDed in, and (k>>7)<<52 is (k - k&127)<<45, the same
+// bits.
+func sampleWeights256(w func(string, ...any)) {
+	c := func(i int) string { return fmt.Sprintf("%d(R11)", 32*i) }
+	w("")
+	w("// func sampleWeights256(dst *float64, x *float32, n int, m float64, temp float64, table *uint64, c *uint64) int")
+	w("TEXT ·sampleWeights256(SB), NOSPLIT, $0-64")
+	w("\tMOVQ dst+0(FP), DI")
+	w("\tMOVQ x+8(FP), SI")
+	w("\tMOVQ n+16(FP), R8")
+	w("\tVBROADCASTSD m+24(FP), Y14")
+	w("\tVBROADCASTSD temp+32(FP), Y15")
+	w("\tMOVQ table+40(FP), R9")
+	w("\tMOVQ c+48(FP), R11")
+	w("\tXORQ R10, R10")
+	w("sw256_loop:")
+	w("\tCMPQ R8, $4")
+	w("\tJLT sw256_done")
+	w("\tVCVTPS2PD (SI), Y0")
+	w("\tVSUBPD Y14, Y0, Y0")
+	w("\tVDIVPD Y15, Y0, Y0")              // d
+	w("\tVCMPPD $0x1e, %s, Y0, Y8", c(9))  // d > -700
+	w("\tVCMPPD $0x1e, %s, Y0, Y9", c(10)) // d > -746
+	w("\tVMOVMSKPD Y8, AX")
+	w("\tVMOVMSKPD Y9, BX")
+	w("\tNOTL AX")
+	w("\tANDL BX, AX")
+	w("\tPOPCNTL AX, AX")
+	w("\tADDQ AX, R10")
+	w("\tVMULPD %s, Y0, Y1", c(0))
+	w("\tVADDPD %s, Y1, Y1", c(1)) // t
+	w("\tVPSUBQ %s, Y1, Y2", c(1)) // k
+	w("\tVSUBPD %s, Y1, Y3", c(1)) // kd
+	w("\tVMULPD %s, Y3, Y4", c(2)) // kd·hi
+	w("\tVSUBPD Y4, Y0, Y4")
+	w("\tVMULPD %s, Y3, Y5", c(3)) // kd·lo
+	w("\tVSUBPD Y5, Y4, Y4")       // r
+	w("\tVPAND %s, Y2, Y6", c(11)) // k & 127
+	w("\tVPSUBQ Y6, Y2, Y7")       // k - k&127
+	w("\tVPSLLQ $45, Y7, Y7")      // (k>>7)<<52
+	w("\tVPCMPEQD Y10, Y10, Y10")
+	w("\tVPXOR Y11, Y11, Y11")
+	w("\tVPGATHERQQ Y10, (R9)(Y6*8), Y11")
+	w("\tVPADDQ Y7, Y11, Y11")      // s
+	w("\tVMULPD %s, Y4, Y12", c(4)) // r/120
+	for i := 5; i <= 8; i++ {
+		w("\tVADDPD %s, Y12, Y12", c(i))
+		w("\tVMULPD Y12, Y4, Y12")
+	}
+	w("\tVMULPD Y12, Y11, Y13")
+	w("\tVADDPD Y13, Y11, Y13")
+	w("\tVANDPD Y8, Y13, Y13") // 0 unless d > -700
+	w("\tVMOVUPD Y13, (DI)")
+	w("\tADDQ $16, SI")
+	w("\tADDQ $32, DI")
+	w("\tSUBQ $4, R8")
+	w("\tJMP sw256_loop")
+	w("sw256_done:")
+	w("\tMOVQ R10, ret+56(FP)")
 	w("\tVZEROUPPER")
 	w("\tRET")
 }
