@@ -122,7 +122,8 @@ func TestHalfKVCache(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !c.Half() || c.Bytes() != int64(tc.ref.Config.NLayer)*2*8*int64(tc.ref.Config.NEmbd)*2 {
+			// 8 positions take a whole block of kvBlock.
+			if !c.Half() || c.Bytes() != int64(tc.ref.Config.NLayer)*2*kvBlock*int64(tc.ref.Config.NEmbd)*2 {
 				t.Fatalf("f16 cache: half %v, %d bytes", c.Half(), c.Bytes())
 			}
 			a, err := Compare(tc.ref, &half, pool, prompts[:4], tc.steps)

@@ -22,15 +22,18 @@ func smallRunner(t *testing.T, kv nn.DType, positions int, seed uint64) (*Model,
 	return m, NewRunner(m, pool, 64)
 }
 
-// TestPrefillEqualsDecode: a prompt fed in one step gives the logits that
-// feeding it one token a step gives, and leaves the same KV cache behind,
-// with an f32 and an f16 cache, on a model as wide as GPT-2's heads (a
-// prefill's products take several row tiles, its attention many items).
+// TestPrefillEqualsDecode: a prompt fed in steps of 64 rows gives the
+// logits that feeding it one token a step gives, and leaves the same KV
+// cache behind, with an f32 and an f16 cache, on a model as wide as
+// GPT-2's heads (a prefill's products take several row tiles, its
+// attention many items). The prompt spans three of the cache's blocks, so
+// a decode row's attention is cut into parts (planAttention) inside a
+// block and across blocks.
 func TestPrefillEqualsDecode(t *testing.T) {
 	for _, kv := range []nn.DType{nn.F32, nn.F16} {
 		t.Run(string(kv), func(t *testing.T) {
-			m, r := smallRunner(t, kv, 128, 3)
-			const n = 48
+			m, r := smallRunner(t, kv, 256, 3)
+			const n = 2*kvBlock + 22
 			prompt := make([]int, n)
 			for i := range prompt {
 				prompt[i] = (i*37 + 11) % 50257
@@ -39,15 +42,20 @@ func TestPrefillEqualsDecode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var rows []Row
-			for p, id := range prompt {
-				rows = append(rows, Row{Cache: whole, Pos: p, Token: id, Logits: p == n-1})
+			var want []float32
+			for lo := 0; lo < n; lo += r.MaxRows() {
+				var rows []Row
+				for p := lo; p < min(lo+r.MaxRows(), n); p++ {
+					rows = append(rows, Row{Cache: whole, Pos: p, Token: prompt[p], Logits: p == n-1})
+				}
+				out, err := r.Forward(rows)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if lo+r.MaxRows() >= n {
+					want = append([]float32(nil), out[0]...)
+				}
 			}
-			out, err := r.Forward(rows)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := append([]float32(nil), out[0]...)
 
 			steps, _ := m.NewCache(n + 1)
 			var got []float32
@@ -65,7 +73,7 @@ func TestPrefillEqualsDecode(t *testing.T) {
 				worst = max(worst, math.Abs(float64(got[i]-want[i])))
 			}
 			if worst > 1e-4 {
-				t.Errorf("logits after the prompt: step by step and in one step differ by up to %g", worst)
+				t.Errorf("logits after the prompt: step by step and in steps of %d differ by up to %g", r.MaxRows(), worst)
 			}
 			// The next token's logits read every cached position.
 			next := []Row{{Cache: whole, Pos: n, Token: 5, Logits: true}}
