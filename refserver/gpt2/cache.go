@@ -17,11 +17,12 @@ import (
 // each head's rows contiguous over the whole capacity (the layout before
 // this one), a sequence was 12 streams of about 12 KiB with gaps, and short
 // streams read at half the memory's rate here. Decode steps of 8 sequences
-// at position 96, the two layouts alternated in one process: int8 0.89–0.92×
-// the time, bf16 0.94–0.96×, f32 0.98×; at position 500, int8 0.90×.
+// at position 96, the two layouts alternated in one process: int8 0.90–0.92×
+// the time, bf16 0.96×, f32 0.98×; at position 500, int8 0.90×.
 // Blocks of 16 and 32 positions did as well at 8 sequences, but a prompt's
 // attention reads its keys a block at a time per head, and smaller blocks
-// cost its prefill 3–5 %; with 64 it is unchanged.
+// cost its prefill 3–5 %; with 64, 0–2 % (docs/BENCHMARKS.md, "The KV
+// cache in blocks").
 const kvBlock = 64
 
 // Cache is one sequence's key/value cache: for every layer, the keys and
