@@ -17,8 +17,9 @@ import (
 // each head's rows contiguous over the whole capacity (the layout before
 // this one), a sequence was 12 streams of about 12 KiB with gaps, and short
 // streams read at half the memory's rate here. Decode steps of 8 sequences
-// at position 96, the two layouts alternated in one process: int8 0.90–0.92×
-// the time, bf16 0.96×, f32 0.98×; at position 500, int8 0.90×.
+// at positions 96 and 200, against the layout before (with its per-head
+// items and their prefetch), alternated in one process: int8 0.93–0.97×
+// the time, bf16 0.95–1.00×, f32 1.00×.
 // Blocks of 16 and 32 positions did as well at 8 sequences, but a prompt's
 // attention reads its keys a block at a time per head, and smaller blocks
 // cost its prefill 3–5 %; with 64, 0–2 % (docs/BENCHMARKS.md, "The KV

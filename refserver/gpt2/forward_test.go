@@ -26,9 +26,7 @@ func smallRunner(t *testing.T, kv nn.DType, positions int, seed uint64) (*Model,
 // logits that feeding it one token a step gives, and leaves the same KV
 // cache behind, with an f32 and an f16 cache, on a model as wide as
 // GPT-2's heads (a prefill's products take several row tiles, its
-// attention many items). The prompt spans three of the cache's blocks, so
-// a decode row's attention is cut into parts (planAttention) inside a
-// block and across blocks.
+// attention many items). The prompt spans three of the cache's blocks.
 func TestPrefillEqualsDecode(t *testing.T) {
 	for _, kv := range []nn.DType{nn.F32, nn.F16} {
 		t.Run(string(kv), func(t *testing.T) {

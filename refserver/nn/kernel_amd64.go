@@ -5,6 +5,7 @@ package nn
 import (
 	"math"
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 )
@@ -257,6 +258,9 @@ func sum256(x *float32, n int) float32
 
 //go:noescape
 func sum512(x *float32, n int) float32
+
+//go:noescape
+func prefetchLines(p unsafe.Pointer, n int)
 
 // prefetchAhead is how far ahead, in bytes, the AVX-512 kernels of 5 rows
 // or more (int8: 4) prefetch their panel (asmgen says what each gained). All 124M int8 products at 8 rows

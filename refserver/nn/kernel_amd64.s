@@ -14082,3 +14082,17 @@ sum512_done:
 	VMOVSS X0, ret+16(FP)
 	VZEROUPPER
 	RET
+
+// func prefetchLines(p unsafe.Pointer, n int)
+TEXT ·prefetchLines(SB), NOSPLIT, $0-16
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+prefetch_loop:
+	CMPQ CX, $0
+	JLE prefetch_done
+	PREFETCHT0 (SI)
+	ADDQ $64, SI
+	SUBQ $64, CX
+	JMP prefetch_loop
+prefetch_done:
+	RET

@@ -1,6 +1,9 @@
 package nn
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // LayerNorm writes out[i] = (x[i] - mean) / sqrt(var + eps) * g[i] + b[i]
 // over one row x of len(g) floats.
@@ -80,6 +83,15 @@ func MixF16(out []float32, v []uint16, ldv int, p []float32, hd, n int) {
 
 // ToF16 rounds src to IEEE halves, to nearest even, into dst[:len(src)].
 func ToF16(dst []uint16, src []float32) { active.cvtF16(dst[:len(src)], src) }
+
+// Prefetch asks the CPU to bring x into its caches, and returns at once:
+// for a short read that the hardware prefetcher would start too late,
+// such as one attention head's cache, issued while other work runs.
+func Prefetch[T float32 | uint16](x []T) {
+	if len(x) > 0 {
+		prefetchLines(unsafe.Pointer(&x[0]), len(x)*int(unsafe.Sizeof(x[0])))
+	}
+}
 
 // Sum returns the sum of x. It reads memory as fast as a core can, which
 // makes it the probe for the memory-bandwidth floor of a decode step.
