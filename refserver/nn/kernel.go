@@ -43,6 +43,12 @@ type kernelSet struct {
 	dotF16  func(out []float32, k []uint16, ldk int, q []float32, hd, n int, scale float32)
 	axpyF16 func(out []float32, v []uint16, ldv int, p []float32, hd, n int)
 	cvtF16  func(dst []uint16, src []float32)
+	// dotI8 and axpyI8 are dot and axpy over keys and values stored as
+	// int8 rows with a scale each (s[j] for row j); quantRow rounds src to
+	// such a row in dst and returns its scale.
+	dotI8    func(out []float32, k []int8, ldk int, q []float32, hd, n int, scale float32, s []float32)
+	axpyI8   func(out []float32, v []int8, ldv int, p []float32, hd, n int, s []float32)
+	quantRow func(dst []int8, src []float32) float32
 	// gelu applies gelu_new in place.
 	gelu func(x []float32)
 	// softmax and layerNorm are Softmax and LayerNorm.
@@ -58,7 +64,8 @@ type kernelSet struct {
 // assembly is tested against.
 var goKernels = kernelSet{name: "go", mr: 4, tile: tileGo, tileBF16: tileBF16Go, tileF16: tileF16Go, tileI8: tileI8Go,
 	tileBF16Dot: tileBF16DotGo, tileU8: tileU8Go, cvtBF16: cvtBF16Go, quantBlocks: quantizeBlocksGo,
-	dot: dotGo, axpy: axpyGo, dotF16: dotF16Go, axpyF16: axpyF16Go, cvtF16: cvtF16Go, gelu: geluGo, sum: sumGo,
+	dot: dotGo, axpy: axpyGo, dotF16: dotF16Go, axpyF16: axpyF16Go, cvtF16: cvtF16Go,
+	dotI8: dotI8Go, axpyI8: axpyI8Go, quantRow: quantize, gelu: geluGo, sum: sumGo,
 	softmax: softmaxGo, layerNorm: layerNormGo, sampleWeights: sampleWeightsGo}
 
 // active is the kernel set in use; the pure-Go one unless init finds better.
@@ -310,6 +317,29 @@ func axpyF16Go(out []float32, v []uint16, ldv int, p []float32, hd, n int) {
 		pj := p[j]
 		for d := range out {
 			out[d] += pj * F16ToF32(row[d])
+		}
+	}
+}
+
+func dotI8Go(out []float32, k []int8, ldk int, q []float32, hd, n int, scale float32, s []float32) {
+	q = q[:hd]
+	for j := 0; j < n; j++ {
+		row := k[j*ldk : j*ldk+hd]
+		var sum float32
+		for d, x := range q {
+			sum += x * float32(row[d])
+		}
+		out[j] = sum * scale * s[j]
+	}
+}
+
+func axpyI8Go(out []float32, v []int8, ldv int, p []float32, hd, n int, s []float32) {
+	out = out[:hd]
+	for j := 0; j < n; j++ {
+		row := v[j*ldv : j*ldv+hd]
+		pj := p[j] * s[j]
+		for d := range out {
+			out[d] += pj * float32(row[d])
 		}
 	}
 }

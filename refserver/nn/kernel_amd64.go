@@ -221,6 +221,21 @@ func axpyRows512h(out *float32, v *uint16, ldv int, p *float32, hd int, n int)
 func axpyRows256h(out *float32, v *uint16, ldv int, p *float32, hd int, n int)
 
 //go:noescape
+func dotRows512q(out *float32, k *int8, ldk int, q *float32, hd int, n int, scale float32, s *float32)
+
+//go:noescape
+func dotRows256q(out *float32, k *int8, ldk int, q *float32, hd int, n int, scale float32, s *float32)
+
+//go:noescape
+func axpyRows512q(out *float32, v *int8, ldv int, p *float32, hd int, n int, s *float32)
+
+//go:noescape
+func axpyRows256q(out *float32, v *int8, ldv int, p *float32, hd int, n int, s *float32)
+
+//go:noescape
+func quantRow512(dst *int8, src *float32, n int) float32
+
+//go:noescape
 func cvtF16x512(dst *uint16, src *float32, n int)
 
 //go:noescape
@@ -298,6 +313,7 @@ func avx2Kernels() kernelSet {
 	ks.tileI8 = asmTileI8(tiles256i8[:])
 	ks.dot, ks.axpy = asmDotRows(dotRows256, 8, dotGo), asmAxpyRows(axpyRows256, 8, axpyGo)
 	ks.dotF16, ks.axpyF16 = asmDotRows(dotRows256h, 8, dotF16Go), asmAxpyRows(axpyRows256h, 8, axpyF16Go)
+	ks.dotI8, ks.axpyI8 = asmDotRowsQ(dotRows256q, 8, dotI8Go), asmAxpyRowsQ(axpyRows256q, 8, axpyI8Go)
 	ks.cvtF16, ks.sum = asmCvtF16(cvtF16x256, 8), asmSum
 	ks.softmax, ks.layerNorm = asmSoftmax256, asmLayerNorm(layerNorm256, 8)
 	if cpu.X86.HasPOPCNT {
@@ -317,6 +333,8 @@ func avx512Kernels() kernelSet {
 	avx2 := avx2Kernels()
 	ks.dot, ks.axpy = asmDotRows(dotRows512, 16, avx2.dot), asmAxpyRows(axpyRows512, 16, avx2.axpy)
 	ks.dotF16, ks.axpyF16 = asmDotRows(dotRows512h, 16, avx2.dotF16), asmAxpyRows(axpyRows512h, 16, avx2.axpyF16)
+	ks.dotI8, ks.axpyI8 = asmDotRowsQ(dotRows512q, 16, avx2.dotI8), asmAxpyRowsQ(axpyRows512q, 16, avx2.axpyI8)
+	ks.quantRow = asmQuantRow
 	ks.cvtF16, ks.gelu, ks.sum = asmCvtF16(cvtF16x512, 16), asmGELU512, asmSum512
 	ks.softmax, ks.layerNorm = asmSoftmax512, asmLayerNorm(layerNorm512, 16)
 	if cpu.X86.HasAVX512DQ && cpu.X86.HasPOPCNT {
@@ -456,6 +474,48 @@ func asmAxpyRows[E kvElem](kernel func(out *float32, v *E, ldv int, p *float32, 
 		_ = p[n-1]
 		kernel(&out[0], &v[0], ldv, &p[0], hd, n)
 	}
+}
+
+// asmDotRowsQ is asmDotRows for the kernels over an int8 cache.
+func asmDotRowsQ(kernel func(out *float32, k *int8, ldk int, q *float32, hd int, n int, scale float32, s *float32), lanes int,
+	fallback func(out []float32, k []int8, ldk int, q []float32, hd, n int, scale float32, s []float32)) func(out []float32, k []int8, ldk int, q []float32, hd, n int, scale float32, s []float32) {
+	return func(out []float32, k []int8, ldk int, q []float32, hd, n int, scale float32, s []float32) {
+		if n == 0 || hd%lanes != 0 {
+			fallback(out, k, ldk, q, hd, n, scale, s)
+			return
+		}
+		_ = out[n-1]
+		_ = s[n-1]
+		_ = k[(n-1)*ldk+hd-1]
+		_ = q[hd-1]
+		kernel(&out[0], &k[0], ldk, &q[0], hd, n, scale, &s[0])
+	}
+}
+
+// asmAxpyRowsQ is asmAxpyRows for the kernels over an int8 cache.
+func asmAxpyRowsQ(kernel func(out *float32, v *int8, ldv int, p *float32, hd int, n int, s *float32), lanes int,
+	fallback func(out []float32, v []int8, ldv int, p []float32, hd, n int, s []float32)) func(out []float32, v []int8, ldv int, p []float32, hd, n int, s []float32) {
+	return func(out []float32, v []int8, ldv int, p []float32, hd, n int, s []float32) {
+		if n == 0 || hd%lanes != 0 {
+			fallback(out, v, ldv, p, hd, n, s)
+			return
+		}
+		_ = out[hd-1]
+		_ = s[n-1]
+		_ = v[(n-1)*ldv+hd-1]
+		_ = p[n-1]
+		kernel(&out[0], &v[0], ldv, &p[0], hd, n, &s[0])
+	}
+}
+
+// asmQuantRow is quantize in AVX-512 for rows of a multiple of 16.
+func asmQuantRow(dst []int8, src []float32) float32 {
+	n := len(src)
+	if n == 0 || n%16 != 0 {
+		return quantize(dst[:n], src)
+	}
+	_ = dst[n-1]
+	return quantRow512(&dst[0], &src[0], n)
 }
 
 func asmCvtF16(kernel func(dst *uint16, src *float32, n int), lanes int) func(dst []uint16, src []float32) {

@@ -296,6 +296,36 @@ func TestAttentionKernels(t *testing.T) {
 						t.Fatalf("hd %d: f16 mix[%d] = %v, want %v", hd, d, out16[d], want[d])
 					}
 				}
+
+				// And over an int8 cache, each row with its scale: the
+				// reference uses the rows' exact values, q·s.
+				k8, s8 := make([]int8, len(k)), make([]float32, n)
+				for j := range n {
+					s8[j] = QuantizeRow(k8[j*ld:j*ld+hd], k[j*ld:j*ld+hd])
+				}
+				ScoresI8(got, k8, ld, q, hd, n, 0.125, s8)
+				for j := 0; j < n; j++ {
+					var s float64
+					for d := 0; d < hd; d++ {
+						s += float64(k8[j*ld+d]) * float64(q[d])
+					}
+					if want := s * 0.125 * float64(s8[j]); math.Abs(float64(got[j])-want) > 1e-4 {
+						t.Fatalf("hd %d: int8 score %d = %v, want %v", hd, j, got[j], want)
+					}
+				}
+				out8 := randSlice(r, hd)
+				for d := range want {
+					want[d] = float64(out8[d])
+					for j := 0; j < n; j++ {
+						want[d] += float64(p[j]) * float64(s8[j]) * float64(k8[j*ld+d])
+					}
+				}
+				MixI8(out8, k8, ld, p, hd, n, s8)
+				for d := range want {
+					if math.Abs(float64(out8[d])-want[d]) > 1e-4 {
+						t.Fatalf("hd %d: int8 mix[%d] = %v, want %v", hd, d, out8[d], want[d])
+					}
+				}
 			})
 		}
 	}
@@ -640,6 +670,49 @@ func TestPanelQueue(t *testing.T) {
 // dot product exactly as the pure-Go reference does: values, ties to even,
 // the blocks' corrections and scales, all-zero blocks (scale 0), NaN and
 // Inf (zeros, scale NaN), and a partial last block.
+// TestQuantizeRow checks each set's row quantizer (an int8 KV cache's)
+// bit for bit against the Go quantize: rounding ties to even, the scale,
+// zeros, NaN and Inf, every byte written.
+func TestQuantizeRow(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 7))
+	ties := make([]float32, 64)
+	for i := range ties {
+		ties[i] = float32(i%8) + 0.5 // with the largest 127 every value is a tie
+	}
+	ties[5] = -127
+	withNaN := randSlice(r, 64)
+	withNaN[40] = float32(math.NaN())
+	withInf := randSlice(r, 32)
+	withInf[3] = float32(math.Inf(1))
+	for _, tc := range []struct {
+		name string
+		x    []float32
+	}{
+		{"head of 64", randSlice(r, 64)}, {"16", randSlice(r, 16)}, {"128", randSlice(r, 128)}, {"40 (not a multiple of 16)", randSlice(r, 40)},
+		{"zeros", make([]float32, 64)}, {"ties", ties}, {"NaN", withNaN}, {"+Inf", withInf},
+	} {
+		wantQ := make([]int8, len(tc.x))
+		wantS := quantize(wantQ, tc.x)
+		for _, ks := range kernelSets() {
+			t.Run(ks.name+"/"+tc.name, func(t *testing.T) {
+				q := make([]int8, len(tc.x))
+				for i := range q {
+					q[i] = 99
+				}
+				s := ks.quantRow(q, tc.x)
+				if s != wantS && !(s != s && wantS != wantS) {
+					t.Errorf("scale %v, want %v", s, wantS)
+				}
+				for i := range q {
+					if q[i] != wantQ[i] {
+						t.Fatalf("q[%d] = %d, want %d (x = %v)", i, q[i], wantQ[i], tc.x[i])
+					}
+				}
+			})
+		}
+	}
+}
+
 func TestQuantizeBlocks(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 5))
 	ties := make([]float32, 32)

@@ -81,13 +81,29 @@ func MixF16(out []float32, v []uint16, ldv int, p []float32, hd, n int) {
 	active.axpyF16(out, v, ldv, p, hd, n)
 }
 
+// ScoresI8 is Scores over keys stored as int8 rows, row j scaled by s[j]
+// (an int8 KV cache): out[j] = scale · s[j] · (k[j*ldk:][:hd] · q).
+func ScoresI8(out []float32, k []int8, ldk int, q []float32, hd, n int, scale float32, s []float32) {
+	active.dotI8(out, k, ldk, q, hd, n, scale, s)
+}
+
+// MixI8 is Mix over values stored as int8 rows, row j scaled by s[j].
+func MixI8(out []float32, v []int8, ldv int, p []float32, hd, n int, s []float32) {
+	active.axpyI8(out, v, ldv, p, hd, n, s)
+}
+
+// QuantizeRow rounds src to int8 in dst[:len(src)] with one scale, the
+// largest |src| over 127 (symmetric), and returns the scale: 0 when src is
+// all zero, NaN (with zeros) when it holds a NaN or an Inf.
+func QuantizeRow(dst []int8, src []float32) float32 { return active.quantRow(dst[:len(src)], src) }
+
 // ToF16 rounds src to IEEE halves, to nearest even, into dst[:len(src)].
 func ToF16(dst []uint16, src []float32) { active.cvtF16(dst[:len(src)], src) }
 
 // Prefetch asks the CPU to bring x into its caches, and returns at once:
 // for a short read that the hardware prefetcher would start too late,
 // such as one attention head's cache, issued while other work runs.
-func Prefetch[T float32 | uint16](x []T) {
+func Prefetch[T float32 | uint16 | int8](x []T) {
 	if len(x) > 0 {
 		prefetchLines(unsafe.Pointer(&x[0]), len(x)*int(unsafe.Sizeof(x[0])))
 	}

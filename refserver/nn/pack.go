@@ -91,6 +91,17 @@ func (p *Packed) DType() DType {
 	return p.dtype
 }
 
+// Low reports whether products of weights of type t round the activations
+// to t too with this setting on this CPU: LowActivations always (f16 has
+// no such product: Convert refuses it), ActDefault where the CPU has the
+// dot product (VDPBF16PS for bf16, VPDPBUSD for int8).
+func (a Activations) Low(t DType) bool {
+	if a == ActDefault {
+		return t == BF16 && active.dotBF16 || t == Int8 && active.dotU8
+	}
+	return a == LowActivations
+}
+
 // LowActivations reports whether the products round the activations too.
 func (p *Packed) LowActivations() bool { return p.lowAct }
 
@@ -263,10 +274,7 @@ func (p *Packed) Convert(t DType, act Activations) error {
 	if p.DType() != F32 {
 		return fmt.Errorf("weights already %s: cannot convert them to %s", p.DType(), t)
 	}
-	low := act == LowActivations
-	if act == ActDefault {
-		low = t == BF16 && active.dotBF16 || t == Int8 && active.dotU8
-	}
+	low := act.Low(t)
 	if low && t == F16 {
 		return fmt.Errorf("f16 weights have no low-precision activation product")
 	}

@@ -37,8 +37,9 @@ func main() {
 		gemm512q8(w, mr)
 	}
 	quant32(w)
+	quantRow512(w)
 	cvtBF16(w)
-	for _, a := range []attnKernel{{false, false}, {true, false}, {false, true}, {true, true}} {
+	for _, a := range []attnKernel{{false, false, false}, {true, false, false}, {false, true, false}, {true, true, false}, {false, false, true}, {true, false, true}} {
 		dotRows(w, a)
 		axpyRows(w, a)
 	}
@@ -842,6 +843,74 @@ func quant32(w func(string, ...any)) {
 	w("\tRET")
 }
 
+// quantRow512 rounds n floats (n%16 == 0, n > 0) to int8 with one scale,
+// the largest |x| over 127, and returns the scale: an int8 KV cache's row
+// of one head. As quant32 (and the Go quantize it is tested against): all
+// zero gives zeros and scale 0, a NaN or an Inf zeros and a NaN scale.
+func quantRow512(w func(string, ...any)) {
+	w("")
+	w("// func quantRow512(dst *int8, src *float32, n int) float32")
+	w("TEXT ·quantRow512(SB), NOSPLIT, $0-28")
+	w("\tMOVQ dst+0(FP), DI")
+	w("\tMOVQ src+8(FP), SI")
+	w("\tMOVQ n+16(FP), CX")
+	w("\tMOVL $0x7fffffff, AX")
+	w("\tVPBROADCASTD AX, Z31")
+	w("\tVPXORD Z2, Z2, Z2")
+	w("\tXORQ AX, AX")
+	w("qr_max:") // the largest |x| by its bits, as quantize's
+	w("\tVPANDD (SI)(AX*4), Z31, Z0")
+	w("\tVPMAXUD Z0, Z2, Z2")
+	w("\tADDQ $16, AX")
+	w("\tCMPQ AX, CX")
+	w("\tJLT qr_max")
+	w("\tVEXTRACTI64X4 $1, Z2, Y3")
+	w("\tVPMAXUD Y3, Y2, Y2")
+	w("\tVEXTRACTI128 $1, Y2, X3")
+	w("\tVPMAXUD X3, X2, X2")
+	w("\tVPSHUFD $0x4e, X2, X3")
+	w("\tVPMAXUD X3, X2, X2")
+	w("\tVPSHUFD $0xb1, X2, X3")
+	w("\tVPMAXUD X3, X2, X2")
+	w("\tVMOVD X2, AX")
+	w("\tCMPL AX, $0x7f800000")
+	w("\tJAE qr_special")
+	w("\tTESTL AX, AX")
+	w("\tJZ qr_zero")
+	w("\tMOVL $0x42fe0000, AX") // 127.0
+	w("\tVPBROADCASTD AX, Z30")
+	w("\tVPBROADCASTD X2, Z2")
+	w("\tVDIVPS Z2, Z30, Z4") // 127 / max
+	w("\tXORQ AX, AX")
+	w("qr_round:")
+	w("\tVMULPS (SI)(AX*4), Z4, Z0")
+	w("\tVCVTPS2DQ Z0, Z0")
+	w("\tVPMOVSDB Z0, X5")
+	w("\tVMOVDQU X5, (DI)(AX*1)")
+	w("\tADDQ $16, AX")
+	w("\tCMPQ AX, CX")
+	w("\tJLT qr_round")
+	w("\tVDIVSS X30, X2, X7") // max / 127
+	w("\tVMOVSS X7, ret+24(FP)")
+	w("\tVZEROUPPER")
+	w("\tRET")
+	w("qr_special:")
+	w("\tMOVL $0x7fc00000, ret+24(FP)") // NaN
+	w("\tJMP qr_clear")
+	w("qr_zero:")
+	w("\tMOVL $0, ret+24(FP)")
+	w("qr_clear:")
+	w("\tVPXORD X5, X5, X5")
+	w("\tXORQ AX, AX")
+	w("qr_clear16:")
+	w("\tVMOVDQU X5, (DI)(AX*1)")
+	w("\tADDQ $16, AX")
+	w("\tCMPQ AX, CX")
+	w("\tJLT qr_clear16")
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
 // cvtBF16 rounds n floats (n%16 == 0) to bfloat16, to nearest with ties to
 // even: the activations of a VDPBF16PS product.
 func cvtBF16(w func(string, ...any)) {
@@ -871,11 +940,15 @@ func cvtBF16(w func(string, ...any)) {
 // head; axpyRows computes out[0:hd] += Σ_j p[j] · v[j·ldv : j·ldv+hd], the
 // score-weighted sum of n cached values. Each comes in AVX-512 ("512", hd
 // a multiple of 16) and AVX2 ("256", hd a multiple of 8), over a float32
-// cache or one of IEEE halves ("h"), which VCVTPH2PS widens exactly before
-// the multiply-add.
+// cache, one of IEEE halves ("h"), which VCVTPH2PS widens exactly before
+// the multiply-add, or one of int8 rows with a scale each ("q"), which
+// VPMOVSXBD and VCVTDQ2PS widen exactly: the kernels then take the rows'
+// scales, s, and dotRows multiplies each score by its key's, axpyRows
+// each weight p[j] by its value's.
 type attnKernel struct {
 	wide bool // AVX-512
 	half bool // the cache holds halves
+	i8   bool // the cache holds int8 rows and their scales
 }
 
 func (a attnKernel) suffix() string {
@@ -885,6 +958,9 @@ func (a attnKernel) suffix() string {
 	}
 	if a.half {
 		s += "h"
+	}
+	if a.i8 {
+		s += "q"
 	}
 	return s
 }
@@ -906,8 +982,11 @@ func (a attnKernel) lanes() int {
 }
 
 func (a attnKernel) elem() int {
-	if a.half {
+	switch {
+	case a.half:
 		return 2
+	case a.i8:
+		return 1
 	}
 	return 4
 }
@@ -915,12 +994,17 @@ func (a attnKernel) elem() int {
 // fma adds src (a cached key or value at addr) times mul into acc; tmp is
 // the register a half widens into.
 func (a attnKernel) fma(w func(string, ...any), addr string, mul, acc, tmp int) {
-	if a.half {
+	switch {
+	case a.half:
 		w("\tVCVTPH2PS %s, %s", addr, a.reg(tmp))
-		w("\tVFMADD231PS %s, %s, %s", a.reg(tmp), a.reg(mul), a.reg(acc))
+	case a.i8:
+		w("\tVPMOVSXBD %s, %s", addr, a.reg(tmp))
+		w("\tVCVTDQ2PS %s, %s", a.reg(tmp), a.reg(tmp))
+	default:
+		w("\tVFMADD231PS %s, %s, %s", addr, a.reg(mul), a.reg(acc))
 		return
 	}
-	w("\tVFMADD231PS %s, %s, %s", addr, a.reg(mul), a.reg(acc))
+	w("\tVFMADD231PS %s, %s, %s", a.reg(tmp), a.reg(mul), a.reg(acc))
 }
 
 // dotRows writes one dot kernel. Eight keys go at a time, each with its
@@ -931,21 +1015,34 @@ func (a attnKernel) fma(w func(string, ...any), addr string, mul, acc, tmp int) 
 func dotRows(w func(string, ...any), a attnKernel) {
 	name := "dotRows" + a.suffix()
 	et, shift, qscale := "float32", 2, 1
-	if a.half {
+	switch {
+	case a.half:
 		et, shift, qscale = "uint16", 1, 2
+	case a.i8:
+		et, shift, qscale = "int8", 0, 4
 	}
 	q := func() string { return fmt.Sprintf("(DX)(AX*%d)", qscale) }
 	w("")
-	w("// func %s(out *float32, k *%s, ldk int, q *float32, hd int, n int, scale float32)", name, et)
-	w("TEXT ·%s(SB), NOSPLIT, $0-52", name)
+	if a.i8 {
+		w("// func %s(out *float32, k *%s, ldk int, q *float32, hd int, n int, scale float32, s *float32)", name, et)
+		w("TEXT ·%s(SB), NOSPLIT, $0-64", name)
+		w("\tMOVQ s+56(FP), R12")
+	} else {
+		w("// func %s(out *float32, k *%s, ldk int, q *float32, hd int, n int, scale float32)", name, et)
+		w("TEXT ·%s(SB), NOSPLIT, $0-52", name)
+	}
 	w("\tMOVQ out+0(FP), DI")
 	w("\tMOVQ k+8(FP), SI")
 	w("\tMOVQ ldk+16(FP), R8")
-	w("\tSHLQ $%d, R8", shift)
+	if shift > 0 {
+		w("\tSHLQ $%d, R8", shift)
+	}
 	w("\tLEAQ (R8)(R8*2), R10") // 3 keys
 	w("\tMOVQ q+24(FP), DX")
 	w("\tMOVQ hd+32(FP), R9")
-	w("\tSHLQ $%d, R9", shift) // a key's bytes
+	if shift > 0 {
+		w("\tSHLQ $%d, R9", shift) // a key's bytes
+	}
 	w("\tMOVQ n+40(FP), CX")
 	w("\tVBROADCASTSS scale+48(FP), Y15")
 	w("%s_group:", name)
@@ -985,6 +1082,10 @@ func dotRows(w func(string, ...any), a attnKernel) {
 	w("\tVPERM2F128 $0x31, Y10, Y8, Y12")
 	w("\tVADDPS Y12, Y11, Y11")
 	w("\tVMULPS Y15, Y11, Y11")
+	if a.i8 {
+		w("\tVMULPS (R12), Y11, Y11")
+		w("\tADDQ $32, R12")
+	}
 	w("\tVMOVUPS Y11, (DI)")
 	w("\tADDQ $32, DI")
 	w("\tLEAQ (R11)(R8*4), SI")
@@ -1010,6 +1111,10 @@ func dotRows(w func(string, ...any), a attnKernel) {
 	w("\tVHADDPS X0, X0, X0")
 	w("\tVHADDPS X0, X0, X0")
 	w("\tVMULSS X15, X0, X0")
+	if a.i8 {
+		w("\tVMULSS (R12), X0, X0")
+		w("\tADDQ $4, R12")
+	}
 	w("\tVMOVSS X0, (DI)")
 	w("\tADDQ $4, DI")
 	w("\tADDQ R8, SI")
@@ -1027,16 +1132,37 @@ func dotRows(w func(string, ...any), a attnKernel) {
 func axpyRows(w func(string, ...any), a attnKernel) {
 	name := "axpyRows" + a.suffix()
 	et, shift := "float32", 2
-	if a.half {
+	switch {
+	case a.half:
 		et, shift = "uint16", 1
+	case a.i8:
+		et, shift = "int8", 0
 	}
 	w("")
-	w("// func %s(out *float32, v *%s, ldv int, p *float32, hd int, n int)", name, et)
-	w("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	if a.i8 {
+		w("// func %s(out *float32, v *%s, ldv int, p *float32, hd int, n int, s *float32)", name, et)
+		w("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	} else {
+		w("// func %s(out *float32, v *%s, ldv int, p *float32, hd int, n int)", name, et)
+		w("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	}
+	// weight broadcasts p[j] (times its value's scale, s[j]) at off(DX)
+	// into register r.
+	weight := func(off, r int) {
+		if !a.i8 {
+			w("\tVBROADCASTSS %d(DX), %s", off, a.reg(r))
+			return
+		}
+		w("\tVMOVSS %d(DX), X%d", off, r)
+		w("\tVMULSS %d(R12), X%d, X%d", off, r, r)
+		w("\tVBROADCASTSS X%d, %s", r, a.reg(r))
+	}
 	w("\tMOVQ out+0(FP), DI")
 	w("\tMOVQ v+8(FP), BX")
 	w("\tMOVQ ldv+16(FP), R8")
-	w("\tSHLQ $%d, R8", shift)
+	if shift > 0 {
+		w("\tSHLQ $%d, R8", shift)
+	}
 	w("\tMOVQ hd+32(FP), R9")
 	for _, regs := range []int{4, 1} {
 		floats := regs * a.lanes()
@@ -1054,24 +1180,30 @@ func axpyRows(w func(string, ...any), a attnKernel) {
 		w("\tMOVQ BX, SI")
 		w("\tMOVQ p+24(FP), DX")
 		w("\tMOVQ n+40(FP), CX")
+		if a.i8 {
+			w("\tMOVQ s+48(FP), R12")
+		}
 		w("%s_pair%d:", name, regs)
 		w("\tCMPQ CX, $2")
 		w("\tJLT %s_last%d", name, regs)
-		w("\tVBROADCASTSS (DX), %s", a.reg(8))
-		w("\tVBROADCASTSS 4(DX), %s", a.reg(9))
+		weight(0, 8)
+		weight(4, 9)
 		for r := 0; r < regs; r++ {
 			off := a.elem() * a.lanes() * r
 			a.fma(w, fmt.Sprintf("%d(SI)", off), 8, r, 10)
 			a.fma(w, fmt.Sprintf("%d(SI)(R8*1)", off), 9, 4+r, 11)
 		}
 		w("\tADDQ $8, DX")
+		if a.i8 {
+			w("\tADDQ $8, R12")
+		}
 		w("\tLEAQ (SI)(R8*2), SI")
 		w("\tSUBQ $2, CX")
 		w("\tJMP %s_pair%d", name, regs)
 		w("%s_last%d:", name, regs)
 		w("\tTESTQ CX, CX")
 		w("\tJZ %s_store%d", name, regs)
-		w("\tVBROADCASTSS (DX), %s", a.reg(8))
+		weight(0, 8)
 		for r := 0; r < regs; r++ {
 			a.fma(w, fmt.Sprintf("%d(SI)", a.elem()*a.lanes()*r), 8, r, 10)
 		}
