@@ -2,6 +2,7 @@ package gpt2
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/llmbench/llmbench/refserver/nn"
 )
@@ -28,12 +29,16 @@ const kvBlock = 64
 
 // Cache is one sequence's key/value cache: for every layer, the keys and
 // values of the positions seen so far, in blocks of kvBlock positions, each
-// block head by head (see kvBlock). The elements are float32, or IEEE
-// halves when the model's KV type is f16 (K16, V16). A cache is owned by
-// one sequence and not safe for concurrent use.
+// block head by head (see kvBlock). The elements are float32, IEEE halves
+// when the model's KV type is f16 (K16, V16), or int8 when it is int8 (K8,
+// V8): each head's key (value) of a position rounded with its own scale,
+// the largest |x| over 127 (KS, VS). A cache is owned by one sequence and
+// not safe for concurrent use.
 type Cache struct {
-	K, V     [][]float32 // L × (blocks, heads, kvBlock, head size); nil in an f16 cache
-	K16, V16 [][]uint16  // the same in halves; nil in an f32 cache
+	K, V     [][]float32 // L × (blocks, heads, kvBlock, head size); nil unless f32
+	K16, V16 [][]uint16  // the same in halves; nil unless f16
+	K8, V8   [][]int8    // the same in int8; nil unless int8
+	KS, VS   [][]float32 // L × (blocks, heads, kvBlock): K8's and V8's scales
 	cap      int         // positions asked for
 	c        int         // elements of a position: the embedding width
 	block    int         // positions in a block: kvBlock, or fewer in a small cache
@@ -48,13 +53,88 @@ func (m *Model) NewCache(capacity int) (*Cache, error) {
 	C, L := m.Config.NEmbd, m.Config.NLayer
 	c := &Cache{cap: capacity, c: C, block: kvBlock}
 	n := (capacity + c.block - 1) / c.block * c.block * C
-	// One allocation per cache, so freeing a sequence frees one block.
-	if m.KV == nn.F16 {
+	// One allocation per cache (two for int8's rows and scales), so freeing
+	// a sequence frees one block.
+	switch m.KV {
+	case nn.F16:
 		c.K16, c.V16 = layers(make([]uint16, 2*L*n), L, n)
-	} else {
+	case nn.Int8:
+		ns := n / m.Config.HeadSize()
+		c.K8, c.V8 = layers(make([]int8, 2*L*n), L, n)
+		c.KS, c.VS = layers(make([]float32, 2*L*ns), L, ns)
+	default:
 		c.K, c.V = layers(make([]float32, 2*L*n), L, n)
 	}
 	return c, nil
+}
+
+// SetKV sets the element type of the caches NewCache makes from now on:
+// nn.F32, nn.F16 or nn.Int8; a later Convert keeps it (without SetKV,
+// Convert picks one for the weights' type). An int8 cache needs the
+// queries and keys re-expressed first (smoothKeys), which reads and
+// writes the QKV weights in float32: choose it before Convert.
+func (m *Model) SetKV(t nn.DType) error {
+	switch t {
+	case nn.F32, nn.F16:
+	case nn.Int8:
+		if !m.keysSmoothed {
+			for _, b := range m.Blocks {
+				if b.QKV.DType() != nn.F32 {
+					return fmt.Errorf("int8 KV cache: the attention's weights are %s already; choose the cache before converting them", b.QKV.DType())
+				}
+			}
+			m.smoothKeys()
+		}
+	default:
+		return fmt.Errorf("KV cache type %q: want f32, f16 or int8", t)
+	}
+	m.KV, m.kvSet = t, true
+	return nil
+}
+
+// smoothKeys re-expresses every layer's queries and keys so that the keys
+// round well to int8 rows: the attention's scores change by a constant
+// per query, which softmax ignores, and nothing else.
+//
+// A row of int8 has one scale, the row's largest |x| over 127, and a key's
+// channels are far from alike: a channel's mean (its bias, and the
+// LayerNorm's bias through the weights) and its spread differ from
+// channel to channel. On the fixture, int8 keys alone moved the logits by
+// 11 % of the largest (values alone by 0.8 %). For channel d of a head,
+// with the LayerNorm's gain g and bias β before the product W:
+//   - its constant part, b_d + Σ_i β_i·W[i,d], comes out of the key: q·k
+//     then falls by q·const for every key of the query alike;
+//   - it is divided by its spread c_d = √(Σ_i g_i²·W[i,d]²) (the key's
+//     standard deviation for unit-variance normalized inputs), and the
+//     query's channel d is multiplied by c_d, so q·k keeps its value.
+//
+// With both, int8 keys and values moved the fixture's logits by 3.8 % (f32
+// weights) and, with int8 weights, by 6.3 % against 7.6 % with a cache of
+// halves (docs/BENCHMARKS.md, "An int8 KV cache").
+func (m *Model) smoothKeys() {
+	C := m.Config.NEmbd
+	for _, b := range m.Blocks {
+		for d := range C {
+			var c2, shift float64
+			for i := range C {
+				w := float64(b.QKV.At(i, C+d))
+				g := float64(b.LN1G[i])
+				c2 += g * g * w * w
+				shift += float64(b.LN1B[i]) * w
+			}
+			c := math.Sqrt(c2)
+			if c == 0 || math.IsInf(c, 0) || c != c {
+				c = 1
+			}
+			for i := range C {
+				b.QKV.Set(i, C+d, float32(float64(b.QKV.At(i, C+d))/c))
+				b.QKV.Set(i, d, float32(float64(b.QKV.At(i, d))*c))
+			}
+			b.QKV.Bias[C+d] = float32(-shift / c)
+			b.QKV.Bias[d] = float32(float64(b.QKV.Bias[d]) * c)
+		}
+	}
+	m.keysSmoothed = true
 }
 
 // layers cuts slab into L layers of keys then values, n elements each.
@@ -69,6 +149,9 @@ func layers[T any](slab []T, L, n int) (k, v [][]T) {
 
 // Half reports whether the cache holds halves (K16, V16).
 func (c *Cache) Half() bool { return c.K16 != nil }
+
+// Int8 reports whether the cache holds int8 rows (K8, V8) and their scales.
+func (c *Cache) Int8() bool { return c.K8 != nil }
 
 // at returns the offset in a layer's keys (or values) of head h's rows in
 // the block that holds position pos, and how many of the block's rows come
@@ -92,36 +175,49 @@ func (c *Cache) Chunk16(l, h, pos, hd int) (k, v []uint16) {
 	return c.K16[l][off+row*hd : off+c.block*hd], c.V16[l][off+row*hd : off+c.block*hd]
 }
 
+// Chunk8 is Chunk for an int8 cache, with the rows' scales.
+func (c *Cache) Chunk8(l, h, pos, hd int) (k, v []int8, ks, vs []float32) {
+	off, row := c.at(h, pos, hd)
+	so := off / hd
+	return c.K8[l][off+row*hd : off+c.block*hd], c.V8[l][off+row*hd : off+c.block*hd],
+		c.KS[l][so+row : so+c.block], c.VS[l][so+row : so+c.block]
+}
+
 // Put stores head h's key k and value v (hd floats each) of position pos
-// in layer l. An f16 cache rounds them to the nearest half. Heads are
-// stored apart, so the heads of one position may be put in parallel.
+// in layer l. An f16 cache rounds them to the nearest half, an int8 cache
+// each to int8 with its own scale. Heads are stored apart, so the heads of
+// one position may be put in parallel.
 func (c *Cache) Put(l, h, pos, hd int, k, v []float32) {
 	off, row := c.at(h, pos, hd)
 	dst := off + row*hd
-	if c.K16 != nil {
+	switch {
+	case c.K16 != nil:
 		nn.ToF16(c.K16[l][dst:dst+hd], k[:hd])
 		nn.ToF16(c.V16[l][dst:dst+hd], v[:hd])
-		return
+	case c.K8 != nil:
+		c.KS[l][off/hd+row] = nn.QuantizeRow(c.K8[l][dst:dst+hd], k[:hd])
+		c.VS[l][off/hd+row] = nn.QuantizeRow(c.V8[l][dst:dst+hd], v[:hd])
+	default:
+		copy(c.K[l][dst:dst+hd], k[:hd])
+		copy(c.V[l][dst:dst+hd], v[:hd])
 	}
-	copy(c.K[l][dst:dst+hd], k[:hd])
-	copy(c.V[l][dst:dst+hd], v[:hd])
 }
 
 // Cap reports how many positions the cache holds.
 func (c *Cache) Cap() int { return c.cap }
 
-// Bytes reports the cache's size in bytes.
+// Bytes reports the cache's size in bytes, the int8 cache's scales
+// included.
 func (c *Cache) Bytes() int64 {
-	elem := int64(4)
-	if c.Half() {
-		elem = 2
-	}
 	var n int
 	for l := range c.K {
-		n += len(c.K[l]) + len(c.V[l])
+		n += 4*len(c.K[l]) + 4*len(c.V[l])
 	}
 	for l := range c.K16 {
-		n += len(c.K16[l]) + len(c.V16[l])
+		n += 2*len(c.K16[l]) + 2*len(c.V16[l])
 	}
-	return int64(n) * elem
+	for l := range c.K8 {
+		n += len(c.K8[l]) + len(c.V8[l]) + 4*len(c.KS[l]) + 4*len(c.VS[l])
+	}
+	return int64(n)
 }

@@ -200,6 +200,12 @@ func prefetch(last Row, l, h, hd int, keys bool) {
 	for p := 0; p < n; p += c.block {
 		m := min(c.block, n-p) * hd
 		switch {
+		case c.Int8() && keys:
+			k, _, _, _ := c.Chunk8(l, h, p, hd)
+			nn.Prefetch(k[:m])
+		case c.Int8():
+			_, v, _, _ := c.Chunk8(l, h, p, hd)
+			nn.Prefetch(v[:m])
 		case c.Half() && keys:
 			k, _ := c.Chunk16(l, h, p, hd)
 			nn.Prefetch(k[:m])
@@ -232,10 +238,14 @@ func (r *Runner) attend(l int, row Row, qkv, att []float32, item attnItem, s []f
 		m := min(c.block, n-p)
 		for h := item.h0; h < item.h1; h++ {
 			q, sh := qkv[h*hd:], s[(h-item.h0)*n+p:]
-			if c.Half() {
+			switch {
+			case c.Half():
 				k, _ := c.Chunk16(l, h, p, hd)
 				nn.ScoresF16(sh, k, hd, q, hd, m, scale)
-			} else {
+			case c.Int8():
+				k, _, ks, _ := c.Chunk8(l, h, p, hd)
+				nn.ScoresI8(sh, k, hd, q, hd, m, scale, ks)
+			default:
 				k, _ := c.Chunk(l, h, p, hd)
 				nn.Scores(sh, k, hd, q, hd, m, scale)
 			}
@@ -250,10 +260,14 @@ func (r *Runner) attend(l int, row Row, qkv, att []float32, item attnItem, s []f
 		m := min(c.block, n-p)
 		for h := item.h0; h < item.h1; h++ {
 			o, sh := out[(h-item.h0)*hd:], s[(h-item.h0)*n+p:]
-			if c.Half() {
+			switch {
+			case c.Half():
 				_, v := c.Chunk16(l, h, p, hd)
 				nn.MixF16(o, v, hd, sh, hd, m)
-			} else {
+			case c.Int8():
+				_, v, _, vs := c.Chunk8(l, h, p, hd)
+				nn.MixI8(o, v, hd, sh, hd, m, vs)
+			default:
 				_, v := c.Chunk(l, h, p, hd)
 				nn.Mix(o, v, hd, sh, hd, m)
 			}

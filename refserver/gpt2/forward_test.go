@@ -28,7 +28,7 @@ func smallRunner(t *testing.T, kv nn.DType, positions int, seed uint64) (*Model,
 // GPT-2's heads (a prefill's products take several row tiles, its
 // attention many items). The prompt spans three of the cache's blocks.
 func TestPrefillEqualsDecode(t *testing.T) {
-	for _, kv := range []nn.DType{nn.F32, nn.F16} {
+	for _, kv := range []nn.DType{nn.F32, nn.F16, nn.Int8} {
 		t.Run(string(kv), func(t *testing.T) {
 			m, r := smallRunner(t, kv, 256, 3)
 			const n = 2*kvBlock + 22
@@ -98,7 +98,7 @@ func TestMixedBatch(t *testing.T) {
 		cached, fed int // positions cached before the step, and fed in it
 	}
 	seqs := []seq{{cached: 10, fed: 1}, {cached: 5, fed: 20}, {cached: 0, fed: 7}, {cached: 3, fed: 1}}
-	for _, kv := range []nn.DType{nn.F32, nn.F16} {
+	for _, kv := range []nn.DType{nn.F32, nn.F16, nn.Int8} {
 		t.Run(string(kv), func(t *testing.T) {
 			m, r := smallRunner(t, kv, 64, 5)
 			token := func(s, p int) int { return (s*1009 + p*37 + 11) % 50257 }

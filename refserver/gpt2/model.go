@@ -26,8 +26,12 @@ type Model struct {
 	LNFG   []float32     // final LayerNorm gain (C)
 	LNFB   []float32     // final LayerNorm bias (C)
 	// KV is the element type of the caches NewCache makes: nn.F32 (or
-	// empty) or nn.F16.
+	// empty), nn.F16 or nn.Int8. Set it with SetKV.
 	KV nn.DType
+	// kvSet says that SetKV chose KV, which Convert then keeps;
+	// keysSmoothed that SetKV(nn.Int8) has re-expressed the queries and
+	// keys (smoothKeys).
+	kvSet, keysSmoothed bool
 }
 
 // Block is one transformer layer.
@@ -88,13 +92,30 @@ func (m *Model) ToBF16() {
 // nn.Packed.Convert): a decode step streams half the bytes in bf16 or
 // f16, a quarter in int8. The LayerNorms, biases and the position
 // embedding stay float32. act picks how the products treat the
-// activations. With reduced weights the KV caches made from now on hold
-// halves (KV = nn.F16), as llama.cpp's do by default: at 8 sequences of
-// 96 positions an f32 cache streams 57 MB a step, half as much as int8
-// weights, and halves made the engine's 8-sequence throughput 11 % faster
-// in int8 and 5 % in f32 (docs/BENCHMARKS.md). f32 weights keep an f32
-// cache, the exact reference.
+// activations. Unless SetKV chose it before, the KV caches made from now
+// on follow the weights: f32 weights keep an f32 cache, the exact reference; bf16, f16, and int8
+// weights with f32 activations (weight-only) a cache of halves, as
+// llama.cpp's is by default; int8 weights with int8 activations an int8
+// cache, a row of each head's key (value) with its own scale. At 8
+// sequences of 96 positions an f32 cache streams 57 MB a step, half as
+// much as int8 weights: halves made the engine's 8-sequence throughput
+// 11 % faster in int8 and 5 % in f32, and int8 rows took another 9 % off
+// an int8 step of 8 sequences, for about the logits' error that halves
+// gave (docs/BENCHMARKS.md, "An int8 KV cache").
 func (m *Model) Convert(t nn.DType, act nn.Activations) error {
+	kv := nn.F16
+	switch {
+	case m.kvSet:
+		kv = m.KV
+	case t == nn.F32:
+		kv = nn.F32
+	case t == nn.Int8 && act.Low(t):
+		kv = nn.Int8
+	}
+	// An int8 cache's keys are re-expressed in the float32 weights.
+	if err := m.SetKV(kv); err != nil {
+		return err
+	}
 	mats := []*nn.Packed{m.WTE}
 	if m.LMHead != m.WTE {
 		mats = append(mats, m.LMHead)
@@ -107,19 +128,15 @@ func (m *Model) Convert(t nn.DType, act nn.Activations) error {
 			return fmt.Errorf("gpt2: %w", err)
 		}
 	}
-	m.KV = nn.F32
-	if t != nn.F32 {
-		m.KV = nn.F16
-	}
 	return nil
 }
 
-// KVType is the KV cache's element type: "f32" or "f16".
+// KVType is the KV cache's element type: "f32", "f16" or "int8".
 func (m *Model) KVType() string {
-	if m.KV == nn.F16 {
-		return string(nn.F16)
+	if m.KV == "" {
+		return string(nn.F32)
 	}
-	return string(nn.F32)
+	return string(m.KV)
 }
 
 // DType is the weights' type: "f32", "bf16", "f16" or "int8".
@@ -128,7 +145,8 @@ func (m *Model) DType() string { return string(m.LMHead.DType()) }
 // Precision is the weights' type; for the types that can round the
 // activations too (bf16, int8), how the products treat them; and the KV
 // cache's type where it is not the weights': "f32",
-// "bf16 (f32 activations, f16 KV)", "f16", "int8 (int8 activations, f16 KV)".
+// "bf16 (f32 activations, f16 KV)", "f16", "int8 (int8 activations)",
+// "int8 (f32 activations, f16 KV)".
 func (m *Model) Precision() string {
 	t := m.LMHead.DType()
 	var notes []string
