@@ -12,16 +12,19 @@ import (
 )
 
 // TestServeDTypesOnTheCPU: --dtype bf16, f16 and int8 on the CPU serve
-// with the weights in that type and say so in /health and /metrics
-// (issue 22).
+// with the weights in that type, the KV cache in the weights' (halves for
+// bf16 and f16, int8 for int8) or in --kv-dtype's, and say so in /health
+// and /metrics (issue 22).
 func TestServeDTypesOnTheCPU(t *testing.T) {
-	for _, dt := range []string{"bf16", "f16", "int8"} {
-		t.Run(dt, func(t *testing.T) { testServeDType(t, dt) })
+	for _, tc := range []struct{ dt, kv, wantKV string }{
+		{"bf16", "", "f16"}, {"f16", "", "f16"}, {"int8", "", "int8"}, {"int8", "f16", "f16"}, {"bf16", "int8", "int8"}, {"f32", "int8", "int8"},
+	} {
+		t.Run(tc.dt+"/kv-"+tc.kv, func(t *testing.T) { testServeDType(t, tc.dt, tc.kv, tc.wantKV) })
 	}
 }
 
-func testServeDType(t *testing.T, dt string) {
-	base := refservertest.Start(t, refserver.ServeConfig{DType: dt})
+func testServeDType(t *testing.T, dt, kv, wantKV string) {
+	base := refservertest.Start(t, refserver.ServeConfig{DType: dt, KVDType: kv})
 	resp, err := http.Get(base + "/health")
 	if err != nil {
 		t.Fatal(err)
@@ -33,8 +36,8 @@ func testServeDType(t *testing.T, dt string) {
 	}
 	json.NewDecoder(resp.Body).Decode(&h)
 	resp.Body.Close()
-	if h.DType != dt || h.Backend != "cpu" || h.KVDType != "f16" {
-		t.Errorf("/health: dtype %q, KV %q on %q, want %s, f16 KV, on cpu", h.DType, h.KVDType, h.Backend, dt)
+	if h.DType != dt || h.Backend != "cpu" || h.KVDType != wantKV {
+		t.Errorf("/health: dtype %q, KV %q on %q, want %s, %s KV, on cpu", h.DType, h.KVDType, h.Backend, dt, wantKV)
 	}
 	resp, err = http.Post(base+"/generate", "application/json", strings.NewReader(`{"prompt": "Hello world", "max_tokens": 4, "do_sample": false}`))
 	if err != nil {

@@ -21,6 +21,7 @@ type GenerateConfig struct {
 	Model       ModelConfig
 	Engine      engine.Config
 	DType       string  // the weights' type on the CPU: f32 (""), bf16, f16 or int8
+	KVDType     string  // the KV cache's type: f32, f16, int8; "" follows the weights
 	Prompt      string  // text prompt
 	PromptIDs   string  // comma-separated token ids, instead of Prompt
 	MaxTokens   int     // tokens to generate; 0 means 32
@@ -46,6 +47,7 @@ func (c *GenerateConfig) RegisterFlags(fs *flag.FlagSet) {
 	c.Model.RegisterFlags(fs)
 	c.Engine.RegisterFlags(fs)
 	fs.StringVar(&c.DType, "dtype", "f32", "the weights' type: f32, bf16 or f16 (16 bits a weight, sums in f32), or int8 (a scale per column)")
+	fs.StringVar(&c.KVDType, "kv-dtype", "", kvDTypeUsage)
 	fs.StringVar(&c.Prompt, "prompt", "", "prompt text")
 	fs.StringVar(&c.PromptIDs, "prompt-ids", "", "prompt as comma-separated GPT-2 token ids (e.g. 15496,995), instead of --prompt")
 	fs.IntVar(&c.MaxTokens, "max-tokens", 32, "tokens to generate")
@@ -66,6 +68,11 @@ func (c GenerateConfig) Validate() error {
 	if c.DType != "" && c.DType != "f32" {
 		if _, err := nn.ParseDType(c.DType); err != nil {
 			return fmt.Errorf("--dtype: %w", err)
+		}
+	}
+	if c.KVDType != "" {
+		if _, err := ParseKVDType(c.KVDType); err != nil {
+			return err
 		}
 	}
 	if c.MaxTokens <= 0 {
@@ -105,7 +112,7 @@ func Generate(parent context.Context, cfg GenerateConfig, out, log io.Writer) er
 	if err != nil {
 		return err
 	}
-	note, err := ConvertOnCPU(m, cfg.DType)
+	note, err := ConvertOnCPU(m, cfg.DType, cfg.KVDType)
 	if err != nil {
 		return err
 	}

@@ -84,23 +84,54 @@ meaningless text.
   refserver generate --model DIR --prompt-ids 15496,995 --greedy --print-ids --max-tokens 16`,
 }
 
-// ConvertOnCPU keeps m's weights in dtype for the CPU engine: "" and f32
-// leave them as loaded (float32, whatever the checkpoint's type), bf16 and
-// f16 round them to 16 bits, int8 quantizes them (a scale per column).
-// Sums stay float32 and the KV cache float32. It returns a line that says
-// what it did, empty when it did nothing.
-func ConvertOnCPU(m *gpt2.Model, dtype string) (string, error) {
-	if dtype == "" || dtype == "f32" {
-		return "", nil
+// ConvertOnCPU keeps m's weights in dtype for the CPU engine, and its KV
+// caches in kvDType: "" and f32 leave the weights as loaded (float32,
+// whatever the checkpoint's type), bf16 and f16 round them to 16 bits,
+// int8 quantizes them (a scale per column). Sums stay float32. An empty
+// kvDType follows the weights (gpt2.Model.Convert): f32 with f32, f16 with
+// bf16 and f16, int8 with int8 (where the CPU has VPDPBUSD, so that the
+// activations are int8 too; f16 otherwise). It returns a line that says what it did,
+// empty when it did nothing.
+func ConvertOnCPU(m *gpt2.Model, dtype, kvDType string) (string, error) {
+	if dtype == "" {
+		dtype = "f32"
 	}
 	t, err := nn.ParseDType(dtype)
 	if err != nil {
 		return "", fmt.Errorf("--dtype: %w", err)
 	}
+	var kv nn.DType
+	if kvDType != "" {
+		if kv, err = ParseKVDType(kvDType); err != nil {
+			return "", err
+		}
+	}
+	if t == nn.F32 && kv == "" {
+		return "", nil
+	}
 	start, before := time.Now(), m.WeightBytes()
+	// The cache first: an int8 one re-expresses the keys in the float32
+	// weights, and Convert keeps the choice.
+	if kv != "" {
+		if err := m.SetKV(kv); err != nil {
+			return "", err
+		}
+	}
 	if err := m.Convert(t, nn.ActDefault); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("weights in %s on the CPU: %.0f MB a decode step streams, from %.0f MB in f32 (converted in %v)",
-		m.Precision(), float64(m.WeightBytes())/1e6, float64(before)/1e6, time.Since(start).Round(time.Millisecond)), nil
+	return fmt.Sprintf("weights in %s on the CPU, KV cache in %s: %.0f MB a decode step streams, from %.0f MB in f32 (converted in %v)",
+		m.Precision(), m.KVType(), float64(m.WeightBytes())/1e6, float64(before)/1e6, time.Since(start).Round(time.Millisecond)), nil
 }
+
+// ParseKVDType reads --kv-dtype: f32, f16 or int8.
+func ParseKVDType(s string) (nn.DType, error) {
+	switch t := nn.DType(s); t {
+	case nn.F32, nn.F16, nn.Int8:
+		return t, nil
+	}
+	return "", fmt.Errorf("--kv-dtype %q: want f32, f16 or int8", s)
+}
+
+// kvDTypeUsage is --kv-dtype's help, the same in every command.
+const kvDTypeUsage = "the CPU engine's KV cache type: f32, f16 (IEEE halves) or int8 (a row of each head's key or value with its own scale, the keys re-expressed so that they round well); empty follows the weights: f32 with f32, f16 with bf16 or f16, int8 with int8 (f16 on a CPU without AVX512_VNNI, whose int8 products keep f32 activations)"

@@ -90,18 +90,20 @@ func TestGenerateErrors(t *testing.T) {
 
 func TestDeviceFlag(t *testing.T) {
 	tests := []struct {
-		device, dtype, want string // want: "" for no error, else a substring
+		device, dtype, kv, want string // want: "" for no error, else a substring
 	}{
-		{"", "", ""}, {"cpu", "", ""}, {"auto", "", ""}, {"cuda", "", ""}, {"cuda", "bf16", ""}, {"cpu", "f32", ""}, {"cpu", "bf16", ""},
-		{"cpu", "f16", ""}, {"cpu", "int8", ""}, {"auto", "int8", ""},
-		{"cuda", "int8", "the GPU backend takes f16, bf16 and f32"},
-		{"cuda", "int4", `want f32, bf16, f16 or int8`},
-		{"tpu", "", `want cpu, cuda or auto`},
+		{"", "", "", ""}, {"cpu", "", "", ""}, {"auto", "", "", ""}, {"cuda", "", "", ""}, {"cuda", "bf16", "", ""}, {"cpu", "f32", "", ""}, {"cpu", "bf16", "", ""},
+		{"cpu", "f16", "", ""}, {"cpu", "int8", "", ""}, {"auto", "int8", "", ""}, {"cpu", "int8", "f16", ""}, {"auto", "", "int8", ""},
+		{"cuda", "int8", "", "the GPU backend takes f16, bf16 and f32"},
+		{"cuda", "int4", "", `want f32, bf16, f16 or int8`},
+		{"cpu", "int8", "q4", `--kv-dtype "q4": want f32, f16 or int8`},
+		{"cuda", "f16", "int8", "--kv-dtype is for the CPU engine"},
+		{"tpu", "", "", `want cpu, cuda or auto`},
 	}
 	for _, tt := range tests {
-		err := ServeConfig{Device: tt.device, DType: tt.dtype}.Validate()
+		err := ServeConfig{Device: tt.device, DType: tt.dtype, KVDType: tt.kv}.Validate()
 		if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
-			t.Errorf("--device %q: got %v, want %q", tt.device, err, tt.want)
+			t.Errorf("--device %q --dtype %q --kv-dtype %q: got %v, want %q", tt.device, tt.dtype, tt.kv, err, tt.want)
 		}
 	}
 }

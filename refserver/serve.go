@@ -38,7 +38,10 @@ type ServeConfig struct {
 	// DType is the weights' type: "" means f16 on a GPU and f32 on the
 	// CPU; the GPU also takes bf16 and f32, the CPU bf16, f16 (weights in
 	// 16 bits, sums in f32) and int8 (a scale per column).
-	DType     string
+	DType string
+	// KVDType is the CPU engine's KV cache type (f32, f16, int8); ""
+	// follows the weights (ConvertOnCPU).
+	KVDType   string
 	Model     ModelConfig
 	Engine    engine.Config
 	HTTP      server.Config
@@ -49,7 +52,8 @@ type ServeConfig struct {
 func (c *ServeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Device, "device", "cpu", "where the model runs: cpu, cuda, or auto (cuda when a GPU and its libraries are there, else cpu, saying why)")
 	fs.IntVar(&c.GPU, "gpu", 0, "the CUDA device to use (its ordinal)")
-	fs.StringVar(&c.DType, "dtype", "", "the weights' type: f32 (the CPU's default), bf16 or f16 (half the bytes per decode step; f16 is the GPU's default), or int8 (CPU only: a quarter, with a scale per column); on the CPU the KV cache is f16 with bf16, f16 or int8 weights, f32 with f32")
+	fs.StringVar(&c.DType, "dtype", "", "the weights' type: f32 (the CPU's default), bf16 or f16 (half the bytes per decode step; f16 is the GPU's default), or int8 (CPU only: a quarter, with a scale per column)")
+	fs.StringVar(&c.KVDType, "kv-dtype", "", kvDTypeUsage)
 	c.HTTP.RegisterFlags(fs)
 	c.Model.RegisterFlags(fs)
 	c.Engine.RegisterFlags(fs)
@@ -72,6 +76,13 @@ func (c ServeConfig) Validate() error {
 	case "", "f32", "f16", "bf16", "int8":
 	default:
 		dev = errors.Join(dev, fmt.Errorf("--dtype %q: want f32, bf16, f16 or int8", c.DType))
+	}
+	if c.KVDType != "" {
+		if _, err := ParseKVDType(c.KVDType); err != nil {
+			dev = errors.Join(dev, err)
+		} else if c.Device == "cuda" {
+			dev = errors.Join(dev, fmt.Errorf("--kv-dtype %s: the GPU backend keeps its KV cache in its weights' type; --kv-dtype is for the CPU engine", c.KVDType))
+		}
 	}
 	if c.GPU < 0 {
 		dev = errors.Join(dev, fmt.Errorf("--gpu %d: want a device ordinal, 0 or more", c.GPU))
@@ -103,7 +114,7 @@ func newEngine(cfg ServeConfig, m *gpt2.Model, tok *bpe.Tokenizer, steps *server
 		}
 		log.Info("--device auto: serving on the CPU", "why", err.Error())
 	}
-	note, err := ConvertOnCPU(m, cfg.DType)
+	note, err := ConvertOnCPU(m, cfg.DType, cfg.KVDType)
 	if err != nil {
 		return nil, nil, err
 	}

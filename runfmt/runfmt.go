@@ -108,7 +108,7 @@ type Server struct {
 	Backend      string          `json:"backend,omitempty"`
 	Device       string          `json:"device,omitempty"`
 	DType        string          `json:"dtype,omitempty"`    // the weights' type, when the server says (refserver: f32, bf16, f16, int8)
-	KVDType      string          `json:"kv_dtype,omitempty"` // the KV cache's type, when the server says (refserver: f32, f16)
+	KVDType      string          `json:"kv_dtype,omitempty"` // the KV cache's type, when the server says (refserver: f32, f16, int8)
 	GPUAvailable *bool           `json:"gpu_available"`
 	Synthetic    bool            `json:"synthetic_weights,omitempty"`
 	Threads      int             `json:"threads,omitempty"`

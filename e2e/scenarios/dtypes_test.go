@@ -57,9 +57,9 @@ func TestDTypesScript(t *testing.T) {
 		if err := json.Unmarshal(data, &r); err != nil {
 			t.Fatal(err)
 		}
-		wantKV := "f16" // reduced weights keep halves in the KV cache
-		if dt == "f32" {
-			wantKV = "f32"
+		wantKV := dt // the KV cache follows the weights: f32, and int8 rows with int8
+		if dt == "bf16" {
+			wantKV = "f16"
 		}
 		if r.Server == nil || r.Server.DType != dt || r.Server.KVDType != wantKV {
 			t.Errorf("%s: run.json server %+v, want dtype %s, kv_dtype %s", m[0], r.Server, dt, wantKV)

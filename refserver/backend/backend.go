@@ -57,7 +57,7 @@ type Info struct {
 	Device  string `json:"device"`  // "cpu" or "cuda"
 	Name    string `json:"name"`    // e.g. "NVIDIA H100 80GB HBM3", or the CPU's kernels, "avx512"
 	DType   string `json:"dtype"`   // weights: "f32", "bf16", "f16" or "int8"
-	// KVDType is the KV cache's element type, "f32" or "f16"; empty where
+	// KVDType is the KV cache's element type, "f32", "f16" or "int8"; empty where
 	// the backend does not say.
 	KVDType string `json:"kv_dtype,omitempty"`
 	// MemUsed and MemTotal are the device memory in bytes that the process

@@ -47,6 +47,8 @@ type Config struct {
 	Device string
 	GPU    int
 	DType  string
+	// KVDType is the CPU engine's KV cache type; "" follows the weights.
+	KVDType string
 }
 
 // RegisterFlags adds bench's flags to fs.
@@ -64,6 +66,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Device, "device", "cpu", "with --only-http: cpu, or cuda to run the engine on a GPU")
 	fs.IntVar(&c.GPU, "gpu", 0, "with --device cuda: the CUDA device ordinal")
 	fs.StringVar(&c.DType, "dtype", "", "the weights' type: on the CPU f32 (default), bf16, f16 or int8; a list (f32,bf16,int8) or all measures each, interleaved, in a dtype table; with --device cuda f16 (default), bf16 or f32")
+	fs.StringVar(&c.KVDType, "kv-dtype", "", "the CPU engine's KV cache type: f32, f16 or int8; empty follows the weights (f32 with f32, f16 with bf16 or f16, int8 with int8); --dtype all measures int8 with both")
 }
 
 // Result is what `llmbench-dev refserver-bench` measured, in one process.
@@ -118,13 +121,22 @@ func Run(ctx context.Context, cfg Config, w io.Writer) error {
 	}
 	var precs []precision
 	if !cfg.OnlyHTTP || cfg.Device != "cuda" {
-		if cfg.DType != "" {
-			if precs, err = parsePrecisions(cfg.DType); err != nil {
+		var kv nn.DType
+		if cfg.KVDType != "" {
+			if kv, err = refserver.ParseKVDType(cfg.KVDType); err != nil {
 				return err
 			}
 		}
+		switch {
+		case cfg.DType != "":
+			if precs, err = parsePrecisions(cfg.DType, kv); err != nil {
+				return err
+			}
+		case kv != "":
+			precs = []precision{{nn.F32, nn.ActDefault, kv}}
+		}
 		if len(precs) == 1 {
-			if err := m.Convert(precs[0].dt, precs[0].act); err != nil {
+			if err := convert(m, precs[0]); err != nil {
 				return err
 			}
 		}

@@ -68,7 +68,7 @@ func TestBenchDTypes(t *testing.T) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"f32", "bf16 (f32 activations, f16 KV)", "bf16 (bf16 activations, f16 KV)", "f16", "int8 (f32 activations, f16 KV)", "int8 (int8 activations, f16 KV)"}
+	want := []string{"f32", "bf16 (f32 activations, f16 KV)", "bf16 (bf16 activations, f16 KV)", "f16", "int8 (f32 activations, f16 KV)", "int8 (int8 activations, f16 KV)", "int8 (int8 activations)"}
 	if len(r.DTypes) != len(want) {
 		t.Fatalf("%d dtype rows, want %d:\n%s", len(r.DTypes), len(want), &w)
 	}

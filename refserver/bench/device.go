@@ -118,7 +118,7 @@ func Device(ctx context.Context, cfg DeviceConfig, w io.Writer) (*DeviceResult, 
 	var be backend.Backend
 	switch cfg.Device {
 	case "", "cpu":
-		if _, err := refserver.ConvertOnCPU(m, cfg.DType); err != nil {
+		if _, err := refserver.ConvertOnCPU(m, cfg.DType, ""); err != nil {
 			return nil, err
 		}
 		be = backend.NewCPU(m, threads, stepRows)

@@ -14,19 +14,26 @@ import (
 	"github.com/llmbench/llmbench/refserver/nn"
 )
 
-// precision is a weight type and how its products treat the activations.
+// precision is a weight type, how its products treat the activations, and
+// the KV cache's type ("": the weights', see gpt2.Model.Convert).
 type precision struct {
 	dt  nn.DType
 	act nn.Activations
+	kv  nn.DType
 }
 
 // parsePrecisions reads --dtype: a comma-separated list of f32, bf16, f16
-// and int8 (each with this CPU's default activations), or all: every type,
-// and bf16 and int8 with both kinds of activations.
-func parsePrecisions(s string) ([]precision, error) {
+// and int8 (each with this CPU's default activations and the KV cache kv,
+// "" for the weights' own), or all: every type, bf16 and int8 with both
+// kinds of activations, and int8 with a cache of halves too.
+func parsePrecisions(s string, kv nn.DType) ([]precision, error) {
 	if s == "all" {
-		return []precision{{nn.F32, nn.ActDefault}, {nn.BF16, nn.F32Activations}, {nn.BF16, nn.LowActivations},
-			{nn.F16, nn.F32Activations}, {nn.Int8, nn.F32Activations}, {nn.Int8, nn.LowActivations}}, nil
+		if kv != "" {
+			return nil, fmt.Errorf("--kv-dtype %s with --dtype all: all measures the KV types it compares (int8 with int8 and f16 caches)", kv)
+		}
+		return []precision{{nn.F32, nn.ActDefault, ""}, {nn.BF16, nn.F32Activations, ""}, {nn.BF16, nn.LowActivations, ""},
+			{nn.F16, nn.F32Activations, ""}, {nn.Int8, nn.F32Activations, ""}, {nn.Int8, nn.LowActivations, nn.F16},
+			{nn.Int8, nn.LowActivations, ""}}, nil
 	}
 	var out []precision
 	for _, f := range strings.Split(s, ",") {
@@ -34,15 +41,27 @@ func parsePrecisions(s string) ([]precision, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--dtype: %w (or all)", err)
 		}
-		out = append(out, precision{t, nn.ActDefault})
+		out = append(out, precision{t, nn.ActDefault, kv})
 	}
 	return out, nil
+}
+
+// convert puts m's KV cache and weights in pr's types (the cache first:
+// an int8 one re-expresses the keys in the float32 weights).
+func convert(m *gpt2.Model, pr precision) error {
+	if pr.kv != "" {
+		if err := m.SetKV(pr.kv); err != nil {
+			return err
+		}
+	}
+	return m.Convert(pr.dt, pr.act)
 }
 
 // DTypeResult is one weight type's figures from a --dtype run.
 type DTypeResult struct {
 	Precision   string  `json:"precision"` // e.g. "int8 (f32 activations)"
 	DType       string  `json:"dtype"`
+	KVDType     string  `json:"kv_dtype"`
 	WeightBytes int64   `json:"weight_bytes"`
 	FloorMs     float64 `json:"floor_ms"` // its weight bytes ÷ the bandwidth read beside its steps
 	StepMs      float64 `json:"decode_step_ms"`
@@ -78,17 +97,17 @@ func benchDTypes(ctx context.Context, cfg Config, precs []precision, ref *gpt2.M
 	results := make([]DTypeResult, len(precs))
 	for i, pr := range precs {
 		m := ref
-		if pr.dt != nn.F32 {
+		if pr.dt != nn.F32 || pr.kv != "" {
 			var err error
 			if m, err = cfg.Model.Load(io.Discard); err != nil {
 				return err
 			}
-			if err := m.Convert(pr.dt, pr.act); err != nil {
+			if err := convert(m, pr); err != nil {
 				return err
 			}
 		}
 		models[i] = m
-		results[i] = DTypeResult{Precision: m.Precision(), DType: m.DType(), WeightBytes: m.WeightBytes()}
+		results[i] = DTypeResult{Precision: m.Precision(), DType: m.DType(), KVDType: m.KVType(), WeightBytes: m.WeightBytes()}
 	}
 	pool := nn.NewPool(threads)
 	defer pool.Close()
