@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/llmbench/llmbench/refserver/gpt2"
@@ -120,8 +121,12 @@ func ConvertOnCPU(m *gpt2.Model, dtype, kvDType string) (string, error) {
 	if err := m.Convert(t, nn.ActDefault); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("weights in %s on the CPU, KV cache in %s: %.0f MB a decode step streams, from %.0f MB in f32 (converted in %v)",
-		m.Precision(), m.KVType(), float64(m.WeightBytes())/1e6, float64(before)/1e6, time.Since(start).Round(time.Millisecond)), nil
+	what := m.Precision() // it names the cache's type where it is not the weights'
+	if !strings.HasSuffix(what, " KV)") {
+		what += ", KV cache in " + m.KVType()
+	}
+	return fmt.Sprintf("weights in %s on the CPU: %.0f MB a decode step streams, from %.0f MB in f32 (converted in %v)",
+		what, float64(m.WeightBytes())/1e6, float64(before)/1e6, time.Since(start).Round(time.Millisecond)), nil
 }
 
 // ParseKVDType reads --kv-dtype: f32, f16 or int8.
