@@ -75,6 +75,7 @@ type Result struct {
 	Kernels       string  `json:"kernels"`
 	Threads       int     `json:"threads"`
 	Model         string  `json:"model"`
+	KVDType       string  `json:"kv_dtype,omitempty"` // the CPU engine's KV cache type
 	WeightBytes   int64   `json:"weight_bytes"`
 	BandwidthGBs  float64 `json:"bandwidth_gb_s"`
 	FloorMs       float64 `json:"floor_ms"`
@@ -147,8 +148,15 @@ func Run(ctx context.Context, cfg Config, w io.Writer) error {
 	}
 	res := Result{Machine: machine(), Kernels: nn.Kernels(), Threads: threads,
 		Model: describe(m), WeightBytes: m.WeightBytes()}
-	fmt.Fprintf(w, "machine: %s\nkernels: %s, %d threads\nmodel:   %s, %.0f MB of weights streamed per decode step\n\n",
-		res.Machine, res.Kernels, threads, res.Model, float64(res.WeightBytes)/1e6)
+	if len(precs) <= 1 && (!cfg.OnlyHTTP || cfg.Device != "cuda") {
+		res.KVDType = m.KVType() // a dtype table says each row's
+	}
+	kvNote := ""
+	if res.KVDType != "" {
+		kvNote = ", KV cache " + res.KVDType
+	}
+	fmt.Fprintf(w, "machine: %s\nkernels: %s, %d threads\nmodel:   %s%s, %.0f MB of weights streamed per decode step\n\n",
+		res.Machine, res.Kernels, threads, res.Model, kvNote, float64(res.WeightBytes)/1e6)
 	reps := 7
 	if cfg.Quick {
 		reps = 2
