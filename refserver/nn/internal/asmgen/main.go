@@ -785,19 +785,7 @@ func quant32(w func(string, ...any)) {
 	w("\tVPANDD Z31, Z0, Z2")
 	w("\tVPANDD Z31, Z1, Z3")
 	w("\tVPMAXUD Z3, Z2, Z2")
-	w("\tVEXTRACTI64X4 $1, Z2, Y3")
-	w("\tVPMAXUD Y3, Y2, Y2")
-	w("\tVEXTRACTI128 $1, Y2, X3")
-	w("\tVPMAXUD X3, X2, X2")
-	w("\tVPSHUFD $0x4e, X2, X3")
-	w("\tVPMAXUD X3, X2, X2")
-	w("\tVPSHUFD $0xb1, X2, X3")
-	w("\tVPMAXUD X3, X2, X2")
-	w("\tVMOVD X2, AX")
-	w("\tCMPL AX, $0x7f800000")
-	w("\tJAE q32_special")
-	w("\tTESTL AX, AX")
-	w("\tJZ q32_zero")
+	maxAbsBits(w, "q32")
 	w("\tVPBROADCASTD X2, Z2")
 	w("\tVDIVPS Z2, Z30, Z4") // 127 / max
 	w("\tVMULPS Z4, Z0, Z0")
@@ -843,6 +831,26 @@ func quant32(w func(string, ...any)) {
 	w("\tRET")
 }
 
+// maxAbsBits reduces the sixteen lanes of Z2 (bits of |x|, sign cleared)
+// to the largest, in AX and in each dword of X2, and jumps to
+// label_special for a NaN or an Inf, to label_zero for all zeros: a
+// float's order is its bits' order, and a NaN sorts above +Inf.
+func maxAbsBits(w func(string, ...any), label string) {
+	w("\tVEXTRACTI64X4 $1, Z2, Y3")
+	w("\tVPMAXUD Y3, Y2, Y2")
+	w("\tVEXTRACTI128 $1, Y2, X3")
+	w("\tVPMAXUD X3, X2, X2")
+	w("\tVPSHUFD $0x4e, X2, X3")
+	w("\tVPMAXUD X3, X2, X2")
+	w("\tVPSHUFD $0xb1, X2, X3")
+	w("\tVPMAXUD X3, X2, X2")
+	w("\tVMOVD X2, AX")
+	w("\tCMPL AX, $0x7f800000")
+	w("\tJAE %s_special", label)
+	w("\tTESTL AX, AX")
+	w("\tJZ %s_zero", label)
+}
+
 // quantRow512 rounds n floats (n%16 == 0, n > 0) to int8 with one scale,
 // the largest |x| over 127, and returns the scale: an int8 KV cache's row
 // of one head. As quant32 (and the Go quantize it is tested against): all
@@ -864,19 +872,7 @@ func quantRow512(w func(string, ...any)) {
 	w("\tADDQ $16, AX")
 	w("\tCMPQ AX, CX")
 	w("\tJLT qr_max")
-	w("\tVEXTRACTI64X4 $1, Z2, Y3")
-	w("\tVPMAXUD Y3, Y2, Y2")
-	w("\tVEXTRACTI128 $1, Y2, X3")
-	w("\tVPMAXUD X3, X2, X2")
-	w("\tVPSHUFD $0x4e, X2, X3")
-	w("\tVPMAXUD X3, X2, X2")
-	w("\tVPSHUFD $0xb1, X2, X3")
-	w("\tVPMAXUD X3, X2, X2")
-	w("\tVMOVD X2, AX")
-	w("\tCMPL AX, $0x7f800000")
-	w("\tJAE qr_special")
-	w("\tTESTL AX, AX")
-	w("\tJZ qr_zero")
+	maxAbsBits(w, "qr")
 	w("\tMOVL $0x42fe0000, AX") // 127.0
 	w("\tVPBROADCASTD AX, Z30")
 	w("\tVPBROADCASTD X2, Z2")
