@@ -108,9 +108,10 @@ func (m *Model) SetKV(t nn.DType) error {
 //     standard deviation for unit-variance normalized inputs), and the
 //     query's channel d is multiplied by c_d, so q·k keeps its value.
 //
-// With both, int8 keys and values moved the fixture's logits by 3.8 % (f32
-// weights) and, with int8 weights, by 6.3 % against 7.6 % with a cache of
-// halves (docs/BENCHMARKS.md, "An int8 KV cache").
+// With both, int8 keys and values moved the fixture's logits by 3.0–3.8 %
+// of the largest (f32 weights; the fixture stored as F32, F16, BF16), and
+// int8 weights' error went from 7.6 / 11.2 / 15.5 % with a cache of halves
+// to 6.3 / 9.3 / 27.2 % (docs/BENCHMARKS.md, "An int8 KV cache").
 func (m *Model) smoothKeys() {
 	C := m.Config.NEmbd
 	for _, b := range m.Blocks {

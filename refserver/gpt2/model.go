@@ -93,15 +93,16 @@ func (m *Model) ToBF16() {
 // f16, a quarter in int8. The LayerNorms, biases and the position
 // embedding stay float32. act picks how the products treat the
 // activations. Unless SetKV chose it before, the KV caches made from now
-// on follow the weights: f32 weights keep an f32 cache, the exact reference; bf16, f16, and int8
-// weights with f32 activations (weight-only) a cache of halves, as
-// llama.cpp's is by default; int8 weights with int8 activations an int8
-// cache, a row of each head's key (value) with its own scale. At 8
-// sequences of 96 positions an f32 cache streams 57 MB a step, half as
-// much as int8 weights: halves made the engine's 8-sequence throughput
-// 11 % faster in int8 and 5 % in f32, and int8 rows took another 9 % off
-// an int8 step of 8 sequences, for about the logits' error that halves
-// gave (docs/BENCHMARKS.md, "An int8 KV cache").
+// on follow the weights: f32 weights keep an f32 cache, the exact
+// reference; bf16, f16, and int8 weights with f32 activations
+// (weight-only) a cache of halves, as llama.cpp's is by default; int8
+// weights with int8 activations an int8 cache, a row of each head's key
+// (value) with its own scale. At 8 sequences of 96 positions an f32 cache
+// streams 57 MB a step, half as much as int8 weights: halves made the
+// engine's 8-sequence throughput 11 % faster in int8 and 5 % in f32, and
+// int8 rows took another 9 % off an int8 step of 8 sequences, for about
+// the logits' error that halves gave (docs/BENCHMARKS.md, "An int8 KV
+// cache").
 func (m *Model) Convert(t nn.DType, act nn.Activations) error {
 	kv := nn.F16
 	switch {
