@@ -173,6 +173,8 @@ func (r *Runner) attention(l int, rows []Row, qkv, att []float32, scale float32)
 			single := item.h1-item.h0 == 1
 			if single {
 				prefetch(rows[end-1], l, item.h0, hd, false)
+			} else {
+				prefetchTail(rows[end-1], l, item.h0, item.h1, hd)
 			}
 			for i := first; i < end; i++ {
 				r.attend(l, rows[i], qkv[i*3*C:(i+1)*3*C], att[i*C:(i+1)*C], item, s, scale)
@@ -187,6 +189,32 @@ func (r *Runner) attention(l int, rows []Row, qkv, att []float32, scale float32)
 	})
 }
 
+// tailRows is the most rows of the last block that prefetchTail asks for.
+const tailRows = 48
+
+// prefetchTail asks for the keys and values of heads [h0, h1) in the last
+// block that the row reads, when at most tailRows of it are filled. Each
+// head's rows there are a short stream followed by a gap, which the
+// hardware prefetcher does not run ahead of, while the full blocks before
+// it are one stream. An item of all heads asks for them first, so that
+// they come in while it reads the full blocks. 8 sequences, alternated
+// in one process against none (50 rounds, medians): int8 0.96–0.99× the
+// step time at positions 70, 90, 96, 100, 110, 140 and 200, bf16
+// 0.98–0.995×; with the last block full (position 127) asking for all 64
+// rows was slower (1.02–1.06×), hence the limit.
+func prefetchTail(last Row, l, h0, h1, hd int) {
+	c := last.Cache
+	p0 := last.Pos / c.block * c.block
+	n := last.Pos + 1 - p0
+	if n > tailRows {
+		return
+	}
+	for h := h0; h < h1; h++ {
+		prefetchBlock(c, l, h, p0, n, hd, true)
+		prefetchBlock(c, l, h, p0, n, hd, false)
+	}
+}
+
 // prefetchRows is how many positions of a head's keys or values prefetch
 // asks for: 16 KiB of f16 with GPT-2's 64-float heads. Past that the
 // hardware prefetcher has caught on.
@@ -198,27 +226,33 @@ const prefetchRows = 128
 func prefetch(last Row, l, h, hd int, keys bool) {
 	c, n := last.Cache, min(last.Pos+1, prefetchRows)
 	for p := 0; p < n; p += c.block {
-		m := min(c.block, n-p) * hd
-		switch {
-		case c.Int8() && keys:
-			k, _, _, _ := c.Chunk8(l, h, p, hd)
-			nn.Prefetch(k[:m])
-		case c.Int8():
-			_, v, _, _ := c.Chunk8(l, h, p, hd)
-			nn.Prefetch(v[:m])
-		case c.Half() && keys:
-			k, _ := c.Chunk16(l, h, p, hd)
-			nn.Prefetch(k[:m])
-		case c.Half():
-			_, v := c.Chunk16(l, h, p, hd)
-			nn.Prefetch(v[:m])
-		case keys:
-			k, _ := c.Chunk(l, h, p, hd)
-			nn.Prefetch(k[:m])
-		default:
-			_, v := c.Chunk(l, h, p, hd)
-			nn.Prefetch(v[:m])
-		}
+		prefetchBlock(c, l, h, p, min(c.block, n-p), hd, keys)
+	}
+}
+
+// prefetchBlock asks for head h's keys (or values) of positions [p, p+n)
+// in layer l, which lie in one block.
+func prefetchBlock(c *Cache, l, h, p, n, hd int, keys bool) {
+	m := n * hd
+	switch {
+	case c.Int8() && keys:
+		k, _, _, _ := c.Chunk8(l, h, p, hd)
+		nn.Prefetch(k[:m])
+	case c.Int8():
+		_, v, _, _ := c.Chunk8(l, h, p, hd)
+		nn.Prefetch(v[:m])
+	case c.Half() && keys:
+		k, _ := c.Chunk16(l, h, p, hd)
+		nn.Prefetch(k[:m])
+	case c.Half():
+		_, v := c.Chunk16(l, h, p, hd)
+		nn.Prefetch(v[:m])
+	case keys:
+		k, _ := c.Chunk(l, h, p, hd)
+		nn.Prefetch(k[:m])
+	default:
+		_, v := c.Chunk(l, h, p, hd)
+		nn.Prefetch(v[:m])
 	}
 }
 
