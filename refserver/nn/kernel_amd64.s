@@ -465,6 +465,7 @@ TEXT ·gemm512x5(SB), NOSPLIT, $0-57
 	LEAQ (R12)(R12*2), R13
 	LEAQ (R12)(R12*4), R14
 	LEAQ (R13)(R12*4), DX
+	MOVQ ·prefetchAhead(SB), AX
 	CMPB acc+56(FP), $0
 	JEQ gemm512x5_zero
 	VMOVUPS (DI), Z0
@@ -489,7 +490,6 @@ gemm512x5_zero:
 	VPXORD Z7, Z7, Z7
 	VPXORD Z8, Z8, Z8
 	VPXORD Z9, Z9, Z9
-	MOVQ ·prefetchAhead(SB), AX
 gemm512x5_loop:
 	CMPQ CX, $4
 	JLT gemm512x5_tail
@@ -644,6 +644,7 @@ TEXT ·gemm512x6(SB), NOSPLIT, $0-57
 	LEAQ (R12)(R12*2), R13
 	LEAQ (R12)(R12*4), R14
 	LEAQ (R13)(R12*4), DX
+	MOVQ ·prefetchAhead(SB), AX
 	CMPB acc+56(FP), $0
 	JEQ gemm512x6_zero
 	VMOVUPS (DI), Z0
@@ -672,7 +673,6 @@ gemm512x6_zero:
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
-	MOVQ ·prefetchAhead(SB), AX
 gemm512x6_loop:
 	CMPQ CX, $4
 	JLT gemm512x6_tail
@@ -846,6 +846,7 @@ TEXT ·gemm512x7(SB), NOSPLIT, $0-57
 	LEAQ (R12)(R12*2), R13
 	LEAQ (R12)(R12*4), R14
 	LEAQ (R13)(R12*4), DX
+	MOVQ ·prefetchAhead(SB), AX
 	CMPB acc+56(FP), $0
 	JEQ gemm512x7_zero
 	VMOVUPS (DI), Z0
@@ -878,7 +879,6 @@ gemm512x7_zero:
 	VPXORD Z11, Z11, Z11
 	VPXORD Z12, Z12, Z12
 	VPXORD Z13, Z13, Z13
-	MOVQ ·prefetchAhead(SB), AX
 gemm512x7_loop:
 	CMPQ CX, $4
 	JLT gemm512x7_tail
@@ -1071,6 +1071,7 @@ TEXT ·gemm512x8(SB), NOSPLIT, $0-57
 	LEAQ (R12)(R12*2), R13
 	LEAQ (R12)(R12*4), R14
 	LEAQ (R13)(R12*4), DX
+	MOVQ ·prefetchAhead(SB), AX
 	CMPB acc+56(FP), $0
 	JEQ gemm512x8_zero
 	VMOVUPS (DI), Z0
@@ -1107,7 +1108,6 @@ gemm512x8_zero:
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
-	MOVQ ·prefetchAhead(SB), AX
 gemm512x8_loop:
 	CMPQ CX, $4
 	JLT gemm512x8_tail
@@ -2177,6 +2177,7 @@ TEXT ·gemm512bf16x5(SB), NOSPLIT, $0-57
 	LEAQ (R13)(R12*4), DX
 	MOVL $0xffff0000, AX
 	VPBROADCASTD AX, Z27
+	MOVQ ·prefetchAhead(SB), AX
 	CMPB acc+56(FP), $0
 	JEQ gemm512bf16x5_zero
 	VMOVUPS (DI), Z0
@@ -2201,7 +2202,6 @@ gemm512bf16x5_zero:
 	VPXORD Z7, Z7, Z7
 	VPXORD Z8, Z8, Z8
 	VPXORD Z9, Z9, Z9
-	MOVQ ·prefetchAhead(SB), AX
 gemm512bf16x5_loop:
 	CMPQ CX, $4
 	JLT gemm512bf16x5_tail
@@ -2398,6 +2398,7 @@ TEXT ·gemm512bf16x6(SB), NOSPLIT, $0-57
 	LEAQ (R13)(R12*4), DX
 	MOVL $0xffff0000, AX
 	VPBROADCASTD AX, Z27
+	MOVQ ·prefetchAhead(SB), AX
 	CMPB acc+56(FP), $0
 	JEQ gemm512bf16x6_zero
 	VMOVUPS (DI), Z0
@@ -2426,7 +2427,6 @@ gemm512bf16x6_zero:
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
-	MOVQ ·prefetchAhead(SB), AX
 gemm512bf16x6_loop:
 	CMPQ CX, $4
 	JLT gemm512bf16x6_tail
@@ -2648,6 +2648,7 @@ TEXT ·gemm512bf16x7(SB), NOSPLIT, $0-57
 	LEAQ (R13)(R12*4), DX
 	MOVL $0xffff0000, AX
 	VPBROADCASTD AX, Z27
+	MOVQ ·prefetchAhead(SB), AX
 	CMPB acc+56(FP), $0
 	JEQ gemm512bf16x7_zero
 	VMOVUPS (DI), Z0
@@ -2680,7 +2681,6 @@ gemm512bf16x7_zero:
 	VPXORD Z11, Z11, Z11
 	VPXORD Z12, Z12, Z12
 	VPXORD Z13, Z13, Z13
-	MOVQ ·prefetchAhead(SB), AX
 gemm512bf16x7_loop:
 	CMPQ CX, $4
 	JLT gemm512bf16x7_tail
@@ -2927,6 +2927,7 @@ TEXT ·gemm512bf16x8(SB), NOSPLIT, $0-57
 	LEAQ (R13)(R12*4), DX
 	MOVL $0xffff0000, AX
 	VPBROADCASTD AX, Z27
+	MOVQ ·prefetchAhead(SB), AX
 	CMPB acc+56(FP), $0
 	JEQ gemm512bf16x8_zero
 	VMOVUPS (DI), Z0
@@ -2963,7 +2964,6 @@ gemm512bf16x8_zero:
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
-	MOVQ ·prefetchAhead(SB), AX
 gemm512bf16x8_loop:
 	CMPQ CX, $4
 	JLT gemm512bf16x8_tail
@@ -4077,6 +4077,7 @@ TEXT ·gemm512f16x5(SB), NOSPLIT, $0-57
 	LEAQ (R12)(R12*2), R13
 	LEAQ (R12)(R12*4), R14
 	LEAQ (R13)(R12*4), DX
+	MOVQ ·prefetchAhead(SB), AX
 	CMPB acc+56(FP), $0
 	JEQ gemm512f16x5_zero
 	VMOVUPS (DI), Z0
@@ -4101,7 +4102,6 @@ gemm512f16x5_zero:
 	VPXORD Z7, Z7, Z7
 	VPXORD Z8, Z8, Z8
 	VPXORD Z9, Z9, Z9
-	MOVQ ·prefetchAhead(SB), AX
 gemm512f16x5_loop:
 	CMPQ CX, $4
 	JLT gemm512f16x5_tail
@@ -4252,6 +4252,7 @@ TEXT ·gemm512f16x6(SB), NOSPLIT, $0-57
 	LEAQ (R12)(R12*2), R13
 	LEAQ (R12)(R12*4), R14
 	LEAQ (R13)(R12*4), DX
+	MOVQ ·prefetchAhead(SB), AX
 	CMPB acc+56(FP), $0
 	JEQ gemm512f16x6_zero
 	VMOVUPS (DI), Z0
@@ -4280,7 +4281,6 @@ gemm512f16x6_zero:
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
-	MOVQ ·prefetchAhead(SB), AX
 gemm512f16x6_loop:
 	CMPQ CX, $4
 	JLT gemm512f16x6_tail
@@ -4450,6 +4450,7 @@ TEXT ·gemm512f16x7(SB), NOSPLIT, $0-57
 	LEAQ (R12)(R12*2), R13
 	LEAQ (R12)(R12*4), R14
 	LEAQ (R13)(R12*4), DX
+	MOVQ ·prefetchAhead(SB), AX
 	CMPB acc+56(FP), $0
 	JEQ gemm512f16x7_zero
 	VMOVUPS (DI), Z0
@@ -4482,7 +4483,6 @@ gemm512f16x7_zero:
 	VPXORD Z11, Z11, Z11
 	VPXORD Z12, Z12, Z12
 	VPXORD Z13, Z13, Z13
-	MOVQ ·prefetchAhead(SB), AX
 gemm512f16x7_loop:
 	CMPQ CX, $4
 	JLT gemm512f16x7_tail
@@ -4671,6 +4671,7 @@ TEXT ·gemm512f16x8(SB), NOSPLIT, $0-57
 	LEAQ (R12)(R12*2), R13
 	LEAQ (R12)(R12*4), R14
 	LEAQ (R13)(R12*4), DX
+	MOVQ ·prefetchAhead(SB), AX
 	CMPB acc+56(FP), $0
 	JEQ gemm512f16x8_zero
 	VMOVUPS (DI), Z0
@@ -4707,7 +4708,6 @@ gemm512f16x8_zero:
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
-	MOVQ ·prefetchAhead(SB), AX
 gemm512f16x8_loop:
 	CMPQ CX, $4
 	JLT gemm512f16x8_tail
@@ -5701,6 +5701,7 @@ TEXT ·gemm512i8x4(SB), NOSPLIT, $0-72
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
+	MOVQ ·prefetchAhead(SB), AX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -5709,7 +5710,6 @@ TEXT ·gemm512i8x4(SB), NOSPLIT, $0-72
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
-	MOVQ ·prefetchAhead(SB), AX
 gemm512i8x4_loop:
 	CMPQ CX, $4
 	JLT gemm512i8x4_tail
@@ -5947,6 +5947,7 @@ TEXT ·gemm512i8x5(SB), NOSPLIT, $0-72
 	LEAQ (R12)(R12*2), R13
 	LEAQ (R12)(R12*4), R14
 	LEAQ (R13)(R12*4), DX
+	MOVQ ·prefetchAhead(SB), AX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -5957,7 +5958,6 @@ TEXT ·gemm512i8x5(SB), NOSPLIT, $0-72
 	VPXORD Z7, Z7, Z7
 	VPXORD Z8, Z8, Z8
 	VPXORD Z9, Z9, Z9
-	MOVQ ·prefetchAhead(SB), AX
 gemm512i8x5_loop:
 	CMPQ CX, $4
 	JLT gemm512i8x5_tail
@@ -6219,6 +6219,7 @@ TEXT ·gemm512i8x6(SB), NOSPLIT, $0-72
 	LEAQ (R12)(R12*2), R13
 	LEAQ (R12)(R12*4), R14
 	LEAQ (R13)(R12*4), DX
+	MOVQ ·prefetchAhead(SB), AX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -6231,7 +6232,6 @@ TEXT ·gemm512i8x6(SB), NOSPLIT, $0-72
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
-	MOVQ ·prefetchAhead(SB), AX
 gemm512i8x6_loop:
 	CMPQ CX, $4
 	JLT gemm512i8x6_tail
@@ -6525,6 +6525,7 @@ TEXT ·gemm512i8x7(SB), NOSPLIT, $0-72
 	LEAQ (R12)(R12*2), R13
 	LEAQ (R12)(R12*4), R14
 	LEAQ (R13)(R12*4), DX
+	MOVQ ·prefetchAhead(SB), AX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -6539,7 +6540,6 @@ TEXT ·gemm512i8x7(SB), NOSPLIT, $0-72
 	VPXORD Z11, Z11, Z11
 	VPXORD Z12, Z12, Z12
 	VPXORD Z13, Z13, Z13
-	MOVQ ·prefetchAhead(SB), AX
 gemm512i8x7_loop:
 	CMPQ CX, $4
 	JLT gemm512i8x7_tail
@@ -6865,6 +6865,7 @@ TEXT ·gemm512i8x8(SB), NOSPLIT, $0-72
 	LEAQ (R12)(R12*2), R13
 	LEAQ (R12)(R12*4), R14
 	LEAQ (R13)(R12*4), DX
+	MOVQ ·prefetchAhead(SB), AX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -6881,7 +6882,6 @@ TEXT ·gemm512i8x8(SB), NOSPLIT, $0-72
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
-	MOVQ ·prefetchAhead(SB), AX
 gemm512i8x8_loop:
 	CMPQ CX, $4
 	JLT gemm512i8x8_tail
@@ -8511,6 +8511,7 @@ TEXT ·gemm512bf16dx5(SB), NOSPLIT, $0-57
 	LEAQ (R12)(R12*2), R13
 	LEAQ (R12)(R12*4), R14
 	LEAQ (R13)(R12*4), DX
+	MOVQ ·prefetchAhead(SB), AX
 	CMPB acc+56(FP), $0
 	JEQ gemm512bf16dx5_zero
 	VMOVUPS (DI), Z0
@@ -8535,7 +8536,6 @@ gemm512bf16dx5_zero:
 	VPXORD Z7, Z7, Z7
 	VPXORD Z8, Z8, Z8
 	VPXORD Z9, Z9, Z9
-	MOVQ ·prefetchAhead(SB), AX
 gemm512bf16dx5_loop:
 	CMPQ CX, $4
 	JLT gemm512bf16dx5_tail
@@ -8690,6 +8690,7 @@ TEXT ·gemm512bf16dx6(SB), NOSPLIT, $0-57
 	LEAQ (R12)(R12*2), R13
 	LEAQ (R12)(R12*4), R14
 	LEAQ (R13)(R12*4), DX
+	MOVQ ·prefetchAhead(SB), AX
 	CMPB acc+56(FP), $0
 	JEQ gemm512bf16dx6_zero
 	VMOVUPS (DI), Z0
@@ -8718,7 +8719,6 @@ gemm512bf16dx6_zero:
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
-	MOVQ ·prefetchAhead(SB), AX
 gemm512bf16dx6_loop:
 	CMPQ CX, $4
 	JLT gemm512bf16dx6_tail
@@ -8892,6 +8892,7 @@ TEXT ·gemm512bf16dx7(SB), NOSPLIT, $0-57
 	LEAQ (R12)(R12*2), R13
 	LEAQ (R12)(R12*4), R14
 	LEAQ (R13)(R12*4), DX
+	MOVQ ·prefetchAhead(SB), AX
 	CMPB acc+56(FP), $0
 	JEQ gemm512bf16dx7_zero
 	VMOVUPS (DI), Z0
@@ -8924,7 +8925,6 @@ gemm512bf16dx7_zero:
 	VPXORD Z11, Z11, Z11
 	VPXORD Z12, Z12, Z12
 	VPXORD Z13, Z13, Z13
-	MOVQ ·prefetchAhead(SB), AX
 gemm512bf16dx7_loop:
 	CMPQ CX, $4
 	JLT gemm512bf16dx7_tail
@@ -9117,6 +9117,7 @@ TEXT ·gemm512bf16dx8(SB), NOSPLIT, $0-57
 	LEAQ (R12)(R12*2), R13
 	LEAQ (R12)(R12*4), R14
 	LEAQ (R13)(R12*4), DX
+	MOVQ ·prefetchAhead(SB), AX
 	CMPB acc+56(FP), $0
 	JEQ gemm512bf16dx8_zero
 	VMOVUPS (DI), Z0
@@ -9153,7 +9154,6 @@ gemm512bf16dx8_zero:
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
-	MOVQ ·prefetchAhead(SB), AX
 gemm512bf16dx8_loop:
 	CMPQ CX, $4
 	JLT gemm512bf16dx8_tail

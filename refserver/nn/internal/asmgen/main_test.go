@@ -34,3 +34,47 @@ func TestEVEXEncodings(t *testing.T) {
 		}
 	}
 }
+
+// TestPrefetchDistanceLoaded checks that every kernel that prefetches
+// ahead by ·prefetchAhead loads it into the index register before its
+// first branch, so that every path into the loop has it. A build that
+// loaded it on the zero-C path only left the acc path (the residual
+// products) prefetching from whatever the register held.
+func TestPrefetchDistanceLoaded(t *testing.T) {
+	funcs := strings.Split(string(generate()), "\nTEXT ")
+	checked := 0
+	for _, f := range funcs[1:] {
+		name, _, _ := strings.Cut(f, "(SB)")
+		lines := strings.Split(f, "\n")
+		regs := map[string]bool{}
+		for _, l := range lines {
+			l = strings.TrimSpace(l)
+			if !strings.HasPrefix(l, "PREFETCHT0 ") || !strings.Contains(l, "(BX)(") {
+				continue
+			}
+			_, idx, _ := strings.Cut(l, "(BX)(")
+			reg, _, _ := strings.Cut(idx, "*")
+			regs[reg] = true
+		}
+		for reg := range regs {
+			checked++
+			loaded := false
+			for _, l := range lines {
+				l = strings.TrimSpace(l)
+				if l == "MOVQ ·prefetchAhead(SB), "+reg {
+					loaded = true
+					break
+				}
+				if strings.HasPrefix(l, "J") {
+					break
+				}
+			}
+			if !loaded {
+				t.Errorf("%s prefetches (BX)(%s*1) but does not load ·prefetchAhead into %s before its first branch", name, reg, reg)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no kernel prefetches ahead: the test checked nothing")
+	}
+}
