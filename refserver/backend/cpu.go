@@ -65,7 +65,8 @@ func (c *CPU) Close() error {
 	return nil
 }
 
-// cpuCache is a gpt2.Cache in host memory; the garbage collector frees it.
+// cpuCache is a gpt2.Cache in host memory. Release gives its memory to
+// the model, for the next sequence's cache (see gpt2.Cache.Release).
 type cpuCache struct{ c *gpt2.Cache }
 
 func (k *cpuCache) Cap() int {
@@ -75,4 +76,9 @@ func (k *cpuCache) Cap() int {
 	return k.c.Cap()
 }
 
-func (k *cpuCache) Release() { k.c = nil }
+func (k *cpuCache) Release() {
+	if k.c != nil {
+		k.c.Release()
+		k.c = nil
+	}
+}

@@ -3,6 +3,8 @@ package gpt2
 import (
 	"fmt"
 	"math"
+	"slices"
+	"sync"
 
 	"github.com/llmbench/llmbench/refserver/nn"
 )
@@ -42,6 +44,99 @@ type Cache struct {
 	cap      int         // positions asked for
 	c        int         // elements of a position: the embedding width
 	block    int         // positions in a block: kvBlock, or fewer in a small cache
+	store    cacheStore  // the allocations the layers are cut from
+	m        *Model      // where Release gives store back
+}
+
+// cacheStore is a cache's memory: one slab of keys and values (of the
+// cache's element type), and for int8 one of scales. Its slices may be
+// longer than the cache it backs: a reused store is cut to the new
+// cache's size.
+type cacheStore struct {
+	kv   nn.DType
+	f32  []float32
+	f16  []uint16
+	i8   []int8
+	scal []float32
+}
+
+// elems is how many key and value elements the store holds.
+func (s cacheStore) elems() int { return max(len(s.f32), len(s.f16), len(s.i8)) }
+
+// cacheFree is a model's released cache stores, for NewCache to reuse.
+//
+// A new cache's memory is mapped by the OS page by page as its positions
+// are first written, and on this 2-vCPU VM a fault costs about 7 µs: a
+// run of 8 fresh sequences took 16,000 of them. An engine that keeps its
+// caches (vLLM and llama.cpp allocate theirs once) pays that once; so
+// does this one, by reusing a finished sequence's store for the next one.
+// The list never holds more than the caches the process has had live at
+// once: a fresh allocation drops as many bytes of stores from it, for
+// the garbage collector.
+type cacheFree struct {
+	mu     sync.Mutex
+	stores []cacheStore
+}
+
+// take returns the smallest free store of type kv with at least elems
+// elements and scal scales, and whether there was one. When there is
+// none, it drops stores of as many bytes as such a store holds, or all of
+// them: the caller is about to allocate one.
+func (f *cacheFree) take(kv nn.DType, elems, scal int) (cacheStore, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	best := -1
+	for i, s := range f.stores {
+		if s.kv == kv && s.elems() >= elems && len(s.scal) >= scal && (best < 0 || s.elems() < f.stores[best].elems()) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		s := f.stores[best]
+		f.stores = slices.Delete(f.stores, best, best+1)
+		return s, true
+	}
+	for bytes := storeBytes(kv, elems, scal); len(f.stores) > 0 && bytes > 0; {
+		bytes -= f.stores[0].bytes()
+		f.stores = slices.Delete(f.stores, 0, 1)
+	}
+	return cacheStore{}, false
+}
+
+// put keeps s for a later take.
+func (f *cacheFree) put(s cacheStore) {
+	f.mu.Lock()
+	f.stores = append(f.stores, s)
+	f.mu.Unlock()
+}
+
+// bytes is the store's size.
+func (s cacheStore) bytes() int64 { return storeBytes(s.kv, s.elems(), len(s.scal)) }
+
+// storeBytes is the size of a store of type kv with elems elements and
+// scal scales.
+func storeBytes(kv nn.DType, elems, scal int) int64 {
+	per := int64(4)
+	switch kv {
+	case nn.F16:
+		per = 2
+	case nn.Int8:
+		per = 1
+	}
+	return per*int64(elems) + 4*int64(scal)
+}
+
+// Release gives the cache's memory back to its model, for a later
+// NewCache of the same type to reuse; the cache must not be used after.
+// Releasing twice is harmless. A cache that is never released is freed
+// by the garbage collector, as any other.
+func (c *Cache) Release() {
+	if c.m == nil {
+		return
+	}
+	c.m.free.put(c.store)
+	c.m, c.store = nil, cacheStore{}
+	c.K, c.V, c.K16, c.V16, c.K8, c.V8, c.KS, c.VS = nil, nil, nil, nil, nil, nil, nil, nil
 }
 
 // NewCache allocates a cache for up to capacity positions, of the model's
@@ -51,19 +146,40 @@ func (m *Model) NewCache(capacity int) (*Cache, error) {
 		return nil, fmt.Errorf("kv cache of %d positions: want 1..%d", capacity, m.Config.NPositions)
 	}
 	C, L := m.Config.NEmbd, m.Config.NLayer
-	c := &Cache{cap: capacity, c: C, block: kvBlock}
+	c := &Cache{cap: capacity, c: C, block: kvBlock, m: m}
 	n := (capacity + c.block - 1) / c.block * c.block * C
-	// One allocation per cache (two for int8's rows and scales), so freeing
-	// a sequence frees one block.
-	switch m.KV {
+	kv, ns := m.KV, 0
+	if kv == "" {
+		kv = nn.F32
+	}
+	if kv == nn.Int8 {
+		ns = n / m.Config.HeadSize()
+	}
+	// One store per cache: one allocation (two for int8's rows and
+	// scales), reused from a released cache where one is big enough. Its
+	// old contents need no clearing: a row reads only the positions up to
+	// its own, which it and the rows before it have written.
+	st, ok := m.free.take(kv, 2*L*n, 2*L*ns)
+	if !ok {
+		st = cacheStore{kv: kv}
+		switch kv {
+		case nn.F16:
+			st.f16 = make([]uint16, 2*L*n)
+		case nn.Int8:
+			st.i8, st.scal = make([]int8, 2*L*n), make([]float32, 2*L*ns)
+		default:
+			st.f32 = make([]float32, 2*L*n)
+		}
+	}
+	c.store = st
+	switch kv {
 	case nn.F16:
-		c.K16, c.V16 = layers(make([]uint16, 2*L*n), L, n)
+		c.K16, c.V16 = layers(st.f16[:2*L*n], L, n)
 	case nn.Int8:
-		ns := n / m.Config.HeadSize()
-		c.K8, c.V8 = layers(make([]int8, 2*L*n), L, n)
-		c.KS, c.VS = layers(make([]float32, 2*L*ns), L, ns)
+		c.K8, c.V8 = layers(st.i8[:2*L*n], L, n)
+		c.KS, c.VS = layers(st.scal[:2*L*ns], L, ns)
 	default:
-		c.K, c.V = layers(make([]float32, 2*L*n), L, n)
+		c.K, c.V = layers(st.f32[:2*L*n], L, n)
 	}
 	return c, nil
 }

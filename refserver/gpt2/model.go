@@ -32,6 +32,8 @@ type Model struct {
 	// keysSmoothed that SetKV(nn.Int8) has re-expressed the queries and
 	// keys (smoothKeys).
 	kvSet, keysSmoothed bool
+	// free keeps the storage of released caches for NewCache to reuse.
+	free cacheFree
 }
 
 // Block is one transformer layer.
