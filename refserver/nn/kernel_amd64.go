@@ -194,7 +194,7 @@ func gemm512u8x8(k int, a *int8, lda int, b *int8, c *float32, ldc int, bias *fl
 func cvtBF16(dst *uint16, src *float32, n int)
 
 //go:noescape
-func quant32(dst *int8, info *uint32, istride int, src *float32, n int)
+func quantAct(dst *int8, info *uint32, istride int, src *float32, n int)
 
 //go:noescape
 func dotRows256(out *float32, k *float32, ldk int, q *float32, hd int, n int, scale float32)
@@ -426,7 +426,7 @@ func asmQuantBlocks(dst []int8, info []uint32, stride int, x []float32) {
 	if full > 0 {
 		_ = dst[full*ActBlock-1]
 		_ = info[(full-1)*stride+1]
-		quant32(&dst[0], &info[0], stride, &x[0], full)
+		quantAct(&dst[0], &info[0], stride, &x[0], full)
 	}
 	if len(dst) > full*ActBlock {
 		quantizeBlocksGo(dst[full*ActBlock:], info[full*stride:], stride, x[full*ActBlock:])

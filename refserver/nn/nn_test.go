@@ -719,21 +719,24 @@ func TestQuantizeBlocks(t *testing.T) {
 	for i := range ties {
 		ties[i] = float32(i) - 15.5 // a ramp, largest |x| 15.5
 	}
-	exact := make([]float32, 64)
+	exact := make([]float32, 2*ActBlock)
 	for i := range exact {
 		exact[i] = float32(i%8) + 0.5 // with the largest 127, inv is 1: every value a tie
 	}
-	exact[0] = 127
-	withNaN := randSlice(r, 70)
-	withNaN[40] = float32(math.NaN())
-	withInf := randSlice(r, 64)
+	exact[0], exact[ActBlock+5] = 127, -127
+	withNaN := randSlice(r, 2*ActBlock+6)
+	withNaN[ActBlock+8] = float32(math.NaN())
+	withInf := randSlice(r, ActBlock)
 	withInf[3] = float32(math.Inf(-1))
+	lastLane := randSlice(r, ActBlock) // the largest |x| in the block's last register
+	lastLane[ActBlock-1] = 9
 	for _, tc := range []struct {
 		name string
 		x    []float32
 	}{
-		{"empty", nil}, {"short", randSlice(r, 5)}, {"one block", randSlice(r, 32)}, {"partial block", randSlice(r, 70)},
-		{"long", randSlice(r, 3072)}, {"zeros", make([]float32, 64)}, {"ramp", ties}, {"ties", exact},
+		{"empty", nil}, {"short", randSlice(r, 5)}, {"one block", randSlice(r, ActBlock)}, {"partial block", randSlice(r, ActBlock+6)},
+		{"largest last", lastLane},
+		{"long", randSlice(r, 3072)}, {"zeros", make([]float32, ActBlock)}, {"ramp", ties}, {"ties", exact},
 		{"NaN in the second block", withNaN}, {"-Inf", withInf},
 	} {
 		kb := max(ActBlock, (len(tc.x)+ActBlock-1)/ActBlock*ActBlock)

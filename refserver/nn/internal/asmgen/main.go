@@ -43,7 +43,7 @@ func generate() []byte {
 	for mr := 1; mr <= 8; mr++ {
 		gemm512q8(w, mr)
 	}
-	quant32(w)
+	quantAct(w)
 	quantRow512(w)
 	cvtBF16(w)
 	for _, a := range []attnKernel{{false, false, false}, {true, false, false}, {false, true, false}, {true, true, false}, {false, false, true}, {true, false, true}} {
@@ -602,13 +602,16 @@ func gemm256(w func(string, ...any), mr int, t wtype) {
 	w("\tRET")
 }
 
-// q8Block is the groups of 4 rows of k that share an activation scale in
-// the int8 dot-product kernel: 32 rows, nn.ActBlock.
-const q8Block = 8
+// actBlock is the activations along k that share a scale in the int8
+// dot-product kernels, nn.ActBlock; q8Block is the same in groups of 4.
+const (
+	actBlock = 64
+	q8Block  = actBlock / 4
+)
 
 // gemm512q8 writes the AVX-512 VNNI tile of mr rows (at most 8) for int8
 // weights and int8 activations. The activations come quantized in blocks
-// of 32 along k, each block of each row with its scale and its
+// of actBlock along k, each block of each row with its scale and its
 // correction; VPDPBUSD multiplies unsigned bytes by signed ones, so the
 // weights are made unsigned as they load (XOR 0x80: q+128) and each block
 // subtracts 128 times its activations' sum (the correction) from its int32
@@ -767,15 +770,16 @@ func gemm512q8(w func(string, ...any), mr int) {
 	w("\tRET")
 }
 
-// quant32 quantizes n blocks of 32 floats to int8, each block with its
-// scale (its largest |x| over 127) and its correction (128 times the sum
-// of its int8 values), as nn.quantize does: the largest |x| by its bits
-// (NaN and Inf are special: zeros, scale NaN), rounding to nearest even.
-// info gets (correction, scale) for block b at b*istride uint32s.
-func quant32(w func(string, ...any)) {
+// quantAct quantizes n blocks of actBlock floats to int8, each block with
+// its scale (its largest |x| over 127) and its correction (128 times the
+// sum of its int8 values), as nn.quantize does: the largest |x| by its
+// bits (NaN and Inf are special: zeros, scale NaN), rounding to nearest
+// even. info gets (correction, scale) for block b at b*istride uint32s.
+func quantAct(w func(string, ...any)) {
+	regs := actBlock / 16 // Z8.. hold the block
 	w("")
-	w("// func quant32(dst *int8, info *uint32, istride int, src *float32, n int)")
-	w("TEXT ·quant32(SB), NOSPLIT, $0-40")
+	w("// func quantAct(dst *int8, info *uint32, istride int, src *float32, n int)")
+	w("TEXT ·quantAct(SB), NOSPLIT, $0-40")
 	w("\tMOVQ dst+0(FP), DI")
 	w("\tMOVQ info+8(FP), DX")
 	w("\tMOVQ istride+16(FP), R8")
@@ -786,26 +790,30 @@ func quant32(w func(string, ...any)) {
 	w("\tVPBROADCASTD AX, Z31")
 	w("\tMOVL $0x42fe0000, AX") // 127.0
 	w("\tVPBROADCASTD AX, Z30")
-	w("q32_loop:")
+	w("qa_loop:")
 	w("\tTESTQ CX, CX")
-	w("\tJZ q32_done")
-	w("\tVMOVUPS (SI), Z0")
-	w("\tVMOVUPS 64(SI), Z1")
-	w("\tVPANDD Z31, Z0, Z2")
-	w("\tVPANDD Z31, Z1, Z3")
-	w("\tVPMAXUD Z3, Z2, Z2")
-	maxAbsBits(w, "q32")
-	w("\tVPBROADCASTD X2, Z2")
-	w("\tVDIVPS Z2, Z30, Z4") // 127 / max
-	w("\tVMULPS Z4, Z0, Z0")
-	w("\tVMULPS Z4, Z1, Z1")
-	w("\tVCVTPS2DQ Z0, Z0")
-	w("\tVCVTPS2DQ Z1, Z1")
-	w("\tVPMOVSDB Z0, X5")
-	w("\tVPMOVSDB Z1, X6")
-	w("\tVMOVDQU X5, (DI)")
-	w("\tVMOVDQU X6, 16(DI)")
-	w("\tVPADDD Z1, Z0, Z0")
+	w("\tJZ qa_done")
+	for r := 0; r < regs; r++ {
+		w("\tVMOVUPS %d(SI), Z%d", 64*r, 8+r)
+	}
+	w("\tVPANDD Z31, Z8, Z2")
+	for r := 1; r < regs; r++ {
+		w("\tVPANDD Z31, Z%d, Z3", 8+r)
+		w("\tVPMAXUD Z3, Z2, Z2")
+	}
+	maxAbsBits(w, "qa")
+	w("\tVPBROADCASTD X2, Z28")
+	w("\tVDIVPS Z28, Z30, Z29") // 127 / max
+	for r := 0; r < regs; r++ {
+		w("\tVMULPS Z29, Z%d, Z%d", 8+r, 8+r)
+		w("\tVCVTPS2DQ Z%d, Z%d", 8+r, 8+r)
+		w("\tVPMOVSDB Z%d, X%d", 8+r, 4+r)
+		w("\tVMOVDQU X%d, %d(DI)", 4+r, 16*r)
+	}
+	w("\tVPADDD Z9, Z8, Z0")
+	for r := 2; r < regs; r++ {
+		w("\tVPADDD Z%d, Z0, Z0", 8+r)
+	}
 	w("\tVEXTRACTI64X4 $1, Z0, Y1")
 	w("\tVPADDD Y1, Y0, Y0")
 	w("\tVEXTRACTI128 $1, Y0, X1")
@@ -819,23 +827,25 @@ func quant32(w func(string, ...any)) {
 	w("\tMOVL AX, (DX)")
 	w("\tVDIVSS X30, X2, X7") // max / 127
 	w("\tVMOVSS X7, 4(DX)")
-	w("\tJMP q32_next")
-	w("q32_special:")
+	w("\tJMP qa_next")
+	w("qa_special:")
 	w("\tMOVL $0x7fc00000, 4(DX)") // NaN
-	w("\tJMP q32_clear")
-	w("q32_zero:")
+	w("\tJMP qa_clear")
+	w("qa_zero:")
 	w("\tMOVL $0, 4(DX)")
-	w("q32_clear:")
+	w("qa_clear:")
 	w("\tMOVL $0, (DX)")
-	w("\tVPXORD Y5, Y5, Y5")
-	w("\tVMOVDQU Y5, (DI)")
-	w("q32_next:")
-	w("\tADDQ $128, SI")
-	w("\tADDQ $32, DI")
+	w("\tVPXORD Z5, Z5, Z5")
+	for off := 0; off < actBlock; off += 64 {
+		w("\tVMOVDQU8 Z5, %d(DI)", off)
+	}
+	w("qa_next:")
+	w("\tADDQ $%d, SI", 4*actBlock)
+	w("\tADDQ $%d, DI", actBlock)
 	w("\tADDQ R8, DX")
 	w("\tDECQ CX")
-	w("\tJMP q32_loop")
-	w("q32_done:")
+	w("\tJMP qa_loop")
+	w("qa_done:")
 	w("\tVZEROUPPER")
 	w("\tRET")
 }
@@ -862,7 +872,7 @@ func maxAbsBits(w func(string, ...any), label string) {
 
 // quantRow512 rounds n floats (n%16 == 0, n > 0) to int8 with one scale,
 // the largest |x| over 127, and returns the scale: an int8 KV cache's row
-// of one head. As quant32 (and the Go quantize it is tested against): all
+// of one head. As quantAct (and the Go quantize it is tested against): all
 // zero gives zeros and scale 0, a NaN or an Inf zeros and a NaN scale.
 func quantRow512(w func(string, ...any)) {
 	w("")
