@@ -776,7 +776,10 @@ func gemm512q8(w func(string, ...any), mr int) {
 // bits (NaN and Inf are special: zeros, scale NaN), rounding to nearest
 // even. info gets (correction, scale) for block b at b*istride uint32s.
 func quantAct(w func(string, ...any)) {
-	regs := actBlock / 16 // Z8.. hold the block
+	regs := actBlock / 16 // Z8.. hold the block; at most 8 (see below)
+	if actBlock%16 != 0 || regs < 1 || regs > 8 {
+		log.Fatalf("actBlock %d: want a multiple of 16 up to 128", actBlock)
+	}
 	w("")
 	w("// func quantAct(dst *int8, info *uint32, istride int, src *float32, n int)")
 	w("TEXT ·quantAct(SB), NOSPLIT, $0-40")
@@ -804,15 +807,18 @@ func quantAct(w func(string, ...any)) {
 	maxAbsBits(w, "qa")
 	w("\tVPBROADCASTD X2, Z28")
 	w("\tVDIVPS Z28, Z30, Z29") // 127 / max
+	// Each register is summed before its bytes go out through X4+r, which
+	// overwrites Z8+r-4, summed by then (hence at most 8 registers).
 	for r := 0; r < regs; r++ {
 		w("\tVMULPS Z29, Z%d, Z%d", 8+r, 8+r)
 		w("\tVCVTPS2DQ Z%d, Z%d", 8+r, 8+r)
+		if r == 0 {
+			w("\tVMOVDQA64 Z8, Z0")
+		} else {
+			w("\tVPADDD Z%d, Z0, Z0", 8+r)
+		}
 		w("\tVPMOVSDB Z%d, X%d", 8+r, 4+r)
 		w("\tVMOVDQU X%d, %d(DI)", 4+r, 16*r)
-	}
-	w("\tVPADDD Z9, Z8, Z0")
-	for r := 2; r < regs; r++ {
-		w("\tVPADDD Z%d, Z0, Z0", 8+r)
 	}
 	w("\tVEXTRACTI64X4 $1, Z0, Y1")
 	w("\tVPADDD Y1, Y0, Y0")
