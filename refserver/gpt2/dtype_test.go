@@ -30,7 +30,11 @@ var precisions = []struct {
 // TestConvertedAccuracy measures what each weight type changes: on the
 // fixture and on a synthetic model of 6 layers, the logits' error against
 // float32 and the greedy agreement over 4 prompts (16 steps on the
-// fixture, whose context is short; 64 on the synthetic model).
+// fixture, whose context is short; 64 on the synthetic models). The
+// second synthetic model has three outlier dimensions (their LayerNorm
+// gains × 30), as GPT-2's LayerNorm outputs do: what the int8 activation
+// blocks cost depends on them (docs/BENCHMARKS.md, "Activation blocks:
+// 32, 64 or 128").
 func TestConvertedAccuracy(t *testing.T) {
 	fixture, fx := loadFixture(t)
 	syn := func() *Model {
@@ -41,6 +45,17 @@ func TestConvertedAccuracy(t *testing.T) {
 		return m
 	}
 	synRef := syn()
+	outliers := func() *Model {
+		m := syn()
+		for l := range m.Blocks {
+			for _, d := range []int{38, 178, 247} {
+				m.Blocks[l].LN1G[d] *= 30
+				m.Blocks[l].LN2G[d] *= 30
+			}
+		}
+		return m
+	}
+	outRef := outliers()
 	var prompts [][]int
 	for _, c := range fx.Cases {
 		prompts = append(prompts, c.InputIDs)
@@ -59,6 +74,7 @@ func TestConvertedAccuracy(t *testing.T) {
 		}{
 			{"fixture", fixture, func() *Model { m, _ := loadFixture(t); return m }, 16},
 			{"synthetic 6 layers", synRef, syn, 64},
+			{"synthetic 6 layers with outliers", outRef, outliers, 64},
 		} {
 			t.Run(pr.name+"/"+tc.name, func(t *testing.T) {
 				m := tc.load()
