@@ -231,19 +231,18 @@ func (w *Packed) tiler(p *Pool, ks kernelSet, a []float32, lda, m int) tiler {
 }
 
 // ActBlock is the number of activations along k that share a scale when
-// int8 weights meet int8 activations. One scale a row follows the row's
-// largest activation, and GPT-2's rows have outliers: on the fixture the
-// logits' error was 29 % of the largest logit with one scale a row, 9.4 %
-// with blocks of 32 (llama.cpp's q8_0), against 8.6 % with f32
-// activations. Blocks of 64 halve the VPDPBUSD tiles' block ends (each
-// converts the block's int32 sums and multiply-adds them by its scale):
-// on the synthetic 124M model the logits' error stayed 3.0–3.2 % of the
-// largest (mean 0.0136 against 0.0135), and 8 sequences made 2–7 % more
-// tokens a second, one sequence as many (docs/BENCHMARKS.md). llama.cpp's
-// k-quants quantize their activations in blocks of 256 (q8_K). On the
-// 64-wide fixture most rows are then one block, and its error rose from
-// 6.3 to 11.3 %. asmgen's actBlock is the same.
-const ActBlock = 64
+// int8 weights meet int8 activations (llama.cpp's q8_0 blocks are as
+// long). One scale a row follows the row's largest activation, and GPT-2's
+// rows have outliers: on the fixture the logits' error was 29 % of the
+// largest logit with one scale a row, 9.4 % with blocks of 32, against
+// 8.6 % with f32 activations. Blocks of 64 halve the VPDPBUSD tiles'
+// block ends and made 8 sequences 2–7 % faster, for the same error on the
+// synthetic 124M model; but on one with three outlier dimensions (as
+// GPT-2's LayerNorm outputs have) the mean error over weight-only int8
+// rose from 39 % with blocks of 32 to 109 % (docs/BENCHMARKS.md,
+// "Activation blocks: 32, 64 or 128"), so they stay 32. asmgen's actBlock
+// is the same.
+const ActBlock = 32
 
 // quantizeBlocksGo quantizes x symmetrically to int8 in blocks of ActBlock,
 // each block with its own scale (its largest |x| over 127), into dst (len

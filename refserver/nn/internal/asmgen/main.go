@@ -605,7 +605,7 @@ func gemm256(w func(string, ...any), mr int, t wtype) {
 // actBlock is the activations along k that share a scale in the int8
 // dot-product kernels, nn.ActBlock; q8Block is the same in groups of 4.
 const (
-	actBlock = 64
+	actBlock = 32
 	q8Block  = actBlock / 4
 )
 
