@@ -12462,7 +12462,7 @@ qa_zero:
 qa_clear:
 	MOVL $0, (DX)
 	VPXORD Z5, Z5, Z5
-	VMOVDQU8 Z5, 0(DI)
+	VMOVDQU8 Y5, 0(DI)
 qa_next:
 	ADDQ $128, SI
 	ADDQ $32, DI

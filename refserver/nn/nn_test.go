@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"unsafe"
 )
 
 // extraSets are kernel sets this machine can run besides the active one
@@ -159,9 +160,11 @@ func testMatMul(t *testing.T, ks kernelSet, dt DType, act Activations, m, k, n i
 	}
 	for _, threads := range []int{1, 2, 3} {
 		p := NewPool(threads)
-		got := append([]float32(nil), c...)
+		got, check := guarded(t, len(c), float32(-7777))
+		copy(got, c)
 		MatMul(p, got, n, a, k, m, w, acc)
 		p.Close()
+		check()
 		want := refMatMul(aRef, m, k, wRows, n, bias)
 		for i := range want {
 			if acc {
@@ -242,8 +245,9 @@ func TestAttentionKernels(t *testing.T) {
 				const ld = 100
 				k := randSlice(r, n*ld)
 				q := randSlice(r, hd)
-				got := make([]float32, n)
+				got, check := guarded(t, n, float32(-7777))
 				Scores(got, k, ld, q, hd, n, 0.125)
+				check()
 				for j := 0; j < n; j++ {
 					var s float64
 					for d := 0; d < hd; d++ {
@@ -254,7 +258,8 @@ func TestAttentionKernels(t *testing.T) {
 					}
 				}
 				p := randSlice(r, n)
-				out := randSlice(r, hd)
+				out, checkOut := guarded(t, hd, float32(-7777))
+				copy(out, randSlice(r, hd))
 				want := make([]float64, hd)
 				for d := range want {
 					want[d] = float64(out[d])
@@ -263,6 +268,7 @@ func TestAttentionKernels(t *testing.T) {
 					}
 				}
 				Mix(out, k, ld, p, hd, n)
+				checkOut()
 				for d := range want {
 					if math.Abs(float64(out[d])-want[d]) > 1e-4 {
 						t.Fatalf("hd %d: mix[%d] = %v, want %v", hd, d, out[d], want[d])
@@ -274,6 +280,7 @@ func TestAttentionKernels(t *testing.T) {
 				k16 := make([]uint16, len(k))
 				ToF16(k16, k)
 				ScoresF16(got, k16, ld, q, hd, n, 0.125)
+				check()
 				for j := 0; j < n; j++ {
 					var s float64
 					for d := 0; d < hd; d++ {
@@ -283,7 +290,8 @@ func TestAttentionKernels(t *testing.T) {
 						t.Fatalf("hd %d: f16 score %d = %v, want %v", hd, j, got[j], want)
 					}
 				}
-				out16 := randSlice(r, hd)
+				out16, check16 := guarded(t, hd, float32(-7777))
+				copy(out16, randSlice(r, hd))
 				for d := range want {
 					want[d] = float64(out16[d])
 					for j := 0; j < n; j++ {
@@ -291,6 +299,7 @@ func TestAttentionKernels(t *testing.T) {
 					}
 				}
 				MixF16(out16, k16, ld, p, hd, n)
+				check16()
 				for d := range want {
 					if math.Abs(float64(out16[d])-want[d]) > 1e-4 {
 						t.Fatalf("hd %d: f16 mix[%d] = %v, want %v", hd, d, out16[d], want[d])
@@ -302,8 +311,14 @@ func TestAttentionKernels(t *testing.T) {
 				k8, s8 := make([]int8, len(k)), make([]float32, n)
 				for j := range n {
 					s8[j] = QuantizeRow(k8[j*ld:j*ld+hd], k[j*ld:j*ld+hd])
+					for i, v := range k8[j*ld+hd : (j+1)*ld] {
+						if v != 0 {
+							t.Fatalf("hd %d: QuantizeRow wrote %d elements past row %d", hd, i+1, j)
+						}
+					}
 				}
 				ScoresI8(got, k8, ld, q, hd, n, 0.125, s8)
+				check()
 				for j := 0; j < n; j++ {
 					var s float64
 					for d := 0; d < hd; d++ {
@@ -313,7 +328,8 @@ func TestAttentionKernels(t *testing.T) {
 						t.Fatalf("hd %d: int8 score %d = %v, want %v", hd, j, got[j], want)
 					}
 				}
-				out8 := randSlice(r, hd)
+				out8, check8 := guarded(t, hd, float32(-7777))
+				copy(out8, randSlice(r, hd))
 				for d := range want {
 					want[d] = float64(out8[d])
 					for j := 0; j < n; j++ {
@@ -321,6 +337,7 @@ func TestAttentionKernels(t *testing.T) {
 					}
 				}
 				MixI8(out8, k8, ld, p, hd, n, s8)
+				check8()
 				for d := range want {
 					if math.Abs(float64(out8[d])-want[d]) > 1e-4 {
 						t.Fatalf("hd %d: int8 mix[%d] = %v, want %v", hd, d, out8[d], want[d])
@@ -347,8 +364,9 @@ func TestToF16(t *testing.T) {
 		t.Run(ks.name, func(t *testing.T) {
 			withKernels(t, ks)
 			for off := 0; off < 17; off++ {
-				got := make([]uint16, len(xs)-off)
+				got, check := guarded(t, len(xs)-off, uint16(0x5555))
 				ToF16(got, xs[off:])
+				check()
 				for i, x := range xs[off:] {
 					want := F32ToF16(x)
 					if x != x {
@@ -375,8 +393,10 @@ func TestGELU(t *testing.T) {
 				xs = append(xs, float32(x))
 			}
 			xs = append(xs, 0, -0, 1e-8, 30, -30)
-			got := append([]float32(nil), xs...)
+			got, check := guarded(t, len(xs), float32(-7777))
+			copy(got, xs)
 			GELU(got)
+			check()
 			for i, x := range xs {
 				xf := float64(x)
 				want := 0.5 * xf * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(xf+0.044715*xf*xf*xf)))
@@ -451,10 +471,12 @@ func TestSoftmax(t *testing.T) {
 		for _, tc := range tests {
 			t.Run(ks.name+"/"+tc.name, func(t *testing.T) {
 				withKernels(t, ks)
-				x := slices.Clone(tc.in)
+				x, check := guarded(t, len(tc.in), float32(-7777))
+				copy(x, tc.in)
 				if got := Softmax(x); got != tc.ok {
 					t.Fatalf("Softmax ok = %v, want %v", got, tc.ok)
 				}
+				check()
 				if !tc.ok {
 					if !slices.EqualFunc(x, tc.in, func(a, b float32) bool { return a == b || a != a && b != b }) {
 						t.Fatalf("Softmax without a number changed x: %v", x)
@@ -510,8 +532,9 @@ func TestLayerNorm(t *testing.T) {
 				for i := range x {
 					x[i] = 3 + 10*x[i] // a mean and a spread, as a residual stream has
 				}
-				out := make([]float32, n)
+				out, check := guarded(t, n, float32(-7777))
 				LayerNorm(out, x, g, b, 1e-5)
+				check()
 				var mean, vari float64
 				for _, v := range x {
 					mean += float64(v)
@@ -695,11 +718,12 @@ func TestQuantizeRow(t *testing.T) {
 		wantS := quantize(wantQ, tc.x)
 		for _, ks := range kernelSets() {
 			t.Run(ks.name+"/"+tc.name, func(t *testing.T) {
-				q := make([]int8, len(tc.x))
+				q, check := guarded(t, len(tc.x), int8(99))
 				for i := range q {
 					q[i] = 99
 				}
 				s := ks.quantRow(q, tc.x)
+				check()
 				if s != wantS && !(s != s && wantS != wantS) {
 					t.Errorf("scale %v, want %v", s, wantS)
 				}
@@ -730,13 +754,15 @@ func TestQuantizeBlocks(t *testing.T) {
 	withInf[3] = float32(math.Inf(-1))
 	lastLane := randSlice(r, ActBlock) // the largest |x| in the block's last register
 	lastLane[ActBlock-1] = 9
+	zeroLast := randSlice(r, 2*ActBlock) // the row's last block all zeros
+	clear(zeroLast[ActBlock:])
 	for _, tc := range []struct {
 		name string
 		x    []float32
 	}{
 		{"empty", nil}, {"short", randSlice(r, 5)}, {"one block", randSlice(r, ActBlock)}, {"partial block", randSlice(r, ActBlock+6)},
 		{"largest last", lastLane},
-		{"long", randSlice(r, 3072)}, {"zeros", make([]float32, ActBlock)}, {"ramp", ties}, {"ties", exact},
+		{"long", randSlice(r, 3072)}, {"zeros", make([]float32, ActBlock)}, {"last block zeros", zeroLast}, {"ramp", ties}, {"ties", exact},
 		{"NaN in the second block", withNaN}, {"-Inf", withInf},
 	} {
 		kb := max(ActBlock, (len(tc.x)+ActBlock-1)/ActBlock*ActBlock)
@@ -745,11 +771,14 @@ func TestQuantizeBlocks(t *testing.T) {
 		quantizeBlocksGo(wantQ, wantInfo, 3, tc.x)
 		for _, ks := range kernelSets() {
 			t.Run(ks.name+"/"+tc.name, func(t *testing.T) {
-				q, info := make([]int8, kb), make([]uint32, 3*blocks)
+				q, check := guarded(t, kb, int8(99))
+				info, checkInfo := guarded(t, 3*blocks, uint32(0x5555))
 				for i := range q {
 					q[i] = 99 // every byte must be written
 				}
 				ks.quantBlocks(q, info, 3, tc.x)
+				check()
+				checkInfo()
 				for i := range q {
 					if q[i] != wantQ[i] {
 						t.Fatalf("q[%d] = %d, want %d (x = %v)", i, q[i], wantQ[i], tc.x[min(i, max(len(tc.x)-1, 0)):min(i+1, len(tc.x))])
@@ -765,6 +794,29 @@ func TestQuantizeBlocks(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// guarded returns n elements followed, in the same allocation, by 128
+// bytes of sentinels, and a check that fails t if any of those changed:
+// a vector kernel that stores a whole register past its slice's end writes
+// into whatever the allocation holds next (another row, another worker's
+// output) and nothing else would notice.
+func guarded[T comparable](t *testing.T, n int, sentinel T) ([]T, func()) {
+	t.Helper()
+	var zero T
+	guard := 128 / max(1, int(unsafe.Sizeof(zero)))
+	buf := make([]T, n+guard)
+	for i := n; i < len(buf); i++ {
+		buf[i] = sentinel
+	}
+	return buf[:n:n], func() {
+		t.Helper()
+		for i, v := range buf[n:] {
+			if v != sentinel {
+				t.Fatalf("element %d past the end of %d written: %v", i, n, v)
+			}
 		}
 	}
 }

@@ -842,8 +842,20 @@ func quantAct(w func(string, ...any)) {
 	w("qa_clear:")
 	w("\tMOVL $0, (DX)")
 	w("\tVPXORD Z5, Z5, Z5")
-	for off := 0; off < actBlock; off += 64 {
-		w("\tVMOVDQU8 Z5, %d(DI)", off)
+	// Only the block's bytes: past it lies the next block, or the next
+	// row's first (quantized by another worker, at once).
+	for off := 0; off < actBlock; {
+		switch n := actBlock - off; {
+		case n >= 64:
+			w("\tVMOVDQU8 Z5, %d(DI)", off)
+			off += 64
+		case n >= 32:
+			w("\tVMOVDQU8 Y5, %d(DI)", off)
+			off += 32
+		default:
+			w("\tVMOVDQU8 X5, %d(DI)", off)
+			off += 16
+		}
 	}
 	w("qa_next:")
 	w("\tADDQ $%d, SI", 4*actBlock)
