@@ -78,8 +78,11 @@ func decodeJSON(r *http.Request, limit int64, bodyTimeout time.Duration, v any) 
 }
 
 func decodeBody(body []byte, v any) *apiError {
-	if len(bytes.TrimSpace(body)) == 0 {
+	switch t := bytes.TrimSpace(body); {
+	case len(t) == 0:
 		return badRequest("", "request body is empty: want a JSON object")
+	case string(t) == "null":
+		return badRequest("", "request body must be a JSON object, not null")
 	}
 	if e := checkKeys(body, v); e != nil {
 		return e
@@ -199,6 +202,63 @@ func jsonType(goType string) string {
 
 // fieldError is a decoding error of a field with its own rules.
 type fieldError struct{ field, msg string }
+
+// contentText reads chat message i's content: a string; an array of
+// content parts, of which refserver takes text ones only, joined by
+// newlines (as vLLM joins them); or null or absent, which is empty.
+func contentText(i int, raw json.RawMessage) (string, *apiError) {
+	field := fmt.Sprintf("messages[%d].content", i)
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	var text string
+	if json.Unmarshal(raw, &text) == nil {
+		return text, nil
+	}
+	var parts []json.RawMessage
+	if json.Unmarshal(raw, &parts) != nil {
+		return "", badRequest(field, "%s must be a string or an array of text parts, not %s", field, jsonKind(raw))
+	}
+	texts := make([]string, 0, len(parts))
+	for j, p := range parts {
+		var part struct {
+			Type string  `json:"type"`
+			Text *string `json:"text"`
+		}
+		if json.Unmarshal(p, &part) != nil {
+			return "", badRequest(field, `%s[%d] must be a part {"type": "text", "text": ...}, not %s`, field, j, jsonKind(bytes.TrimSpace(p)))
+		}
+		if part.Type != "text" {
+			return "", badRequest(field, "%s[%d].type is %q: refserver takes text parts only", field, j, part.Type)
+		}
+		if part.Text == nil {
+			return "", badRequest(field, "%s[%d].text is missing", field, j)
+		}
+		texts = append(texts, *part.Text)
+	}
+	return strings.Join(texts, "\n"), nil
+}
+
+// jsonKind names the kind of a JSON value by its first byte.
+func jsonKind(raw []byte) string {
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "true or false"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
 
 func (e *fieldError) Error() string { return e.msg }
 

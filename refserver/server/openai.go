@@ -86,8 +86,9 @@ type chatRequest struct {
 }
 
 type chatMessage struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+	text    string          // Content as text: contentText
 }
 
 // chatTemplate renders chat messages as GPT-2's prompt. GPT-2 has no chat
@@ -111,7 +112,7 @@ func chatTemplate(msgs []chatMessage) string {
 		}
 		b.WriteString(role)
 		b.WriteString(": ")
-		b.WriteString(m.Content)
+		b.WriteString(m.text)
 		b.WriteString("\n")
 	}
 	b.WriteString("Assistant:")
@@ -210,6 +211,12 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, j, badRequest("messages", "messages[%d].role is %q, want system, user or assistant", i, m.Role))
 			return
 		}
+		text, e := contentText(i, m.Content)
+		if e != nil {
+			s.fail(w, j, e)
+			return
+		}
+		req.Messages[i].text = text
 	}
 	j.text = chatTemplate(req.Messages)
 	maxTokens := req.MaxCompletionTokens

@@ -151,6 +151,11 @@ func TestBadInput(t *testing.T) {
 		{"two prompts", "POST", "/v1/completions", `{"prompt": ["a", "b"]}`, 400, "prompt holds 2 strings"},
 		{"no messages", "POST", "/v1/chat/completions", `{"messages": []}`, 400, "messages is empty"},
 		{"bad role", "POST", "/v1/chat/completions", `{"messages": [{"role": "robot", "content": "hi"}]}`, 400, `messages[0].role is "robot"`},
+		{"content of the wrong type", "POST", "/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}, {"role": "user", "content": 5}]}`, 400, "messages[1].content must be a string or an array of text parts, not number"},
+		{"an image part", "POST", "/v1/chat/completions", `{"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "image_url", "image_url": {"url": "x"}}]}]}`, 400, `messages[0].content[1].type is "image_url": refserver takes text parts only`},
+		{"a text part without text", "POST", "/v1/chat/completions", `{"messages": [{"role": "user", "content": [{"type": "text"}]}]}`, 400, "messages[0].content[0].text is missing"},
+		{"a part that is not an object", "POST", "/v1/chat/completions", `{"messages": [{"role": "user", "content": ["hi"]}]}`, 400, "messages[0].content[0] must be a part"},
+		{"a null body", "POST", "/v1/chat/completions", `null`, 400, "request body must be a JSON object, not null"},
 		{"token id outside the vocabulary", "POST", "/v1/completions", `{"prompt": [50257]}`, 400, "token id 50257"},
 	}
 	for _, tc := range tests {
@@ -331,10 +336,54 @@ func TestOpenAIStreams(t *testing.T) {
 }
 
 func TestChatTemplate(t *testing.T) {
-	got := chatTemplate([]chatMessage{{"system", "Be brief."}, {"user", "Hi"}, {"assistant", "Hello."}, {"user", "Bye"}})
+	got := chatTemplate([]chatMessage{{Role: "system", text: "Be brief."}, {Role: "user", text: "Hi"}, {Role: "assistant", text: "Hello."}, {Role: "user", text: "Bye"}})
 	want := "System: Be brief.\nUser: Hi\nAssistant: Hello.\nUser: Bye\nAssistant:"
 	if got != want {
 		t.Errorf("template %q, want %q", got, want)
+	}
+}
+
+// TestContentText: a chat message's content as a string, as text parts
+// (joined by newlines), or null or absent (empty).
+func TestContentText(t *testing.T) {
+	for _, tc := range []struct{ raw, want string }{
+		{`"Hello"`, "Hello"},
+		{`""`, ""},
+		{`null`, ""},
+		{``, ""},
+		{`[{"type": "text", "text": "Hello"}, {"type": "text", "text": "world"}]`, "Hello\nworld"},
+		{`[]`, ""},
+	} {
+		got, e := contentText(0, json.RawMessage(tc.raw))
+		if e != nil || got != tc.want {
+			t.Errorf("contentText(%s) = %q, %v; want %q", tc.raw, got, e, tc.want)
+		}
+	}
+}
+
+// TestChatContentParts: text parts make the same prompt as the string they
+// join to, so greedy decoding answers the same.
+func TestChatContentParts(t *testing.T) {
+	f := start(t, engine.Config{}, true)
+	answer := func(content string) string {
+		t.Helper()
+		resp, body := f.post(t, "/v1/chat/completions", `{"messages": [{"role": "user", "content": `+content+`}], "max_tokens": 6, "temperature": 0}`)
+		if resp.StatusCode != 200 {
+			t.Fatalf("content %s: status %d: %s", content, resp.StatusCode, body)
+		}
+		var out struct {
+			Choices []struct {
+				Message struct{ Content string } `json:"message"`
+			} `json:"choices"`
+		}
+		if err := json.Unmarshal(body, &out); err != nil || len(out.Choices) != 1 {
+			t.Fatalf("content %s: %v: %s", content, err, body)
+		}
+		return out.Choices[0].Message.Content
+	}
+	parts := answer(`[{"type": "text", "text": "Hello"}, {"type": "text", "text": "world"}]`)
+	if text := answer(`"Hello\nworld"`); parts != text {
+		t.Errorf("text parts answered %q, the string they join to %q", parts, text)
 	}
 }
 
