@@ -58,10 +58,13 @@ func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, er
 	}
 	a := &runfmt.Analysis{Run: run.ID, Created: time.Now().UTC()}
 	var reqs []*runfmt.Request
-	firstImplausible := ""
+	firstImplausible, firstBad := "", ""
 	for r, err := range runfmt.Requests(cfg.Run) {
 		if err != nil {
 			a.Coverage.BadLines++
+			if firstBad == "" {
+				firstBad = err.Error()
+			}
 			continue
 		}
 		if why := r.Implausible(); why != "" {
@@ -75,25 +78,31 @@ func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, er
 	}
 	a.Coverage.Requests = len(reqs)
 	if a.Coverage.BadLines > 0 {
-		a.Coverage.Notes = append(a.Coverage.Notes, fmt.Sprintf("%d unreadable lines in requests.jsonl were skipped", a.Coverage.BadLines))
+		a.Coverage.Notes = append(a.Coverage.Notes, fmt.Sprintf("%d unreadable lines in requests.jsonl were skipped, the first: %s", a.Coverage.BadLines, firstBad))
 	}
 	if a.Coverage.Implausible > 0 {
 		a.Coverage.Notes = append(a.Coverage.Notes, fmt.Sprintf("%d requests with implausible timings were left out, the first with %s", a.Coverage.Implausible, firstImplausible))
 	}
 	if len(reqs) == 0 {
+		if firstBad != "" {
+			return nil, fmt.Errorf("analyze %s: requests.jsonl holds no readable request (%d unreadable lines, the first: %s)", cfg.Run, a.Coverage.BadLines, firstBad)
+		}
 		return nil, fmt.Errorf("analyze %s: requests.jsonl holds no request", cfg.Run)
 	}
 	slo := sloOf(run)
 	start, end := window(run, reqs)
 
 	// Traces, and the engine's steps over the run's window.
-	jaegerAddr := first(cfg.Jaeger, run.Jaeger)
+	jaegerAddr := source(cfg.Jaeger, run.Jaeger)
 	a.Jaeger = jaegerAddr
 	traces := map[string]*span.Trace{}
 	var allSteps []*span.Span
-	if jaegerAddr == "" {
+	switch {
+	case cfg.Jaeger == none:
+		a.Coverage.Notes = append(a.Coverage.Notes, "--jaeger none: attributed from the client's records and the server's timings only")
+	case jaegerAddr == "":
 		a.Coverage.Notes = append(a.Coverage.Notes, "no Jaeger given (--jaeger): attributed from the client's records and the server's timings only")
-	} else {
+	default:
 		traces, allSteps, err = fetchTraces(ctx, cfg, jaegerAddr, reqs, start, end, &a.Coverage)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -163,7 +172,7 @@ func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, er
 	a.PrefillFit = attribution.FitPrefill(bs)
 
 	// Series and the verdict's evidence.
-	promURL := first(cfg.Prometheus, run.Prometheus)
+	promURL := source(cfg.Prometheus, run.Prometheus)
 	a.Prometheus = promURL
 	if promURL != "" {
 		a.Series, err = fetchSeries(ctx, cfg, promURL, start, end)
@@ -184,7 +193,11 @@ func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, er
 				promURL, a.Coverage.SeriesErrors, len(a.Series), firstErr))
 		}
 	} else {
-		a.Coverage.Notes = append(a.Coverage.Notes, "no Prometheus given (--prometheus): no queue depth, batch size or CPU series")
+		why := "no Prometheus given (--prometheus)"
+		if cfg.Prometheus == none {
+			why = "--prometheus none"
+		}
+		a.Coverage.Notes = append(a.Coverage.Notes, why+": no queue depth, batch size or CPU series")
 	}
 	ev := evidence(cfg.Run, run, health, a, allSteps, start, end)
 	a.Host, a.Load = ev.Host, ev.Load
@@ -467,6 +480,19 @@ func window(run *runfmt.Run, reqs []*runfmt.Request) (time.Time, time.Time) {
 		}
 	}
 	return start, end
+}
+
+// none, as --jaeger or --prometheus, asks for no traces or no series,
+// whatever run.json names.
+const none = "none"
+
+// source is the address to read from: the flag's, else run.json's; ""
+// when the flag is none.
+func source(flag, fromRun string) string {
+	if flag == none {
+		return ""
+	}
+	return first(flag, fromRun)
 }
 
 func first(vs ...string) string {

@@ -159,7 +159,7 @@ func TestBadRunFolders(t *testing.T) {
 		{"only garbage lines", func(dir string) {
 			runfmt.WriteRun(dir, &runfmt.Run{ID: "x", Status: runfmt.StatusFinished})
 			os.WriteFile(filepath.Join(dir, runfmt.RequestsFile), []byte("{not json\n"), 0o644)
-		}, "no request"},
+		}, "no readable request (1 unreadable lines, the first: requests.jsonl line 1: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,6 +170,26 @@ func TestBadRunFolders(t *testing.T) {
 				t.Errorf("got %v, want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestTruncatedRequestLog: a run cut short mid-line keeps its whole
+// requests, and the note names the line it could not read.
+func TestTruncatedRequestLog(t *testing.T) {
+	dir := writeRun(t, 5, "", "")
+	f, err := os.OpenFile(filepath.Join(dir, runfmt.RequestsFile), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"trace_id": "0000000000000000000000000000000f", "sent": "2026-11`)
+	f.Close()
+	a, err := Analyze(t.Context(), Config{Run: dir, Quiet: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := strings.Join(a.Coverage.Notes, "\n")
+	if a.Coverage.Analyzed != 5 || a.Coverage.BadLines != 1 || !strings.Contains(notes, "the first: requests.jsonl line 6: ") {
+		t.Errorf("analyzed %d, bad lines %d, notes:\n%s", a.Coverage.Analyzed, a.Coverage.BadLines, notes)
 	}
 }
 

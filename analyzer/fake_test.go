@@ -187,4 +187,16 @@ func TestQueueingThroughFakes(t *testing.T) {
 	if !found {
 		t.Errorf("recommendations %+v lack raising the max batch size", a.Recommendations)
 	}
+
+	// "none" turns off what run.json names: no trace and no series is
+	// fetched, and the notes say so.
+	off, err := Analyze(t.Context(), Config{Run: dir, Quiet: true, Wait: time.Second, Jaeger: "none", Prometheus: "none"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := strings.Join(off.Coverage.Notes, "\n")
+	if off.Jaeger != "" || off.Prometheus != "" || len(off.Series) != 0 || off.Coverage.ClientOnly+off.Coverage.MissingTraces != n ||
+		!strings.Contains(notes, "--jaeger none") || !strings.Contains(notes, "--prometheus none") || strings.Contains(notes, "unavailable") {
+		t.Errorf("with none: jaeger %q, prometheus %q, %d series, coverage %+v", off.Jaeger, off.Prometheus, len(off.Series), off.Coverage)
+	}
 }
