@@ -93,12 +93,12 @@ func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, er
 	start, end := window(run, reqs)
 
 	// Traces, and the engine's steps over the run's window.
-	jaegerAddr := source(cfg.Jaeger, run.Jaeger)
+	jaegerAddr, noJaeger := source(cfg.Jaeger, run.Jaeger)
 	a.Jaeger = jaegerAddr
 	traces := map[string]*span.Trace{}
 	var allSteps []*span.Span
 	switch {
-	case cfg.Jaeger == none:
+	case noJaeger:
 		a.Coverage.Notes = append(a.Coverage.Notes, "--jaeger none: attributed from the client's records and the server's timings only")
 	case jaegerAddr == "":
 		a.Coverage.Notes = append(a.Coverage.Notes, "no Jaeger given (--jaeger): attributed from the client's records and the server's timings only")
@@ -172,7 +172,7 @@ func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, er
 	a.PrefillFit = attribution.FitPrefill(bs)
 
 	// Series and the verdict's evidence.
-	promURL := source(cfg.Prometheus, run.Prometheus)
+	promURL, noProm := source(cfg.Prometheus, run.Prometheus)
 	a.Prometheus = promURL
 	if promURL != "" {
 		a.Series, err = fetchSeries(ctx, cfg, promURL, start, end)
@@ -194,7 +194,7 @@ func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, er
 		}
 	} else {
 		why := "no Prometheus given (--prometheus)"
-		if cfg.Prometheus == none {
+		if noProm {
 			why = "--prometheus none"
 		}
 		a.Coverage.Notes = append(a.Coverage.Notes, why+": no queue depth, batch size or CPU series")
@@ -486,13 +486,14 @@ func window(run *runfmt.Run, reqs []*runfmt.Request) (time.Time, time.Time) {
 // whatever run.json names.
 const none = "none"
 
-// source is the address to read from: the flag's, else run.json's; ""
-// when the flag is none.
-func source(flag, fromRun string) string {
-	if flag == none {
-		return ""
+// source is the address to read from: the flag's, else run.json's (which
+// records the one given to llmbench run or nightly); "" and off when that
+// is none.
+func source(flag, fromRun string) (addr string, off bool) {
+	if v := first(flag, fromRun); v != none {
+		return v, false
 	}
-	return first(flag, fromRun)
+	return "", true
 }
 
 func first(vs ...string) string {

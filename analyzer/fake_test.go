@@ -189,14 +189,31 @@ func TestQueueingThroughFakes(t *testing.T) {
 	}
 
 	// "none" turns off what run.json names: no trace and no series is
-	// fetched, and the notes say so.
-	off, err := Analyze(t.Context(), Config{Run: dir, Quiet: true, Wait: time.Second, Jaeger: "none", Prometheus: "none"}, nil)
-	if err != nil {
-		t.Fatal(err)
+	// fetched, and the notes say so. A run made with --jaeger none and
+	// --prometheus none records them so.
+	none := func(t *testing.T, cfg Config) {
+		off, err := Analyze(t.Context(), cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		notes := strings.Join(off.Coverage.Notes, "\n")
+		if off.Jaeger != "" || off.Prometheus != "" || len(off.Series) != 0 || off.Coverage.ClientOnly+off.Coverage.MissingTraces != n ||
+			!strings.Contains(notes, "--jaeger none") || !strings.Contains(notes, "--prometheus none") || strings.Contains(notes, "unavailable") {
+			t.Errorf("with none: jaeger %q, prometheus %q, %d series, coverage %+v", off.Jaeger, off.Prometheus, len(off.Series), off.Coverage)
+		}
 	}
-	notes := strings.Join(off.Coverage.Notes, "\n")
-	if off.Jaeger != "" || off.Prometheus != "" || len(off.Series) != 0 || off.Coverage.ClientOnly+off.Coverage.MissingTraces != n ||
-		!strings.Contains(notes, "--jaeger none") || !strings.Contains(notes, "--prometheus none") || strings.Contains(notes, "unavailable") {
-		t.Errorf("with none: jaeger %q, prometheus %q, %d series, coverage %+v", off.Jaeger, off.Prometheus, len(off.Series), off.Coverage)
-	}
+	t.Run("flags none", func(t *testing.T) {
+		none(t, Config{Run: dir, Quiet: true, Wait: time.Second, Jaeger: "none", Prometheus: "none"})
+	})
+	t.Run("run.json none", func(t *testing.T) {
+		run, err := runfmt.ReadRun(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run.Jaeger, run.Prometheus = "none", "none"
+		if err := runfmt.WriteRun(dir, run); err != nil {
+			t.Fatal(err)
+		}
+		none(t, Config{Run: dir, Quiet: true, Wait: time.Second})
+	})
 }
