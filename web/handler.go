@@ -69,6 +69,8 @@ func Handler(ix *index.Index, cfg Config, log *slog.Logger) http.Handler {
 	// No cleaning (and no redirect) of paths such as /runs/../x: they
 	// reach the handlers, which refuse them.
 	r.SkipClean(true)
+	// /runs/ID/ and /compare/ (as a user types them) redirect to the page.
+	r.StrictSlash(true)
 	get := []string{http.MethodGet, http.MethodHead}
 	r.HandleFunc("/", s.list).Methods(get...)
 	r.HandleFunc("/runs/{id}", s.report).Methods(get...)

@@ -476,6 +476,24 @@ func TestPathEscapes(t *testing.T) {
 	}
 }
 
+// TestTrailingSlash: a page's path typed with a slash at its end
+// redirects to the page.
+func TestTrailingSlash(t *testing.T) {
+	s := newSite(t, true, listSpecs...)
+	const good = "20261128-070000-baseline"
+	for path, want := range map[string]string{"/runs/" + good + "/": "/runs/" + good, "/compare/?a=x": "/compare?a=x", "/trends/": "/trends"} {
+		req, _ := http.NewRequest(http.MethodGet, s.srv.URL+path, nil)
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusMovedPermanently || loc != want {
+			t.Errorf("%s: %d to %q, want 301 to %q", path, resp.StatusCode, loc, want)
+		}
+	}
+}
+
 // TestReadOnly views every page and checks that nothing in the run
 // folders changed: only the index database, in the runs folder's root,
 // may be written.
