@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -126,6 +127,9 @@ func parseSuite(b []byte, dir string, lookup func(string) (string, bool)) (*Suit
 		if errors.As(err, &se) {
 			line, col := position(b, se.Offset-1) // the offending byte
 			return nil, fmt.Errorf("line %d column %d: %w", line, col, err)
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, errors.New("the JSON ends early (a brace or bracket left open, or the file cut short)")
 		}
 		return nil, err
 	}

@@ -53,7 +53,7 @@ func TestLoadSuiteErrors(t *testing.T) {
 		name, json string
 		want       []string // in the error
 	}{
-		{"not json", `{"name": "x",`, []string{"s.json", "unexpected EOF"}},
+		{"not json", `{"name": "x",`, []string{"s.json", "the JSON ends early"}},
 		{"syntax error position", "{\n  \"name\": \"x\"\n  \"scenarios\": []\n}", []string{"line 3 column 3"}},
 		{"unknown field", `{"name": "x", "nigths": 3, ` + scen + `, ` + target + `}`, []string{`unknown field "nigths"`}},
 		{"wrong type", `{"name": "x", ` + scen + `, ` + target + `, "detector": {"nights": "seven"}}`, []string{"detector.nights", "int"}},
