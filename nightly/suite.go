@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/llmbench/llmbench/internal/jsonerr"
 )
 
 // Suite is a nightly suite file (e.g. scenarios/nightly.json): which
@@ -123,15 +124,7 @@ func parseSuite(b []byte, dir string, lookup func(string) (string, bool)) (*Suit
 	dec.DisallowUnknownFields()
 	var s Suite
 	if err := dec.Decode(&s); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			line, col := position(b, se.Offset-1) // the offending byte
-			return nil, fmt.Errorf("line %d column %d: %w", line, col, err)
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, errors.New("the JSON ends early (a brace or bracket left open, or the file cut short)")
-		}
-		return nil, err
+		return nil, jsonerr.Describe(b, err)
 	}
 	if dec.More() {
 		return nil, errors.New("more than one JSON value in the file")
@@ -263,13 +256,4 @@ func expand(s string, lookup func(string) (string, bool)) (string, error) {
 		return ""
 	})
 	return out, err
-}
-
-// position is the 1-based line and column of the byte at index i.
-func position(b []byte, i int64) (line, col int) {
-	i = min(max(i, 0), int64(len(b)))
-	before := b[:i]
-	line = 1 + bytes.Count(before, []byte("\n"))
-	col = int(i) - bytes.LastIndexByte(before, '\n')
-	return line, col
 }

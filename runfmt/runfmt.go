@@ -28,6 +28,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/llmbench/llmbench/internal/jsonerr"
 )
 
 // Format is the version of the run-folder files this package writes.
@@ -463,7 +465,7 @@ func readJSON(path string, v any, format *int) error {
 		return fmt.Errorf("read %s: over the %d MiB bound on an llmbench JSON file", path, MaxJSONFile>>20)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
+		return fmt.Errorf("read %s: %w", path, jsonerr.Describe(b, err))
 	}
 	if *format > Format {
 		return fmt.Errorf("read %s: format %d %w (this one reads up to %d)", path, *format, ErrNewerFormat, Format)

@@ -3,6 +3,8 @@ package runfmt
 import (
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -65,5 +67,23 @@ func TestDecodeRequestsLines(t *testing.T) {
 				t.Errorf("got %q\nwant %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestReadRunCutShort: a run.json cut short, or with a syntax error, says
+// so and where.
+func TestReadRunCutShort(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"format": 1, "id": "x",`:         "run.json: the JSON ends early",
+		"{\"format\": 1,\n  \"id\" \"x\"}": "run.json: line 2 column 8: invalid character",
+		"":                                 "run.json: no JSON value",
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, RunFile), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadRun(dir); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("run.json %q: %v, want an error containing %q", body, err, want)
+		}
 	}
 }

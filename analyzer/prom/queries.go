@@ -6,9 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
+
+	"github.com/llmbench/llmbench/internal/jsonerr"
 )
 
 // Query is one named PromQL query of the analysis.
@@ -48,7 +49,7 @@ var defaultQueries []byte
 // refserver's and the load generator's metrics. Each call returns a new
 // slice.
 func Defaults() []Query {
-	qs, err := decodeQueries(bytes.NewReader(defaultQueries))
+	qs, err := decodeQueries(defaultQueries)
 	if err != nil {
 		panic("prom: embedded queries.json: " + err.Error())
 	}
@@ -73,12 +74,11 @@ func LoadQueries(path string) ([]Query, error) {
 	if path == "" {
 		return qs, nil
 	}
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load queries: %w", err)
 	}
-	defer f.Close()
-	user, err := decodeQueries(f)
+	user, err := decodeQueries(b)
 	if err != nil {
 		return nil, fmt.Errorf("load queries %s: %w", path, err)
 	}
@@ -100,14 +100,14 @@ func LoadQueries(path string) ([]Query, error) {
 
 // decodeQueries reads a queries file: strictly, without duplicate or
 // empty names.
-func decodeQueries(r io.Reader) ([]Query, error) {
+func decodeQueries(b []byte) ([]Query, error) {
 	var file struct {
 		Queries []Query `json:"queries"`
 	}
-	dec := json.NewDecoder(r)
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&file); err != nil {
-		return nil, err
+		return nil, jsonerr.Describe(b, err)
 	}
 	if dec.More() {
 		return nil, errors.New("data after the queries object")

@@ -10,7 +10,8 @@
 //	refserver   loadgen   analyzer                  the three producers: never each other
 //	runfmt (+index), bpe, telemetry, scenarios,
 //	internal/stats, internal/connguard,
-//	internal/hostguard, internal/stack              shared: they import only each other
+//	internal/hostguard, internal/stack,
+//	internal/jsonerr                                shared: they import only each other
 //
 // internal/stack imports nothing of llmbench's at all, and the product
 // binaries (llmbench, refserver) link neither package testing nor the
@@ -22,6 +23,7 @@ package layers
 var Shared = []string{
 	"runfmt", "bpe", "telemetry", "scenarios",
 	"internal/stats", "internal/connguard", "internal/hostguard", "internal/stack",
+	"internal/jsonerr",
 }
 
 // Allowed says which components each component may import besides its own
