@@ -68,8 +68,16 @@ func TestFlagsSetOptions(t *testing.T) {
 			t.Errorf("options.%s still there: %s", k, out)
 		}
 	}
+	// Durations read as k6 reads them: days, and a plain number is
+	// milliseconds.
+	for arg, want := range map[string]time.Duration{"90s": 90 * time.Second, "1d2h": 26 * time.Hour, "1500": 1500 * time.Millisecond} {
+		cfg, _, err := parseFlags(t, "-d", arg, "-s", arg+":1")
+		if err != nil || cfg.Duration != want {
+			t.Errorf("-d %s: %v, %v; want %v", arg, cfg.Duration, err, want)
+		}
+	}
 	// Bad values are refused by the flag itself.
-	for _, args := range [][]string{{"-s", "ten:5"}, {"-s", "10s:many"}, {"--max-redirects", "-1"}, {"--http-debug=loud"}, {"--nope"}} {
+	for _, args := range [][]string{{"-s", "ten:5"}, {"-s", "10s:many"}, {"-s", "-5s:1"}, {"-d", "5x"}, {"--duration", "-3s"}, {"--max-redirects", "-1"}, {"--http-debug=loud"}, {"--nope"}} {
 		if _, _, err := parseFlags(t, args...); err == nil {
 			t.Errorf("%q: accepted", args)
 		}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/llmbench/llmbench/loadgen/executor"
 	"github.com/llmbench/llmbench/loadgen/output"
 	"github.com/llmbench/llmbench/runfmt"
 	"github.com/llmbench/llmbench/telemetry"
@@ -132,8 +133,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	// Execution.
 	fs.IntVar(&c.VUs, "vus", 0, "run this many VUs instead of the script's scenarios (with --duration or --iterations)")
 	fs.IntVar(&c.VUs, "u", 0, "short for --vus")
-	fs.DurationVar(&c.Duration, "duration", 0, "run the VUs for this long instead of the script's scenarios")
-	fs.DurationVar(&c.Duration, "d", 0, "short for --duration")
+	fs.Var(durationFlag{&c.Duration}, "duration", "run the VUs for this long instead of the script's scenarios: a `duration` such as 90s, 1h30m or 1d, or a number of milliseconds (as k6 reads it)")
+	fs.Var(durationFlag{&c.Duration}, "d", "short for --duration")
 	fs.Int64Var(&c.Iter, "iterations", 0, "run this many iterations in all (shared-iterations) instead of the script's scenarios")
 	fs.Int64Var(&c.Iter, "i", 0, "short for --iterations")
 	fs.Var(&c.Stages, "stage", "add a stage, as `DURATION:TARGET` (repeatable): one ramping-vus scenario instead of the script's")
@@ -320,6 +321,29 @@ type listFlag []string
 func (f *listFlag) String() string     { return strings.Join(*f, ",") }
 func (f *listFlag) Set(s string) error { *f = append(*f, s); return nil }
 
+// durationFlag is a duration flag read as k6 reads durations
+// (executor.ParseDuration): "90s", "1d12h", or a number of milliseconds.
+type durationFlag struct{ d *time.Duration }
+
+func (f durationFlag) String() string {
+	if f.d == nil || *f.d == 0 {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f durationFlag) Set(s string) error {
+	d, err := executor.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	if d < 0 {
+		return fmt.Errorf("%q is negative", s)
+	}
+	*f.d = d
+	return nil
+}
+
 // stageFlag is -s DURATION:TARGET, repeatable.
 type stageFlag []string
 
@@ -331,7 +355,7 @@ func (f *stageFlag) Set(s string) error {
 		// k6 takes "30s" alone as a stage that keeps the last target.
 		target = ""
 	}
-	if _, err := time.ParseDuration(d); err != nil {
+	if v, err := executor.ParseDuration(d); err != nil || v < 0 {
 		return fmt.Errorf("%q: want DURATION:TARGET, e.g. 30s:10", s)
 	}
 	if target != "" {

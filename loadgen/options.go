@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/llmbench/llmbench/loadgen/executor"
 	"github.com/llmbench/llmbench/loadgen/metrics"
 	"github.com/llmbench/llmbench/loadgen/script"
 	"github.com/llmbench/llmbench/loadgen/threshold"
@@ -23,8 +24,8 @@ import (
 // itself; the executors read the scenarios.
 type scriptOptions struct {
 	Thresholds        json.RawMessage `json:"thresholds"`
-	SetupTimeout      string          `json:"setupTimeout"`
-	TeardownTimeout   string          `json:"teardownTimeout"`
+	SetupTimeout      json.RawMessage `json:"setupTimeout"`    // a k6 duration: see durations
+	TeardownTimeout   json.RawMessage `json:"teardownTimeout"` // a k6 duration
 	SummaryTrendStats []string        `json:"summaryTrendStats"`
 	SummaryTimeUnit   string          `json:"summaryTimeUnit"`
 	// MaxRedirects is how many redirects k6/http follows (k6's default 10).
@@ -41,19 +42,48 @@ type scriptOptions struct {
 	InsecureSkipTLSVerify bool              `json:"insecureSkipTLSVerify"`
 	NoConnectionReuse     bool              `json:"noConnectionReuse"`
 	Hosts                 map[string]string `json:"hosts"`
-	MinIterationDuration  string            `json:"minIterationDuration"`
+	MinIterationDuration  json.RawMessage   `json:"minIterationDuration"` // a k6 duration
 	// SLO sets the service-level objectives of goodput, in milliseconds:
 	// {ttft: 500, tpot: 50, e2e: 10000}. A request is good when it
 	// succeeded and met every one given. (An llmbench option; k6 has none.)
 	SLO map[string]float64 `json:"slo"`
+
+	// What durations read from the duration options.
+	setup, teardown, minIteration time.Duration
 }
 
-func (o scriptOptions) setupTimeout() time.Duration {
-	return durationOr(o.SetupTimeout, 60*time.Second)
+// durations reads the duration options as k6 does (a string such as
+// "30s" or "1d", or a number of milliseconds), and refuses one that is
+// neither, or negative, naming it.
+func (o *scriptOptions) durations() error {
+	for _, d := range []struct {
+		name string
+		raw  json.RawMessage
+		dst  *time.Duration
+		def  time.Duration
+	}{
+		{"setupTimeout", o.SetupTimeout, &o.setup, 60 * time.Second},
+		{"teardownTimeout", o.TeardownTimeout, &o.teardown, 60 * time.Second},
+		{"minIterationDuration", o.MinIterationDuration, &o.minIteration, 0},
+	} {
+		*d.dst = d.def
+		if len(d.raw) == 0 || string(d.raw) == "null" {
+			continue
+		}
+		v, err := executor.ParseDurationJSON(d.raw)
+		if err != nil {
+			return fmt.Errorf("options: %s %s: %v; want a duration such as \"10s\" or a number of milliseconds", d.name, d.raw, err)
+		}
+		if v < 0 {
+			return fmt.Errorf("options: %s %s: negative", d.name, d.raw)
+		}
+		*d.dst = v
+	}
+	return nil
 }
-func (o scriptOptions) teardownTimeout() time.Duration {
-	return durationOr(o.TeardownTimeout, 60*time.Second)
-}
+
+func (o scriptOptions) setupTimeout() time.Duration    { return o.setup }
+func (o scriptOptions) teardownTimeout() time.Duration { return o.teardown }
 
 // trendStats are the trend values the summary computes: k6's defaults or
 // summaryTrendStats, and the percentiles the thresholds need.
@@ -82,13 +112,7 @@ func (o scriptOptions) apply(env *script.Env, hc *http.Client) error {
 			return fmt.Errorf("options: summaryTimeUnit %q: want s, ms or us", u)
 		}
 	}
-	if o.MinIterationDuration != "" {
-		d, err := time.ParseDuration(o.MinIterationDuration)
-		if err != nil || d < 0 {
-			return fmt.Errorf("options: minIterationDuration %q: want a duration such as \"10s\"", o.MinIterationDuration)
-		}
-		env.MinIterationDuration = d
-	}
+	env.MinIterationDuration = o.minIteration
 	tr, ok := hc.Transport.(*http.Transport)
 	if !ok {
 		return nil
@@ -159,16 +183,6 @@ func warnOptions(w io.Writer, opts json.RawMessage) {
 			fmt.Fprintf(w, "WARN options.%s: not an option llmbench knows (a typo?); it is ignored\n", k)
 		}
 	}
-}
-
-func durationOr(s string, def time.Duration) time.Duration {
-	if s == "" {
-		return def
-	}
-	if d, err := time.ParseDuration(s); err == nil && d > 0 {
-		return d
-	}
-	return def
 }
 
 // override applies the command line to the script's options the way k6

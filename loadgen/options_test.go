@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -128,6 +129,41 @@ func TestWarnOptions(t *testing.T) {
 			if !strings.HasPrefix(lines[i], w) {
 				t.Errorf("%s: line %q, want it to start %q", tt.opts, lines[i], w)
 			}
+		}
+	}
+}
+
+// TestDurationOptions: setupTimeout, teardownTimeout and
+// minIterationDuration read as k6 reads durations (a string with units,
+// days included, or a number of milliseconds), and a bad or negative one is
+// refused by name, not replaced by the default.
+func TestDurationOptions(t *testing.T) {
+	for _, tc := range []struct {
+		opts                     string
+		setup, teardown, minIter time.Duration
+		err                      string
+	}{
+		{`{}`, 60 * time.Second, 60 * time.Second, 0, ""},
+		{`{"setupTimeout": "2m", "teardownTimeout": 1500, "minIterationDuration": "1d"}`, 2 * time.Minute, 1500 * time.Millisecond, 24 * time.Hour, ""},
+		{`{"minIterationDuration": "250"}`, 60 * time.Second, 60 * time.Second, 250 * time.Millisecond, ""},
+		{`{"setupTimeout": "soon"}`, 0, 0, 0, `setupTimeout "soon"`},
+		{`{"teardownTimeout": -5}`, 0, 0, 0, "teardownTimeout -5: negative"},
+		{`{"minIterationDuration": true}`, 0, 0, 0, "minIterationDuration true"},
+	} {
+		var o scriptOptions
+		if err := json.Unmarshal([]byte(tc.opts), &o); err != nil {
+			t.Fatal(err)
+		}
+		err := o.durations()
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: %v, want an error containing %q", tc.opts, err, tc.err)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", tc.opts, err)
+		case o.setupTimeout() != tc.setup || o.teardownTimeout() != tc.teardown || o.minIteration != tc.minIter:
+			t.Errorf("%s: setup %v, teardown %v, min iteration %v", tc.opts, o.setupTimeout(), o.teardownTimeout(), o.minIteration)
 		}
 	}
 }

@@ -173,6 +173,9 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Result, er
 	if err := json.Unmarshal(opts, &o); err != nil {
 		return &Result{Exit: ExitInvalidConfig}, fmt.Errorf("options: %w", err)
 	}
+	if err := o.durations(); err != nil {
+		return &Result{Exit: ExitInvalidConfig}, err
+	}
 	warnOptions(stderr, opts)
 	if err := o.apply(r.env, hc); err != nil {
 		return &Result{Exit: ExitInvalidConfig}, err

@@ -460,7 +460,7 @@ func (p *fieldParser) duration(m map[string]json.RawMessage, field string, dst *
 	if !present(m[field]) {
 		return false
 	}
-	d, err := parseDurationJSON(m[field])
+	d, err := ParseDurationJSON(m[field])
 	if err != nil {
 		p.fail(field, err)
 	}
@@ -534,9 +534,9 @@ func parseInt(raw json.RawMessage) (int64, error) {
 	return int64(f), nil
 }
 
-// parseDurationJSON reads a k6 duration: a string or a number of
-// milliseconds.
-func parseDurationJSON(raw json.RawMessage) (time.Duration, error) {
+// ParseDurationJSON reads a k6 duration option's JSON value: a string
+// (ParseDuration) or a number of milliseconds.
+func ParseDurationJSON(raw json.RawMessage) (time.Duration, error) {
 	var v any
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
