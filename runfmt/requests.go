@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/llmbench/llmbench/internal/jsonerr"
 )
 
 // RequestLog appends Request lines to requests.jsonl. Each Append writes one
@@ -150,6 +152,11 @@ func decodeRequests(rd io.Reader, maxLine int) iter.Seq2[*Request, error] {
 			default:
 				var r Request
 				if jerr := json.Unmarshal(b, &r); jerr != nil {
+					// A line cut short (a run killed mid-write) says so;
+					// other errors are encoding/json's, within the line.
+					if d := jsonerr.Describe(b, jerr); errors.Is(d, jsonerr.ErrEndsEarly) {
+						jerr = d
+					}
 					if !yield(nil, fmt.Errorf("requests.jsonl line %d: %w", line, jerr)) {
 						return
 					}

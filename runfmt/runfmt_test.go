@@ -46,7 +46,7 @@ func TestDecodeRequestsLines(t *testing.T) {
 		{"two lines", "{\"seq\":1}\n{\"seq\":2}\n", []string{"seq 1", "seq 2"}},
 		{"blank line", "{\"seq\":1}\n\n{\"seq\":3}\n", []string{"seq 1", "seq 3"}},
 		{"no final newline", "{\"seq\":1}\n{\"seq\":2}", []string{"seq 1", "seq 2"}},
-		{"cut short", "{\"seq\":1}\n{\"seq\":", []string{"seq 1", "requests.jsonl line 2: unexpected end of JSON input"}},
+		{"cut short", "{\"seq\":1}\n{\"seq\":", []string{"seq 1", "requests.jsonl line 2: the JSON ends early (a brace or bracket left open, or the file cut short)"}},
 		{"malformed", "{\"seq\":1}\nnot json\n{\"seq\":3}\n", []string{"seq 1", "requests.jsonl line 2: invalid character 'o' in literal null (expecting 'u')", "seq 3"}},
 		{"too long", "{\"seq\":1}\n" + long + "\n{\"seq\":3}\n", []string{"seq 1", "requests.jsonl line 2: 321 bytes, over the 200-byte bound on a request's line: skipped", "seq 3"}},
 		{"too long at the end", "{\"seq\":1}\n" + long, []string{"seq 1", "requests.jsonl line 2: 320 bytes, over the 200-byte bound on a request's line: skipped"}},

@@ -168,7 +168,7 @@ func TestList(t *testing.T) {
 		ids      []string
 		contains []string
 	}{
-		{"", 200, []string{smoke, cuda, cpu, half}, []string{"4 of 4 runs", "broken: read run.json: unexpected end of JSON input", `href="/runs/` + cpu + `"`}},
+		{"", 200, []string{smoke, cuda, cpu, half}, []string{"4 of 4 runs", "broken: read run.json: the JSON ends early", `href="/runs/` + cpu + `"`}},
 		{"?sort=start", 200, []string{half, cpu, cuda, smoke}, nil},
 		{"?scenario=baseline", 200, []string{cuda, cpu}, []string{"2 of 4 runs"}},
 		{"?device=cpu", 200, []string{smoke, cpu}, nil},

@@ -35,7 +35,7 @@ func TestCorruptRunFolder(t *testing.T) {
 	}{
 		{"run.json not JSON", func(t *testing.T, dir string) {
 			writeFile(t, filepath.Join(dir, runfmt.RunFile), "{\"format\": 1, \"id\": \"cut short")
-		}, []string{"run.json", "unexpected end of JSON input"}},
+		}, []string{"run.json", "the JSON ends early"}},
 		{"run.json from a newer llmbench", func(t *testing.T, dir string) {
 			writeFile(t, filepath.Join(dir, runfmt.RunFile), `{"format": 99, "id": "x", "status": "finished"}`)
 		}, []string{"run.json", "newer"}},
