@@ -200,6 +200,7 @@ func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, er
 		a.Coverage.Notes = append(a.Coverage.Notes, why+": no queue depth, batch size or CPU series")
 	}
 	ev := evidence(cfg.Run, run, health, a, allSteps, start, end)
+	ev.Failures = failures(reqs)
 	a.Host, a.Load = ev.Host, ev.Load
 	a.Verdict, a.Recommendations = attribution.Verdict(bs, ev)
 	a.Saturation = saturation(bs, reqs, slo)
@@ -480,6 +481,40 @@ func window(run *runfmt.Run, reqs []*runfmt.Request) (time.Time, time.Time) {
 		}
 	}
 	return start, end
+}
+
+// failures counts the failed requests by error class, the most first (by
+// class name on a tie), each with its first request's error.
+func failures(reqs []*runfmt.Request) []attribution.Failure {
+	byClass := map[string]*attribution.Failure{}
+	var out []*attribution.Failure
+	for _, r := range reqs {
+		if r.OK {
+			continue
+		}
+		class := r.ErrorClass
+		if class == "" {
+			class = "unclassified"
+		}
+		f := byClass[class]
+		if f == nil {
+			f = &attribution.Failure{Class: class, First: r.Error}
+			byClass[class] = f
+			out = append(out, f)
+		}
+		f.Count++
+	}
+	slices.SortStableFunc(out, func(a, b *attribution.Failure) int {
+		if a.Count != b.Count {
+			return b.Count - a.Count
+		}
+		return strings.Compare(a.Class, b.Class)
+	})
+	fs := make([]attribution.Failure, len(out))
+	for i, f := range out {
+		fs[i] = *f
+	}
+	return fs
 }
 
 // none, as --jaeger or --prometheus, asks for no traces or no series,

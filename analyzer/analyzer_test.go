@@ -193,6 +193,30 @@ func TestTruncatedRequestLog(t *testing.T) {
 	}
 }
 
+// TestAllFailed: when no request succeeded the verdict names the error
+// class of most of them, with each class's first error as evidence.
+func TestAllFailed(t *testing.T) {
+	dir := writeRunWith(t, 5, "", "", func(i int, r *runfmt.Request) {
+		r.OK, r.TTFTMS, r.E2EMS, r.OutputTokens, r.Status = false, nil, nil, 0, 0
+		r.ErrorClass, r.Error = runfmt.ErrorConnect, "dial tcp 127.0.0.1:1: connect: connection refused"
+		if i == 4 {
+			r.ErrorClass, r.Error, r.Status = runfmt.ErrorHTTP, "HTTP 503: overloaded", 503
+		}
+	})
+	a, err := Analyze(t.Context(), Config{Run: dir, Quiet: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := a.Verdict
+	if v.Kind != "failed" || v.Bottleneck != runfmt.ErrorConnect || !strings.Contains(v.Summary, "4 of 5 failed with connect (dial tcp") ||
+		len(v.Evidence) != 2 || !strings.Contains(v.Evidence[1], "1 failed with http, the first: HTTP 503") {
+		t.Errorf("verdict %+v", v)
+	}
+	if len(a.Recommendations) != 1 || !strings.Contains(a.Recommendations[0].Action, "check that the target is up") {
+		t.Errorf("recommendations %+v", a.Recommendations)
+	}
+}
+
 func TestCompareNeedsAnalyses(t *testing.T) {
 	a := writeRun(t, 3, "", "")
 	b := writeRun(t, 3, "", "")

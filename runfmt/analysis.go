@@ -249,8 +249,9 @@ type SLOGroup struct {
 type Verdict struct {
 	// Kind is the class of the finding: load-generator, host-contended,
 	// queue, compute, batch, engine, network, server, undetermined (the
-	// evidence is within noise, or the time could not be split) or unknown
-	// (nothing to attribute).
+	// evidence is within noise, or the time could not be split), failed
+	// (no request succeeded: Bottleneck is the error class of most) or
+	// unknown (nothing to attribute).
 	Kind string `json:"kind"`
 	// Bottleneck is the largest part of the finding's class, or "none"
 	// (undetermined) or "unknown".

@@ -40,6 +40,58 @@ type Evidence struct {
 	// Concurrency is the peak number of VUs (or requests in flight); 0 when
 	// unknown.
 	Concurrency float64
+	// Failures are the failed requests by error class, the most first:
+	// what the verdict says when no request succeeded.
+	Failures []Failure
+}
+
+// Failure is how many requests failed with one error class
+// (runfmt.ErrorConnect, ...), and the first one's error.
+type Failure struct {
+	Class string
+	Count int
+	First string
+}
+
+// failureAdvice is what to do when no request succeeded, by the class
+// of most of the failures, and what those requests had in common.
+var failureAdvice = map[string][2]string{
+	runfmt.ErrorConnect: {"check that the target is up and listening at the URL the script uses (-e TARGET=...)",
+		"got no connection"},
+	runfmt.ErrorHTTP: {"read the server's answers in requests.jsonl: a 4xx means the requests do not suit it (the URL's path, the protocol: -e PROTOCOL=..., the model name), a 5xx that it failed",
+		"were answered with an error status"},
+	runfmt.ErrorTimeout: {"raise the requests' timeout, or lower the load until a request finishes",
+		"ran out of time"},
+	runfmt.ErrorProtocol: {"check that the protocol the script speaks (-e PROTOCOL=...) is the one the server serves",
+		"had answers that could not be read as the protocol expected"},
+	runfmt.ErrorStream: {"look at the server's log: it reported an error inside the streams",
+		"carried an error event in their streams"},
+	runfmt.ErrorTruncated: {"look at the server's log, and at anything between it and the load generator (a proxy's timeout)",
+		"had streams that ended before their end marker"},
+	runfmt.ErrorCanceled: {"let the run go on longer: it stopped before any request finished",
+		"were still in flight when the run stopped"},
+}
+
+// failedVerdict is the verdict of a run in which no request succeeded.
+func failedVerdict(v runfmt.Verdict, fs []Failure) (runfmt.Verdict, []runfmt.Recommendation) {
+	v.Summary = "no successful requests: nothing to attribute"
+	if len(fs) == 0 {
+		return v, []runfmt.Recommendation{}
+	}
+	n := 0
+	for _, f := range fs {
+		n += f.Count
+		v.Evidence = append(v.Evidence, fmt.Sprintf("%d failed with %s, the first: %s", f.Count, f.Class, f.First))
+	}
+	top := fs[0]
+	v.Kind, v.Bottleneck = KindFailed, top.Class
+	v.Summary = fmt.Sprintf("no successful requests: %d of %d failed with %s (%s)", top.Count, n, top.Class, top.First)
+	advice, ok := failureAdvice[top.Class]
+	if !ok {
+		advice = [2]string{"read the errors in requests.jsonl", "failed"}
+	}
+	because := fmt.Sprintf("no request succeeded, and %d of the %d %s", top.Count, n, advice[1])
+	return v, []runfmt.Recommendation{{Action: advice[0], Because: because, Evidence: v.Evidence[:1]}}
 }
 
 // Thresholds of the evidence.
@@ -64,6 +116,7 @@ const (
 	KindServer        = "server"
 	KindUndetermined  = "undetermined"
 	KindUnknown       = "unknown"
+	KindFailed        = "failed" // no request succeeded: the bottleneck is the error class
 )
 
 // Verdict names what limited the run, with the measured facts beside it,
@@ -92,8 +145,7 @@ func Verdict(bs []runfmt.Breakdown, ev Evidence) (runfmt.Verdict, []runfmt.Recom
 	recs := []runfmt.Recommendation{}
 	prim := Primary(bs)
 	if prim == "" {
-		v.Summary = "no successful requests: nothing to attribute"
-		return v, recs
+		return failedVerdict(v, ev.Failures)
 	}
 	basis := Only(bs, prim)
 	sh := BootstrapShares(basis)

@@ -110,6 +110,14 @@ func TestVerdict(t *testing.T) {
 			actions:   []string{"send the server's spans to Jaeger (refserver --otlp-endpoint), or measure a server that reports its timings in its stream"},
 			qualified: "neither server spans nor server timings"},
 		{name: "no requests", kind: KindUnknown, bottleneck: "unknown", summary: "no successful requests"},
+		{name: "every request refused", kind: KindFailed, bottleneck: runfmt.ErrorConnect,
+			ev:      Evidence{Failures: []Failure{{Class: runfmt.ErrorConnect, Count: 5, First: "dial tcp 127.0.0.1:1: connect: connection refused"}}},
+			summary: "no successful requests: 5 of 5 failed with connect (dial tcp 127.0.0.1:1: connect: connection refused)",
+			actions: []string{"check that the target is up and listening at the URL the script uses (-e TARGET=...)"}},
+		{name: "failures of two kinds", kind: KindFailed, bottleneck: runfmt.ErrorHTTP,
+			ev:      Evidence{Failures: []Failure{{Class: runfmt.ErrorHTTP, Count: 3, First: "HTTP 404: no route POST /v1/chat"}, {Class: runfmt.ErrorTimeout, Count: 2, First: "timeout"}}},
+			summary: "no successful requests: 3 of 5 failed with http (HTTP 404",
+			actions: []string{"read the server's answers in requests.jsonl: a 4xx means the requests do not suit it (the URL's path, the protocol: -e PROTOCOL=..., the model name), a 5xx that it failed"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,7 +139,10 @@ func TestVerdict(t *testing.T) {
 			if tt.qualified != "" && !slices.ContainsFunc(v.Qualifications, func(q string) bool { return strings.Contains(q, tt.qualified) }) {
 				t.Errorf("qualifications = %q, want one with %q", v.Qualifications, tt.qualified)
 			}
-			if tt.kind != KindUnknown && (len(v.Evidence) == 0 || v.Agreement == 0 || len(v.Shares) == 0) {
+			if tt.kind == KindFailed && len(v.Evidence) != len(tt.ev.Failures) {
+				t.Errorf("evidence %q: want a line for each error class", v.Evidence)
+			}
+			if tt.kind != KindUnknown && tt.kind != KindFailed && (len(v.Evidence) == 0 || v.Agreement == 0 || len(v.Shares) == 0) {
 				t.Errorf("evidence %q, agreement %g, shares %v: want all three", v.Evidence, v.Agreement, v.Shares)
 			}
 		})
