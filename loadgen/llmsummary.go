@@ -39,12 +39,23 @@ func LLMSummary(dir string, start, end time.Time, slo map[string]float64, droppe
 type llmAcc struct {
 	n, errors, good, mismatches, outTokens int64
 	ttft, tpot, itl, e2e, queue            []float64
+	classes                                []runfmt.ErrorCount // in order of first appearance
 }
 
 func (a *llmAcc) add(r *runfmt.Request, slo map[string]float64) {
 	a.n++
 	if !r.OK {
 		a.errors++
+		class := r.ErrorClass
+		if class == "" {
+			class = "unclassified"
+		}
+		i := slices.IndexFunc(a.classes, func(c runfmt.ErrorCount) bool { return c.Class == class })
+		if i < 0 {
+			i = len(a.classes)
+			a.classes = append(a.classes, runfmt.ErrorCount{Class: class, First: r.Error})
+		}
+		a.classes[i].Count++
 	} else {
 		a.outTokens += int64(r.OutputTokens)
 		if meetsSLO(r, slo) {
@@ -73,6 +84,10 @@ func (a *llmAcc) summary(d time.Duration, slo map[string]float64) *runfmt.LLMSum
 	s := &runfmt.LLMSummary{
 		Requests: a.n, Errors: a.errors, GoodRequests: a.good, TokenMismatches: a.mismatches, SLOs: slo,
 		TTFT: percentiles(a.ttft), TPOT: percentiles(a.tpot), ITL: percentiles(a.itl), E2E: percentiles(a.e2e),
+	}
+	if len(a.classes) > 0 {
+		s.ErrorClasses = slices.Clone(a.classes)
+		slices.SortStableFunc(s.ErrorClasses, func(x, y runfmt.ErrorCount) int { return int(y.Count - x.Count) })
 	}
 	if len(a.queue) > 0 {
 		q := percentiles(a.queue)

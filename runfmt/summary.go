@@ -97,6 +97,17 @@ type LLMSummary struct {
 	// tokenizer counts of output tokens differ.
 	TokenMismatches   int64 `json:"token_mismatches"`
 	DroppedIterations int64 `json:"dropped_iterations"`
+	// ErrorClasses counts the failed requests by error class (the
+	// ErrorClass constants), the most first, each with its first error.
+	ErrorClasses []ErrorCount `json:"error_classes,omitempty"`
+}
+
+// ErrorCount is how many requests failed with one error class, and the
+// first one's error.
+type ErrorCount struct {
+	Class string `json:"class"`
+	Count int64  `json:"count"`
+	First string `json:"first"`
 }
 
 // Percentiles are a latency's usual quantiles, in milliseconds.

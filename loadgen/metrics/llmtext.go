@@ -20,6 +20,13 @@ func WriteLLMText(w io.Writer, s *runfmt.LLMSummary) {
 	ms := FormatDuration
 	fmt.Fprintf(w, "     LLM: %d requests (%.2f/s), %d errors (%.2f%%), %.1f output tokens/s\n",
 		s.Requests, s.RequestsPerS, s.Errors, 100*s.ErrorRate, s.OutputTokPerS)
+	for _, e := range s.ErrorClasses {
+		first := e.First
+		if r := []rune(first); len(r) > 160 {
+			first = string(r[:160]) + "…"
+		}
+		fmt.Fprintf(w, "     errors: %s %d, the first: %s\n", e.Class, e.Count, first)
+	}
 	for _, l := range []struct {
 		name string
 		p    runfmt.Percentiles

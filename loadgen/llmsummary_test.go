@@ -1,0 +1,57 @@
+package loadgen
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/llmbench/llmbench/loadgen/metrics"
+	"github.com/llmbench/llmbench/runfmt"
+)
+
+// TestLLMSummaryErrorClasses: the summary counts the failed requests by
+// error class, the most first, each with its first error, and the
+// end-of-run text prints them under the LLM line.
+func TestLLMSummaryErrorClasses(t *testing.T) {
+	dir := t.TempDir()
+	log, err := runfmt.CreateRequestLog(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	for i, r := range []runfmt.Request{
+		{OK: true, OutputTokens: 4},
+		{ErrorClass: runfmt.ErrorHTTP, Error: "HTTP 503: overloaded"},
+		{ErrorClass: runfmt.ErrorConnect, Error: "dial tcp 127.0.0.1:1: connect: connection refused"},
+		{OK: true, OutputTokens: 4},
+		{ErrorClass: runfmt.ErrorConnect, Error: "dial tcp 127.0.0.1:1: connect: connection reset"},
+		{Error: "something else"},
+	} {
+		r.Started, r.Sent = start.Add(time.Duration(i)*time.Second), start.Add(time.Duration(i)*time.Second)
+		if err := log.Append(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := LLMSummary(dir, start, start.Add(10*time.Second), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []runfmt.ErrorCount{
+		{Class: runfmt.ErrorConnect, Count: 2, First: "dial tcp 127.0.0.1:1: connect: connection refused"},
+		{Class: runfmt.ErrorHTTP, Count: 1, First: "HTTP 503: overloaded"},
+		{Class: "unclassified", Count: 1, First: "something else"},
+	}
+	if s.Errors != 4 || !slices.Equal(s.ErrorClasses, want) {
+		t.Errorf("errors %d, classes %+v; want 4, %+v", s.Errors, s.ErrorClasses, want)
+	}
+	var b bytes.Buffer
+	metrics.WriteLLMText(&b, s)
+	if !strings.Contains(b.String(), "errors: connect 2, the first: dial tcp 127.0.0.1:1: connect: connection refused\n") {
+		t.Errorf("text:\n%s", b.String())
+	}
+}
