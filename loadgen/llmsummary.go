@@ -38,11 +38,16 @@ func LLMSummary(dir string, start, end time.Time, slo map[string]float64, droppe
 // llmAcc accumulates requests for LLMSummary.
 type llmAcc struct {
 	n, errors, good, mismatches, outTokens int64
+	canceled                               int64 // cut short by the run's stop: left out
 	ttft, tpot, itl, e2e, queue            []float64
 	classes                                []runfmt.ErrorCount // in order of first appearance
 }
 
 func (a *llmAcc) add(r *runfmt.Request, slo map[string]float64) {
+	if !r.OK && r.ErrorClass == runfmt.ErrorCanceled {
+		a.canceled++
+		return
+	}
 	a.n++
 	if !r.OK {
 		a.errors++
@@ -82,7 +87,7 @@ func meetsSLO(r *runfmt.Request, slo map[string]float64) bool { return len(r.Mis
 
 func (a *llmAcc) summary(d time.Duration, slo map[string]float64) *runfmt.LLMSummary {
 	s := &runfmt.LLMSummary{
-		Requests: a.n, Errors: a.errors, GoodRequests: a.good, TokenMismatches: a.mismatches, SLOs: slo,
+		Requests: a.n, Errors: a.errors, Canceled: a.canceled, GoodRequests: a.good, TokenMismatches: a.mismatches, SLOs: slo,
 		TTFT: percentiles(a.ttft), TPOT: percentiles(a.tpot), ITL: percentiles(a.itl), E2E: percentiles(a.e2e),
 	}
 	if len(a.classes) > 0 {

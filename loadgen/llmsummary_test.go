@@ -13,7 +13,8 @@ import (
 
 // TestLLMSummaryErrorClasses: the summary counts the failed requests by
 // error class, the most first, each with its first error, and the
-// end-of-run text prints them under the LLM line.
+// end-of-run text prints them under the LLM line. Requests the run's stop
+// cut short are counted apart.
 func TestLLMSummaryErrorClasses(t *testing.T) {
 	dir := t.TempDir()
 	log, err := runfmt.CreateRequestLog(dir)
@@ -28,6 +29,7 @@ func TestLLMSummaryErrorClasses(t *testing.T) {
 		{OK: true, OutputTokens: 4},
 		{ErrorClass: runfmt.ErrorConnect, Error: "dial tcp 127.0.0.1:1: connect: connection reset"},
 		{Error: "something else"},
+		{ErrorClass: runfmt.ErrorCanceled, Error: "read event stream: interrupt signal received"},
 	} {
 		r.Started, r.Sent = start.Add(time.Duration(i)*time.Second), start.Add(time.Duration(i)*time.Second)
 		if err := log.Append(&r); err != nil {
@@ -46,12 +48,16 @@ func TestLLMSummaryErrorClasses(t *testing.T) {
 		{Class: runfmt.ErrorHTTP, Count: 1, First: "HTTP 503: overloaded"},
 		{Class: "unclassified", Count: 1, First: "something else"},
 	}
-	if s.Errors != 4 || !slices.Equal(s.ErrorClasses, want) {
-		t.Errorf("errors %d, classes %+v; want 4, %+v", s.Errors, s.ErrorClasses, want)
+	// The request the run's stop cut short is counted apart: the server
+	// did not fail it.
+	if s.Requests != 6 || s.Errors != 4 || s.Canceled != 1 || s.ErrorRate != 4.0/6 || !slices.Equal(s.ErrorClasses, want) {
+		t.Errorf("requests %d, errors %d (rate %g), canceled %d, classes %+v; want 6, 4 (4/6), 1, %+v",
+			s.Requests, s.Errors, s.ErrorRate, s.Canceled, s.ErrorClasses, want)
 	}
 	var b bytes.Buffer
 	metrics.WriteLLMText(&b, s)
-	if !strings.Contains(b.String(), "errors: connect 2, the first: dial tcp 127.0.0.1:1: connect: connection refused\n") {
+	if !strings.Contains(b.String(), "errors: connect 2, the first: dial tcp 127.0.0.1:1: connect: connection refused\n") ||
+		!strings.Contains(b.String(), "cut short by the run's stop: 1 requests") {
 		t.Errorf("text:\n%s", b.String())
 	}
 }

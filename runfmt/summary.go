@@ -97,6 +97,11 @@ type LLMSummary struct {
 	// tokenizer counts of output tokens differ.
 	TokenMismatches   int64 `json:"token_mismatches"`
 	DroppedIterations int64 `json:"dropped_iterations"`
+	// Canceled counts the requests the run's own stop cut short (Ctrl-C, a
+	// scenario's gracefulStop, a threshold's abortOnFail: ErrorCanceled).
+	// They are in requests.jsonl but not in Requests, Errors or anything
+	// above: the server did not fail them.
+	Canceled int64 `json:"canceled,omitempty"`
 	// ErrorClasses counts the failed requests by error class (the
 	// ErrorClass constants), the most first, each with its first error.
 	ErrorClasses []ErrorCount `json:"error_classes,omitempty"`

@@ -14,12 +14,15 @@ import (
 // and goodput for the SLOs. It prints nothing for a run without LLM
 // requests.
 func WriteLLMText(w io.Writer, s *runfmt.LLMSummary) {
-	if s == nil || s.Requests == 0 {
+	if s == nil || s.Requests == 0 && s.Canceled == 0 {
 		return
 	}
 	ms := FormatDuration
 	fmt.Fprintf(w, "     LLM: %d requests (%.2f/s), %d errors (%.2f%%), %.1f output tokens/s\n",
 		s.Requests, s.RequestsPerS, s.Errors, 100*s.ErrorRate, s.OutputTokPerS)
+	if s.Canceled > 0 {
+		fmt.Fprintf(w, "     cut short by the run's stop: %d requests, left out of the figures here\n", s.Canceled)
+	}
 	for _, e := range s.ErrorClasses {
 		first := e.First
 		if r := []rune(first); len(r) > 160 {
