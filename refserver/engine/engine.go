@@ -82,8 +82,13 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 // Validate reports a setting that cannot work.
 func (c Config) Validate() error {
 	var errs []error
-	if c.MaxBatch < 0 || c.MaxQueue < 0 || c.StepTokens < 0 || c.KVTokens < 0 || c.Threads < 0 {
-		errs = append(errs, errors.New("engine settings must not be negative"))
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"max-batch", c.MaxBatch}, {"max-queue", c.MaxQueue}, {"step-tokens", c.StepTokens}, {"kv-tokens", c.KVTokens}, {"threads", c.Threads}} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("%s is %d: want 0 (the default) or more", f.name, f.v))
+		}
 	}
 	if d := c.withDefaults(1024); d.StepTokens < d.MaxBatch {
 		errs = append(errs, fmt.Errorf("step-tokens %d is below max-batch %d: a step must fit one token per sequence", d.StepTokens, d.MaxBatch))

@@ -588,3 +588,32 @@ func FuzzSubmit(f *testing.F) {
 		_ = ch
 	})
 }
+
+// TestConfigValidate: a setting that cannot work is refused by its flag's
+// name, every one of them at once.
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want []string // in the error; none for a valid config
+	}{
+		{Config{}, nil},
+		{Config{MaxBatch: 16, StepTokens: 64}, nil},
+		{Config{MaxBatch: -1}, []string{"max-batch is -1"}},
+		{Config{MaxQueue: -2, Threads: -3}, []string{"max-queue is -2", "threads is -3"}},
+		{Config{KVTokens: -5, StepTokens: -1}, []string{"kv-tokens is -5", "step-tokens is -1"}},
+		{Config{MaxBatch: 32, StepTokens: 16}, []string{"step-tokens 16 is below max-batch 32"}},
+	} {
+		err := tc.cfg.Validate()
+		if len(tc.want) == 0 {
+			if err != nil {
+				t.Errorf("%+v: %v", tc.cfg, err)
+			}
+			continue
+		}
+		for _, w := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%+v: %v, want an error containing %q", tc.cfg, err, w)
+			}
+		}
+	}
+}
