@@ -25,6 +25,7 @@ import (
 	"github.com/dop251/goja"
 	"github.com/tidwall/gjson"
 
+	"github.com/llmbench/llmbench/loadgen/executor"
 	"github.com/llmbench/llmbench/loadgen/llm"
 )
 
@@ -246,8 +247,8 @@ func (vu *VU) parseCall(method string, u, body, params goja.Value) *httpCall {
 	return c
 }
 
-// parseDuration reads a k6 duration: a number of milliseconds or a Go
-// duration string ("30s", "1m30s").
+// parseDuration reads a k6 duration: a number of milliseconds, or a string
+// as executor.ParseDuration reads it ("30s", "1m30s", "1d", "1500").
 func parseDuration(v any) (time.Duration, error) {
 	switch x := v.(type) {
 	case int64:
@@ -255,10 +256,7 @@ func parseDuration(v any) (time.Duration, error) {
 	case float64:
 		return time.Duration(x * float64(time.Millisecond)), nil
 	case string:
-		if ms, err := strconv.ParseFloat(x, 64); err == nil {
-			return time.Duration(ms * float64(time.Millisecond)), nil
-		}
-		d, err := time.ParseDuration(x)
+		d, err := executor.ParseDuration(x) // "30s", "1d", or milliseconds
 		if err != nil {
 			return 0, fmt.Errorf("%q is not a duration (want e.g. \"30s\" or a number of milliseconds)", x)
 		}

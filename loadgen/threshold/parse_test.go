@@ -64,6 +64,8 @@ func TestParse(t *testing.T) {
 				{"threshold": "med<5", "delayAbortEval": 1500},
 				{"threshold": "max<50", "abortOnFail": false, "delayAbortEval": null},
 				{"threshold": "max<60", "abortonfail": true},
+				{"threshold": "max<70", "delayAbortEval": "1d"},
+				{"threshold": "max<80", "delayAbortEval": "250"},
 				"min<1"
 			]}`,
 			want: []Threshold{
@@ -71,6 +73,8 @@ func TestParse(t *testing.T) {
 				{Metric: "llm_ttft{scenario:chat}", Expr: "med<5", Agg: "med", Op: "<", Value: 5, DelayAbortEval: 1500 * time.Millisecond},
 				{Metric: "llm_ttft{scenario:chat}", Expr: "max<50", Agg: "max", Op: "<", Value: 50},
 				{Metric: "llm_ttft{scenario:chat}", Expr: "max<60", Agg: "max", Op: "<", Value: 60, AbortOnFail: true},
+				{Metric: "llm_ttft{scenario:chat}", Expr: "max<70", Agg: "max", Op: "<", Value: 70, DelayAbortEval: 24 * time.Hour},
+				{Metric: "llm_ttft{scenario:chat}", Expr: "max<80", Agg: "max", Op: "<", Value: 80, DelayAbortEval: 250 * time.Millisecond},
 				{Metric: "llm_ttft{scenario:chat}", Expr: "min<1", Agg: "min", Op: "<", Value: 1},
 			},
 		},
@@ -131,7 +135,7 @@ func TestParseErrors(t *testing.T) {
 		{"misspelt field", `{"m": [{"threshold": "avg<1", "abortOnFailure": true}]}`, `thresholds["m"][0]: unknown field "abortOnFailure" (want threshold, abortOnFail, delayAbortEval)`},
 		{"abortOnFail not a boolean", `{"m": [{"threshold": "avg<1", "abortOnFail": "yes"}]}`, `thresholds["m"][0]: field abortOnFail: want a boolean, got string`},
 		{"threshold not a string", `{"m": [{"threshold": 5}]}`, `thresholds["m"][0]: field threshold: want a string, got number`},
-		{"bad delay", `{"m": [{"threshold": "avg<1", "delayAbortEval": "ten seconds"}]}`, `thresholds["m"][0] "avg<1": delayAbortEval "ten seconds": want a duration like "10s" or "1m30s"`},
+		{"bad delay", `{"m": [{"threshold": "avg<1", "delayAbortEval": "ten seconds"}]}`, `thresholds["m"][0] "avg<1": delayAbortEval "ten seconds": want a duration like "10s" or a number of milliseconds`},
 		{"negative delay", `{"m": [{"threshold": "avg<1", "delayAbortEval": "-1s"}]}`, `thresholds["m"][0] "avg<1": delayAbortEval "-1s": negative`},
 		{"bad metric name", `{"llm-ttft": ["avg<1"]}`, `thresholds["llm-ttft"]: invalid metric name "llm-ttft" (want 1–128 characters of a-z, A-Z, 0-9 and _, not starting with a digit)`},
 		{"empty selector", `{"llm_ttft{}": ["avg<1"]}`, `thresholds["llm_ttft{}"]: empty selector {}`},

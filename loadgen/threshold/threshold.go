@@ -28,6 +28,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/llmbench/llmbench/loadgen/executor"
 )
 
 // Threshold is one threshold expression on one metric or sub-metric.
@@ -210,26 +212,16 @@ func kindOf(field string) string {
 	return "value"
 }
 
-// parseDelay reads delayAbortEval: a Go duration string ("10s", "1m30s") or
-// a number of milliseconds, as k6 accepts it. Absent or null is zero.
+// parseDelay reads delayAbortEval as k6 reads durations
+// (executor.ParseDurationJSON): a string such as "10s" or "1d", or a number
+// of milliseconds. Absent or null is zero.
 func parseDelay(raw json.RawMessage) (time.Duration, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return 0, nil
 	}
-	var ms float64
-	if err := json.Unmarshal(raw, &ms); err == nil {
-		if ms < 0 {
-			return 0, errors.New("negative")
-		}
-		return time.Duration(ms * float64(time.Millisecond)), nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return 0, errors.New("want a duration string like \"10s\" or milliseconds")
-	}
-	d, err := time.ParseDuration(strings.TrimSpace(s))
+	d, err := executor.ParseDurationJSON(raw)
 	if err != nil {
-		return 0, errors.New("want a duration like \"10s\" or \"1m30s\"")
+		return 0, errors.New("want a duration like \"10s\" or a number of milliseconds")
 	}
 	if d < 0 {
 		return 0, errors.New("negative")
