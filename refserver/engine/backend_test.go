@@ -29,6 +29,10 @@ type fakeDevice struct {
 	failAt   int // the step that fails; 0: none
 	released int
 	logits   [][]float32
+	// holdAt, when not 0, is the step that waits for hold to close before
+	// it runs: a test's look at the engine between two steps.
+	holdAt int
+	hold   chan struct{}
 }
 
 type fakeCache struct {
@@ -70,6 +74,11 @@ func (d *fakeDevice) NewCache(capacity int) (backend.Cache, error) {
 
 func (d *fakeDevice) Forward(rows []backend.Row) ([][]float32, error) {
 	d.mu.Lock()
+	if d.holdAt > 0 && len(d.steps)+1 == d.holdAt {
+		d.mu.Unlock()
+		<-d.hold
+		d.mu.Lock()
+	}
 	defer d.mu.Unlock()
 	d.steps = append(d.steps, slices.Clone(rows))
 	if d.failAt > 0 && len(d.steps) >= d.failAt {
@@ -188,6 +197,10 @@ func TestBackendBatchAssembly(t *testing.T) {
 
 func TestBackendCancelReleases(t *testing.T) {
 	d := newFakeDevice(8)
+	// The second step waits, so the request is still running when the
+	// test looks (an instant device would otherwise finish all 60 tokens
+	// before the first is read).
+	d.holdAt, d.hold = 2, make(chan struct{})
 	e, _, _ := runOn(t, d, Config{MaxBatch: 2, Threads: 1})
 	ctx, cancel := context.WithCancel(t.Context())
 	ch, err := e.Submit(ctx, counting([]int{1}, 60))
@@ -199,6 +212,7 @@ func TestBackendCancelReleases(t *testing.T) {
 		t.Fatalf("%d live caches while the request runs, want 1", d.liveCaches())
 	}
 	cancel()
+	close(d.hold)
 	r := collect(t, ch)
 	if r.finish != FinishCancelled {
 		t.Errorf("finish %q, want cancelled", r.finish)
