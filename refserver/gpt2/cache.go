@@ -300,6 +300,36 @@ func (c *Cache) Chunk8(l, h, pos, hd int) (k, v []int8, ks, vs []float32) {
 		c.KS[l][so+row : so+c.block], c.VS[l][so+row : so+c.block]
 }
 
+// Row writes head h's key (keys) or value of position pos in layer l to
+// dst (hd floats), widened to float32 from the cache's type. It goes
+// through the attention's own kernel, as a mix of one row with weight 1,
+// which widens halves and int8 rows exactly as the attention reads them.
+func (c *Cache) Row(l, h, pos, hd int, dst []float32, keys bool) {
+	off, row := c.at(h, pos, hd)
+	at := off + row*hd
+	one := [1]float32{1}
+	switch {
+	case c.K16 != nil:
+		src := c.V16[l][at : at+hd]
+		if keys {
+			src = c.K16[l][at : at+hd]
+		}
+		clear(dst[:hd])
+		nn.MixF16(dst, src, hd, one[:], hd, 1)
+	case c.K8 != nil:
+		src, sc := c.V8[l][at:at+hd], c.VS[l][off/hd+row:][:1]
+		if keys {
+			src, sc = c.K8[l][at:at+hd], c.KS[l][off/hd+row:][:1]
+		}
+		clear(dst[:hd])
+		nn.MixI8(dst, src, hd, one[:], hd, 1, sc)
+	case keys:
+		copy(dst[:hd], c.K[l][at:at+hd])
+	default:
+		copy(dst[:hd], c.V[l][at:at+hd])
+	}
+}
+
 // Put stores head h's key k and value v (hd floats each) of position pos
 // in layer l. An f16 cache rounds them to the nearest half, an int8 cache
 // each to int8 with its own scale. Heads are stored apart, so the heads of

@@ -112,3 +112,18 @@ func Prefetch[T float32 | uint16 | int8](x []T) {
 // Sum returns the sum of x. It reads memory as fast as a core can, which
 // makes it the probe for the memory-bandwidth floor of a decode step.
 func Sum(x []float32) float32 { return active.sum(x) }
+
+// PanelWidth is the number of columns in the panels that Tile multiplies:
+// a panel of k rows is k × PanelWidth floats, row after row.
+const PanelWidth = panel
+
+// TileRows is the most rows one Tile call takes with this CPU's kernels.
+func TileRows() int { return active.mr }
+
+// Tile computes c[r*ldc:][:PanelWidth] = a[r*lda:][:k] · b for each row
+// r < mr (at most TileRows), b a panel of k rows of PanelWidth floats.
+// It is MatMul's inner kernel, for callers that lay out small operands
+// themselves, as the attention over a prompt does.
+func Tile(mr, k int, a []float32, lda int, b, c []float32, ldc int) {
+	active.tile(mr, k, a, lda, b, c, ldc, nil, false)
+}
