@@ -179,6 +179,9 @@ func (r *Runner) attention(l int, rows []Row, qkv, att []float32, scale float32)
 			} else {
 				prefetchTail(rows[end-1], l, item.h0, item.h1, hd)
 			}
+			if single && end-first > 1 {
+				prefetchHead(qkv[first*3*C:end*3*C], C, item.h0, hd)
+			}
 			if single && end-first >= chunkRows && hd%nn.PanelWidth == 0 {
 				r.attendChunk(&r.chunks[w], l, rows[first:end], qkv[first*3*C:end*3*C], att[first*C:end*C], item.h0, scale)
 				continue
@@ -194,6 +197,25 @@ func (r *Runner) attention(l int, rows []Row, qkv, att []float32, scale float32)
 			}
 		}
 	})
+}
+
+// headRows is the most rows of a prompt's chunk whose query, key and
+// value of one head prefetchHead asks for.
+const headRows = 64
+
+// prefetchHead asks for head h's query, key and value (hd floats each) in
+// the first headRows rows of qkv (3C floats a row). An item of one head
+// over a prompt's chunk reads them a row at a time, 3C floats apart,
+// which the hardware prefetcher does not follow: 8 prompts of 32 tokens,
+// alternated in one process, took 7.1 against 9.4 ms of attention row by
+// row (8.5 against 10.6 in tiles), one of 128 tokens 6.1–7.0 against
+// 6.5–7.5 ms; 512 tokens alike.
+func prefetchHead(qkv []float32, C, h, hd int) {
+	for i := 0; i < min(len(qkv)/(3*C), headRows); i++ {
+		for part := range 3 {
+			nn.Prefetch(qkv[i*3*C+part*C+h*hd:][:hd])
+		}
+	}
 }
 
 // tailRows is the most rows of the last block that prefetchTail asks for.
