@@ -159,6 +159,8 @@ bench: build tools
 	# floor; then the spin-before-park experiment (idle, and beside a busy-looping process).
 	$(BIN)/llmbench-dev refserver-bench --dtype all --out $(BIN)/bench-dtypes.json
 	$(GO) test -run '^$$' -bench '^BenchmarkSpinBeforePark$$' -benchtime 1x ./refserver/engine/
+	# A prompt's attention in tiles against row by row, prefills of 128 to 1024 tokens, alternated.
+	$(GO) test -run '^$$' -bench '^BenchmarkPromptAttention$$' -benchtime 1x ./refserver/gpt2/
 	# The load generator against a fake server on this machine: 1,000 streams, 500 req/s open loop;
 	# the streams in lockstep, then spread as if their requests had arrived over time.
 	$(BIN)/llmbench-dev selfbench --out $(BIN)/selfbench.json

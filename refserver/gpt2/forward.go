@@ -28,6 +28,7 @@ type Runner struct {
 	x, xn, qkv, att, fc []float32 // activations, MaxRows × (C | C | 3C | C | 4C)
 	scores              [][]float32
 	chunks              []chunkScratch // each worker's, for attendChunk
+	chunkMin            int            // chunkRows; a benchmark raises it to compare
 	seqs                []int          // where each sequence's rows start, and M
 	items               []attnItem
 	// next is the attention's next work item, on a cache line of its own:
@@ -48,7 +49,7 @@ func NewRunner(m *Model, pool *nn.Pool, maxRows int) *Runner {
 		qkv: make([]float32, maxRows*3*C), att: make([]float32, maxRows*C),
 		fc: make([]float32, maxRows*4*C),
 	}
-	r.chunks = make([]chunkScratch, pool.Workers())
+	r.chunks, r.chunkMin = make([]chunkScratch, pool.Workers()), chunkRows
 	r.scores = make([][]float32, pool.Workers())
 	for i := range r.scores {
 		r.scores[i] = make([]float32, m.Config.NHead*m.Config.NPositions)
@@ -182,7 +183,7 @@ func (r *Runner) attention(l int, rows []Row, qkv, att []float32, scale float32)
 			if single && end-first > 1 {
 				prefetchHead(qkv[first*3*C:end*3*C], C, item.h0, hd)
 			}
-			if single && end-first >= chunkRows && hd%nn.PanelWidth == 0 {
+			if single && end-first >= r.chunkMin && hd%nn.PanelWidth == 0 {
 				r.attendChunk(&r.chunks[w], l, rows[first:end], qkv[first*3*C:end*3*C], att[first*C:end*C], item.h0, scale)
 				continue
 			}
@@ -342,7 +343,8 @@ func (r *Runner) attend(l int, row Row, qkv, att []float32, item attnItem, s []f
 // chunk) whose attention goes through attendChunk rather than row by row.
 // Below it, laying out the keys and values costs what the tiles save:
 // 8 prompts of 32 tokens took 0.98–1.03× the time through attendChunk,
-// 4 of 64 0.97–1.00×, one of 128 0.95–0.99×.
+// 4 of 64 0.97–1.00×, one of 128 0.95–0.99×. BenchmarkPromptAttention
+// measures both paths.
 const chunkRows = 48
 
 // chunkScratch is one worker's memory for attendChunk: a head's keys as
@@ -369,7 +371,7 @@ func grow(buf []float32, n int) []float32 {
 // the causal mask applied between them. A prefill of 1024 tokens took
 // 0.77× (int8), 0.81× (bf16) and 0.82× (f32) the time of row by row, one
 // of 512 tokens 0.84–0.91× (docs/BENCHMARKS.md, "Attention over a prompt
-// in tiles"). Past prefetchHead's rows, the keys and values are asked for
+// in tiles"; BenchmarkPromptAttention). Past prefetchHead's rows, the keys and values are asked for
 // headRows rows ahead and the queries two tiles ahead: 1024 tokens int8
 // 0.93×, f32 0.98× the time without.
 func (r *Runner) attendChunk(cs *chunkScratch, l int, rows []Row, qkv, att []float32, h int, scale float32) {
