@@ -58,6 +58,8 @@ type kernelSet struct {
 	sampleWeights func(dst []float64, x []float32, m, temp float64)
 	// sum adds up x.
 	sum func(x []float32) float32
+	// argmax is Argmax.
+	argmax func(x []float32) (int, float32)
 }
 
 // goKernels is the pure-Go kernel set: the fallback, and the reference the
@@ -66,7 +68,7 @@ var goKernels = kernelSet{name: "go", mr: 4, tile: tileGo, tileBF16: tileBF16Go,
 	tileBF16Dot: tileBF16DotGo, tileU8: tileU8Go, cvtBF16: cvtBF16Go, quantBlocks: quantizeBlocksGo,
 	dot: dotGo, axpy: axpyGo, dotF16: dotF16Go, axpyF16: axpyF16Go, cvtF16: cvtF16Go,
 	dotI8: dotI8Go, axpyI8: axpyI8Go, quantRow: quantize, gelu: geluGo, sum: sumGo,
-	softmax: softmaxGo, layerNorm: layerNormGo, sampleWeights: sampleWeightsGo}
+	softmax: softmaxGo, layerNorm: layerNormGo, sampleWeights: sampleWeightsGo, argmax: argmaxGo}
 
 // active is the kernel set in use; the pure-Go one unless init finds better.
 var active = goKernels
@@ -265,6 +267,40 @@ func F32ToBF16(x float32) uint16 {
 		return uint16(b>>16) | 0x40
 	}
 	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
+}
+
+func argmaxGo(x []float32) (int, float32) {
+	// The largest value first, in 4 independent running maxima (one
+	// loop-carried compare would take 50k compares in a row), then the
+	// first index that holds it. NaN never compares greater.
+	inf := float32(math.Inf(-1))
+	m0, m1, m2, m3 := inf, inf, inf, inf
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		v := x[i : i+4 : i+4]
+		m0, m1, m2, m3 = greater(v[0], m0), greater(v[1], m1), greater(v[2], m2), greater(v[3], m3)
+	}
+	best := greater(greater(m0, m1), greater(m2, m3))
+	for _, v := range x[i:] {
+		best = greater(v, best)
+	}
+	if math.IsInf(float64(best), -1) {
+		return 0, best
+	}
+	for i, v := range x {
+		if v == best {
+			return i, best
+		}
+	}
+	return 0, best
+}
+
+// greater returns x if it is greater than m, else m (so a NaN x gives m).
+func greater(x, m float32) float32 {
+	if x > m {
+		return x
+	}
+	return m
 }
 
 func sumGo(x []float32) float32 {

@@ -275,6 +275,12 @@ func sum256(x *float32, n int) float32
 func sum512(x *float32, n int) float32
 
 //go:noescape
+func argmax512(x *float32, n int) (i int, m float32)
+
+//go:noescape
+func argmax256(x *float32, n int) (i int, m float32)
+
+//go:noescape
 func prefetchLines(p unsafe.Pointer, n int)
 
 // prefetchAhead is how far ahead, in bytes, the AVX-512 kernels of 5 rows
@@ -319,6 +325,7 @@ func avx2Kernels() kernelSet {
 	if cpu.X86.HasPOPCNT {
 		ks.sampleWeights = asmSampleWeights256
 	}
+	ks.argmax = asmArgmax256
 	return ks
 }
 
@@ -347,6 +354,7 @@ func avx512Kernels() kernelSet {
 		ks.tileU8, ks.dotU8 = asmTileU8(tiles512u8[:]), true
 	}
 	ks.quantBlocks = asmQuantBlocks
+	ks.argmax = asmArgmax512
 	return ks
 }
 
@@ -659,6 +667,27 @@ func asmSum(x []float32) float32 {
 		s = sum256(&x[0], n)
 	}
 	return s + sumGo(x[n:])
+}
+
+func asmArgmax512(x []float32) (int, float32) {
+	return argmax512(&x[0], len(x))
+}
+
+// asmArgmax256 runs argmax256 over the whole vectors of x and looks at the
+// rest here; a later value wins only if it is greater, so ties keep the
+// lowest index.
+func asmArgmax256(x []float32) (int, float32) {
+	n := len(x) &^ 7
+	if n == 0 {
+		return argmaxGo(x)
+	}
+	i, m := argmax256(&x[0], n)
+	for j, v := range x[n:] {
+		if v > m {
+			i, m = n+j, v
+		}
+	}
+	return i, m
 }
 
 func asmSum512(x []float32) float32 {

@@ -14655,6 +14655,177 @@ sum512_done:
 	VZEROUPPER
 	RET
 
+// func argmax512(x *float32, n int) (i int, m float32)
+TEXT ·argmax512(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), DI
+	MOVQ n+8(FP), R8
+	MOVQ R8, CX
+	ANDQ $15, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	SHRQ $4, R8
+	MOVL $0xff800000, AX
+	MOVQ AX, X15
+	VPBROADCASTD X15, Z15
+	VMOVAPS Z15, Z0
+	VMOVAPS Z15, Z1
+	VMOVAPS Z15, Z2
+	VMOVAPS Z15, Z3
+	MOVQ DI, SI
+	MOVQ R8, DX
+argmax512_max4:
+	CMPQ DX, $4
+	JLT argmax512_max1
+	VMOVUPS 0(SI), Z4
+	VMAXPS Z0, Z4, Z0
+	VMOVUPS 64(SI), Z5
+	VMAXPS Z1, Z5, Z1
+	VMOVUPS 128(SI), Z6
+	VMAXPS Z2, Z6, Z2
+	VMOVUPS 192(SI), Z7
+	VMAXPS Z3, Z7, Z3
+	ADDQ $256, SI
+	SUBQ $4, DX
+	JMP argmax512_max4
+argmax512_max1:
+	TESTQ DX, DX
+	JZ argmax512_tail
+	VMOVUPS (SI), Z4
+	VMAXPS Z0, Z4, Z0
+	ADDQ $64, SI
+	DECQ DX
+	JMP argmax512_max1
+argmax512_tail:
+	KORTESTW K1, K1
+	JZ argmax512_fold
+	VMOVAPS Z15, Z4
+	VMOVUPS (SI), K1, Z4
+	VMAXPS Z0, Z4, Z0
+argmax512_fold:
+	VMAXPS Z1, Z0, Z0
+	VMAXPS Z3, Z2, Z2
+	VMAXPS Z2, Z0, Z0
+	VEXTRACTF32X8 $1, Z0, Y1
+	VMAXPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VMAXPS X1, X0, X0
+	VMOVSS X0, m+24(FP)
+	MOVQ $0, i+16(FP)
+	VMOVD X0, AX
+	CMPL AX, $0xff800000
+	JEQ argmax512_done
+	VBROADCASTSS X0, Z0
+	MOVQ DI, SI
+	MOVQ R8, DX
+	XORQ BX, BX
+argmax512_find:
+	TESTQ DX, DX
+	JZ argmax512_findtail
+	VCMPPS $0, (SI), Z0, K2
+	KMOVW K2, AX
+	TESTL AX, AX
+	JNZ argmax512_found
+	ADDQ $64, SI
+	ADDQ $16, BX
+	DECQ DX
+	JMP argmax512_find
+argmax512_findtail:
+	VMOVUPS.Z (SI), K1, Z4
+	VCMPPS $0, Z4, Z0, K1, K2
+	KMOVW K2, AX
+	TESTL AX, AX
+	JNZ argmax512_found
+	JMP argmax512_done
+argmax512_found:
+	BSFL AX, AX
+	ADDQ BX, AX
+	MOVQ AX, i+16(FP)
+argmax512_done:
+	VZEROUPPER
+	RET
+
+// func argmax256(x *float32, n int) (i int, m float32)
+TEXT ·argmax256(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), DI
+	MOVQ n+8(FP), R8
+	SHRQ $3, R8
+	MOVL $0xff800000, AX
+	MOVQ AX, X15
+	VPBROADCASTD X15, Y15
+	VMOVAPS Y15, Y0
+	VMOVAPS Y15, Y1
+	VMOVAPS Y15, Y2
+	VMOVAPS Y15, Y3
+	MOVQ DI, SI
+	MOVQ R8, DX
+argmax256_max4:
+	CMPQ DX, $4
+	JLT argmax256_max1
+	VMOVUPS 0(SI), Y4
+	VMAXPS Y0, Y4, Y0
+	VMOVUPS 32(SI), Y5
+	VMAXPS Y1, Y5, Y1
+	VMOVUPS 64(SI), Y6
+	VMAXPS Y2, Y6, Y2
+	VMOVUPS 96(SI), Y7
+	VMAXPS Y3, Y7, Y3
+	ADDQ $128, SI
+	SUBQ $4, DX
+	JMP argmax256_max4
+argmax256_max1:
+	TESTQ DX, DX
+	JZ argmax256_tail
+	VMOVUPS (SI), Y4
+	VMAXPS Y0, Y4, Y0
+	ADDQ $32, SI
+	DECQ DX
+	JMP argmax256_max1
+argmax256_tail:
+	VMAXPS Y1, Y0, Y0
+	VMAXPS Y3, Y2, Y2
+	VMAXPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VMAXPS X1, X0, X0
+	VMOVSS X0, m+24(FP)
+	MOVQ $0, i+16(FP)
+	VMOVD X0, AX
+	CMPL AX, $0xff800000
+	JEQ argmax256_done
+	VBROADCASTSS X0, Y0
+	MOVQ DI, SI
+	MOVQ R8, DX
+	XORQ BX, BX
+argmax256_find:
+	TESTQ DX, DX
+	JZ argmax256_findtail
+	VCMPPS $0, (SI), Y0, Y4
+	VMOVMSKPS Y4, AX
+	TESTL AX, AX
+	JNZ argmax256_found
+	ADDQ $32, SI
+	ADDQ $8, BX
+	DECQ DX
+	JMP argmax256_find
+argmax256_findtail:
+	JMP argmax256_done
+argmax256_found:
+	BSFL AX, AX
+	ADDQ BX, AX
+	MOVQ AX, i+16(FP)
+argmax256_done:
+	VZEROUPPER
+	RET
+
 // func prefetchLines(p unsafe.Pointer, n int)
 TEXT ·prefetchLines(SB), NOSPLIT, $0-16
 	MOVQ p+0(FP), SI

@@ -820,3 +820,84 @@ func guarded[T comparable](t *testing.T, n int, sentinel T) ([]T, func()) {
 		}
 	}
 }
+
+// TestArgmax checks every kernel set's Argmax against a plain loop: the
+// largest value at each position of short rows (the AVX-512 kernel's
+// masked last vector, the AVX2 kernel's rest in Go), ties that must give
+// the lowest index, +0 against -0, NaN anywhere (never greater), rows of
+// nothing but -Inf or NaN (index 0), +Inf, and a GPT-2 row of logits.
+func TestArgmax(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	ref := func(x []float32) (int, float32) {
+		bi, best := 0, -inf
+		for i, v := range x {
+			if v > best {
+				bi, best = i, v
+			}
+		}
+		return bi, best
+	}
+	r := rand.New(rand.NewPCG(21, 22))
+	type tc struct {
+		name string
+		x    []float32
+	}
+	var tests []tc
+	for _, n := range []int{1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 100} {
+		for p := 0; p < n; p++ {
+			x := randSlice(r, n)
+			x[p] = 10
+			tests = append(tests, tc{fmt.Sprintf("n=%d max at %d", n, p), x})
+			if p+1 < n {
+				y := slices.Clone(x)
+				y[n-1] = 10 // a tie later on
+				tests = append(tests, tc{fmt.Sprintf("n=%d tie at %d and %d", n, p, n-1), y})
+				z := slices.Clone(x)
+				z[p] = nan // the largest is NaN: the next largest wins
+				z[(p+n/2)%n] = 5
+				tests = append(tests, tc{fmt.Sprintf("n=%d NaN at %d", n, p), z})
+				a := slices.Clone(x)
+				for q := p + 8; q < n; q += 8 {
+					a[q] = nan // in the lane that holds the largest, later
+				}
+				tests = append(tests, tc{fmt.Sprintf("n=%d max at %d, NaN after", n, p), a})
+			}
+		}
+	}
+	filled := func(n int, v float32) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = v
+		}
+		return x
+	}
+	zeros := filled(40, -1)
+	zeros[5], zeros[21] = float32(math.Copysign(0, -1)), 0
+	withInf := randSlice(r, 50)
+	withInf[33], withInf[44] = inf, inf
+	vocab := randSlice(r, 50257)
+	vocab[50256] = 30
+	vocab[40001] = 30
+	negInf := filled(37, -inf)
+	negInf[36] = nan
+	tests = append(tests,
+		tc{"all -Inf", filled(45, -inf)},
+		tc{"all NaN", filled(45, nan)},
+		tc{"-Inf and NaN", negInf},
+		tc{"-0 before +0", zeros},
+		tc{"+Inf twice", withInf},
+		tc{"GPT-2 vocabulary, a tie", vocab},
+	)
+	for _, ks := range kernelSets() {
+		for _, tt := range tests {
+			wi, wm := ref(tt.x)
+			gi, gm := ks.argmax(tt.x)
+			if gi != wi || math.Float32bits(gm) != math.Float32bits(wm) && !(gm == 0 && wm == 0) {
+				t.Errorf("%s: %s: Argmax = %d, %v, want %d, %v", ks.name, tt.name, gi, gm, wi, wm)
+			}
+		}
+	}
+	if i, m := Argmax(nil); i != -1 || !math.IsInf(float64(m), -1) {
+		t.Errorf("Argmax(nil) = %d, %v, want -1, -Inf", i, m)
+	}
+}

@@ -113,6 +113,18 @@ func Prefetch[T float32 | uint16 | int8](x []T) {
 // makes it the probe for the memory-bandwidth floor of a decode step.
 func Sum(x []float32) float32 { return active.sum(x) }
 
+// Argmax returns the index of the largest value in x, the lowest index
+// among ties (+0 and -0 tie), and that value. NaN never compares greater,
+// so when no value is greater than -Inf it returns 0 and -Inf; for an
+// empty x, -1 and -Inf. Greedy sampling calls it on every row of logits:
+// 50,257 of them for GPT-2.
+func Argmax(x []float32) (int, float32) {
+	if len(x) == 0 {
+		return -1, float32(math.Inf(-1))
+	}
+	return active.argmax(x)
+}
+
 // PanelWidth is the number of columns in the panels that Tile multiplies:
 // a panel of k rows is k × PanelWidth floats, row after row.
 const PanelWidth = panel

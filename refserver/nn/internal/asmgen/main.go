@@ -61,6 +61,8 @@ func generate() []byte {
 	sampleWeights256(w)
 	sum256(w)
 	sum512(w)
+	argmax(w, true)
+	argmax(w, false)
 	prefetchLines(w)
 	return b.Bytes()
 }
@@ -1430,6 +1432,127 @@ func sum512(w func(string, ...any)) {
 	w("\tVHADDPS X0, X0, X0")
 	w("\tVHADDPS X0, X0, X0")
 	w("\tVMOVSS X0, ret+16(FP)")
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
+// argmax writes argmax512 (wide) or argmax256: the first index of the
+// largest of x[0:n] and that value, as nn.Argmax: NaN never compares
+// greater (VMAXPS returns its second source, the running maximum, when
+// either is NaN), and when nothing is greater than -Inf the index is 0.
+// Two passes: the maximum in four accumulators, then the first lane equal
+// to it (VCMPPS EQ_OQ, so +0 and -0 are equal, as == is in Go). The
+// AVX-512 kernel takes any n ≥ 1, its last vector masked; the AVX2 one a
+// multiple of 8 (the caller scans the rest).
+func argmax(w func(string, ...any), wide bool) {
+	name, reg, lanes := "argmax256", "Y", 8
+	if wide {
+		name, reg, lanes = "argmax512", "Z", 16
+	}
+	bytes := 4 * lanes
+	v := func(i int) string { return fmt.Sprintf("%s%d", reg, i) }
+	w("")
+	w("// func %s(x *float32, n int) (i int, m float32)", name)
+	w("TEXT ·%s(SB), NOSPLIT, $0-28", name)
+	w("\tMOVQ x+0(FP), DI")
+	w("\tMOVQ n+8(FP), R8")
+	if wide {
+		w("\tMOVQ R8, CX")
+		w("\tANDQ $15, CX")
+		w("\tMOVL $1, AX")
+		w("\tSHLL CX, AX")
+		w("\tDECL AX")
+		w("\tKMOVW AX, K1")
+	}
+	w("\tSHRQ $%d, R8", map[bool]int{true: 4, false: 3}[wide])
+	w("\tMOVL $0xff800000, AX")
+	w("\tMOVQ AX, X15")
+	w("\tVPBROADCASTD X15, %s", v(15))
+	for r := 0; r < 4; r++ {
+		w("\tVMOVAPS %s, %s", v(15), v(r))
+	}
+	w("\tMOVQ DI, SI")
+	w("\tMOVQ R8, DX")
+	w("%s_max4:", name)
+	w("\tCMPQ DX, $4")
+	w("\tJLT %s_max1", name)
+	for r := 0; r < 4; r++ {
+		w("\tVMOVUPS %d(SI), %s", bytes*r, v(4+r))
+		w("\tVMAXPS %s, %s, %s", v(r), v(4+r), v(r))
+	}
+	w("\tADDQ $%d, SI", 4*bytes)
+	w("\tSUBQ $4, DX")
+	w("\tJMP %s_max4", name)
+	w("%s_max1:", name)
+	w("\tTESTQ DX, DX")
+	w("\tJZ %s_tail", name)
+	w("\tVMOVUPS (SI), %s", v(4))
+	w("\tVMAXPS %s, %s, %s", v(0), v(4), v(0))
+	w("\tADDQ $%d, SI", bytes)
+	w("\tDECQ DX")
+	w("\tJMP %s_max1", name)
+	w("%s_tail:", name)
+	if wide {
+		w("\tKORTESTW K1, K1")
+		w("\tJZ %s_fold", name)
+		w("\tVMOVAPS Z15, Z4")
+		w("\tVMOVUPS (SI), K1, Z4")
+		w("\tVMAXPS Z0, Z4, Z0")
+		w("%s_fold:", name)
+	}
+	// No accumulator holds a NaN: the order of these maxima is free.
+	w("\tVMAXPS %s, %s, %s", v(1), v(0), v(0))
+	w("\tVMAXPS %s, %s, %s", v(3), v(2), v(2))
+	w("\tVMAXPS %s, %s, %s", v(2), v(0), v(0))
+	if wide {
+		w("\tVEXTRACTF32X8 $1, Z0, Y1")
+		w("\tVMAXPS Y1, Y0, Y0")
+	}
+	w("\tVEXTRACTF128 $1, Y0, X1")
+	w("\tVMAXPS X1, X0, X0")
+	w("\tVPERMILPS $0x4e, X0, X1")
+	w("\tVMAXPS X1, X0, X0")
+	w("\tVPERMILPS $0xb1, X0, X1")
+	w("\tVMAXPS X1, X0, X0")
+	w("\tVMOVSS X0, m+24(FP)")
+	w("\tMOVQ $0, i+16(FP)")
+	w("\tVMOVD X0, AX")
+	w("\tCMPL AX, $0xff800000")
+	w("\tJEQ %s_done", name)
+	w("\tVBROADCASTSS X0, %s", v(0))
+	w("\tMOVQ DI, SI")
+	w("\tMOVQ R8, DX")
+	w("\tXORQ BX, BX")
+	w("%s_find:", name)
+	w("\tTESTQ DX, DX")
+	w("\tJZ %s_findtail", name)
+	if wide {
+		w("\tVCMPPS $0, (SI), Z0, K2")
+		w("\tKMOVW K2, AX")
+	} else {
+		w("\tVCMPPS $0, (SI), Y0, Y4")
+		w("\tVMOVMSKPS Y4, AX")
+	}
+	w("\tTESTL AX, AX")
+	w("\tJNZ %s_found", name)
+	w("\tADDQ $%d, SI", bytes)
+	w("\tADDQ $%d, BX", lanes)
+	w("\tDECQ DX")
+	w("\tJMP %s_find", name)
+	w("%s_findtail:", name)
+	if wide {
+		w("\tVMOVUPS.Z (SI), K1, Z4")
+		w("\tVCMPPS $0, Z4, Z0, K1, K2")
+		w("\tKMOVW K2, AX")
+		w("\tTESTL AX, AX")
+		w("\tJNZ %s_found", name)
+	}
+	w("\tJMP %s_done", name) // the maximum is in the caller's rest
+	w("%s_found:", name)
+	w("\tBSFL AX, AX")
+	w("\tADDQ BX, AX")
+	w("\tMOVQ AX, i+16(FP)")
+	w("%s_done:", name)
 	w("\tVZEROUPPER")
 	w("\tRET")
 }
