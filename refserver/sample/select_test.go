@@ -131,3 +131,57 @@ func TestTopKMatchesSort(t *testing.T) {
 		}
 	}
 }
+
+// TestDrawWeightsBlocks checks the blocked draw against one running sum
+// over every weight: at the middle of each token's share of the total
+// (far from any rounding), on weights with zeros, with whole blocks of
+// zeros, a short last block, and lengths around weightBlock; and u at or
+// past the total gives the last token of positive weight.
+func TestDrawWeightsBlocks(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{1, 7, 63, 64, 65, 200, 1000} {
+		for _, zeros := range []string{"none", "some", "blocks", "tail"} {
+			w := make([]float64, n)
+			for i := range w {
+				w[i] = r.Float64()
+				switch {
+				case zeros == "some" && r.IntN(3) == 0,
+					zeros == "blocks" && (i/weightBlock)%2 == 1,
+					zeros == "tail" && i > n/2:
+					w[i] = 0
+				}
+			}
+			bs := make([]float64, (n+weightBlock-1)/weightBlock)
+			z := blockSums(bs, w)
+			var acc, want float64
+			last := -1
+			for i, x := range w {
+				want += x
+				if x > 0 {
+					last = i
+				}
+			}
+			if math.Abs(z-want) > 1e-12*want {
+				t.Fatalf("n=%d %s: blockSums total %v, one running sum %v", n, zeros, z, want)
+			}
+			for i, x := range w {
+				if x == 0 {
+					continue
+				}
+				u := acc + x/2
+				acc += x
+				if got := drawWeights(w, bs, u); got != i {
+					t.Fatalf("n=%d %s: u=%v in token %d's share: drew %d", n, zeros, u, i, got)
+				}
+			}
+			for _, u := range []float64{z, z * 1.0000001} {
+				if got := drawWeights(w, bs, u); got != last {
+					t.Errorf("n=%d %s: u=%v past the total %v: drew %d, want the last positive token %d", n, zeros, u, z, got, last)
+				}
+			}
+		}
+	}
+	if got := drawWeights(make([]float64, 100), make([]float64, 2), 0); got != -1 {
+		t.Errorf("all weights 0: drew %d, want -1", got)
+	}
+}
