@@ -38,6 +38,7 @@ func LLMSummary(dir string, start, end time.Time, slo map[string]float64, droppe
 // llmAcc accumulates requests for LLMSummary.
 type llmAcc struct {
 	n, errors, good, mismatches, outTokens int64
+	compared, usageTokens, clientTokens    int64 // requests with both token counts, and their sums
 	canceled                               int64 // cut short by the run's stop: left out
 	ttft, tpot, itl, e2e, queue            []float64
 	classes                                []runfmt.ErrorCount // in order of first appearance
@@ -67,8 +68,13 @@ func (a *llmAcc) add(r *runfmt.Request, slo map[string]float64) {
 			a.good++
 		}
 	}
-	if r.TokenSource == "usage" && r.ClientOutputTokens != 0 && r.ClientOutputTokens != r.OutputTokens {
-		a.mismatches++
+	if r.TokenSource == "usage" && r.ClientOutputTokens != 0 {
+		a.compared++
+		a.usageTokens += int64(r.OutputTokens)
+		a.clientTokens += int64(r.ClientOutputTokens)
+		if r.ClientOutputTokens != r.OutputTokens {
+			a.mismatches++
+		}
 	}
 	push := func(dst *[]float64, v *float64) {
 		if v != nil {
@@ -88,6 +94,7 @@ func meetsSLO(r *runfmt.Request, slo map[string]float64) bool { return len(r.Mis
 func (a *llmAcc) summary(d time.Duration, slo map[string]float64) *runfmt.LLMSummary {
 	s := &runfmt.LLMSummary{
 		Requests: a.n, Errors: a.errors, Canceled: a.canceled, GoodRequests: a.good, TokenMismatches: a.mismatches, SLOs: slo,
+		TokensCompared: a.compared, UsageTokens: a.usageTokens, ClientTokens: a.clientTokens,
 		TTFT: percentiles(a.ttft), TPOT: percentiles(a.tpot), ITL: percentiles(a.itl), E2E: percentiles(a.e2e),
 	}
 	if len(a.classes) > 0 {

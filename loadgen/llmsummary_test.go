@@ -61,3 +61,44 @@ func TestLLMSummaryErrorClasses(t *testing.T) {
 		t.Errorf("text:\n%s", b.String())
 	}
 }
+
+// TestLLMSummaryTokenCounts: the summary compares the server's usage with
+// the client's count only where both exist, sums both, and the end-of-run
+// text says by how much they differ in all, in two lines.
+func TestLLMSummaryTokenCounts(t *testing.T) {
+	dir := t.TempDir()
+	log, err := runfmt.CreateRequestLog(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 12, 8, 8, 0, 0, 0, time.UTC)
+	for i, r := range []runfmt.Request{
+		{OK: true, TokenSource: "usage", OutputTokens: 50, ClientOutputTokens: 50},
+		{OK: true, TokenSource: "usage", OutputTokens: 50, ClientOutputTokens: 48},
+		{OK: true, TokenSource: "usage", OutputTokens: 100, ClientOutputTokens: 99},
+		{OK: true, TokenSource: "usage", OutputTokens: 7},                            // no client count: not compared
+		{OK: true, TokenSource: "tokenizer", OutputTokens: 9, ClientOutputTokens: 9}, // no usage: not compared
+	} {
+		r.Started, r.Sent = start.Add(time.Duration(i)*time.Second), start.Add(time.Duration(i)*time.Second)
+		if err := log.Append(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := LLMSummary(dir, start, start.Add(10*time.Second), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.TokenMismatches != 2 || s.TokensCompared != 3 || s.UsageTokens != 200 || s.ClientTokens != 197 {
+		t.Errorf("mismatches %d of %d, usage %d, client %d; want 2 of 3, 200, 197", s.TokenMismatches, s.TokensCompared, s.UsageTokens, s.ClientTokens)
+	}
+	var b bytes.Buffer
+	metrics.WriteLLMText(&b, s)
+	want := "     token counts: in 2 of 3 requests the server's usage (which the token figures use) and the client's GPT-2 count of the text differ, -1.5 % in all;\n" +
+		"                   text re-encodes to other tokens now and then, so a percent or two is expected: more means the server's tokenizer is not GPT-2's\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("text:\n%s\nwant it to hold:\n%s", b.String(), want)
+	}
+}

@@ -225,7 +225,7 @@ func buildHeadline(d *runData) *headline {
 		{Key: "goodput", Value: fmt.Sprintf("%.2f requests/s: %s", l.Goodput, good)},
 		{Key: "error rate", Value: fmt.Sprintf("%.2f %% (%d errors)", 100*l.ErrorRate, l.Errors)},
 		{Key: "dropped iterations", Value: fmt.Sprint(l.DroppedIterations)},
-		{Key: "token count mismatches", Value: fmt.Sprintf("%d (server usage ≠ client tokenizer)", l.TokenMismatches)},
+		{Key: "token counts", Value: l.TokenCountNote()},
 	}
 	if d.Reqs != nil {
 		if src := d.Reqs.sources.top(3); len(src) > 0 {

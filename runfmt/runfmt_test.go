@@ -87,3 +87,24 @@ func TestReadRunCutShort(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenCountNote: each state of the comparison has its own words,
+// and a summary written before the counts were kept still reads.
+func TestTokenCountNote(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		s    LLMSummary
+		want string
+	}{
+		{"nothing compared", LLMSummary{}, "not compared: no request had both the server's usage and a client count"},
+		{"an old summary", LLMSummary{TokenMismatches: 4}, "4 requests where the server's usage differs from the client's GPT-2 count"},
+		{"all agree", LLMSummary{TokensCompared: 9, UsageTokens: 90, ClientTokens: 90}, "the server's usage and the client's GPT-2 count agree in all 9 requests"},
+		{"another tokenizer", LLMSummary{TokenMismatches: 9, TokensCompared: 9, UsageTokens: 100, ClientTokens: 131},
+			"in 9 of 9 requests the server's usage (which the token figures use) and the client's GPT-2 count of the text differ, +31.0 % in all;\n" +
+				"text re-encodes to other tokens now and then, so a percent or two is expected: more means the server's tokenizer is not GPT-2's"},
+	} {
+		if got := tc.s.TokenCountNote(); got != tc.want {
+			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package runfmt
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Summary is summary.json: the end-of-test aggregates, as k6's
 // handleSummary data has them, plus the LLM headline numbers.
@@ -94,8 +97,15 @@ type LLMSummary struct {
 	E2E          Percentiles        `json:"e2e_ms"`
 	ClientQueue  *Percentiles       `json:"client_queue_ms,omitempty"`
 	// TokenMismatches counts requests whose server usage and client
-	// tokenizer counts of output tokens differ.
+	// tokenizer counts of output tokens differ. TokensCompared is how many
+	// requests had both counts, and UsageTokens and ClientTokens are the
+	// two counts' sums over them: their ratio says whether the difference
+	// is the few tokens that text re-encodes differently or another
+	// tokenizer altogether.
 	TokenMismatches   int64 `json:"token_mismatches"`
+	TokensCompared    int64 `json:"tokens_compared,omitempty"`
+	UsageTokens       int64 `json:"usage_tokens,omitempty"`
+	ClientTokens      int64 `json:"client_tokens,omitempty"`
 	DroppedIterations int64 `json:"dropped_iterations"`
 	// Canceled counts the requests the run's own stop cut short (Ctrl-C, a
 	// scenario's gracefulStop, a threshold's abortOnFail: ErrorCanceled).
@@ -105,6 +115,32 @@ type LLMSummary struct {
 	// ErrorClasses counts the failed requests by error class (the
 	// ErrorClass constants), the most first, each with its first error.
 	ErrorClasses []ErrorCount `json:"error_classes,omitempty"`
+}
+
+// TokenCountNote says how the server's usage and the client's GPT-2 count
+// of the output tokens compare, for the end-of-run summary and the report:
+// how many requests differ, and by how much in all. Decoding tokens to
+// text and encoding it again does not always give the same tokens (the
+// random tokens of synthetic weights often do not), so a gap of a percent
+// or two is expected; a larger one means the server's tokenizer is not
+// GPT-2's, and the usage (which the token figures use) is the one to trust.
+// A long note comes in two lines.
+func (s *LLMSummary) TokenCountNote() string {
+	switch {
+	case s.TokensCompared == 0 && s.TokenMismatches == 0:
+		return "not compared: no request had both the server's usage and a client count"
+	case s.TokensCompared == 0: // a summary from before the counts were kept
+		return fmt.Sprintf("%d requests where the server's usage differs from the client's GPT-2 count", s.TokenMismatches)
+	case s.TokenMismatches == 0:
+		return fmt.Sprintf("the server's usage and the client's GPT-2 count agree in all %d requests", s.TokensCompared)
+	}
+	gap := 0.0
+	if s.UsageTokens > 0 {
+		gap = 100 * float64(s.ClientTokens-s.UsageTokens) / float64(s.UsageTokens)
+	}
+	return fmt.Sprintf("in %d of %d requests the server's usage (which the token figures use) and the client's GPT-2 count of the text differ, %+.1f %% in all;\n"+
+		"text re-encodes to other tokens now and then, so a percent or two is expected: more means the server's tokenizer is not GPT-2's",
+		s.TokenMismatches, s.TokensCompared, gap)
 }
 
 // ErrorCount is how many requests failed with one error class, and the

@@ -59,7 +59,7 @@ func WriteLLMText(w io.Writer, s *runfmt.LLMSummary) {
 			s.Goodput, strings.Join(parts, ", "), s.GoodRequests, s.Requests)
 	}
 	if s.TokenMismatches > 0 {
-		fmt.Fprintf(w, "     token counts: the client's GPT-2 count differs from the server's usage in %d requests\n", s.TokenMismatches)
+		fmt.Fprintf(w, "     token counts: %s\n", strings.ReplaceAll(s.TokenCountNote(), "\n", "\n                   "))
 	}
 	fmt.Fprintln(w)
 }
