@@ -1504,16 +1504,7 @@ func argmax(w func(string, ...any), wide bool) {
 	w("\tVMAXPS %s, %s, %s", v(1), v(0), v(0))
 	w("\tVMAXPS %s, %s, %s", v(3), v(2), v(2))
 	w("\tVMAXPS %s, %s, %s", v(2), v(0), v(0))
-	if wide {
-		w("\tVEXTRACTF32X8 $1, Z0, Y1")
-		w("\tVMAXPS Y1, Y0, Y0")
-	}
-	w("\tVEXTRACTF128 $1, Y0, X1")
-	w("\tVMAXPS X1, X0, X0")
-	w("\tVPERMILPS $0x4e, X0, X1")
-	w("\tVMAXPS X1, X0, X0")
-	w("\tVPERMILPS $0xb1, X0, X1")
-	w("\tVMAXPS X1, X0, X0")
+	foldMax(w, wide)
 	w("\tVMOVSS X0, m+24(FP)")
 	w("\tMOVQ $0, i+16(FP)")
 	w("\tVMOVD X0, AX")
@@ -1555,6 +1546,21 @@ func argmax(w func(string, ...any), wide bool) {
 	w("%s_done:", name)
 	w("\tVZEROUPPER")
 	w("\tRET")
+}
+
+// foldMax leaves the largest lane of Z0 (wide) or Y0 in every lane of X0,
+// through X1 (and Y1): VMAXPS of halves, then of the pairs and the lanes.
+func foldMax(w func(string, ...any), wide bool) {
+	if wide {
+		w("\tVEXTRACTF32X8 $1, Z0, Y1")
+		w("\tVMAXPS Y1, Y0, Y0")
+	}
+	w("\tVEXTRACTF128 $1, Y0, X1")
+	w("\tVMAXPS X1, X0, X0")
+	w("\tVPERMILPS $0x4e, X0, X1")
+	w("\tVMAXPS X1, X0, X0")
+	w("\tVPERMILPS $0xb1, X0, X1")
+	w("\tVMAXPS X1, X0, X0")
 }
 
 // prefetchLines asks for every cache line of [p, p+n) with PREFETCHT0, so
@@ -1669,14 +1675,7 @@ func softmax512(w func(string, ...any)) {
 	w("\tVMOVUPS (SI), K1, Z1")
 	w("\tVMAXPS Z0, Z1, Z0")
 	w("softmax_max_fold:")
-	w("\tVEXTRACTF32X8 $1, Z0, Y1")
-	w("\tVMAXPS Y1, Y0, Y0")
-	w("\tVEXTRACTF128 $1, Y0, X1")
-	w("\tVMAXPS X1, X0, X0")
-	w("\tVPERMILPS $0x4e, X0, X1")
-	w("\tVMAXPS X1, X0, X0")
-	w("\tVPERMILPS $0xb1, X0, X1")
-	w("\tVMAXPS X1, X0, X0")
+	foldMax(w, true)
 	w("\tVMOVSS X0, ret+16(FP)")
 	w("\tVUCOMISS X29, X0")
 	w("\tJEQ softmax_done") // -Inf: nothing to do
@@ -1966,12 +1965,7 @@ func softmax256(w func(string, ...any)) {
 	w("\tSUBQ $8, CX")
 	w("\tJMP max256_loop")
 	w("max256_done:")
-	w("\tVEXTRACTF128 $1, Y0, X1")
-	w("\tVMAXPS X1, X0, X0")
-	w("\tVPERMILPS $0x4e, X0, X1")
-	w("\tVMAXPS X1, X0, X0")
-	w("\tVPERMILPS $0xb1, X0, X1")
-	w("\tVMAXPS X1, X0, X0")
+	foldMax(w, false)
 	w("\tVMOVSS X0, ret+24(FP)")
 	w("\tVZEROUPPER")
 	w("\tRET")
