@@ -17,12 +17,8 @@ import (
 // cut short are counted apart.
 func TestLLMSummaryErrorClasses(t *testing.T) {
 	dir := t.TempDir()
-	log, err := runfmt.CreateRequestLog(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	start := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
-	for i, r := range []runfmt.Request{
+	logRequests(t, dir, start, []runfmt.Request{
 		{OK: true, OutputTokens: 4},
 		{ErrorClass: runfmt.ErrorHTTP, Error: "HTTP 503: overloaded"},
 		{ErrorClass: runfmt.ErrorConnect, Error: "dial tcp 127.0.0.1:1: connect: connection refused"},
@@ -30,15 +26,7 @@ func TestLLMSummaryErrorClasses(t *testing.T) {
 		{ErrorClass: runfmt.ErrorConnect, Error: "dial tcp 127.0.0.1:1: connect: connection reset"},
 		{Error: "something else"},
 		{ErrorClass: runfmt.ErrorCanceled, Error: "read event stream: interrupt signal received"},
-	} {
-		r.Started, r.Sent = start.Add(time.Duration(i)*time.Second), start.Add(time.Duration(i)*time.Second)
-		if err := log.Append(&r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := log.Close(); err != nil {
-		t.Fatal(err)
-	}
+	})
 	s, err := LLMSummary(dir, start, start.Add(10*time.Second), nil, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -67,26 +55,14 @@ func TestLLMSummaryErrorClasses(t *testing.T) {
 // text says by how much they differ in all, in two lines.
 func TestLLMSummaryTokenCounts(t *testing.T) {
 	dir := t.TempDir()
-	log, err := runfmt.CreateRequestLog(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	start := time.Date(2026, 12, 8, 8, 0, 0, 0, time.UTC)
-	for i, r := range []runfmt.Request{
+	logRequests(t, dir, start, []runfmt.Request{
 		{OK: true, TokenSource: "usage", OutputTokens: 50, ClientOutputTokens: 50},
 		{OK: true, TokenSource: "usage", OutputTokens: 50, ClientOutputTokens: 48},
 		{OK: true, TokenSource: "usage", OutputTokens: 100, ClientOutputTokens: 99},
 		{OK: true, TokenSource: "usage", OutputTokens: 7},                            // no client count: not compared
 		{OK: true, TokenSource: "tokenizer", OutputTokens: 9, ClientOutputTokens: 9}, // no usage: not compared
-	} {
-		r.Started, r.Sent = start.Add(time.Duration(i)*time.Second), start.Add(time.Duration(i)*time.Second)
-		if err := log.Append(&r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := log.Close(); err != nil {
-		t.Fatal(err)
-	}
+	})
 	s, err := LLMSummary(dir, start, start.Add(10*time.Second), nil, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -100,5 +76,23 @@ func TestLLMSummaryTokenCounts(t *testing.T) {
 		"                   text re-encodes to other tokens now and then (often with synthetic weights' random tokens): a few percent is no fault, 10 % or more usually means another tokenizer\n"
 	if !strings.Contains(b.String(), want) {
 		t.Errorf("text:\n%s\nwant it to hold:\n%s", b.String(), want)
+	}
+}
+
+// logRequests writes reqs to dir's requests.jsonl, a second apart from start.
+func logRequests(t *testing.T, dir string, start time.Time, reqs []runfmt.Request) {
+	t.Helper()
+	log, err := runfmt.CreateRequestLog(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range reqs {
+		r.Started, r.Sent = start.Add(time.Duration(i)*time.Second), start.Add(time.Duration(i)*time.Second)
+		if err := log.Append(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := log.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
