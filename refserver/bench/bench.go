@@ -216,13 +216,17 @@ func Run(ctx context.Context, cfg Config, w io.Writer) error {
 		outTokens = 16
 	}
 	step("engine throughput, 1 sequence")
-	if res.SingleTokS, err = runEngine(ctx, m, tok, threads, 1, 32, outTokens); err != nil {
+	one, err := runEngine(ctx, m, tok, threads, 1, 32, outTokens)
+	if err != nil {
 		return err
 	}
+	res.SingleTokS = one.TokS
 	step("engine throughput, 8 sequences")
-	if res.Batch8TokS, err = runEngine(ctx, m, tok, threads, 8, 32, outTokens); err != nil {
+	eight, err := runEngine(ctx, m, tok, threads, 8, 32, outTokens)
+	if err != nil {
 		return err
 	}
+	res.Batch8TokS = eight.TokS
 	res.Batch8Ratio = res.Batch8TokS / res.SingleTokS
 
 	if cfg.HTTP {
@@ -435,18 +439,62 @@ func prefill(r *gpt2.Runner, m *gpt2.Model, n, reps int) (float64, error) {
 	return stats.Percentile(slices.Sorted(slices.Values(times)), 50), nil
 }
 
+// engineRun is what runEngine measured: output tokens per second over the
+// whole run, prefill included (TokS); the decode tokens per second of its
+// steps without prompt rows, over their own time (DecodeTokS); and the
+// share of the run's time its steps with prompt rows took (PrefillFrac).
+type engineRun struct {
+	TokS, DecodeTokS, PrefillFrac float64
+}
+
+// stepSums adds up an engine's steps: those with prompt rows, and the
+// others with their decode tokens.
+type stepSums struct {
+	mu             sync.Mutex
+	prefill, other time.Duration
+	decodeTokens   int
+}
+
+// Step implements engine.StepObserver.
+func (s *stepSums) Step(info engine.StepInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if info.Prefill > 0 {
+		s.prefill += info.Duration
+		return
+	}
+	s.other += info.Duration
+	s.decodeTokens += info.Decode
+}
+
 // runEngine runs n concurrent greedy requests of prompt tokens and out
-// output tokens through an engine, and returns the output tokens per second
-// over the whole run (prefill included).
-func runEngine(ctx context.Context, m *gpt2.Model, tok *bpe.Tokenizer, threads, n, prompt, out int) (float64, error) {
-	e, err := engine.New(m, tok, engine.Config{MaxBatch: n, Threads: threads}, nil)
+// output tokens through an engine, and returns its rates (engineRun).
+func runEngine(ctx context.Context, m *gpt2.Model, tok *bpe.Tokenizer, threads, n, prompt, out int) (engineRun, error) {
+	sums := &stepSums{}
+	e, err := engine.New(m, tok, engine.Config{MaxBatch: n, Threads: threads}, sums)
 	if err != nil {
-		return 0, err
+		return engineRun{}, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	stop := func() { cancel(); <-done } // the engine's last step is observed by the time Run returns
+	total, wall, err := generate(ctx, e, n, prompt, out)
+	stop()
+	if err != nil {
+		return engineRun{}, err
+	}
+	r := engineRun{TokS: float64(total) / wall.Seconds(), PrefillFrac: sums.prefill.Seconds() / wall.Seconds()}
+	if sums.other > 0 {
+		r.DecodeTokS = float64(sums.decodeTokens) / sums.other.Seconds()
+	}
+	return r, nil
+}
+
+// generate submits n requests of prompt random tokens for out tokens each
+// to e, reads every event, and returns the tokens generated and the time
+// from the first submission to the last event.
+func generate(ctx context.Context, e *engine.Engine, n, prompt, out int) (int, time.Duration, error) {
 	rng := rand.New(rand.NewPCG(3, uint64(n)))
 	start := time.Now()
 	var chans []<-chan engine.Event
@@ -457,7 +505,7 @@ func runEngine(ctx context.Context, m *gpt2.Model, tok *bpe.Tokenizer, threads, 
 		}
 		ch, err := e.Submit(ctx, engine.Request{Prompt: p, MaxTokens: out, Sampling: sample.Params{Greedy: true}, IgnoreEOS: true})
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		chans = append(chans, ch)
 	}
@@ -465,17 +513,18 @@ func runEngine(ctx context.Context, m *gpt2.Model, tok *bpe.Tokenizer, threads, 
 	for _, ch := range chans {
 		for ev := range ch {
 			if ev.Done && ev.Err != nil {
-				return 0, ev.Err
+				return 0, 0, ev.Err
 			}
 			if ev.Token >= 0 {
 				total++
 			}
 		}
 	}
+	wall := time.Since(start)
 	if total != n*out {
-		return 0, fmt.Errorf("bench: %d tokens generated, want %d", total, n*out)
+		return 0, 0, fmt.Errorf("bench: %d tokens generated, want %d", total, n*out)
 	}
-	return float64(total) / time.Since(start).Seconds(), nil
+	return total, wall, nil
 }
 
 // peakRSS returns the process's peak resident set size in bytes: VmHWM

@@ -77,10 +77,13 @@ func TestBenchDTypes(t *testing.T) {
 			t.Errorf("row %d is %q, want %q", i, d.Precision, want[i])
 		}
 		for name, v := range map[string]float64{"floor": d.FloorMs, "step": d.StepMs, "step/floor": d.StepVsFloor,
-			"prefill": d.Prefill128Ms, "1 seq": d.SingleTokS, "8 seq": d.Batch8TokS} {
+			"prefill": d.Prefill128Ms, "1 seq": d.SingleTokS, "8 seq": d.Batch8TokS, "8/1 decode": d.Batch8DecodeRatio} {
 			if !(v > 0) {
 				t.Errorf("%s: %s = %v, want > 0", d.Precision, name, v)
 			}
+		}
+		if !(d.Batch8PrefillPct > 0 && d.Batch8PrefillPct < 100) {
+			t.Errorf("%s: the 8 prompts' prefill is %v %% of the run, want in (0, 100)", d.Precision, d.Batch8PrefillPct)
 		}
 		if !(d.Batch8RatioMin > 0 && d.Batch8RatioMin <= d.Batch8Ratio && d.Batch8Ratio <= d.Batch8RatioMax) {
 			t.Errorf("%s: 8/1 median %v outside its pairs' range [%v, %v]", d.Precision, d.Batch8Ratio, d.Batch8RatioMin, d.Batch8RatioMax)
