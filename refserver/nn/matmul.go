@@ -121,17 +121,22 @@ func (q panelQueue) take(w int) (lo, hi int, ok bool) {
 }
 
 // u8TileRows is the most rows a VPDPBUSD tile takes in a product of m
-// rows. Tiles of 5 to 8 rows keep their float32 sums on the stack, which
+// rows. Tiles of 7 and 8 rows keep their float32 sums on the stack, which
 // costs a load and a store per sum and block; they pay when the rows are
 // few and the weights stream from memory once, not when many passes
 // reuse a panel from L1. All 124M int8 products, 8-row tiles against
 // 4-row ones, interleaved in one process: m = 5: 0.87×, 8: 0.86×, 12:
-// 0.94×, 16: 0.99×, 24: 1.01×, 32: 1.10×, 128: 1.13× the time.
+// 0.94×, 16: 0.99×, 24: 1.01×, 32: 1.10×, 128: 1.13× the time. Past 16
+// rows (prefills), 6-row tiles, whose 12 chains of sums and their float32
+// sums all stay in registers: int8 prefills through Runner.Forward, against
+// 4-row tiles, alternated in one process (30 rounds, medians, two runs):
+// 8 prompts of 32 tokens 0.941–0.952×, one of 128 0.952–0.959×, one of 512
+// 0.967–0.970× the time; 5-row tiles 0.97×.
 func u8TileRows(m int) int {
 	if m <= 16 {
 		return 8
 	}
-	return 4
+	return 6
 }
 
 // tiler is one product's tile call: run computes rows i0..i0+mr of panel

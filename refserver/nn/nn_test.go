@@ -77,7 +77,8 @@ func TestMatMul(t *testing.T) {
 		{"seven rows", 7, 100, 64, true, false},
 		{"eight rows, long k, accumulate", 8, 3072, 64, true, true},
 		{"fifteen rows", 15, 200, 96, false, false},
-		{"twenty rows: 4-row VPDPBUSD tiles", 20, 96, 64, true, true},
+		{"twenty rows: 6-row VPDPBUSD tiles, 2 left", 20, 96, 64, true, true},
+		{"thirty-five rows, k past a block", 35, 70, 40, false, false},
 	}
 	for _, ks := range kernelSets() {
 		for _, pr := range precisions {

@@ -621,18 +621,21 @@ const (
 // are scaled by the column's scale at the end.
 //
 // Each row takes two int32 sums (Z0..), and VPDPBUSD's latency (4 cycles
-// on this host, 2 a cycle) wants at least 8 of them in flight. Up to 4
-// rows the float32 sums stay in registers (Z8..); past 4 the int32 sums
-// take Z0..Z15 and the float32 sums live on the stack, read and written
-// once a block. Eight rows then share one pass over the panel instead of
-// two passes of four, each with 8 chains.
+// on this host, 2 a cycle) wants at least 8 of them in flight. Up to 6
+// rows the float32 sums stay in registers (from Z8, or from Z(2·mr) past
+// 4 rows: 6 rows fill Z0..Z23); at 7 and 8 rows the int32 sums take
+// Z0..Z15 and the float32 sums live on the stack, read and written once a
+// block. Eight rows then share one pass over the panel instead of two
+// passes of four, each with 8 chains; prefills, which pass over a panel
+// many times from L1, take 6 (nn.u8TileRows).
 //
 // info points at the first block of the tile's first row: for each block,
 // the rows' (correction int32, scale float32) pairs, one after the other;
 // istride is the bytes from one block's pairs to the next's.
 func gemm512q8(w func(string, ...any), mr int) {
 	name := fmt.Sprintf("gemm512u8x%d", mr)
-	spill := mr > 4
+	spill := mr > 6
+	fbase := max(8, 2*mr) // the float32 sums' first register when they stay in registers
 	locals := 0
 	if spill {
 		locals = 2 * mr * 64
@@ -659,7 +662,7 @@ func gemm512q8(w func(string, ...any), mr int) {
 			w("\tVMOVUPS Z26, %s", slot(i))
 		}
 	} else {
-		for r := 8; r < 8+2*mr; r++ {
+		for r := fbase; r < fbase+2*mr; r++ {
 			w("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
 		}
 	}
@@ -692,7 +695,7 @@ func gemm512q8(w func(string, ...any), mr int) {
 				w("\tVPSUBD Z26, Z%d, Z%d", i, i)
 				w("\tVCVTDQ2PS Z%d, Z%d", i, i)
 				if !spill {
-					w("\tVFMADD231PS.BCST %d(AX), Z%d, Z%d", 8*r+4, i, 8+i)
+					w("\tVFMADD231PS.BCST %d(AX), Z%d, Z%d", 8*r+4, i, fbase+i)
 					continue
 				}
 				f := 24 + h
@@ -731,7 +734,7 @@ func gemm512q8(w func(string, ...any), mr int) {
 		w("\tLEAQ (R13)(R12*4), DX")
 	}
 	// The float32 sums: row r's two in Z(f+2r), Z(f+2r+1).
-	f := 8
+	f := fbase
 	if spill {
 		f = 0
 		for i := 0; i < 2*mr; i++ {
