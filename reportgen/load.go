@@ -31,7 +31,7 @@ type runData struct {
 func load(ctx context.Context, dir string, o Options) (*runData, error) {
 	run, err := runfmt.ReadRun(dir)
 	if err != nil {
-		return nil, fmt.Errorf("load run: %w", err)
+		return nil, err // it names dir's run.json
 	}
 	d := &runData{Dir: dir, Run: run}
 	if d.Summary, err = runfmt.ReadSummary(dir); err != nil {

@@ -104,9 +104,10 @@ func (l *RequestLog) Close() error {
 // newline (a write cut short) is reported the same way.
 func Requests(dir string) iter.Seq2[*Request, error] {
 	return func(yield func(*Request, error) bool) {
-		f, err := openRegular(filepath.Join(dir, RequestsFile))
+		path := filepath.Join(dir, RequestsFile)
+		f, err := openRegular(path)
 		if err != nil {
-			yield(nil, fmt.Errorf("read requests: %w", err))
+			yield(nil, fmt.Errorf("read %s: %w", path, err))
 			return
 		}
 		defer f.Close()

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -438,12 +439,25 @@ var ErrNotRegular = errors.New("not a regular file")
 func openRegular(path string) (*os.File, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, err
+		return nil, pathless(err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
+		return nil, fmt.Errorf("%w (%s)", ErrNotRegular, fi.Mode().Type())
 	}
-	return os.Open(path)
+	f, err := os.Open(path)
+	return f, pathless(err)
+}
+
+// pathless drops the operation and the path from an *fs.PathError: the
+// callers of openRegular name the file themselves ("read PATH: no such
+// file or directory", not "read PATH: stat PATH: no such file or
+// directory"). errors.Is still finds fs.ErrNotExist in what is left.
+func pathless(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // MaxJSONFile bounds run.json, summary.json and analysis.json: a reader

@@ -1,7 +1,9 @@
 package runfmt
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -84,6 +86,37 @@ func TestReadRunCutShort(t *testing.T) {
 		}
 		if _, err := ReadRun(dir); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("run.json %q: %v, want an error containing %q", body, err, want)
+		}
+	}
+}
+
+// TestReadMissing: a file that is not there, or not a file, is named once,
+// with what is wrong with it, and a missing one is still fs.ErrNotExist.
+func TestReadMissing(t *testing.T) {
+	dir := t.TempDir()
+	notDir := filepath.Join(dir, "absent")
+	asDir := filepath.Join(dir, "folder")
+	if err := os.MkdirAll(filepath.Join(asDir, RunFile), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		dir, want string
+		notExist  bool
+	}{
+		{notDir, "read " + filepath.Join(notDir, RunFile) + ": no such file or directory", true},
+		{asDir, "read " + filepath.Join(asDir, RunFile) + ": not a regular file (d---------)", false},
+	} {
+		_, err := ReadRun(tc.dir)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("ReadRun(%s): %v, want %q", tc.dir, err, tc.want)
+		}
+		if errors.Is(err, fs.ErrNotExist) != tc.notExist {
+			t.Errorf("ReadRun(%s): errors.Is(err, fs.ErrNotExist) = %v", tc.dir, !tc.notExist)
+		}
+	}
+	for _, err := range Requests(notDir) {
+		if want := "read " + filepath.Join(notDir, RequestsFile) + ": no such file or directory"; err == nil || err.Error() != want {
+			t.Errorf("Requests: %v, want %q", err, want)
 		}
 	}
 }
