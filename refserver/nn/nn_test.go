@@ -235,6 +235,38 @@ func TestPackedColAndSetCols(t *testing.T) {
 	}
 }
 
+// TestPackedColConverted: Col reads each converted layout as At does, bit
+// for bit, with k not a multiple of the layout's unit (2 for bf16's pairs,
+// 4 for int8's groups) and columns in a partial last panel.
+func TestPackedColConverted(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 3))
+	const k, n = 23, 45
+	for _, pr := range precisions {
+		t.Run(pr.name, func(t *testing.T) {
+			p := NewPacked(k, n, false)
+			if err := p.SetCols(randSlice(r, n*k)); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Convert(pr.dt, pr.act); err != nil {
+				t.Fatal(err)
+			}
+			col := make([]float32, k+1)
+			col[k] = 42
+			for j := 0; j < n; j++ {
+				p.Col(col, j)
+				for kk := 0; kk < k; kk++ {
+					if got, want := col[kk], p.At(kk, j); math.Float32bits(got) != math.Float32bits(want) {
+						t.Fatalf("Col(%d)[%d] = %v, At = %v", j, kk, got, want)
+					}
+				}
+				if col[k] != 42 {
+					t.Fatalf("Col(%d) wrote past K", j)
+				}
+			}
+		})
+	}
+}
+
 func TestAttentionKernels(t *testing.T) {
 	for _, ks := range kernelSets() {
 		for _, tc := range []struct{ hd, n int }{{8, 37}, {16, 37}, {64, 37}, {40, 37}, {12, 37},

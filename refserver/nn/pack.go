@@ -202,16 +202,34 @@ func (p *Packed) SetCols(src []float32) error {
 
 // Col copies column n of W (K floats) into dst: a token's embedding row when
 // W is the tied LM head.
+// Each type walks its own layout, with At's arithmetic: 768 values through
+// At took 6.4 µs in int8 (bf16 5.3, f16 6.5), this way 1.2 µs (1.0, 2.2);
+// the embeddings were 1.6 % of an int8 prefill of 8 prompts of 32 tokens.
 func (p *Packed) Col(dst []float32, n int) {
-	if p.DType() == F32 {
-		base := (n/panel)*p.K*panel + n%panel
-		for k := range dst[:p.K] {
-			dst[k] = p.data[base+k*panel]
+	dst = dst[:p.K]
+	base, j := (n/panel)*p.rowsPadded()*panel, n%panel
+	switch p.DType() {
+	case BF16:
+		col := p.data16[base+2*j:]
+		for k := range dst {
+			dst[k] = BF16ToF32(col[k/2*2*panel+k%2])
 		}
-		return
-	}
-	for k := range dst[:p.K] {
-		dst[k] = p.At(k, n)
+	case F16:
+		col := p.data16[base+j:]
+		for k := range dst {
+			dst[k] = F16ToF32(col[k*panel])
+		}
+	case Int8:
+		s := p.scale[n]
+		col := p.data8[base+4*j:]
+		for k := range dst {
+			dst[k] = float32(col[k/4*4*panel+k%4]) * s
+		}
+	default:
+		col := p.data[base+j:]
+		for k := range dst {
+			dst[k] = col[k*panel]
+		}
 	}
 }
 
