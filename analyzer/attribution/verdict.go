@@ -345,6 +345,7 @@ func (f findings) server() finding {
 			if f.ev.Device == "cpu" {
 				fin.recs = append(fin.recs, f.rec(actionGPU,
 					"the model runs on a saturated CPU: a GPU runs each batch step many times faster", f.pctOf(best), f.facts.cpuSaturated, f.facts.device))
+				fin.recs = append(fin.recs, f.narrowerWeights(best)...)
 			}
 		}
 	case ClassCompute:
@@ -364,6 +365,7 @@ func (f findings) server() finding {
 		case f.ev.Device == "cpu" && !Contended(f.ev.Host):
 			fin.recs = append(fin.recs, f.rec(actionGPU, "decode is the model's own compute, the model runs on a CPU, and the CPU was not contended",
 				f.pctOf(best), f.facts.device, f.facts.host))
+			fin.recs = append(fin.recs, f.narrowerWeights(best)...)
 		}
 	case ClassBatch:
 		fin.kind = KindBatch
@@ -391,6 +393,27 @@ func (f findings) server() finding {
 			"the server spent the time in its handler, not in the queue or the model", f.pctOf(best)))
 	}
 	return fin
+}
+
+// narrowerWeights recommends weights of fewer bytes to a model on a CPU
+// whose run says which type its weights are: a decode step reads every
+// weight once, and refserver's bf16 and int8 decode steps take 0.5–0.6
+// and about 0.3 of f32's (docs/BENCHMARKS.md, "Weight types on the CPU").
+// Nothing when the type is unknown (a server other than refserver) or
+// already int8, nor on a GPU, where no such measurement was made.
+func (f findings) narrowerWeights(best string) []runfmt.Recommendation {
+	var action, because string
+	switch dev, dt := f.ev.Device, f.ev.DType; {
+	case dev == "cpu" && dt == "f32":
+		action = "serve narrower weights: refserver --dtype bf16 (half the bytes) or int8 (a quarter)"
+		because = "each decode step reads every weight once, so its time follows the weights' bytes; what each type changes in the logits is measured in docs/BENCHMARKS.md (\"Accuracy of the weight types\")"
+	case dev == "cpu" && (dt == "bf16" || dt == "f16"):
+		action = "serve narrower weights: refserver --dtype int8 (half the bytes of " + dt + ")"
+		because = "each decode step reads every weight once, so its time follows the weights' bytes; int8 costs more accuracy than " + dt + " (docs/BENCHMARKS.md, \"Accuracy of the weight types\")"
+	default:
+		return nil
+	}
+	return []runfmt.Recommendation{f.rec(action, because, f.pctOf(best), f.facts.device)}
 }
 
 func (f findings) raiseVUs() runfmt.Recommendation {

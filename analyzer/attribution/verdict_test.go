@@ -32,7 +32,10 @@ func traced(n int, parts map[string]float64) []runfmt.Breakdown {
 	return requests(n, SourceTrace, parts)
 }
 
-const raiseVUs = actionRaiseVUs
+const (
+	raiseVUs    = actionRaiseVUs
+	narrowerF32 = "serve narrower weights: refserver --dtype bf16 (half the bytes) or int8 (a quarter)"
+)
 
 func TestVerdict(t *testing.T) {
 	queueBound := traced(40, map[string]float64{runfmt.PartServerQueue: 610, runfmt.PartPrefill: 200, runfmt.PartDecodeOwn: 190})
@@ -84,6 +87,19 @@ func TestVerdict(t *testing.T) {
 			kind: KindCompute, bottleneck: runfmt.PartPrefill, summary: "compute-bound"},
 		{name: "decode-bound on a CPU", bs: decodeBound, ev: Evidence{Device: "cpu", Host: calm},
 			kind: KindCompute, bottleneck: runfmt.PartDecodeOwn, summary: "compute-bound: prefill and decode are 8", actions: []string{actionGPU}},
+		{name: "decode-bound on a CPU, f32 weights", bs: decodeBound, ev: Evidence{Device: "cpu", DType: "f32", Host: calm},
+			kind: KindCompute, bottleneck: runfmt.PartDecodeOwn, summary: "compute-bound", actions: []string{actionGPU, narrowerF32}},
+		{name: "decode-bound on a CPU, bf16 weights", bs: decodeBound, ev: Evidence{Device: "cpu", DType: "bf16", Host: calm},
+			kind: KindCompute, bottleneck: runfmt.PartDecodeOwn, summary: "compute-bound", actions: []string{actionGPU, "serve narrower weights: refserver --dtype int8 (half the bytes of bf16)"}},
+		{name: "decode-bound on a CPU, int8 weights: nothing narrower", bs: decodeBound, ev: Evidence{Device: "cpu", DType: "int8", Host: calm},
+			kind: KindCompute, bottleneck: runfmt.PartDecodeOwn, summary: "compute-bound", actions: []string{actionGPU}},
+		{name: "decode-bound on a GPU, f32 weights: not measured there", bs: decodeBound, ev: Evidence{Device: "cuda", DType: "f32", Host: calm},
+			kind: KindCompute, bottleneck: runfmt.PartDecodeOwn, summary: "compute-bound"},
+		{name: "queue-bound, CPU saturated, f32 weights", bs: queueBound, ev: Evidence{CPU: ptr(0.97), Device: "cpu", DType: "f32", Host: calm},
+			kind: KindQueue, bottleneck: runfmt.PartServerQueue, summary: "queue-bound", actions: []string{"add a replica", actionGPU, narrowerF32}},
+		{name: "decode-bound on a contended CPU, f32 weights: cores first", bs: decodeBound, ev: Evidence{Device: "cpu", DType: "f32", Host: contended},
+			kind: KindHostContended, bottleneck: "host_cpu", summary: "host-contended", actions: []string{actionOwnCores},
+			qualified: "not on a slow model"},
 		{name: "decode-bound on a contended CPU: no GPU", bs: decodeBound, ev: Evidence{Device: "cpu", Host: contended},
 			kind: KindHostContended, bottleneck: "host_cpu", summary: "host-contended", actions: []string{actionOwnCores},
 			qualified: "not on a slow model"},
