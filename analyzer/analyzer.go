@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -35,6 +36,12 @@ type Config struct {
 	Steps       int           // fetch engine.step spans for the decode split when the run has at most this many requests (default 5,000; 0 uses the default, <0 never)
 	PromTimeout time.Duration // the whole Prometheus phase's deadline (default 20 s)
 	Quiet       bool          // no text summary
+	// Force replaces analysis.json even when this analysis saw fewer
+	// traces or series than the one already there. Without it, Analyze
+	// keeps that one, and prints and returns it: a run's traces live in
+	// the Jaeger that recorded it, and once that has stopped (as after
+	// `llmbench demo`) the saved analysis is the only account of them.
+	Force bool
 }
 
 // RegisterFlags adds analyze's flags to fs.
@@ -46,6 +53,52 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.PromTimeout, "prom-timeout", 20*time.Second, "how long all the PromQL queries together may take; past it the series are missing and the analysis says why")
 	fs.IntVar(&c.Steps, "steps", 5000, "fetch engine.step spans (decode own vs shared, exactly) for runs of at most this many requests; above, the decode span's mean batch size is used")
 	fs.BoolVar(&c.Quiet, "quiet", false, "write analysis.json only, print nothing")
+	fs.BoolVar(&c.Force, "force", false, "replace analysis.json even when this analysis saw fewer traces or series than the one there (say, Jaeger and Prometheus were stopped since)")
+}
+
+// sawLess says what old saw that a did not, and why: more requests
+// attributed from their traces, or more Prometheus series; "" when a saw
+// as much.
+func sawLess(a, old *runfmt.Analysis) string {
+	count := func(x *runfmt.Analysis) (traced, series int) {
+		for _, b := range x.Requests {
+			if b.Source == runfmt.SourceTrace {
+				traced++
+			}
+		}
+		for _, s := range x.Series {
+			if s.Error == "" {
+				series++
+			}
+		}
+		return traced, series
+	}
+	oldT, oldS := count(old)
+	newT, newS := count(a)
+	var less []string
+	if newT < oldT {
+		less = append(less, fmt.Sprintf("it attributes %d requests from their traces, an analysis now %d", oldT, newT))
+	}
+	if newS < oldS {
+		less = append(less, fmt.Sprintf("it holds %d Prometheus series, an analysis now %d", oldS, newS))
+	}
+	if len(less) == 0 {
+		return ""
+	}
+	why := fmt.Sprintf("written %s: %s", old.Created.Local().Format("2006-01-02 15:04:05"), strings.Join(less, ", and "))
+	var causes []string
+	for _, n := range a.Coverage.Notes {
+		for _, p := range []string{"Jaeger at ", "Prometheus at ", "--jaeger none", "--prometheus none", "no Jaeger given", "no Prometheus given"} {
+			if strings.HasPrefix(n, p) {
+				causes = append(causes, n)
+				break
+			}
+		}
+	}
+	if len(causes) > 0 {
+		why += " (" + strings.Join(causes, "; ") + ")"
+	}
+	return why
 }
 
 // Analyze analyzes the run folder cfg.Run, writes its analysis.json and,
@@ -205,12 +258,25 @@ func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, er
 	a.Verdict, a.Recommendations = attribution.Verdict(bs, ev)
 	a.Saturation = saturation(bs, reqs, slo)
 
+	path := filepath.Join(cfg.Run, runfmt.AnalysisFile)
+	if !cfg.Force {
+		if old, err := runfmt.ReadAnalysis(cfg.Run); err == nil {
+			if why := sawLess(a, old); why != "" {
+				if !cfg.Quiet && w != nil {
+					fmt.Fprintf(w, "note: showing the analysis saved in %s, %s. Nothing was written: start the run's Jaeger and Prometheus again (if they still hold its traces and series) and re-run, or pass --force to replace it with an analysis from what can be reached now.\n", path, why)
+					WriteText(w, old)
+					fmt.Fprintf(w, "\nkept %s (see the note at the top; --force replaces it)\n", path)
+				}
+				return old, nil
+			}
+		}
+	}
 	if err := runfmt.WriteAnalysis(cfg.Run, a); err != nil {
 		return a, fmt.Errorf("analyze: %w", err)
 	}
 	if !cfg.Quiet && w != nil {
 		WriteText(w, a)
-		fmt.Fprintf(w, "\nwrote %s/%s\n", strings.TrimSuffix(cfg.Run, "/"), runfmt.AnalysisFile)
+		fmt.Fprintf(w, "\nwrote %s\n", path)
 	}
 	return a, nil
 }

@@ -1,12 +1,15 @@
 package analyzer
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -190,8 +193,10 @@ func TestQueueingThroughFakes(t *testing.T) {
 
 	// "none" turns off what run.json names: no trace and no series is
 	// fetched, and the notes say so. A run made with --jaeger none and
-	// --prometheus none records them so.
+	// --prometheus none records them so. (Force: the analysis above, with
+	// its traces and series, would be kept otherwise.)
 	none := func(t *testing.T, cfg Config) {
+		cfg.Force = true
 		off, err := Analyze(t.Context(), cfg, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -216,4 +221,131 @@ func TestQueueingThroughFakes(t *testing.T) {
 		}
 		none(t, Config{Run: dir, Quiet: true, Wait: time.Second})
 	})
+}
+
+// TestReanalyzeKeepsWhatItSaw: analyzing a run again after its Jaeger and
+// Prometheus have stopped (as `llmbench demo` leaves them) must not replace
+// an analysis that had their traces and series with one from the client's
+// records: it shows the saved one, says why, and --force replaces it.
+func TestReanalyzeKeepsWhatItSaw(t *testing.T) {
+	const n = 6
+	f := &fakeJaeger{traces: map[string][]model.Span{}}
+	addr := serveFakeJaeger(t, f)
+	start := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	promSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[%d,"1"]]}]}}`, start.Unix())
+	}))
+	defer promSrv.Close()
+	dir := t.TempDir()
+	if err := runfmt.WriteRun(dir, &runfmt.Run{ID: "again", Start: start, End: start.Add(30 * time.Second), Status: runfmt.StatusFinished,
+		Jaeger: addr, Prometheus: promSrv.URL}); err != nil {
+		t.Fatal(err)
+	}
+	log, err := runfmt.CreateRequestLog(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		tid, cid := fmt.Sprintf("%032x", 0xdef000+i), fmt.Sprintf("%016x", 0xd1000+i)
+		sent := start.Add(time.Duration(i) * time.Second)
+		spans, lastTok := queueingTrace(tid, cid, sent)
+		f.traces[tid] = spans
+		e2e := runfmt.Ms(lastTok.Sub(sent))
+		if err := log.Append(&runfmt.Request{TraceID: tid, SpanID: cid, Started: sent.Add(-time.Millisecond), Sent: sent,
+			TTFTMS: ptr(603), E2EMS: &e2e, CloseMS: e2e + 1, OK: true, Status: 200, OutputTokens: 20, InputTokens: 8}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log.Close()
+	path := filepath.Join(dir, runfmt.AnalysisFile)
+	if _, err := Analyze(t.Context(), Config{Run: dir, Quiet: true, Wait: time.Second}, nil); err != nil {
+		t.Fatal(err)
+	}
+	first, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The same services again: as much seen, so it is replaced.
+	if _, err := Analyze(t.Context(), Config{Run: dir, Quiet: true, Wait: time.Second}, nil); err != nil {
+		t.Fatalf("again with the same services: %v", err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	for _, tc := range []struct {
+		name   string
+		cfg    Config
+		traces bool // the kept one has more traces than this one
+		series bool // and more series
+	}{
+		{name: "both stopped", cfg: Config{Jaeger: dead, Prometheus: "http://" + dead}, traces: true, series: true},
+		{name: "Jaeger stopped", cfg: Config{Jaeger: dead}, traces: true},
+		{name: "no Prometheus asked for", cfg: Config{Prometheus: "none"}, series: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := tc.cfg
+			cfg.Run, cfg.Wait = dir, time.Second
+			var out bytes.Buffer
+			a, err := Analyze(t.Context(), cfg, &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Coverage.MissingTraces != 0 || len(a.Series) == 0 {
+				t.Errorf("returned coverage %+v with %d series, want the saved analysis", a.Coverage, len(a.Series))
+			}
+			text := out.String()
+			for want, on := range map[string]bool{
+				"note: showing the analysis saved in " + path:                true,
+				"attributes 6 requests from their traces, an analysis now 0": tc.traces,
+				"Prometheus series, an analysis now 0":                       tc.series,
+				"Jaeger at " + dead:                                          tc.traces,
+				"--prometheus none":                                          !tc.traces,
+				"--force":                                                    true,
+				"VERDICT":                                                    true,
+				"kept " + path:                                               true,
+			} {
+				if strings.Contains(text, want) != on {
+					t.Errorf("output has %q = %v, want %v:\n%s", want, !on, on, text)
+				}
+			}
+			if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+				t.Error("analysis.json changed")
+			}
+		})
+	}
+
+	cfg := Config{Run: dir, Quiet: true, Wait: time.Second, Jaeger: dead, Prometheus: "none", Force: true}
+	a, err := Analyze(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatalf("--force: %v", err)
+	}
+	saved, err := runfmt.ReadAnalysis(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved.Coverage.MissingTraces != n || a.Coverage.MissingTraces != n {
+		t.Errorf("--force wrote coverage %+v, want the new analysis (%d traces missing)", saved.Coverage, n)
+	}
+	if bytes.Equal(first, mustRead(t, path)) {
+		t.Error("--force left analysis.json as it was")
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

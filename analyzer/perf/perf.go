@@ -413,7 +413,7 @@ func measure(ctx context.Context, dir, query string, steps bool, cpuProfile, mem
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	cpu0, t0 := cpuTime(), time.Now()
-	acfg := analyzer.Config{Run: dir, Jaeger: query, Quiet: true}
+	acfg := analyzer.Config{Run: dir, Jaeger: query, Quiet: true, Force: true}
 	if steps {
 		acfg.Steps = math.MaxInt
 	}
