@@ -181,7 +181,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Linger, "l", false, "short for --linger")
 	// llmbench.
 	fs.StringVar(&c.RunsDir, "runs", "runs", "the `folder` that run folders go into")
-	fs.StringVar(&c.Out, "run-dir", "", "the run `folder` (default: <runs>/<date>-<time>-<scenario>, then -2, -3, ... if taken)")
+	fs.StringVar(&c.Out, "run-dir", "", "the run `folder`, new or without a run in it (default: <runs>/<date>-<time>-<scenario>, then -2, -3, ... if taken)")
 	fs.StringVar(&c.Metrics, "metrics-addr", "", "serve the load generator's own Prometheus metrics on this `host:port` (e.g. 127.0.0.1:9465)")
 	c.Tracing.RegisterFlags(fs, "llmbench")
 	fs.StringVar(&c.JaegerQuery, "jaeger", "", "Jaeger's gRPC query `host:port`, recorded in run.json for llmbench analyze (the spans go to --otlp-endpoint)")

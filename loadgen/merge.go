@@ -45,6 +45,9 @@ func Merge(dirs []string, out string, w io.Writer) (*runfmt.Summary, error) {
 	if abs, _ := filepath.Abs(out); slices.ContainsFunc(dirs, func(d string) bool { a, _ := filepath.Abs(d); return a == abs }) {
 		return nil, fmt.Errorf("merge: the output folder %s is one of the inputs", out)
 	}
+	if held := runFiles(out); len(held) > 0 {
+		return nil, fmt.Errorf("merge: the output folder %s already holds a run (%s): the merge would replace its records; give a new folder", out, strings.Join(held, ", "))
+	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("merge: %w", err)
 	}

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -236,6 +237,10 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Result, er
 	}
 
 	// The run folder.
+	if held := runFiles(cfg.Out); len(held) > 0 {
+		return &Result{Exit: ExitInvalidConfig}, fmt.Errorf("--run-dir %s already holds a run (%s): a new run would replace its records; give a new folder, or leave --run-dir out (runs then go to %s/<date>-<time>-<scenario>)",
+			cfg.Out, strings.Join(held, ", "), cmp.Or(cfg.RunsDir, "runs"))
+	}
 	if err := r.createRun(ctx, opts, o); err != nil {
 		return &Result{Exit: ExitGenericFailure}, err
 	}
@@ -430,6 +435,27 @@ func (r *runState) closeOutputs() {
 	if err != nil {
 		fmt.Fprintf(r.stderr, "llmbench: %v\n", err)
 	}
+}
+
+// runFiles lists the run-folder files that dir already holds when it holds
+// a run (its run.json, which a run writes first and a merge last): a run
+// recorded there, which --run-dir and merge must not overwrite. Other
+// files (the logs that llmbench demo and nightly put there first, what a
+// merge that failed left) do not count.
+func runFiles(dir string) []string {
+	if dir == "" {
+		return nil
+	}
+	if _, err := os.Lstat(filepath.Join(dir, runfmt.RunFile)); err != nil {
+		return nil
+	}
+	var held []string
+	for _, f := range []string{runfmt.RunFile, runfmt.RequestsFile, runfmt.SummaryFile, runfmt.TimeSeriesFile, runfmt.AnalysisFile, runfmt.ReportFile} {
+		if _, err := os.Lstat(filepath.Join(dir, f)); err == nil {
+			held = append(held, f)
+		}
+	}
+	return held
 }
 
 // newRunDir creates a new folder under runs named base, or base-2,

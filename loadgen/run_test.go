@@ -596,6 +596,15 @@ export default function () { c.generate({ prompt: 'x', max_tokens: 3 }); }
 	if err != nil || len(run.Parts) != 3 {
 		t.Errorf("merged run.json: %+v %v", run, err)
 	}
+	// A second merge into the same folder would replace the first's
+	// records: refused, and the first left as it was.
+	before := mustReadFile(t, filepath.Join(out, runfmt.RequestsFile))
+	if _, err := Merge(dirs, out, nil); err == nil || !strings.Contains(err.Error(), "already holds a run (run.json, requests.jsonl") {
+		t.Errorf("a merge into a merged folder: %v, want a refusal", err)
+	}
+	if !bytes.Equal(mustReadFile(t, filepath.Join(out, runfmt.RequestsFile)), before) {
+		t.Error("the refused merge changed requests.jsonl")
+	}
 }
 
 func TestAbortOnFail(t *testing.T) {
@@ -735,4 +744,54 @@ export default function () { c.generate({ prompt: 'x', max_tokens: 3 }); sleep(3
 			t.Errorf("/metrics lacks %q:\n%s", want, body)
 		}
 	}
+}
+
+// TestRunDirHoldingARun: --run-dir at a folder that holds a recorded run
+// (its run.json) is refused before any request, and the run there is left
+// as it was; a folder that holds only other files (the logs llmbench demo
+// and nightly write there first, the requests.jsonl of a merge that failed
+// before its run.json) is used.
+func TestRunDirHoldingARun(t *testing.T) {
+	f := &fakeLLM{tokens: 4, gap: time.Millisecond}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	script := writeScript(t, llmScript)
+	env := map[string]string{"TARGET": srv.URL}
+	dir := filepath.Join(t.TempDir(), "run")
+	if _, _, stderr, err := runScript(t, t.Context(), script, env, func(c *Config) { c.Out = dir }); err != nil {
+		t.Fatalf("first run: %v\n%s", err, stderr)
+	}
+	served := f.served.Load()
+	before := mustReadFile(t, filepath.Join(dir, runfmt.RequestsFile))
+	res, _, _, err := runScript(t, t.Context(), script, env, func(c *Config) { c.Out = dir })
+	if err == nil || !strings.Contains(err.Error(), "already holds a run (run.json, requests.jsonl, summary.json") || res.Exit != ExitInvalidConfig {
+		t.Fatalf("exit %v, err %v; want %d and a refusal that names the run's files", res.Exit, err, ExitInvalidConfig)
+	}
+	if !bytes.Equal(mustReadFile(t, filepath.Join(dir, runfmt.RequestsFile)), before) {
+		t.Error("requests.jsonl changed")
+	}
+	if f.served.Load() != served {
+		t.Errorf("%d requests sent before the refusal", f.served.Load()-served)
+	}
+	logsOnly := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(logsOnly, "logs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"nightly.log", runfmt.RequestsFile} {
+		if err := os.WriteFile(filepath.Join(logsOnly, name), []byte("{}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, stderr, err := runScript(t, t.Context(), script, env, func(c *Config) { c.Out = logsOnly }); err != nil {
+		t.Fatalf("a folder without a run.json: %v\n%s", err, stderr)
+	}
+}
+
+func mustReadFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
