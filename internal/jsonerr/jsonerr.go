@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -23,8 +24,10 @@ var (
 // Describe returns err, from decoding data, with where in data it
 // happened: "line L column C: ..." for a syntax error or a value of the
 // wrong type (there, the value's end), ErrEndsEarly for a document cut
-// short, ErrEmpty for one with nothing in it. Other errors (and
-// nil) come back as they are.
+// short, ErrEmpty for one with nothing in it, and "line L column C:
+// unknown field" for a key that Decoder.DisallowUnknownFields refuses
+// (without the position when the key appears more than once). Other
+// errors (and nil) come back as they are.
 func Describe(data []byte, err error) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
@@ -45,8 +48,47 @@ func Describe(data []byte, err error) error {
 	case errors.As(err, &te):
 		line, col := Position(data, te.Offset-1) // the value's last byte
 		return fmt.Errorf("line %d column %d: %w", line, col, err)
+	case strings.HasPrefix(err.Error(), unknownField):
+		// Decoder.DisallowUnknownFields: encoding/json names the key but
+		// not where it is. Where the key appears once, say where.
+		name, qerr := strconv.Unquote(strings.TrimPrefix(err.Error(), unknownField))
+		if qerr != nil {
+			return err
+		}
+		if off := keyOffset(data, name); off >= 0 {
+			line, col := Position(data, off)
+			return fmt.Errorf("line %d column %d: unknown field %q", line, col, name)
+		}
+		return fmt.Errorf("unknown field %q", name)
 	}
 	return err
+}
+
+// unknownField begins encoding/json's error for a key that
+// DisallowUnknownFields refuses.
+const unknownField = "json: unknown field "
+
+// keyOffset is the index in data of the one key named name, or -1 when
+// no key or more than one has that name (which one was meant is not
+// known then).
+func keyOffset(data []byte, name string) int64 {
+	quoted, _ := json.Marshal(name)
+	at := int64(-1)
+	for i := 0; i < len(data); {
+		j := bytes.Index(data[i:], quoted)
+		if j < 0 {
+			break
+		}
+		k := i + j + len(quoted)
+		if rest := bytes.TrimLeft(data[k:], " \t\r\n"); len(rest) > 0 && rest[0] == ':' {
+			if at >= 0 {
+				return -1
+			}
+			at = int64(i + j)
+		}
+		i = k
+	}
+	return at
 }
 
 // Position is the 1-based line and column of the byte at index i of data.

@@ -51,3 +51,32 @@ func TestDescribe(t *testing.T) {
 		t.Error("an error that is not encoding/json's came back changed")
 	}
 }
+
+// TestDescribeUnknownField: a key that DisallowUnknownFields refuses is
+// named with where it is, unless it appears more than once.
+func TestDescribeUnknownField(t *testing.T) {
+	type inner struct {
+		Name string `json:"name"`
+	}
+	type doc struct {
+		Name  string  `json:"name"`
+		Items []inner `json:"items"`
+	}
+	for _, tt := range []struct{ name, data, want string }{
+		{"at the top", "{\n  \"name\": \"x\",\n  \"entries\": []\n}", `line 3 column 3: unknown field "entries"`},
+		{"nested", "{\"items\": [{\"name\": \"a\"}, {\"nmae\": \"b\"}]}", `line 1 column 28: unknown field "nmae"`},
+		{"space before the colon", "{\"nmae\" : 1}", `line 1 column 2: unknown field "nmae"`},
+		{"also a value", "{\"name\": \"nmae\", \"nmae\": 1}", `line 1 column 18: unknown field "nmae"`},
+		{"twice: no position", "{\"items\": [{\"nmae\": \"a\"}, {\"nmae\": \"b\"}]}", `unknown field "nmae"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dec := json.NewDecoder(strings.NewReader(tt.data))
+			dec.DisallowUnknownFields()
+			var v doc
+			got := Describe([]byte(tt.data), dec.Decode(&v))
+			if got == nil || got.Error() != tt.want {
+				t.Errorf("got %v, want %q", got, tt.want)
+			}
+		})
+	}
+}
