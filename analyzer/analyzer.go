@@ -103,7 +103,9 @@ func sawLess(a, old *runfmt.Analysis) string {
 
 // Analyze analyzes the run folder cfg.Run, writes its analysis.json and,
 // unless Quiet, prints the summary to w. A dead Jaeger or Prometheus is not
-// an error: the analysis says what it could not see.
+// an error: the analysis says what it could not see. Where the folder's
+// analysis.json saw traces or series that this one could not reach, it is
+// kept, printed and returned instead, unless cfg.Force (see Config.Force).
 func Analyze(ctx context.Context, cfg Config, w io.Writer) (*runfmt.Analysis, error) {
 	run, err := runfmt.ReadRun(cfg.Run)
 	if err != nil {
